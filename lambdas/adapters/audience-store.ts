@@ -1,0 +1,228 @@
+import { isConditionalFailure } from "./dynamo-errors.ts";
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import type { Campaign, CampaignStatus } from "../domain/campaign.ts";
+import type { RecipientCounts } from "../domain/ledger.ts";
+import type { Attributes } from "../domain/render.ts";
+import { mapLimit } from "../shared/concurrency.ts";
+
+/**
+ * The audience table: lists, subscribers, campaigns and API keys, one partition per list or
+ * campaign.
+ *
+ *   LIST#<id>      #META          the list
+ *   LIST#<id>      SUB#<email>    a subscriber
+ *   CAMPAIGN#<id>  #META          a campaign, its fan-out checkpoint and final counts
+ *   APIKEY#<hash>  #META          an API key (SHA-256 of the secret; never the secret)
+ */
+export type SubscriberStatus = "subscribed" | "unsubscribed" | "bounced" | "complained";
+
+export interface MailingList {
+  readonly id: string;
+  readonly name: string;
+  readonly createdAt: string;
+}
+
+export interface Subscriber {
+  readonly email: string;
+  readonly attributes: Attributes;
+  readonly status: SubscriberStatus;
+}
+
+export interface SubscriberPage {
+  readonly subscribers: Subscriber[];
+  /** Opaque checkpoint of the next page; absent on the last page. */
+  readonly next?: string;
+}
+
+export interface ApiKeyRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly scopes: readonly string[];
+}
+
+const META = "#META";
+const listPk = (id: string) => `LIST#${id}`;
+const campaignPk = (id: string) => `CAMPAIGN#${id}`;
+
+export class AudienceStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async createList(list: MailingList): Promise<void> {
+    await this.db.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: listPk(list.id), sk: META, type: "list", ...list },
+        ConditionExpression: "attribute_not_exists(pk)",
+      }),
+    );
+  }
+
+  async getList(id: string): Promise<MailingList | undefined> {
+    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: listPk(id), sk: META } }));
+    if (!out.Item) return undefined;
+    return { id: out.Item.id, name: out.Item.name, createdAt: out.Item.createdAt };
+  }
+
+  /**
+   * Inserts or updates subscribers. A new subscriber starts `subscribed`; an existing one keeps its
+   * status, so re-importing a list never re-subscribes someone who left.
+   */
+  async upsertSubscribers(listId: string, subscribers: readonly Omit<Subscriber, "status">[], now: string): Promise<void> {
+    await mapLimit(subscribers, 16, (s) =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: listPk(listId), sk: `SUB#${s.email}` },
+          UpdateExpression:
+            "SET email = :email, attributes = :attributes, updatedAt = :now, createdAt = if_not_exists(createdAt, :now), #status = if_not_exists(#status, :subscribed), #type = :type",
+          ExpressionAttributeNames: { "#status": "status", "#type": "type" },
+          ExpressionAttributeValues: {
+            ":email": s.email,
+            ":attributes": s.attributes,
+            ":now": now,
+            ":subscribed": "subscribed",
+            ":type": "subscriber",
+          },
+        }),
+      ),
+    );
+  }
+
+  /** One page of a list's subscribers in key order, resuming after `after` (a previous `next`). */
+  async pageSubscribers(listId: string, after: string | undefined, limit: number): Promise<SubscriberPage> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: "pk = :pk AND begins_with(sk, :sub)",
+        ExpressionAttributeValues: { ":pk": listPk(listId), ":sub": "SUB#" },
+        ExclusiveStartKey: after ? (JSON.parse(after) as Record<string, string>) : undefined,
+        Limit: limit,
+        ConsistentRead: true,
+      }),
+    );
+    const subscribers = (out.Items ?? []).map((item) => ({
+      email: item.email as string,
+      attributes: (item.attributes ?? {}) as Attributes,
+      status: item.status as SubscriberStatus,
+    }));
+    return { subscribers, ...(out.LastEvaluatedKey ? { next: JSON.stringify(out.LastEvaluatedKey) } : {}) };
+  }
+
+  async createCampaign(campaign: Campaign): Promise<void> {
+    await this.db.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: campaignPk(campaign.id), sk: META, type: "campaign", ...campaign },
+        ConditionExpression: "attribute_not_exists(pk)",
+      }),
+    );
+  }
+
+  async getCampaign(id: string, consistent = false): Promise<(Campaign & { fanoutCursor?: string }) | undefined> {
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: { pk: campaignPk(id), sk: META }, ConsistentRead: consistent }),
+    );
+    if (!out.Item) return undefined;
+    const { pk: _pk, sk: _sk, type: _type, ...campaign } = out.Item;
+    return campaign as Campaign & { fanoutCursor?: string };
+  }
+
+  /** Moves a campaign from `from` to `to`; returns false when it was not in `from`. */
+  async transitionCampaign(
+    id: string,
+    from: CampaignStatus,
+    to: CampaignStatus,
+    now: string,
+    extra: Record<string, unknown> = {},
+  ): Promise<boolean> {
+    const names: Record<string, string> = { "#status": "status" };
+    const values: Record<string, unknown> = { ":from": from, ":to": to, ":now": now };
+    const sets = ["#status = :to", "updatedAt = :now"];
+    for (const [key, value] of Object.entries(extra)) {
+      names[`#${key}`] = key;
+      values[`:${key}`] = value;
+      sets.push(`#${key} = :${key}`);
+    }
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: campaignPk(id), sk: META },
+        UpdateExpression: `SET ${sets.join(", ")}`,
+        ConditionExpression: "#status = :from",
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
+  async markFanoutEnqueued(id: string, now: string): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: campaignPk(id), sk: META },
+        UpdateExpression: "SET fanoutEnqueuedAt = if_not_exists(fanoutEnqueuedAt, :now)",
+        ExpressionAttributeValues: { ":now": now },
+      }),
+    );
+  }
+
+  /**
+   * Advances the fan-out checkpoint from `expected` to `next`. The condition makes the checkpoint
+   * move forward exactly once per page even when two fan-out workers race on one campaign.
+   */
+  async advanceFanout(id: string, expected: string | undefined, next: string | undefined, now: string): Promise<boolean> {
+    const done = next === undefined;
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: campaignPk(id), sk: META },
+        UpdateExpression: done
+          ? "SET fanoutDone = :true, updatedAt = :now REMOVE fanoutCursor"
+          : "SET fanoutCursor = :next, updatedAt = :now",
+        ConditionExpression:
+          expected === undefined
+            ? "attribute_not_exists(fanoutCursor) AND attribute_not_exists(fanoutDone)"
+            : "fanoutCursor = :expected",
+        ExpressionAttributeValues: {
+          ":now": now,
+          ...(done ? { ":true": true } : { ":next": next }),
+          ...(expected === undefined ? {} : { ":expected": expected }),
+        },
+      }),
+    );
+  }
+
+  async completeCampaign(id: string, counts: RecipientCounts, now: string): Promise<boolean> {
+    return this.transitionCampaign(id, "sending", "sent", now, { completedAt: now, finalCounts: counts });
+  }
+
+  async getApiKey(hash: string): Promise<ApiKeyRecord | undefined> {
+    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: `APIKEY#${hash}`, sk: META } }));
+    if (!out.Item || out.Item.revokedAt) return undefined;
+    return { id: out.Item.id, name: out.Item.name, scopes: out.Item.scopes };
+  }
+
+  /** Lightweight reachability check for the health route. */
+  async ping(): Promise<void> {
+    await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: "HEALTH", sk: META } }));
+  }
+
+  private async conditional(command: UpdateCommand): Promise<boolean> {
+    try {
+      await this.db.send(command);
+      return true;
+    } catch (error) {
+      if (isConditionalFailure(error)) return false;
+      throw error;
+    }
+  }
+}

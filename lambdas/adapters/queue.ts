@@ -1,0 +1,43 @@
+import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { chunk } from "../shared/concurrency.ts";
+
+/** Messages the functions exchange through SQS. */
+export interface FanoutMessage {
+  readonly campaignId: string;
+}
+
+export interface SendRecipient {
+  readonly email: string;
+  readonly attributes: Readonly<Record<string, string | number | boolean>>;
+}
+
+export interface SendMessage {
+  readonly campaignId: string;
+  readonly recipients: readonly SendRecipient[];
+}
+
+/** Recipients per send message (ARCHITECTURE §4: ≤ 50, well inside SQS's 256 KB message limit). */
+export const RECIPIENTS_PER_MESSAGE = 50;
+
+export class QueuePublisher {
+  constructor(private readonly sqs: SQSClient) {}
+
+  async send(queueUrl: string, body: unknown): Promise<void> {
+    await this.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(body) }));
+  }
+
+  /** Sends every body, ten per request, retrying entries SQS reports as failed. */
+  async sendAll(queueUrl: string, bodies: readonly unknown[]): Promise<void> {
+    for (const group of chunk(bodies, 10)) {
+      let entries = group.map((body, i) => ({ Id: String(i), MessageBody: JSON.stringify(body) }));
+      for (let attempt = 0; entries.length > 0; attempt++) {
+        const out = await this.sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+        const failed = new Set((out.Failed ?? []).map((f) => f.Id));
+        if (failed.size > 0 && attempt >= 4) {
+          throw new Error(`SQS refused ${failed.size} message(s) after ${attempt + 1} attempts`);
+        }
+        entries = entries.filter((e) => failed.has(e.Id));
+      }
+    }
+  }
+}

@@ -1,0 +1,88 @@
+import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { Context } from "aws-lambda";
+import { AudienceStore } from "../adapters/audience-store.ts";
+import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
+import { LedgerStore } from "../adapters/ledger-store.ts";
+import { QueuePublisher } from "../adapters/queue.ts";
+import { ApiError } from "../domain/errors.ts";
+import { requireEnv } from "../shared/env.ts";
+import { logger } from "../shared/powertools.ts";
+import { Authenticator } from "./auth.ts";
+import { errorResult, type HttpEvent, type HttpResult, json } from "./http.ts";
+import { type Route, Router } from "./router.ts";
+import * as routes from "./routes.ts";
+
+const db = createDocumentClient();
+const sqs = createSqsClient();
+const fanoutQueueUrl = requireEnv("FANOUT_QUEUE_URL");
+const audience = new AudienceStore(db, requireEnv("AUDIENCE_TABLE"));
+const deps: routes.Deps = {
+  audience,
+  ledger: new LedgerStore(db, requireEnv("LEDGER_TABLE")),
+  queue: new QueuePublisher(sqs),
+  fanoutQueueUrl,
+  now: () => new Date(),
+};
+const authenticator = new Authenticator(audience, new SecretsManagerClient({}), requireEnv("ADMIN_KEY_SECRET_ID"));
+
+/** GET /health: 200 when the tables and the queue answer, 503 otherwise. No key needed. */
+const health: routes.RouteHandler = async () => {
+  try {
+    await Promise.all([
+      audience.ping(),
+      sqs.send(new GetQueueAttributesCommand({ QueueUrl: fanoutQueueUrl, AttributeNames: ["QueueArn"] })),
+    ]);
+    return json(200, { status: "ok" });
+  } catch (error) {
+    logger.warn("health check failed", { error: (error as Error).name });
+    return json(503, { status: "unavailable" });
+  }
+};
+
+export const ROUTES: readonly Route[] = [
+  { method: "GET", path: "/health", scope: null, handler: health },
+  { method: "POST", path: "/v1/lists", scope: "write", handler: routes.createList },
+  { method: "PUT", path: "/v1/lists/{listId}/subscribers", scope: "write", handler: routes.upsertSubscribers },
+  { method: "POST", path: "/v1/campaigns", scope: "write", handler: routes.createCampaign },
+  { method: "GET", path: "/v1/campaigns/{id}", scope: "read", handler: routes.getCampaign },
+  { method: "POST", path: "/v1/campaigns/{id}/send", scope: "write", handler: routes.sendCampaign },
+  { method: "GET", path: "/v1/campaigns/{id}/recipients", scope: "read", handler: routes.listRecipients },
+];
+
+const router = new Router(ROUTES);
+
+/** Errors the AWS SDK raises when a dependency is overloaded or unreachable: the client may retry. */
+const UNAVAILABLE = new Set([
+  "ProvisionedThroughputExceededException",
+  "ThrottlingException",
+  "RequestLimitExceeded",
+  "ServiceUnavailable",
+  "InternalServerError",
+  "TimeoutError",
+]);
+
+export const handler = async (event: HttpEvent, context?: Context): Promise<HttpResult> => {
+  logger.addContext(context as Context);
+  const method = event.requestContext?.http?.method ?? "GET";
+  const path = event.rawPath ?? "/";
+  try {
+    const { route, params } = router.match(method, path);
+    if (route.scope) await authenticator.authenticate(event, route.scope);
+    return await route.handler(event, params, deps);
+  } catch (error) {
+    if (error instanceof ApiError) {
+      return errorResult(error);
+    }
+    const name = (error as Error)?.name ?? "Error";
+    const code = (error as { code?: string })?.code;
+    if (UNAVAILABLE.has(name) || code === "ECONNREFUSED" || code === "ECONNRESET") {
+      logger.warn("dependency unavailable", { method, path, error: name });
+      return { ...errorResult(new ApiError(503, "service_unavailable", "try again shortly")), headers: { "content-type": "application/json", "retry-after": "5" } };
+    }
+    logger.error("unhandled error", { method, path, error: name, message: (error as Error)?.message });
+    return errorResult(new ApiError(500, "internal_error", "internal error"));
+  } finally {
+    logger.resetKeys?.();
+  }
+};

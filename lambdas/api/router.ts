@@ -1,0 +1,71 @@
+import { ApiError } from "../domain/errors.ts";
+import type { RouteHandler } from "./routes.ts";
+
+export type Scope = "admin" | "write" | "read";
+
+export interface Route {
+  readonly method: string;
+  readonly path: string;
+  /** The scope a key needs; `null` for public routes. */
+  readonly scope: Scope | null;
+  readonly handler: RouteHandler;
+}
+
+interface CompiledRoute extends Route {
+  readonly pattern: RegExp;
+  readonly names: string[];
+}
+
+export interface Match {
+  readonly route: Route;
+  readonly params: Record<string, string>;
+}
+
+/** Matches `METHOD /path` against templates like `/v1/campaigns/{id}`; 404 and 405 when nothing fits. */
+export class Router {
+  private readonly routes: CompiledRoute[];
+
+  constructor(routes: readonly Route[]) {
+    this.routes = routes.map((route) => {
+      const names: string[] = [];
+      const source = route.path.replace(/\{(\w+)\}/g, (_m, name: string) => {
+        names.push(name);
+        return "([^/]+)";
+      });
+      return { ...route, names, pattern: new RegExp(`^${source}/?$`) };
+    });
+  }
+
+  match(method: string, path: string): Match {
+    const allowed: string[] = [];
+    for (const route of this.routes) {
+      const m = route.pattern.exec(path);
+      if (!m) continue;
+      if (route.method !== method) {
+        allowed.push(route.method);
+        continue;
+      }
+      const params: Record<string, string> = {};
+      route.names.forEach((name, i) => {
+        params[name] = safeDecode(m[i + 1] ?? "");
+      });
+      return { route, params };
+    }
+    if (allowed.length > 0) {
+      throw new ApiError(405, "method_not_allowed", `${method} is not allowed here; use ${allowed.join(", ")}`);
+    }
+    throw new ApiError(404, "not_found", "no such route");
+  }
+
+  list(): readonly Route[] {
+    return this.routes;
+  }
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return "\u0000invalid";
+  }
+}

@@ -1,0 +1,34 @@
+import type { RecipientCounts } from "./ledger.ts";
+import { pendingCount } from "./ledger.ts";
+
+/**
+ * Campaign lifecycle:
+ *   draft ──send──► queued ──fan-out starts──► sending ──every recipient terminal──► sent
+ */
+export const CAMPAIGN_STATUSES = ["draft", "queued", "sending", "sent"] as const;
+export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
+
+export interface Campaign {
+  readonly id: string;
+  readonly listId: string;
+  readonly from: string;
+  readonly subject: string;
+  readonly html: string;
+  readonly text?: string;
+  readonly status: CampaignStatus;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly sendRequestedAt?: string;
+  readonly fanoutEnqueuedAt?: string;
+  readonly fanoutDone?: boolean;
+  readonly completedAt?: string;
+  /** Final counts, frozen when the campaign completes. */
+  readonly finalCounts?: RecipientCounts;
+}
+
+/** The status a campaign has given what the ledger says about its recipients. */
+export function deriveStatus(campaign: Campaign, counts: RecipientCounts): CampaignStatus {
+  if (campaign.status === "draft") return "draft";
+  if (campaign.fanoutDone && pendingCount(counts) === 0) return "sent";
+  return campaign.status === "sent" ? "sent" : campaign.status;
+}

@@ -1,0 +1,61 @@
+/**
+ * The delivery ledger: one item per (campaign, recipient). Its state machine is the heart of the
+ * "nobody lost, nobody twice" promise:
+ *
+ *   queued ──claim──► sending ──SES accepted──► sent
+ *                        │  └──permanent error──► failed
+ *                        └──transient error──► queued (retried later)
+ *   queued ──► suppressed | cancelled
+ *
+ * `sending` carries a lease: a worker that dies mid-send leaves the item `sending` until the lease
+ * expires, after which another worker may reclaim it.
+ */
+export const RECIPIENT_STATUSES = ["queued", "sending", "sent", "failed", "suppressed", "cancelled"] as const;
+export type RecipientStatus = (typeof RECIPIENT_STATUSES)[number];
+
+export const TERMINAL_STATUSES: ReadonlySet<RecipientStatus> = new Set(["sent", "failed", "suppressed", "cancelled"]);
+
+export function isTerminal(status: RecipientStatus): boolean {
+  return TERMINAL_STATUSES.has(status);
+}
+
+/**
+ * Ledger items of one campaign are spread over this many partition keys so that a large campaign
+ * does not hit DynamoDB's per-partition-key write ceiling (1,000 WCU/s) and counting can run in
+ * parallel.
+ */
+export const LEDGER_SHARDS = 16;
+
+/** FNV-1a: a stable, cheap hash that spreads emails evenly over the shards. */
+export function shardOf(email: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < email.length; i++) {
+    hash ^= email.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % LEDGER_SHARDS;
+}
+
+export function ledgerPk(campaignId: string, shard: number): string {
+  return `C#${campaignId}#${shard.toString().padStart(2, "0")}`;
+}
+
+export function ledgerKey(campaignId: string, email: string): { pk: string; sk: string } {
+  return { pk: ledgerPk(campaignId, shardOf(email)), sk: `R#${email}` };
+}
+
+export type RecipientCounts = Record<RecipientStatus, number> & { total: number };
+
+export function emptyCounts(): RecipientCounts {
+  return { total: 0, queued: 0, sending: 0, sent: 0, failed: 0, suppressed: 0, cancelled: 0 };
+}
+
+export function addCounts(a: RecipientCounts, b: RecipientCounts): RecipientCounts {
+  const out = emptyCounts();
+  for (const key of Object.keys(out) as (keyof RecipientCounts)[]) out[key] = a[key] + b[key];
+  return out;
+}
+
+export function pendingCount(counts: RecipientCounts): number {
+  return counts.queued + counts.sending;
+}

@@ -1,0 +1,73 @@
+/**
+ * Merge tags: `{{email}}`, `{{attributes.NAME}}` and `{{attributes.NAME | "default"}}`.
+ * Values are HTML-escaped when rendered into the HTML part; subject and text get them as they are
+ * (a subject cannot carry CR/LF: values are flattened to one line there).
+ */
+export type AttributeValue = string | number | boolean;
+export type Attributes = Readonly<Record<string, AttributeValue>>;
+
+export interface MergeContext {
+  readonly email: string;
+  readonly attributes: Attributes;
+}
+
+const TAG = /\{\{\s*([^{}|]*?)\s*(?:\|\s*"([^"]*)"\s*)?\}\}/g;
+const ATTRIBUTE_TAG = /^attributes\.([A-Za-z_][A-Za-z0-9_-]{0,63})$/;
+
+/** Returns the tags a template uses that are not merge tags this renderer knows. */
+export function unknownTags(template: string): string[] {
+  const unknown: string[] = [];
+  for (const match of template.matchAll(TAG)) {
+    const name = match[1] ?? "";
+    if (name !== "email" && !ATTRIBUTE_TAG.test(name)) unknown.push(name);
+  }
+  return unknown;
+}
+
+export function escapeHtml(value: string): string {
+  return value
+    .replaceAll("&", "&amp;")
+    .replaceAll("<", "&lt;")
+    .replaceAll(">", "&gt;")
+    .replaceAll('"', "&quot;")
+    .replaceAll("'", "&#39;");
+}
+
+export type RenderMode = "html" | "text" | "header";
+
+export function renderTemplate(template: string, ctx: MergeContext, mode: RenderMode): string {
+  return template.replace(TAG, (whole, rawName: string, fallback: string | undefined) => {
+    const name = rawName ?? "";
+    let value: string | undefined;
+    if (name === "email") value = ctx.email;
+    else {
+      const attr = ATTRIBUTE_TAG.exec(name);
+      if (!attr) return whole;
+      const raw = ctx.attributes[attr[1] as string];
+      value = raw === undefined || raw === "" ? fallback : String(raw);
+    }
+    value ??= "";
+    if (mode === "html") return escapeHtml(value);
+    if (mode === "header") return value.replace(/[\r\n]+/g, " ");
+    return value;
+  });
+}
+
+/** A readable text part for clients that do not render HTML, when the campaign has none. */
+export function htmlToText(html: string): string {
+  return html
+    .replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, "")
+    .replace(/<a\s[^>]*href="([^"]*)"[^>]*>([\s\S]*?)<\/a>/gi, "$2 ($1)")
+    .replace(/<br\s*\/?>/gi, "\n")
+    .replace(/<\/(p|div|h[1-6]|li|tr)>/gi, "\n")
+    .replace(/<[^>]+>/g, "")
+    .replace(/&nbsp;/g, " ")
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, "&")
+    .replace(/[ \t]+\n/g, "\n")
+    .replace(/\n{3,}/g, "\n\n")
+    .trim();
+}

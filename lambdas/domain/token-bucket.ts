@@ -1,0 +1,51 @@
+/**
+ * A token bucket: `rate` tokens per second, holding at most `burst`. `take()` resolves when a token is
+ * available, so callers are paced at the rate however many wait concurrently.
+ */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private rate: number,
+    private readonly burst: number = Math.max(1, rate),
+    private readonly now: () => number = Date.now,
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  ) {
+    this.tokens = Math.min(1, burst);
+    this.last = now();
+  }
+
+  get currentRate(): number {
+    return this.rate;
+  }
+
+  setRate(rate: number): void {
+    this.refill();
+    this.rate = rate;
+  }
+
+  take(): Promise<void> {
+    const turn = this.queue.then(() => this.waitForToken());
+    this.queue = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async waitForToken(): Promise<void> {
+    for (;;) {
+      this.refill();
+      if (this.tokens >= 1) {
+        this.tokens -= 1;
+        return;
+      }
+      await this.sleep(Math.ceil(((1 - this.tokens) / this.rate) * 1000));
+    }
+  }
+
+  private refill(): void {
+    const t = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) / 1000) * this.rate);
+    this.last = t;
+  }
+}

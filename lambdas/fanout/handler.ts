@@ -1,0 +1,90 @@
+import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
+import { AudienceStore } from "../adapters/audience-store.ts";
+import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
+import { LedgerStore } from "../adapters/ledger-store.ts";
+import { type FanoutMessage, QueuePublisher, RECIPIENTS_PER_MESSAGE } from "../adapters/queue.ts";
+import { chunk } from "../shared/concurrency.ts";
+import { requireEnv } from "../shared/env.ts";
+import { logger, metrics } from "../shared/powertools.ts";
+import { PoisonMessageError, processBatch } from "../shared/sqs-batch.ts";
+
+const db = createDocumentClient();
+const sqs = createSqsClient();
+const audience = new AudienceStore(db, requireEnv("AUDIENCE_TABLE"));
+const ledger = new LedgerStore(db, requireEnv("LEDGER_TABLE"));
+const queue = new QueuePublisher(sqs);
+const sendQueueUrl = requireEnv("SEND_QUEUE_URL");
+const fanoutQueueUrl = requireEnv("FANOUT_QUEUE_URL");
+
+/** Subscribers read per page; one checkpoint per page. */
+const PAGE_SIZE = 500;
+/** Stop taking new pages when less than this is left of the invocation, and continue in a new one. */
+const RESERVE_MS = 30_000;
+
+/**
+ * Fan-out: pages a campaign's list, writes a `queued` ledger item per subscribed recipient and send
+ * messages of up to 50 recipients, and only then advances the checkpoint. A crash or redelivery
+ * resumes from the last checkpoint: recipients of the interrupted page get their (existing) ledger
+ * item and a send message again, which the sender's ledger claim makes harmless.
+ */
+export async function fanOut(message: FanoutMessage, remainingMs: () => number): Promise<void> {
+  const campaign = await audience.getCampaign(message.campaignId, true);
+  if (!campaign) throw new PoisonMessageError("unknown campaign");
+  if (campaign.fanoutDone || campaign.status === "draft") return;
+  const now = () => new Date().toISOString();
+  if (campaign.status === "queued") await audience.transitionCampaign(campaign.id, "queued", "sending", now());
+  let cursor = campaign.fanoutCursor;
+  for (;;) {
+    const page = await audience.pageSubscribers(campaign.listId, cursor, PAGE_SIZE);
+    const recipients = page.subscribers
+      .filter((s) => s.status === "subscribed")
+      .map((s) => ({ email: s.email, attributes: s.attributes }));
+    const created = await ledger.createQueued(
+      campaign.id,
+      recipients.map((r) => r.email),
+      Date.now(),
+    );
+    await queue.sendAll(
+      sendQueueUrl,
+      chunk(recipients, RECIPIENTS_PER_MESSAGE).map((group) => ({ campaignId: campaign.id, recipients: group })),
+    );
+    const advanced = await audience.advanceFanout(campaign.id, cursor, page.next, now());
+    metrics.addMetric("RecipientsQueued", "Count", created);
+    if (!advanced) {
+      logger.info("another fan-out worker moved the checkpoint; leaving the campaign to it", { campaignId: campaign.id });
+      return;
+    }
+    if (!page.next) {
+      logger.info("fan-out complete", { campaignId: campaign.id });
+      return;
+    }
+    cursor = page.next;
+    if (remainingMs() < RESERVE_MS) {
+      await queue.send(fanoutQueueUrl, { campaignId: campaign.id } satisfies FanoutMessage);
+      logger.info("fan-out continues in a new invocation", { campaignId: campaign.id });
+      return;
+    }
+  }
+}
+
+function parse(record: SQSRecord): FanoutMessage {
+  try {
+    const body = JSON.parse(record.body) as Partial<FanoutMessage>;
+    if (typeof body.campaignId === "string" && body.campaignId.length > 0) return { campaignId: body.campaignId };
+  } catch {
+    // fall through
+  }
+  throw new PoisonMessageError("fan-out message is not {campaignId}");
+}
+
+export const handler = async (event: SQSEvent, context: Context) => {
+  logger.addContext(context);
+  try {
+    return await processBatch(event, (record) => fanOut(parse(record), () => context.getRemainingTimeInMillis()), {
+      sqs,
+      queueUrl: fanoutQueueUrl,
+    });
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};

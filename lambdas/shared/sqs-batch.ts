@@ -1,0 +1,72 @@
+import { ChangeMessageVisibilityCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { logger } from "./powertools.ts";
+
+/**
+ * Thrown by a record handler to ask for a retry after `delaySeconds` (message visibility is the
+ * backoff timer). Any other error retries after the queue's own visibility timeout.
+ */
+export class RetryLaterError extends Error {
+  override readonly name = "RetryLaterError";
+  constructor(
+    message: string,
+    readonly delaySeconds: number,
+  ) {
+    super(message);
+  }
+}
+
+/** A message that can never be processed (unparseable, unknown campaign): it goes to the DLQ after maxReceiveCount. */
+export class PoisonMessageError extends Error {
+  override readonly name = "PoisonMessageError";
+}
+
+/** Exponential backoff with full jitter, capped: https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/ */
+export function backoffSeconds(receiveCount: number, baseSeconds = 2, capSeconds = 300, random = Math.random): number {
+  const ceiling = Math.min(capSeconds, baseSeconds * 2 ** Math.max(0, receiveCount - 1));
+  return Math.max(1, Math.round(ceiling / 2 + random() * (ceiling / 2)));
+}
+
+/**
+ * Partial batch responses by hand (Lambda's `ReportBatchItemFailures`): each record is handled on its
+ * own; a record whose handler throws is reported as failed and stays on the queue, every other
+ * record is deleted by Lambda. Nothing is swallowed: an empty failure list means every record was
+ * handled.
+ */
+export async function processBatch(
+  event: SQSEvent,
+  handleRecord: (record: SQSRecord) => Promise<void>,
+  options: { sqs: SQSClient; queueUrl: string; concurrent?: boolean },
+): Promise<SQSBatchResponse> {
+  const failures: { itemIdentifier: string }[] = [];
+  const run = async (record: SQSRecord) => {
+    try {
+      await handleRecord(record);
+    } catch (error) {
+      failures.push({ itemIdentifier: record.messageId });
+      const delay = error instanceof RetryLaterError ? error.delaySeconds : undefined;
+      logger.warn("record failed; it will be retried", {
+        messageId: record.messageId,
+        receiveCount: record.attributes.ApproximateReceiveCount,
+        error: (error as Error)?.name,
+        reason: (error as Error)?.message,
+        retryInSeconds: delay,
+      });
+      if (delay !== undefined) await setVisibility(options.sqs, options.queueUrl, record, delay);
+    }
+  };
+  if (options.concurrent) await Promise.all(event.Records.map(run));
+  else for (const record of event.Records) await run(record);
+  return { batchItemFailures: failures };
+}
+
+async function setVisibility(sqs: SQSClient, queueUrl: string, record: SQSRecord, seconds: number): Promise<void> {
+  try {
+    await sqs.send(
+      new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: record.receiptHandle, VisibilityTimeout: seconds }),
+    );
+  } catch (error) {
+    // The message still comes back, only after the queue's full visibility timeout.
+    logger.warn("could not shorten visibility", { messageId: record.messageId, error: (error as Error)?.name });
+  }
+}

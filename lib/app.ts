@@ -1,0 +1,50 @@
+import { Annotations, type App, Tags } from "aws-cdk-lib";
+import { loadConfig, type SteadfastConfig } from "./config.ts";
+import { DataStack } from "./stacks/data-stack.ts";
+import { RegionStack } from "./stacks/region-stack.ts";
+
+export interface SteadfastApp {
+  readonly config: SteadfastConfig;
+  readonly data: DataStack;
+  readonly regions: readonly RegionStack[];
+}
+
+/**
+ * Adds the Steadfast stacks to `app`: the data stack in the primary region, then one
+ * identical region stack per configured region.
+ */
+export function buildApp(app: App): SteadfastApp {
+  const config = loadConfig(app);
+  const { appName, primaryRegion } = config;
+  // Without an account (no credentials, no `account` in config) the stacks stay account-agnostic.
+  const envFor = (region: string) => ({ account: config.account ?? process.env.CDK_DEFAULT_ACCOUNT, region });
+
+  const data = new DataStack(app, `${appName}-data`, {
+    config,
+    env: envFor(primaryRegion),
+    description: `${appName}: global tables and secrets (primary region ${primaryRegion})`,
+  });
+  if (config.regions.length < 2) {
+    Annotations.of(data).addWarningV2(
+      "steadfast:single-region",
+      "Only one region is configured: the pipeline cannot fail over. Configure at least two regions.",
+    );
+  }
+
+  const regions = config.regions.map((region) => {
+    const stack = new RegionStack(app, `${appName}-${region}`, {
+      config,
+      region,
+      env: envFor(region),
+      description: `${appName}: API, queues, functions and SES in ${region}`,
+      audienceTable: data.audienceTable.replica(region),
+      ledgerTable: data.ledgerTable.replica(region),
+    });
+    // Replicas and the secret must exist before any region's functions use them.
+    stack.addStackDependency(data);
+    return stack;
+  });
+
+  Tags.of(app).add("app", appName);
+  return { config, data, regions };
+}

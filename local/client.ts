@@ -1,0 +1,90 @@
+/**
+ * A small client for Steadfast's HTTP API, used by the demo, the benchmarks and the tests.
+ */
+export interface ApiResponse<T = unknown> {
+  readonly status: number;
+  readonly body: T;
+  readonly headers: Headers;
+}
+
+export class SteadfastClient {
+  constructor(
+    readonly baseUrl: string,
+    private readonly apiKey?: string,
+  ) {}
+
+  async request<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<ApiResponse<T>> {
+    const response = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers: {
+        ...(this.apiKey ? { authorization: `Bearer ${this.apiKey}` } : {}),
+        ...(body !== undefined ? { "content-type": "application/json" } : {}),
+        ...headers,
+      },
+      ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: response.status, body: parsed as T, headers: response.headers };
+  }
+
+  /** Like `request`, but throws unless the status is the expected one. */
+  async expect<T = Record<string, unknown>>(status: number, method: string, path: string, body?: unknown): Promise<T> {
+    const response = await this.request<T>(method, path, body);
+    if (response.status !== status) {
+      throw new Error(`${method} ${path}: expected ${status}, got ${response.status} ${JSON.stringify(response.body)}`);
+    }
+    return response.body;
+  }
+}
+
+export interface StoredEmail {
+  readonly messageId: string;
+  readonly from: string;
+  readonly destination: { to: string[] };
+  readonly subject: string;
+  readonly body: { html?: string; text?: string };
+  readonly headers?: { name: string; value: string }[];
+}
+
+/** What an SES emulator accepted (`GET /store`). */
+export async function sesStore(sesUrl: string): Promise<StoredEmail[]> {
+  const response = await fetch(`${sesUrl}/store`);
+  const body = (await response.json()) as { emails: StoredEmail[] };
+  return body.emails;
+}
+
+export interface CampaignView {
+  readonly id: string;
+  readonly status: string;
+  readonly counts: Record<string, number>;
+}
+
+/** Polls a campaign until it reaches `sent` (or `timeoutMs` passes), reporting progress. */
+export async function waitForCampaign(
+  client: SteadfastClient,
+  id: string,
+  timeoutMs: number,
+  onProgress?: (campaign: CampaignView) => void,
+): Promise<CampaignView> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const campaign = await client.expect<CampaignView>(200, "GET", `/v1/campaigns/${id}`);
+    onProgress?.(campaign);
+    if (campaign.status === "sent") return campaign;
+    if (Date.now() > deadline) {
+      throw new Error(`campaign ${id} not sent after ${timeoutMs} ms: ${JSON.stringify(campaign.counts)}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

@@ -1,0 +1,154 @@
+import { randomUUID } from "node:crypto";
+import {
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import type { FunctionPool } from "./function-pool.ts";
+
+export interface EventSourceSpec {
+  readonly queueUrl: string;
+  readonly queueArn: string;
+  readonly region: string;
+  readonly batchSize: number;
+  readonly maxBatchingWindowSeconds: number;
+  readonly maxConcurrency: number;
+  readonly reportBatchItemFailures: boolean;
+}
+
+/**
+ * An SQS event source mapping as Lambda runs it: up to `maxConcurrency` pollers, each receiving a
+ * batch, invoking the function and deleting what succeeded. With `ReportBatchItemFailures`, only
+ * the records the function names stay on the queue; if the invocation fails (error, timeout, or
+ * crash) the whole batch stays and comes back after its visibility timeout. Moving to the DLQ after
+ * `maxReceiveCount` is the queue's redrive policy, enforced by the SQS emulator.
+ * https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html
+ */
+export class SqsEventSource {
+  private running = false;
+  private loops: Promise<void>[] = [];
+  invocations = 0;
+  errors = 0;
+
+  constructor(
+    private readonly spec: EventSourceSpec,
+    private readonly pool: FunctionPool,
+    private readonly sqs: SQSClient,
+    private readonly onError: (error: Error) => void = () => {},
+  ) {}
+
+  start(): void {
+    this.running = true;
+    this.loops = Array.from({ length: this.spec.maxConcurrency }, () => this.loop());
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.allSettled(this.loops);
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      let messages: Message[];
+      try {
+        messages = await this.receiveBatch();
+      } catch (error) {
+        // The queue is unreachable: Lambda's poller backs off and keeps trying.
+        this.onError(error as Error);
+        await sleep(1000);
+        continue;
+      }
+      if (messages.length === 0 || !this.running) continue;
+      await this.invoke(messages);
+    }
+  }
+
+  private async receiveBatch(): Promise<Message[]> {
+    const messages: Message[] = [];
+    const windowEnds = Date.now() + this.spec.maxBatchingWindowSeconds * 1000;
+    do {
+      const out = await this.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: this.spec.queueUrl,
+          MaxNumberOfMessages: Math.min(10, this.spec.batchSize - messages.length),
+          WaitTimeSeconds: messages.length === 0 ? 1 : 0,
+          MessageSystemAttributeNames: ["All"],
+          MessageAttributeNames: ["All"],
+        }),
+      );
+      messages.push(...(out.Messages ?? []));
+      if ((out.Messages ?? []).length === 0 && messages.length > 0) break;
+    } while (this.running && messages.length > 0 && messages.length < this.spec.batchSize && Date.now() < windowEnds);
+    return messages;
+  }
+
+  private async invoke(messages: Message[]): Promise<void> {
+    const event = { Records: messages.map((m) => this.record(m)) };
+    this.invocations++;
+    let result: unknown;
+    try {
+      result = await this.pool.invoke(event);
+    } catch (error) {
+      this.errors++;
+      this.onError(error as Error);
+      return;
+    }
+    const succeeded = this.succeeded(messages, result);
+    if (succeeded.length === 0) return;
+    try {
+      await this.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: this.spec.queueUrl,
+          Entries: succeeded.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })),
+        }),
+      );
+    } catch (error) {
+      // Undeleted messages are redelivered: at-least-once, as on AWS.
+      this.onError(error as Error);
+    }
+  }
+
+  /** The records Lambda deletes, from a function's partial batch response. */
+  private succeeded(messages: Message[], result: unknown): Message[] {
+    if (!this.spec.reportBatchItemFailures) return messages;
+    const failures = (result as { batchItemFailures?: unknown } | null)?.batchItemFailures;
+    if (failures === undefined || failures === null) return messages;
+    if (!Array.isArray(failures)) return [];
+    const ids = new Set<string>();
+    for (const failure of failures) {
+      const id = (failure as { itemIdentifier?: unknown })?.itemIdentifier;
+      // An empty or unknown identifier makes Lambda treat the whole batch as failed.
+      if (typeof id !== "string" || !messages.some((m) => m.MessageId === id)) return [];
+      ids.add(id);
+    }
+    return messages.filter((m) => !ids.has(m.MessageId as string));
+  }
+
+  private record(message: Message) {
+    const attributes = message.Attributes ?? {};
+    return {
+      messageId: message.MessageId ?? randomUUID(),
+      receiptHandle: message.ReceiptHandle ?? "",
+      body: message.Body ?? "",
+      attributes: {
+        ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? "1",
+        SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
+        SenderId: attributes.SenderId ?? "000000000000",
+        ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+      },
+      messageAttributes: Object.fromEntries(
+        Object.entries(message.MessageAttributes ?? {}).map(([k, v]) => [
+          k,
+          { stringValue: v.StringValue, dataType: v.DataType, stringListValues: [], binaryListValues: [] },
+        ]),
+      ),
+      md5OfBody: message.MD5OfBody ?? "",
+      eventSource: "aws:sqs",
+      eventSourceARN: this.spec.queueArn,
+      awsRegion: this.spec.region,
+    };
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

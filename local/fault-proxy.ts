@@ -1,0 +1,198 @@
+import { randomUUID } from "node:crypto";
+import http from "node:http";
+import type { Socket } from "node:net";
+
+export type FaultMode = "ok" | "down" | "error" | "throttle" | "latency";
+export type ServiceName = "ses" | "dynamodb" | "sqs";
+
+export interface FaultSettings {
+  readonly mode: FaultMode;
+  /** AWS error name answered in `error` mode. */
+  readonly error?: string;
+  /** Requests per second let through in `throttle` mode. */
+  readonly ratePerSecond?: number;
+  readonly latencyMs?: number;
+}
+
+/** The error each service answers when throttling, and its HTTP status. */
+const THROTTLE: Record<ServiceName, { name: string; status: number }> = {
+  ses: { name: "TooManyRequestsException", status: 429 },
+  dynamodb: { name: "ThrottlingException", status: 400 },
+  sqs: { name: "ThrottlingException", status: 400 },
+};
+
+const SERVER_ERRORS = new Set(["InternalFailure", "InternalServerError", "ServiceUnavailable", "InternalError"]);
+
+export interface ProxyStats {
+  requests: Record<string, number>;
+  sesAccepted: number;
+}
+
+/**
+ * A fault-injection proxy in front of one emulated service in one region. In `ok` mode it forwards
+ * every request; the other modes make it behave like a failing AWS endpoint: `down` refuses
+ * connections, `error` answers a typed AWS error, `throttle` answers the service's throttling error
+ * above a rate, `latency` delays every request.
+ */
+export class FaultProxy {
+  private settings: FaultSettings = { mode: "ok" };
+  private server: http.Server;
+  private readonly sockets = new Set<Socket>();
+  private listening = false;
+  private windowStart = 0;
+  private windowCount = 0;
+  readonly stats: ProxyStats = { requests: {}, sesAccepted: 0 };
+  /** SES message ids handed out by this proxy → the id the emulator stored the message under. */
+  readonly sesMessageIds = new Map<string, string>();
+
+  constructor(
+    readonly service: ServiceName,
+    readonly region: string,
+    private readonly target: string,
+    readonly port: number,
+  ) {
+    this.server = this.createServer();
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    if (this.listening) return;
+    this.server = this.createServer();
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(this.port, "127.0.0.1", () => resolve());
+    });
+    this.listening = true;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.listening) return;
+    this.listening = false;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+
+  async set(settings: FaultSettings): Promise<void> {
+    this.settings = settings;
+    this.windowStart = 0;
+    this.windowCount = 0;
+    if (settings.mode === "down") await this.stop();
+    else await this.start();
+  }
+
+  private createServer(): http.Server {
+    const server = http.createServer((req, res) => void this.handle(req, res));
+    server.keepAliveTimeout = 5000;
+    server.on("connection", (socket) => {
+      this.sockets.add(socket);
+      socket.once("close", () => this.sockets.delete(socket));
+    });
+    return server;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const operation = operationOf(this.service, req);
+    this.stats.requests[operation] = (this.stats.requests[operation] ?? 0) + 1;
+    const { mode } = this.settings;
+    if (mode === "latency") await new Promise((r) => setTimeout(r, this.settings.latencyMs ?? 200));
+    if (mode === "error") {
+      req.resume();
+      const name = this.settings.error ?? "InternalFailure";
+      return awsError(res, SERVER_ERRORS.has(name) ? 500 : 400, name, `injected fault: ${name}`);
+    }
+    if (mode === "throttle" && !this.admit()) {
+      req.resume();
+      const { name, status } = THROTTLE[this.service];
+      return awsError(res, status, name, "Rate exceeded (injected)");
+    }
+    this.forward(req, res, operation);
+  }
+
+  /** A fixed one-second window: at most `ratePerSecond` requests pass in each. */
+  private admit(): boolean {
+    const now = Date.now();
+    if (now - this.windowStart >= 1000) {
+      this.windowStart = now;
+      this.windowCount = 0;
+    }
+    this.windowCount++;
+    return this.windowCount <= (this.settings.ratePerSecond ?? 10);
+  }
+
+  private forward(req: http.IncomingMessage, res: http.ServerResponse, operation: string): void {
+    const target = new URL(this.target);
+    const upstream = http.request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
+      (up) => {
+        if (this.service === "ses" && operation === "SendEmail" && up.statusCode === 200) {
+          this.rewriteSesReply(up, res);
+          return;
+        }
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    upstream.on("error", () => {
+      // The emulator behind the proxy is gone: look like an unreachable endpoint.
+      req.socket.destroy();
+    });
+    req.pipe(upstream);
+  }
+
+  /**
+   * aws-ses-v2-local numbers messages with 9 random digits, which collide past a few tens of
+   * thousands; SES's own ids are unique, so the proxy hands out unique ones and remembers the map.
+   */
+  private rewriteSesReply(up: http.IncomingMessage, res: http.ServerResponse): void {
+    const chunks: Buffer[] = [];
+    up.on("data", (c: Buffer) => chunks.push(c));
+    up.on("end", () => {
+      let body = Buffer.concat(chunks).toString("utf8");
+      try {
+        const parsed = JSON.parse(body) as { MessageId?: string };
+        if (parsed.MessageId) {
+          const unique = `0100${Date.now().toString(16)}-${randomUUID()}-000000`;
+          this.sesMessageIds.set(unique, parsed.MessageId);
+          parsed.MessageId = unique;
+          this.stats.sesAccepted++;
+          body = JSON.stringify(parsed);
+        }
+      } catch {
+        // pass the body through untouched
+      }
+      const headers = { ...up.headers, "content-length": String(Buffer.byteLength(body)) };
+      res.writeHead(200, headers);
+      res.end(body);
+    });
+  }
+}
+
+function awsError(res: http.ServerResponse, status: number, name: string, message: string): void {
+  const body = JSON.stringify({ __type: name, message, Message: message });
+  res.writeHead(status, {
+    "content-type": "application/x-amz-json-1.0",
+    "x-amzn-errortype": name,
+    "x-amzn-query-error": `${name};Sender`,
+    "x-amzn-requestid": randomUUID(),
+    "content-length": String(Buffer.byteLength(body)),
+  });
+  res.end(body);
+}
+
+/** The AWS operation a request calls: from X-Amz-Target (JSON protocols) or the REST path (SES v2). */
+export function operationOf(service: ServiceName, req: http.IncomingMessage): string {
+  const target = req.headers["x-amz-target"];
+  if (typeof target === "string") return target.split(".").pop() ?? target;
+  if (service === "ses") {
+    const path = (req.url ?? "").split("?")[0] ?? "";
+    if (req.method === "POST" && path === "/v2/email/outbound-emails") return "SendEmail";
+    if (req.method === "POST" && path === "/v2/email/outbound-bulk-emails") return "SendBulkEmail";
+    if (req.method === "GET" && path === "/v2/email/account") return "GetAccount";
+    return `${req.method} ${path}`;
+  }
+  return "unknown";
+}

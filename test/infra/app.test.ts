@@ -1,0 +1,254 @@
+import { describe, expect, it } from "vitest";
+import {
+  expectGlobalTables,
+  expectReplicatedSecret,
+  expectSameShape,
+  expectScopedSesPermissions,
+  expectSesRegions,
+} from "./invariants.ts";
+import {
+  environment,
+  props,
+  refTarget,
+  resource,
+  resources,
+  serviceFunction,
+  serviceFunctions,
+  single,
+  synthesize,
+} from "./support.ts";
+
+// The shipped configuration (cdk.json), bundled for real with esbuild, built once for the file.
+const synth = synthesize();
+const { config, data, regions, dataTemplate, regionTemplates } = synth;
+const regionEntries = [...regionTemplates];
+
+describe("app wiring", () => {
+  it("has one data stack in the primary region and one region stack per configured region", () => {
+    expect(config.regions).toEqual(["us-east-1", "us-west-2"]);
+    expect(data.stackName).toBe("steadfast-data");
+    expect(data.region).toBe(config.primaryRegion);
+    expect(regions.map((stack) => [stack.stackName, stack.region])).toEqual([
+      ["steadfast-us-east-1", "us-east-1"],
+      ["steadfast-us-west-2", "us-west-2"],
+    ]);
+    for (const stack of regions) expect(stack.dependencies).toContain(data);
+  });
+
+  it("keeps state in the data stack only", () => {
+    for (const [region, template] of regionEntries) {
+      const stateful = resources(template).filter(([, r]) =>
+        ["AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table", "AWS::SecretsManager::Secret"].includes(
+          r.Type,
+        ),
+      );
+      expect(stateful, region).toEqual([]);
+    }
+  });
+});
+
+describe("data stack", () => {
+  it("replicates both global tables to every region with PITR, deletion protection and Retain", () => {
+    expectGlobalTables(dataTemplate, config.regions);
+  });
+
+  it("gives the ledger a TTL and the bySesMessageId index", () => {
+    const [, ledger] = single(
+      resources(dataTemplate, "AWS::DynamoDB::GlobalTable").filter(
+        ([, t]) => props<{ TableName: string }>(t).TableName === "steadfast-ledger",
+      ),
+      "ledger table",
+    );
+    const { TimeToLiveSpecification, GlobalSecondaryIndexes } = props<{
+      TimeToLiveSpecification: unknown;
+      GlobalSecondaryIndexes: unknown;
+    }>(ledger);
+    expect(TimeToLiveSpecification).toEqual({ AttributeName: "expiresAt", Enabled: true });
+    expect(GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: "bySesMessageId",
+        KeySchema: [{ AttributeName: "sesMessageId", KeyType: "HASH" }],
+        Projection: { ProjectionType: "ALL" },
+      },
+    ]);
+  });
+
+  it("replicates the admin API key secret to every other region", () => {
+    expectReplicatedSecret(dataTemplate, config.primaryRegion, config.regions);
+  });
+});
+
+describe.each(regionEntries)("region stack %s", (region, template) => {
+  const topicId = single(resources(template, "AWS::SNS::Topic"), "alarm topic")[0];
+  const alarms = resources(template, "AWS::CloudWatch::Alarm").map(([id, alarm]) => ({
+    id,
+    ...props<{
+      MetricName: string;
+      Namespace: string;
+      Dimensions: { Name: string; Value: unknown }[];
+      AlarmActions?: unknown[];
+      OKActions?: unknown[];
+      Threshold: number;
+    }>(alarm),
+  }));
+  const queues = resources(template, "AWS::SQS::Queue");
+  const dlqIds = new Set(
+    queues.flatMap(([, q]) => {
+      const target = refTarget(
+        props<{ RedrivePolicy?: { deadLetterTargetArn: unknown } }>(q).RedrivePolicy?.deadLetterTargetArn,
+      );
+      return target === undefined ? [] : [target];
+    }),
+  );
+
+  it("redrives every work queue to a dead-letter queue of the same stack", () => {
+    const workQueues = queues.filter(([id]) => !dlqIds.has(id));
+    expect(workQueues).toHaveLength(2);
+    expect(dlqIds.size).toBe(2);
+    for (const [id, queue] of workQueues) {
+      const { RedrivePolicy } = props<{
+        RedrivePolicy?: { deadLetterTargetArn: unknown; maxReceiveCount: number };
+      }>(queue);
+      const target = refTarget(RedrivePolicy?.deadLetterTargetArn);
+      expect(target, id).toBeDefined();
+      expect(resource(template, target ?? "").Type, id).toBe("AWS::SQS::Queue");
+      expect(RedrivePolicy?.maxReceiveCount, id).toBeGreaterThan(0);
+    }
+  });
+
+  it("alarms on any message in every DLQ, notifying the alarm topic", () => {
+    for (const dlqId of dlqIds) {
+      const alarm = alarms.find(
+        (a) =>
+          a.Namespace === "AWS/SQS" &&
+          a.MetricName === "ApproximateNumberOfMessagesVisible" &&
+          a.Dimensions.some((d) => d.Name === "QueueName" && refTarget(d.Value) === dlqId),
+      );
+      expect(alarm, dlqId).toBeDefined();
+      expect(alarm?.Threshold).toBe(0);
+      expect(alarm?.AlarmActions?.map(refTarget)).toContain(topicId);
+    }
+  });
+
+  it("sizes each mapped queue's visibility timeout to >= 6 × the function timeout, with partial batch failures", () => {
+    const mappings = resources(template, "AWS::Lambda::EventSourceMapping");
+    expect(mappings).toHaveLength(2);
+    for (const [id, mapping] of mappings) {
+      const { EventSourceArn, FunctionName, FunctionResponseTypes } = props<{
+        EventSourceArn: unknown;
+        FunctionName: unknown;
+        FunctionResponseTypes: string[];
+      }>(mapping);
+      expect(FunctionResponseTypes, id).toEqual(["ReportBatchItemFailures"]);
+      const queue = resource(template, refTarget(EventSourceArn) ?? "");
+      const fn = resource(template, refTarget(FunctionName) ?? "");
+      const { VisibilityTimeout } = props<{ VisibilityTimeout: number }>(queue);
+      const { Timeout } = props<{ Timeout: number }>(fn);
+      expect(Timeout, id).toBeGreaterThan(0);
+      expect(VisibilityTimeout, id).toBeGreaterThanOrEqual(6 * Timeout);
+    }
+  });
+
+  it("maps fan-out and send queues with the configured batching and concurrency", () => {
+    const byFunction = new Map(
+      resources(template, "AWS::Lambda::EventSourceMapping").map(([, m]) => {
+        const p = props<{
+          FunctionName: unknown;
+          BatchSize: number;
+          ScalingConfig: { MaximumConcurrency: number };
+        }>(m);
+        return [refTarget(p.FunctionName), p] as const;
+      }),
+    );
+    const fanout = byFunction.get(serviceFunction(template, "fanout")[0]);
+    const sender = byFunction.get(serviceFunction(template, "sender")[0]);
+    expect([fanout?.BatchSize, fanout?.ScalingConfig.MaximumConcurrency]).toEqual([1, 2]);
+    expect([sender?.BatchSize, sender?.ScalingConfig.MaximumConcurrency]).toEqual([
+      4,
+      config.senderConcurrency,
+    ]);
+  });
+
+  it("has an Errors alarm per function and an API 5xx alarm", () => {
+    const functions = serviceFunctions(template);
+    expect([...functions.keys()].sort()).toEqual(["api", "fanout", "sender"]);
+    for (const [name, [fnId]] of functions) {
+      const errors = alarms.filter(
+        (a) =>
+          a.Namespace === "AWS/Lambda" &&
+          a.MetricName === "Errors" &&
+          a.Dimensions.some((d) => d.Name === "FunctionName" && refTarget(d.Value) === fnId),
+      );
+      expect(errors, name).toHaveLength(1);
+    }
+    const apiId = single(resources(template, "AWS::ApiGatewayV2::Api"), "HTTP API")[0];
+    const api5xx = alarms.filter((a) => a.Namespace === "AWS/ApiGateway" && a.MetricName === "5xx");
+    expect(api5xx).toHaveLength(1);
+    expect(api5xx[0]?.Dimensions.map((d) => [d.Name, refTarget(d.Value) ?? d.Value])).toEqual([
+      ["ApiId", apiId],
+      ["Stage", "$default"],
+    ]);
+    expect(api5xx[0]?.Threshold).toBeGreaterThanOrEqual(5);
+  });
+
+  it("sends every alarm and its recovery to the alarm topic", () => {
+    expect(alarms.length).toBeGreaterThanOrEqual(8);
+    for (const alarm of alarms) {
+      expect(alarm.AlarmActions?.map(refTarget), alarm.id).toEqual([topicId]);
+      expect(alarm.OKActions?.map(refTarget), alarm.id).toEqual([topicId]);
+    }
+  });
+
+  it("scopes SES permissions to the identity and configuration set of every region", () => {
+    expectScopedSesPermissions(template, config.regions);
+  });
+
+  it("lists this region first in the sender's SES_REGIONS", () => {
+    expectSesRegions(template, region, config.regions);
+  });
+
+  it("runs every function on arm64 Node.js 24 with tracing and an ESM bundle", () => {
+    for (const [name, [, fn]] of serviceFunctions(template)) {
+      const p = props<{
+        Runtime: string;
+        Architectures: string[];
+        TracingConfig: { Mode: string };
+        Handler: string;
+      }>(fn);
+      expect([p.Runtime, p.Architectures, p.TracingConfig.Mode, p.Handler], name).toEqual([
+        "nodejs24.x",
+        ["arm64"],
+        "Active",
+        "index.handler",
+      ]);
+      const env = environment(fn);
+      expect(env.HOME_REGION, name).toBe(region);
+      expect(env.STEADFAST_FUNCTION, name).toBe(name);
+      expect(env.POWERTOOLS_SERVICE_NAME, name).toBe(`steadfast-${name}`);
+    }
+  });
+
+  it("throttles the $default stage from config and routes everything to the api function", () => {
+    const [, stage] = single(resources(template, "AWS::ApiGatewayV2::Stage"), "stage");
+    expect(props<{ StageName: string }>(stage).StageName).toBe("$default");
+    expect(props<{ DefaultRouteSettings: unknown }>(stage).DefaultRouteSettings).toEqual({
+      ThrottlingRateLimit: config.apiThrottle.rateLimit,
+      ThrottlingBurstLimit: config.apiThrottle.burstLimit,
+    });
+    const [, route] = single(resources(template, "AWS::ApiGatewayV2::Route"), "route");
+    expect(props<{ RouteKey: string }>(route).RouteKey).toBe("$default");
+    const [, integration] = single(resources(template, "AWS::ApiGatewayV2::Integration"), "integration");
+    const { PayloadFormatVersion, IntegrationUri } = props<{
+      PayloadFormatVersion: string;
+      IntegrationUri: unknown;
+    }>(integration);
+    expect(PayloadFormatVersion).toBe("2.0");
+    expect(refTarget(IntegrationUri)).toBe(serviceFunction(template, "api")[0]);
+  });
+});
+
+describe("region stacks", () => {
+  it("all have the same shape", () => {
+    expectSameShape(regionTemplates);
+  });
+});

@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sesStore, SteadfastClient, waitForCampaign } from "../../local/client.ts";
+import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
+
+/**
+ * The whole pipeline on the local emulators, through the real SDK clients: API → fan-out queue →
+ * fanout function → send queue → sender function → SES, recorded in the ledger.
+ */
+let runtime: LocalRuntime;
+let api: SteadfastClient;
+
+beforeAll(async () => {
+  runtime = await startLocalRuntime({ writeInfo: false });
+  api = new SteadfastClient(runtime.info.apiUrl, runtime.info.apiKey);
+});
+
+afterAll(async () => {
+  await runtime?.stop();
+});
+
+describe("a first campaign, end to end", () => {
+  it("delivers one email to each of 200 subscribers and records every one as sent", async () => {
+    const list = await api.expect<{ id: string }>(201, "POST", "/v1/lists", { name: "Integration" });
+    const subscribers = Array.from({ length: 200 }, (_, i) => ({
+      email: `reader${i}@Example.COM`,
+      attributes: { firstName: `Reader <${i}>` },
+    }));
+    const upsert = await api.expect<{ upserted: number; rejected: unknown[] }>(
+      200,
+      "PUT",
+      `/v1/lists/${list.id}/subscribers`,
+      { subscribers },
+    );
+    expect(upsert).toEqual({ upserted: 200, rejected: [] });
+
+    const campaign = await api.expect<{ id: string; status: string }>(201, "POST", "/v1/campaigns", {
+      listId: list.id,
+      from: "news@example.com",
+      subject: "Hello {{attributes.firstName}}",
+      html: "<p>Hi {{attributes.firstName}}, this is for {{email}}</p>",
+    });
+    expect(campaign.status).toBe("draft");
+
+    expect((await api.request("POST", `/v1/campaigns/${campaign.id}/send`)).status).toBe(202);
+    // Calling send again changes nothing.
+    expect((await api.request("POST", `/v1/campaigns/${campaign.id}/send`)).status).toBe(202);
+
+    const done = await waitForCampaign(api, campaign.id, 120_000);
+    expect(done.counts).toMatchObject({ total: 200, sent: 200, queued: 0, sending: 0, failed: 0 });
+
+    const emails = (await Promise.all(runtime.info.regions.map((r) => sesStore(r.sesUrl)))).flat();
+    const perRecipient = new Map<string, number>();
+    for (const email of emails) for (const to of email.destination.to) perRecipient.set(to, (perRecipient.get(to) ?? 0) + 1);
+    expect(perRecipient.size).toBe(200);
+    expect([...perRecipient.values()].every((n) => n === 1)).toBe(true);
+    expect(perRecipient.has("reader7@example.com")).toBe(true);
+
+    // Merge tags: escaped in HTML, as-is in the subject and the generated text part.
+    const seventh = emails.find((e) => e.destination.to[0] === "reader7@example.com");
+    expect(seventh?.subject).toBe("Hello Reader <7>");
+    expect(seventh?.body.html).toBe("<p>Hi Reader &lt;7&gt;, this is for reader7@example.com</p>");
+    expect(seventh?.body.text).toBe("Hi Reader <7>, this is for reader7@example.com");
+
+    const items: { status: string; sesMessageId?: string; region?: string }[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await api.expect<{ items: typeof items; nextCursor?: string }>(
+        200,
+        "GET",
+        `/v1/campaigns/${campaign.id}/recipients?limit=70${cursor ? `&cursor=${cursor}` : ""}`,
+      );
+      items.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(items).toHaveLength(200);
+    expect(items.every((i) => i.status === "sent" && i.sesMessageId && i.region === "us-east-1")).toBe(true);
+    expect(new Set(items.map((i) => i.sesMessageId)).size).toBe(200);
+  });
+
+  it("answers health without a key and refuses the API without one", async () => {
+    const anonymous = new SteadfastClient(runtime.info.apiUrl);
+    expect((await anonymous.request("GET", "/health")).status).toBe(200);
+    const refused = await anonymous.request<{ error: { code: string } }>("POST", "/v1/lists", { name: "x" });
+    expect(refused.status).toBe(401);
+    expect(refused.body.error.code).toBe("unauthorized");
+  });
+
+  it("serves every region's API from the same global tables", async () => {
+    const secondary = runtime.info.regions[1];
+    expect(secondary).toBeDefined();
+    const list = await api.expect<{ id: string }>(201, "POST", "/v1/lists", { name: "Replicated" });
+    const west = new SteadfastClient(secondary?.apiUrl as string, runtime.info.apiKey);
+    const upsert = await west.expect<{ upserted: number }>(200, "PUT", `/v1/lists/${list.id}/subscribers`, {
+      subscribers: [{ email: "west@example.com" }],
+    });
+    expect(upsert.upserted).toBe(1);
+  });
+});

@@ -1,0 +1,132 @@
+import { describe, expect, it } from "vitest";
+import type { ClaimResult, LedgerItem } from "../../lambdas/adapters/ledger-store.ts";
+import type { OutgoingEmail, SendOutcome } from "../../lambdas/adapters/ses-sender.ts";
+import type { Campaign } from "../../lambdas/domain/campaign.ts";
+import { Delivery } from "../../lambdas/sender/deliver.ts";
+
+const campaign: Campaign = {
+  id: "c1",
+  listId: "l1",
+  from: "news@example.com",
+  subject: "Hi {{attributes.name}}",
+  html: "<p>{{attributes.name}}</p>",
+  status: "sending",
+  createdAt: "",
+  updatedAt: "",
+};
+
+/** An in-memory ledger with the same conditional transitions as the DynamoDB one. */
+class MemoryLedger {
+  readonly items = new Map<string, LedgerItem & { leaseUntil?: number }>();
+  failCompleteTimes = 0;
+
+  async createQueued(campaignId: string, emails: readonly string[]) {
+    for (const email of emails) if (!this.items.has(email)) this.items.set(email, { campaignId, email, status: "queued", attempts: 0 });
+    return emails.length;
+  }
+
+  async claim(_c: string, email: string, now: number, leaseMs: number): Promise<ClaimResult> {
+    const item = this.items.get(email);
+    if (!item) return { claimed: false };
+    const reclaimable = item.status === "sending" && (item.leaseUntil ?? 0) < now;
+    if (item.status !== "queued" && !reclaimable) return { claimed: false, current: item };
+    const next = { ...item, status: "sending" as const, attempts: item.attempts + 1, leaseUntil: now + leaseMs };
+    this.items.set(email, next);
+    return { claimed: true, attempt: next.attempts };
+  }
+
+  async complete(_c: string, email: string, attempt: number, outcome: { status: string; sesMessageId?: string; error?: string }) {
+    if (this.failCompleteTimes > 0) {
+      this.failCompleteTimes--;
+      throw Object.assign(new Error("throttled"), { name: "ThrottlingException" });
+    }
+    const item = this.items.get(email);
+    if (!item || item.status !== "sending" || item.attempts !== attempt) return false;
+    this.items.set(email, { ...item, ...outcome, status: outcome.status as LedgerItem["status"] });
+    return true;
+  }
+}
+
+function setup(outcome: (email: OutgoingEmail) => SendOutcome) {
+  const ledger = new MemoryLedger();
+  const sent: OutgoingEmail[] = [];
+  const delivery = new Delivery({
+    audience: { getCampaign: async (id) => (id === campaign.id ? campaign : undefined) },
+    ledger,
+    ses: {
+      send: async (email) => {
+        sent.push(email);
+        return outcome(email);
+      },
+    },
+    now: () => 1_000_000,
+    leaseMs: 60_000,
+    parallelism: 4,
+  });
+  return { ledger, sent, delivery };
+}
+
+const ok = (): SendOutcome => ({ ok: true, region: "us-east-1", messageId: `m-${Math.random()}`, failedOver: false });
+const recipients = (n: number) => Array.from({ length: n }, (_, i) => ({ email: `r${i}@example.com`, attributes: { name: `R${i}` } }));
+
+describe("Delivery", () => {
+  it("sends each queued recipient once, renders per recipient, and records sent", async () => {
+    const { ledger, sent, delivery } = setup(ok);
+    await ledger.createQueued("c1", ["r0@example.com", "r1@example.com"]);
+    const results = await delivery.deliver({ campaignId: "c1", recipients: recipients(2) });
+    expect(results).toEqual(["sent", "sent"]);
+    expect(sent.map((e) => e.subject).sort()).toEqual(["Hi R0", "Hi R1"]);
+    expect(sent[0]?.text).toBe(sent[0]?.subject.replace("Hi ", ""));
+    expect([...ledger.items.values()].every((i) => i.status === "sent" && i.sesMessageId)).toBe(true);
+  });
+
+  it("skips recipients a redelivered message already sent", async () => {
+    const { ledger, sent, delivery } = setup(ok);
+    await ledger.createQueued("c1", ["r0@example.com", "r1@example.com"]);
+    await delivery.deliver({ campaignId: "c1", recipients: recipients(2) });
+    const again = await delivery.deliver({ campaignId: "c1", recipients: recipients(2) });
+    expect(again).toEqual(["skipped", "skipped"]);
+    expect(sent).toHaveLength(2);
+  });
+
+  it("records a permanent SES error as failed, and hands throttled recipients back for a retry", async () => {
+    const { ledger, delivery } = setup((email) =>
+      email.to === "r0@example.com"
+        ? { ok: false, errorClass: "permanent", region: "us-east-1", error: "MessageRejected: no" }
+        : { ok: false, errorClass: "throttled", region: "us-east-1", error: "TooManyRequestsException" },
+    );
+    await ledger.createQueued("c1", ["r0@example.com", "r1@example.com"]);
+    const results = await delivery.deliver({ campaignId: "c1", recipients: recipients(2) });
+    expect(results).toEqual(["failed", "retry"]);
+    expect(ledger.items.get("r0@example.com")).toMatchObject({ status: "failed", error: "MessageRejected: no" });
+    expect(ledger.items.get("r1@example.com")).toMatchObject({ status: "queued", attempts: 1 });
+  });
+
+  it("leaves a recipient another worker holds, and retries it later", async () => {
+    const { ledger, sent, delivery } = setup(ok);
+    await ledger.createQueued("c1", ["r0@example.com"]);
+    await ledger.claim("c1", "r0@example.com", 1_000_000, 60_000);
+    expect(await delivery.deliver({ campaignId: "c1", recipients: recipients(1) })).toEqual(["retry"]);
+    expect(sent).toHaveLength(0);
+  });
+
+  it("keeps trying to record an accepted send through a DynamoDB hiccup", async () => {
+    const { ledger, sent, delivery } = setup(ok);
+    await ledger.createQueued("c1", ["r0@example.com"]);
+    ledger.failCompleteTimes = 2;
+    expect(await delivery.deliver({ campaignId: "c1", recipients: recipients(1) })).toEqual(["sent"]);
+    expect(sent).toHaveLength(1);
+    expect(ledger.items.get("r0@example.com")?.status).toBe("sent");
+  });
+
+  it("creates the ledger item of a recipient that has none, so nobody goes unrecorded", async () => {
+    const { ledger, delivery } = setup(ok);
+    expect(await delivery.deliver({ campaignId: "c1", recipients: recipients(1) })).toEqual(["sent"]);
+    expect(ledger.items.get("r0@example.com")?.status).toBe("sent");
+  });
+
+  it("rejects a message for an unknown campaign as poison", async () => {
+    const { delivery } = setup(ok);
+    await expect(delivery.deliver({ campaignId: "nope", recipients: recipients(1) })).rejects.toThrow("unknown campaign");
+  });
+});

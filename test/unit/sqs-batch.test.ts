@@ -1,0 +1,53 @@
+import { ChangeMessageVisibilityCommand, SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSEvent, SQSRecord } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { describe, expect, it } from "vitest";
+import { backoffSeconds, processBatch, RetryLaterError } from "../../lambdas/shared/sqs-batch.ts";
+
+export function sqsRecord(id: string, body: unknown, receiveCount = 1): SQSRecord {
+  return {
+    messageId: id,
+    receiptHandle: `rh-${id}`,
+    body: JSON.stringify(body),
+    attributes: {
+      ApproximateReceiveCount: String(receiveCount),
+      SentTimestamp: "0",
+      SenderId: "x",
+      ApproximateFirstReceiveTimestamp: "0",
+    },
+    messageAttributes: {},
+    md5OfBody: "",
+    eventSource: "aws:sqs",
+    eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:q",
+    awsRegion: "us-east-1",
+  };
+}
+
+describe("processBatch", () => {
+  it("reports exactly the failed records and sets their backoff", async () => {
+    const sqsMock = mockClient(SQSClient);
+    sqsMock.on(ChangeMessageVisibilityCommand).resolves({});
+    const event: SQSEvent = { Records: [sqsRecord("a", 1), sqsRecord("b", 2), sqsRecord("c", 3)] };
+    const result = await processBatch(
+      event,
+      async (record) => {
+        if (record.messageId === "b") throw new RetryLaterError("later", 7);
+        if (record.messageId === "c") throw new Error("boom");
+      },
+      { sqs: new SQSClient({ region: "us-east-1" }), queueUrl: "http://q" },
+    );
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: "b" }, { itemIdentifier: "c" }] });
+    const calls = sqsMock.commandCalls(ChangeMessageVisibilityCommand);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.args[0].input).toMatchObject({ ReceiptHandle: "rh-b", VisibilityTimeout: 7 });
+  });
+});
+
+describe("backoffSeconds", () => {
+  it("grows exponentially with jitter and stays under the cap", () => {
+    expect(backoffSeconds(1, 2, 300, () => 0)).toBe(1);
+    expect(backoffSeconds(4, 2, 300, () => 1)).toBe(16);
+    expect(backoffSeconds(20, 2, 300, () => 1)).toBe(300);
+    expect(backoffSeconds(20, 2, 300, () => 0)).toBe(150);
+  });
+});
