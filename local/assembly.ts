@@ -35,11 +35,15 @@ export function synthesize(projectDir: string, outDir: string, context: Record<s
   const fresh = existsSync(stamp) && readFileSync(stamp, "utf8") === fingerprint;
   if (!fresh) {
     const cdk = join(projectDir, "node_modules", "aws-cdk", "bin", "cdk");
-    const result = spawnSync(process.execPath, [cdk, "synth", "--no-notices", "-q", "-o", outDir, ...contextArgs], {
-      cwd: projectDir,
-      encoding: "utf8",
-      env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: "true", CDK_DISABLE_VERSION_CHECK: "true" },
-    });
+    const result = spawnSync(
+      process.execPath,
+      [cdk, "synth", "--no-notices", "-q", "-o", outDir, ...contextArgs],
+      {
+        cwd: projectDir,
+        encoding: "utf8",
+        env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: "true", CDK_DISABLE_VERSION_CHECK: "true" },
+      },
+    );
     if (result.status !== 0) {
       throw new Error(`cdk synth failed:\n${result.stderr || result.stdout}`);
     }
@@ -60,7 +64,12 @@ export function readAssembly(dir: string): Assembly {
       Resources?: Record<string, CfnResource>;
       Outputs?: Record<string, { Value: unknown; Export?: { Name: unknown } }>;
     };
-    stacks.push({ stackName: name, region, resources: template.Resources ?? {}, outputs: template.Outputs ?? {} });
+    stacks.push({
+      stackName: name,
+      region,
+      resources: template.Resources ?? {},
+      outputs: template.Outputs ?? {},
+    });
   }
   return { dir, stacks };
 }

@@ -39,10 +39,17 @@ export class SteadfastClient {
   }
 
   /** Like `request`, but throws unless the status is the expected one. */
-  async expect<T = Record<string, unknown>>(status: number, method: string, path: string, body?: unknown): Promise<T> {
+  async expect<T = Record<string, unknown>>(
+    status: number,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<T> {
     const response = await this.request<T>(method, path, body);
     if (response.status !== status) {
-      throw new Error(`${method} ${path}: expected ${status}, got ${response.status} ${JSON.stringify(response.body)}`);
+      throw new Error(
+        `${method} ${path}: expected ${status}, got ${response.status} ${JSON.stringify(response.body)}`,
+      );
     }
     return response.body;
   }

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type CampaignView, sesStore, SteadfastClient, waitForCampaign } from "./client.ts";
+import { type CampaignView, SteadfastClient, sesStore, waitForCampaign } from "./client.ts";
 import type { LocalInfo } from "./runtime.ts";
 
 /**
@@ -35,7 +35,9 @@ if (health?.status !== 200) {
 }
 
 const started = Date.now();
-const list = await api.expect<{ id: string }>(201, "POST", "/v1/lists", { name: `Demo ${new Date().toISOString()}` });
+const list = await api.expect<{ id: string }>(201, "POST", "/v1/lists", {
+  name: `Demo ${new Date().toISOString()}`,
+});
 const run = Date.now().toString(36);
 for (let i = 0; i < SUBSCRIBERS; i += 1000) {
   const subscribers = Array.from({ length: Math.min(1000, SUBSCRIBERS - i) }, (_, j) => ({
@@ -50,7 +52,7 @@ const campaign = await api.expect<{ id: string }>(201, "POST", "/v1/campaigns", 
   listId: list.id,
   from: "news@example.com",
   subject: "Hello {{attributes.firstName}}",
-  html: "<h1>Hello {{attributes.firstName | \"there\"}}</h1><p>This demo email was sent to {{email}} by Steadfast.</p>",
+  html: '<h1>Hello {{attributes.firstName | "there"}}</h1><p>This demo email was sent to {{email}} by Steadfast.</p>',
 });
 await api.expect(202, "POST", `/v1/campaigns/${campaign.id}/send`);
 process.stdout.write(`Sending campaign ${campaign.id}...\n`);

@@ -44,9 +44,14 @@ export async function startDynamoDb(group: ProcessGroup, logDir: string): Promis
 /** fauxqs, the SQS emulator; queues of every region live in it, told apart by region. */
 export async function startSqs(group: ProcessGroup, logDir: string): Promise<Emulator> {
   const port = await freePort();
-  const child = group.spawn("fauxqs", process.execPath, [join(here, "emulators", "fauxqs-server.mjs"), String(port)], {
-    logFile: join(logDir, "fauxqs.log"),
-  });
+  const child = group.spawn(
+    "fauxqs",
+    process.execPath,
+    [join(here, "emulators", "fauxqs-server.mjs"), String(port)],
+    {
+      logFile: join(logDir, "fauxqs.log"),
+    },
+  );
   await waitForPort(port, 30_000, child, "fauxqs");
   return { name: "sqs", port, url: `http://127.0.0.1:${port}` };
 }
@@ -60,10 +65,15 @@ export async function startSes(
 ): Promise<Emulator> {
   const port = await freePort();
   const cli = join(dirname(require.resolve("aws-ses-v2-local/package.json")), "dist", "cli.js");
-  const child = group.spawn(`SES emulator ${region}`, process.execPath, [cli, "--host", "127.0.0.1", "--port", String(port)], {
-    env: { PATH: process.env.PATH ?? "", AWS_SES_ACCOUNT: JSON.stringify(account) },
-    logFile: join(logDir, `ses-${region}.log`),
-  });
+  const child = group.spawn(
+    `SES emulator ${region}`,
+    process.execPath,
+    [cli, "--host", "127.0.0.1", "--port", String(port)],
+    {
+      env: { PATH: process.env.PATH ?? "", AWS_SES_ACCOUNT: JSON.stringify(account) },
+      logFile: join(logDir, `ses-${region}.log`),
+    },
+  );
   await waitForPort(port, 30_000, child, `SES emulator for ${region}`);
   return { name: `ses-${region}`, port, url: `http://127.0.0.1:${port}` };
 }

@@ -79,7 +79,12 @@ export class SqsEventSource {
       );
       messages.push(...(out.Messages ?? []));
       if ((out.Messages ?? []).length === 0 && messages.length > 0) break;
-    } while (this.running && messages.length > 0 && messages.length < this.spec.batchSize && Date.now() < windowEnds);
+    } while (
+      this.running &&
+      messages.length > 0 &&
+      messages.length < this.spec.batchSize &&
+      Date.now() < windowEnds
+    );
     return messages;
   }
 

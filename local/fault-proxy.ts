@@ -21,7 +21,12 @@ const THROTTLE: Record<ServiceName, { name: string; status: number }> = {
   sqs: { name: "ThrottlingException", status: 400 },
 };
 
-const SERVER_ERRORS = new Set(["InternalFailure", "InternalServerError", "ServiceUnavailable", "InternalError"]);
+const SERVER_ERRORS = new Set([
+  "InternalFailure",
+  "InternalServerError",
+  "ServiceUnavailable",
+  "InternalError",
+]);
 
 export interface ProxyStats {
   requests: Record<string, number>;
@@ -126,7 +131,13 @@ export class FaultProxy {
   private forward(req: http.IncomingMessage, res: http.ServerResponse, operation: string): void {
     const target = new URL(this.target);
     const upstream = http.request(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: target.host },
+      },
       (up) => {
         if (this.service === "ses" && operation === "SendEmail" && up.statusCode === 200) {
           this.rewriteSesReply(up, res);

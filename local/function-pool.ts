@@ -32,7 +32,12 @@ interface Worker {
   readonly child: ChildProcess;
   readonly ready: Promise<void>;
   busy: boolean;
-  pending?: { id: number; resolve: (value: unknown) => void; reject: (error: Error) => void; timer: NodeJS.Timeout };
+  pending?: {
+    id: number;
+    resolve: (value: unknown) => void;
+    reject: (error: Error) => void;
+    timer: NodeJS.Timeout;
+  };
 }
 
 /**
@@ -67,7 +72,9 @@ export class FunctionPool {
         const timer = setTimeout(() => {
           // Lambda ends an invocation that runs past its timeout, and the environment with it.
           worker.pending = undefined;
-          reject(new InvocationError(`${this.spec.name} timed out after ${this.spec.timeoutSeconds} s`, "timeout"));
+          reject(
+            new InvocationError(`${this.spec.name} timed out after ${this.spec.timeoutSeconds} s`, "timeout"),
+          );
           worker.child.kill("SIGKILL");
         }, this.spec.timeoutSeconds * 1000);
         worker.pending = { id, resolve, reject, timer };
@@ -135,18 +142,28 @@ export class FunctionPool {
     });
     ready.catch(() => undefined);
     const worker: Worker = { child, ready, busy: false };
-    child.on("message", (message: { ready?: boolean; id?: number; ok?: boolean; result?: unknown; error?: { name: string; message: string } }) => {
-      if (message.ready) {
-        markReady();
-        return;
-      }
-      const pending = worker.pending;
-      if (!pending || pending.id !== message.id) return;
-      clearTimeout(pending.timer);
-      worker.pending = undefined;
-      if (message.ok) pending.resolve(message.result);
-      else pending.reject(new InvocationError(`${message.error?.name}: ${message.error?.message}`, "error"));
-    });
+    child.on(
+      "message",
+      (message: {
+        ready?: boolean;
+        id?: number;
+        ok?: boolean;
+        result?: unknown;
+        error?: { name: string; message: string };
+      }) => {
+        if (message.ready) {
+          markReady();
+          return;
+        }
+        const pending = worker.pending;
+        if (!pending || pending.id !== message.id) return;
+        clearTimeout(pending.timer);
+        worker.pending = undefined;
+        if (message.ok) pending.resolve(message.result);
+        else
+          pending.reject(new InvocationError(`${message.error?.name}: ${message.error?.message}`, "error"));
+      },
+    );
     child.once("exit", (code, signal) => {
       this.workers.delete(worker);
       const error = new InvocationError(`${spec.name} environment died (${signal ?? code})`, "crash");

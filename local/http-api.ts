@@ -23,12 +23,23 @@ export async function serveHttpApi(pool: FunctionPool, port: number, apiId: stri
     });
     req.on("end", () => {
       if (size > MAX_PAYLOAD) {
-        send(res, 413, { "content-type": "application/json" }, JSON.stringify({ message: "Request Entity Too Large" }));
+        send(
+          res,
+          413,
+          { "content-type": "application/json" },
+          JSON.stringify({ message: "Request Entity Too Large" }),
+        );
         return;
       }
       handle(pool, apiId, req, Buffer.concat(chunks)).then(
         (out) => send(res, out.status, out.headers, out.body, out.cookies),
-        () => send(res, 500, { "content-type": "application/json" }, JSON.stringify({ message: "Internal Server Error" })),
+        () =>
+          send(
+            res,
+            500,
+            { "content-type": "application/json" },
+            JSON.stringify({ message: "Internal Server Error" }),
+          ),
       );
     });
   });
@@ -50,11 +61,17 @@ interface Reply {
   cookies?: string[];
 }
 
-async function handle(pool: FunctionPool, apiId: string, req: http.IncomingMessage, body: Buffer): Promise<Reply> {
+async function handle(
+  pool: FunctionPool,
+  apiId: string,
+  req: http.IncomingMessage,
+  body: Buffer,
+): Promise<Reply> {
   const url = new URL(req.url ?? "/", "http://localhost");
   const headers: Record<string, string> = {};
   for (const [key, value] of Object.entries(req.headers)) {
-    if (value !== undefined && key !== "cookie") headers[key] = Array.isArray(value) ? value.join(",") : value;
+    if (value !== undefined && key !== "cookie")
+      headers[key] = Array.isArray(value) ? value.join(",") : value;
   }
   const query: Record<string, string> = {};
   for (const [key, value] of url.searchParams) query[key] = key in query ? `${query[key]},${value}` : value;
@@ -95,9 +112,17 @@ async function handle(pool: FunctionPool, apiId: string, req: http.IncomingMessa
     result = await pool.invoke(event);
   } catch (error) {
     if (error instanceof InvocationError && error.kind === "timeout") {
-      return { status: 503, headers: { "content-type": "application/json" }, body: JSON.stringify({ message: "Service Unavailable" }) };
+      return {
+        status: 503,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ message: "Service Unavailable" }),
+      };
     }
-    return { status: 500, headers: { "content-type": "application/json" }, body: JSON.stringify({ message: "Internal Server Error" }) };
+    return {
+      status: 500,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ message: "Internal Server Error" }),
+    };
   }
   return toReply(result);
 }
@@ -105,15 +130,31 @@ async function handle(pool: FunctionPool, apiId: string, req: http.IncomingMessa
 /** Payload 2.0 response mapping, including the inferred format for results without a statusCode. */
 function toReply(result: unknown): Reply {
   if (result && typeof result === "object" && "statusCode" in result) {
-    const r = result as { statusCode: number; headers?: Record<string, unknown>; body?: string; isBase64Encoded?: boolean; cookies?: string[] };
+    const r = result as {
+      statusCode: number;
+      headers?: Record<string, unknown>;
+      body?: string;
+      isBase64Encoded?: boolean;
+      cookies?: string[];
+    };
     const headers = Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [k, String(v)]));
     const body = r.body === undefined ? "" : r.isBase64Encoded ? Buffer.from(r.body, "base64") : r.body;
     return { status: r.statusCode, headers, body, ...(r.cookies ? { cookies: r.cookies } : {}) };
   }
-  return { status: 200, headers: { "content-type": "application/json" }, body: typeof result === "string" ? result : JSON.stringify(result) };
+  return {
+    status: 200,
+    headers: { "content-type": "application/json" },
+    body: typeof result === "string" ? result : JSON.stringify(result),
+  };
 }
 
-function send(res: http.ServerResponse, status: number, headers: Record<string, string>, body: Buffer | string, cookies?: string[]) {
+function send(
+  res: http.ServerResponse,
+  status: number,
+  headers: Record<string, string>,
+  body: Buffer | string,
+  cookies?: string[],
+) {
   res.writeHead(status, { ...headers, ...(cookies?.length ? { "set-cookie": cookies } : {}) });
   res.end(body);
 }

@@ -38,7 +38,9 @@ export function resolve(value: unknown, scope: ResolveScope): unknown {
         return String(resolve(source, scope)).split(sep);
       }
       case "Fn::Sub": {
-        const [template, vars] = Array.isArray(arg) ? (arg as [string, Record<string, unknown>]) : [String(arg), {}];
+        const [template, vars] = Array.isArray(arg)
+          ? (arg as [string, Record<string, unknown>])
+          : [String(arg), {}];
         return template.replace(/\$\{([^}]+)\}/g, (_m, name: string) => {
           if (name in vars) return String(resolve(vars[name], scope));
           if (name.includes(".")) {

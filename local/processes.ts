@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn, type SpawnOptions } from "node:child_process";
+import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
 import net from "node:net";
 import { dirname } from "node:path";
@@ -14,7 +14,12 @@ export class ProcessGroup {
     process.once("exit", () => this.killAllNow());
   }
 
-  spawn(name: string, command: string, args: readonly string[], options: SpawnOptions & { logFile?: string }): ChildProcess {
+  spawn(
+    name: string,
+    command: string,
+    args: readonly string[],
+    options: SpawnOptions & { logFile?: string },
+  ): ChildProcess {
     const child = spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
     this.children.add(child);
     child.once("exit", () => this.children.delete(child));
@@ -77,13 +82,20 @@ export function freePort(): Promise<number> {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
       const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
     });
   });
 }
 
 /** Resolves once something accepts TCP connections on the port, or rejects after `timeoutMs`. */
-export async function waitForPort(port: number, timeoutMs: number, child?: ChildProcess, name = "process"): Promise<void> {
+export async function waitForPort(
+  port: number,
+  timeoutMs: number,
+  child?: ChildProcess,
+  name = "process",
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child && (child.exitCode !== null || child.signalCode !== null)) {
@@ -98,7 +110,8 @@ export async function waitForPort(port: number, timeoutMs: number, child?: Child
       socket.once("error", () => resolve(false));
     });
     if (open) return;
-    if (Date.now() > deadline) throw new Error(`${name} did not listen on port ${port} within ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`${name} did not listen on port ${port} within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -1,18 +1,28 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import type http from "node:http";
 import { join, resolve as resolvePath } from "node:path";
-import { CreateTableCommand, type CreateTableCommandInput, DynamoDBClient, UpdateTimeToLiveCommand } from "@aws-sdk/client-dynamodb";
-import { CreateQueueCommand, GetQueueAttributesCommand, SetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  DynamoDBClient,
+  UpdateTimeToLiveCommand,
+} from "@aws-sdk/client-dynamodb";
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  SetQueueAttributesCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
 import { generateApiKey } from "../lambdas/domain/api-key.ts";
 import { type Assembly, type CfnResource, type StackTemplate, synthesize } from "./assembly.ts";
 import { startDynamoDb, startSes, startSqs } from "./emulators.ts";
+import { SqsEventSource } from "./event-source.ts";
 import { FaultProxy, type ServiceName } from "./fault-proxy.ts";
 import { FunctionPool } from "./function-pool.ts";
 import { serveHttpApi } from "./http-api.ts";
 import { type ResolveScope, resolve } from "./intrinsics.ts";
 import { freePort, ProcessGroup } from "./processes.ts";
 import { serveSecrets } from "./secrets-manager.ts";
-import { SqsEventSource } from "./event-source.ts";
 
 export const LOCAL_ACCOUNT = "000000000000";
 const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" };
@@ -151,7 +161,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       const functions = new Map<string, FunctionPool>();
       for (const [logicalId, resource] of resourcesOf(stack, "AWS::Lambda::Function")) {
         const props = resource.Properties ?? {};
-        const environment = resolve((props.Environment as { Variables?: unknown })?.Variables ?? {}, scope) as Record<string, string>;
+        const environment = resolve(
+          (props.Environment as { Variables?: unknown })?.Variables ?? {},
+          scope,
+        ) as Record<string, string>;
         const role = environment.STEADFAST_FUNCTION ?? logicalId;
         const maxWorkers = maxConcurrencyFor(stack, logicalId) ?? 4;
         const pool = new FunctionPool(
@@ -160,7 +173,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
             role,
             region: stack.region,
             modulePath: assetModule(assembly, resource),
-            handler: String(props.Handler ?? "index.handler").split(".").pop() ?? "handler",
+            handler:
+              String(props.Handler ?? "index.handler")
+                .split(".")
+                .pop() ?? "handler",
             timeoutSeconds: Number(props.Timeout ?? 3),
             memoryMb: Number(props.MemorySize ?? 128),
             environment: {
@@ -194,7 +210,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         const queueId = refTarget(props.EventSourceArn);
         const pool = functionId ? functions.get(functionId) : undefined;
         const queue = queueId ? region.queues.get(queueId) : undefined;
-        if (!pool || !queue) throw new Error(`event source mapping in ${stack.stackName} names an unknown function or queue`);
+        if (!pool || !queue)
+          throw new Error(`event source mapping in ${stack.stackName} names an unknown function or queue`);
         const source = new SqsEventSource(
           {
             queueUrl: queue.url,
@@ -202,8 +219,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
             region: stack.region,
             batchSize: Number(props.BatchSize ?? 10),
             maxBatchingWindowSeconds: Number(props.MaximumBatchingWindowInSeconds ?? 0),
-            maxConcurrency: Number((props.ScalingConfig as { MaximumConcurrency?: number })?.MaximumConcurrency ?? 5),
-            reportBatchItemFailures: ((props.FunctionResponseTypes as string[]) ?? []).includes("ReportBatchItemFailures"),
+            maxConcurrency: Number(
+              (props.ScalingConfig as { MaximumConcurrency?: number })?.MaximumConcurrency ?? 5,
+            ),
+            reportBatchItemFailures: ((props.FunctionResponseTypes as string[]) ?? []).includes(
+              "ReportBatchItemFailures",
+            ),
           },
           pool,
           sqsClient,
@@ -230,7 +251,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       apiKey,
       regions: regions.map((r) => ({ name: r.name, apiUrl: r.apiUrl, sesUrl: r.sesUrl })),
     };
-    if (options.writeInfo ?? true) writeFileSync(join(stateDir, "local.json"), `${JSON.stringify(info, null, 2)}\n`);
+    if (options.writeInfo ?? true)
+      writeFileSync(join(stateDir, "local.json"), `${JSON.stringify(info, null, 2)}\n`);
     return { info, regions, assembly, endpoints: { dynamodb: dynamo.url, sqs: sqs.url }, stop };
   } catch (error) {
     await stop();
@@ -262,7 +284,9 @@ function stringValues(env: Record<string, unknown>): Record<string, string> {
 function maxConcurrencyFor(stack: StackTemplate, functionId: string): number | undefined {
   for (const [, mapping] of resourcesOf(stack, "AWS::Lambda::EventSourceMapping")) {
     if (refTarget(mapping.Properties?.FunctionName) === functionId) {
-      return Number((mapping.Properties?.ScalingConfig as { MaximumConcurrency?: number })?.MaximumConcurrency ?? 5);
+      return Number(
+        (mapping.Properties?.ScalingConfig as { MaximumConcurrency?: number })?.MaximumConcurrency ?? 5,
+      );
     }
   }
   return undefined;
@@ -272,7 +296,8 @@ function assetModule(assembly: Assembly, resource: CfnResource): string {
   const assetPath = resource.Metadata?.["aws:asset:path"];
   if (typeof assetPath !== "string") throw new Error("function has no asset path in its metadata");
   const dir = join(assembly.dir, assetPath);
-  for (const file of ["index.mjs", "index.js", "index.cjs"]) if (existsSync(join(dir, file))) return join(dir, file);
+  for (const file of ["index.mjs", "index.js", "index.cjs"])
+    if (existsSync(join(dir, file))) return join(dir, file);
   throw new Error(`no index.mjs or index.js in asset ${assetPath}`);
 }
 
@@ -320,7 +345,8 @@ async function provisionTables(assembly: Assembly, endpoint: string): Promise<Ma
   const names = new Map<string, string>();
   for (const stack of assembly.stacks) {
     for (const [logicalId, resource] of Object.entries(stack.resources)) {
-      if (resource.Type !== "AWS::DynamoDB::GlobalTable" && resource.Type !== "AWS::DynamoDB::Table") continue;
+      if (resource.Type !== "AWS::DynamoDB::GlobalTable" && resource.Type !== "AWS::DynamoDB::Table")
+        continue;
       const props = resource.Properties ?? {};
       const name = typeof props.TableName === "string" ? props.TableName : `${stack.stackName}-${logicalId}`;
       names.set(logicalId, name);
@@ -333,14 +359,23 @@ async function provisionTables(assembly: Assembly, endpoint: string): Promise<Ma
           AttributeDefinitions: props.AttributeDefinitions as CreateTableCommandInput["AttributeDefinitions"],
           BillingMode: "PAY_PER_REQUEST",
           ...(gsis.length
-            ? { GlobalSecondaryIndexes: gsis.map((g) => ({ IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection })) }
+            ? {
+                GlobalSecondaryIndexes: gsis.map((g) => ({
+                  IndexName: g.IndexName,
+                  KeySchema: g.KeySchema,
+                  Projection: g.Projection,
+                })),
+              }
             : {}),
         }),
       );
       const ttl = props.TimeToLiveSpecification as { AttributeName?: string; Enabled?: boolean } | undefined;
       if (ttl?.Enabled && ttl.AttributeName) {
         await client.send(
-          new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { AttributeName: ttl.AttributeName, Enabled: true } }),
+          new UpdateTimeToLiveCommand({
+            TableName: name,
+            TimeToLiveSpecification: { AttributeName: ttl.AttributeName, Enabled: true },
+          }),
         );
       }
       client.destroy();
@@ -374,7 +409,8 @@ function stackScope(
   tableNames: Map<string, string>,
   exports: Exports,
 ): ResolveScope {
-  const arn = (service: string, resource: string) => `arn:aws:${service}:${stack.region}:${LOCAL_ACCOUNT}:${resource}`;
+  const arn = (service: string, resource: string) =>
+    `arn:aws:${service}:${stack.region}:${LOCAL_ACCOUNT}:${resource}`;
   return {
     region: stack.region,
     accountId: LOCAL_ACCOUNT,
@@ -382,9 +418,11 @@ function stackScope(
     ref(id) {
       const type = stack.resources[id]?.Type;
       if (type === "AWS::SQS::Queue") return must(queues.get(id)?.url, id);
-      if (type === "AWS::DynamoDB::GlobalTable" || type === "AWS::DynamoDB::Table") return must(tableNames.get(id), id);
+      if (type === "AWS::DynamoDB::GlobalTable" || type === "AWS::DynamoDB::Table")
+        return must(tableNames.get(id), id);
       if (type === "AWS::Lambda::Function") return `${stack.stackName}-${id}`;
-      if (type === "AWS::SecretsManager::Secret") return arn("secretsmanager", `secret:${String(stack.resources[id]?.Properties?.Name ?? id)}`);
+      if (type === "AWS::SecretsManager::Secret")
+        return arn("secretsmanager", `secret:${String(stack.resources[id]?.Properties?.Name ?? id)}`);
       if (type === "AWS::SNS::Topic") return arn("sns", id);
       const name = stack.resources[id]?.Properties?.Name;
       return typeof name === "string" ? name : id;
@@ -400,7 +438,8 @@ function stackScope(
       if ((type === "AWS::DynamoDB::GlobalTable" || type === "AWS::DynamoDB::Table") && attribute === "Arn") {
         return arn("dynamodb", `table/${must(tableNames.get(id), id)}`);
       }
-      if (type === "AWS::Lambda::Function" && attribute === "Arn") return arn("lambda", `function:${stack.stackName}-${id}`);
+      if (type === "AWS::Lambda::Function" && attribute === "Arn")
+        return arn("lambda", `function:${stack.stackName}-${id}`);
       return `${id}.${attribute}`;
     },
     importValue(name) {
@@ -425,14 +464,23 @@ async function provisionQueues(
   const all = resourcesOf(stack, "AWS::SQS::Queue");
   for (const [logicalId, resource] of all) {
     const props = resource.Properties ?? {};
-    const name = typeof props.QueueName === "string" ? props.QueueName : `${stack.stackName}-${logicalId}`.slice(0, 80);
+    const name =
+      typeof props.QueueName === "string" ? props.QueueName : `${stack.stackName}-${logicalId}`.slice(0, 80);
     const attributes: Record<string, string> = {};
-    for (const key of ["VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds", "MaximumMessageSize"]) {
+    for (const key of [
+      "VisibilityTimeout",
+      "MessageRetentionPeriod",
+      "DelaySeconds",
+      "ReceiveMessageWaitTimeSeconds",
+      "MaximumMessageSize",
+    ]) {
       if (props[key] !== undefined) attributes[key] = String(props[key]);
     }
     const created = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
     const url = created.QueueUrl as string;
-    const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }));
+    const attrs = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }),
+    );
     queues.set(logicalId, { url, arn: attrs.Attributes?.QueueArn as string });
   }
   const scope = stackScope(stack, queues, tableNames, exports);

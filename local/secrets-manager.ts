@@ -13,7 +13,9 @@ export async function serveSecrets(secrets: ReadonlyMap<string, string>, port: n
       const target = String(req.headers["x-amz-target"] ?? "");
       let secretId = "";
       try {
-        secretId = String((JSON.parse(Buffer.concat(chunks).toString("utf8")) as { SecretId?: string }).SecretId ?? "");
+        secretId = String(
+          (JSON.parse(Buffer.concat(chunks).toString("utf8")) as { SecretId?: string }).SecretId ?? "",
+        );
       } catch {
         // handled below as not found
       }
@@ -21,7 +23,12 @@ export async function serveSecrets(secrets: ReadonlyMap<string, string>, port: n
       res.setHeader("content-type", "application/x-amz-json-1.1");
       if (target !== "secretsmanager.GetSecretValue" || value === undefined) {
         res.writeHead(400, { "x-amzn-errortype": "ResourceNotFoundException" });
-        res.end(JSON.stringify({ __type: "ResourceNotFoundException", message: "Secrets Manager can't find the specified secret." }));
+        res.end(
+          JSON.stringify({
+            __type: "ResourceNotFoundException",
+            message: "Secrets Manager can't find the specified secret.",
+          }),
+        );
         return;
       }
       res.writeHead(200);

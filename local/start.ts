@@ -1,5 +1,7 @@
 import { startLocalRuntime } from "./runtime.ts";
 
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 /**
  * `npm start`: runs Steadfast on local emulators until Ctrl-C or SIGTERM, then stops every child.
  */

@@ -1,4 +1,3 @@
-import { isConditionalFailure } from "./dynamo-errors.ts";
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -10,6 +9,7 @@ import type { Campaign, CampaignStatus } from "../domain/campaign.ts";
 import type { RecipientCounts } from "../domain/ledger.ts";
 import type { Attributes } from "../domain/render.ts";
 import { mapLimit } from "../shared/concurrency.ts";
+import { isConditionalFailure } from "./dynamo-errors.ts";
 
 /**
  * The audience table: lists, subscribers, campaigns and API keys, one partition per list or
@@ -67,7 +67,9 @@ export class AudienceStore {
   }
 
   async getList(id: string): Promise<MailingList | undefined> {
-    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: listPk(id), sk: META } }));
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: { pk: listPk(id), sk: META } }),
+    );
     if (!out.Item) return undefined;
     return { id: out.Item.id, name: out.Item.name, createdAt: out.Item.createdAt };
   }
@@ -76,7 +78,11 @@ export class AudienceStore {
    * Inserts or updates subscribers. A new subscriber starts `subscribed`; an existing one keeps its
    * status, so re-importing a list never re-subscribes someone who left.
    */
-  async upsertSubscribers(listId: string, subscribers: readonly Omit<Subscriber, "status">[], now: string): Promise<void> {
+  async upsertSubscribers(
+    listId: string,
+    subscribers: readonly Omit<Subscriber, "status">[],
+    now: string,
+  ): Promise<void> {
     await mapLimit(subscribers, 16, (s) =>
       this.db.send(
         new UpdateCommand({
@@ -127,9 +133,16 @@ export class AudienceStore {
     );
   }
 
-  async getCampaign(id: string, consistent = false): Promise<(Campaign & { fanoutCursor?: string }) | undefined> {
+  async getCampaign(
+    id: string,
+    consistent = false,
+  ): Promise<(Campaign & { fanoutCursor?: string }) | undefined> {
     const out = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: { pk: campaignPk(id), sk: META }, ConsistentRead: consistent }),
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: campaignPk(id), sk: META },
+        ConsistentRead: consistent,
+      }),
     );
     if (!out.Item) return undefined;
     const { pk: _pk, sk: _sk, type: _type, ...campaign } = out.Item;
@@ -179,7 +192,12 @@ export class AudienceStore {
    * Advances the fan-out checkpoint from `expected` to `next`. The condition makes the checkpoint
    * move forward exactly once per page even when two fan-out workers race on one campaign.
    */
-  async advanceFanout(id: string, expected: string | undefined, next: string | undefined, now: string): Promise<boolean> {
+  async advanceFanout(
+    id: string,
+    expected: string | undefined,
+    next: string | undefined,
+    now: string,
+  ): Promise<boolean> {
     const done = next === undefined;
     return this.conditional(
       new UpdateCommand({
@@ -206,7 +224,9 @@ export class AudienceStore {
   }
 
   async getApiKey(hash: string): Promise<ApiKeyRecord | undefined> {
-    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: `APIKEY#${hash}`, sk: META } }));
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: { pk: `APIKEY#${hash}`, sk: META } }),
+    );
     if (!out.Item || out.Item.revokedAt) return undefined;
     return { id: out.Item.id, name: out.Item.name, scopes: out.Item.scopes };
   }

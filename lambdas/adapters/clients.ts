@@ -36,6 +36,7 @@ export function createSesClient(region: string): SESv2Client {
 function parseEndpoints(raw: string | undefined): Record<string, string> {
   if (!raw) return {};
   const parsed: unknown = JSON.parse(raw);
-  if (typeof parsed !== "object" || parsed === null) throw new Error("STEADFAST_SES_ENDPOINTS must be a JSON object");
+  if (typeof parsed !== "object" || parsed === null)
+    throw new Error("STEADFAST_SES_ENDPOINTS must be a JSON object");
   return parsed as Record<string, string>;
 }

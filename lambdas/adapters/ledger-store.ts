@@ -89,7 +89,8 @@ export class LedgerStore {
         new UpdateCommand({
           TableName: this.table,
           Key: ledgerKey(campaignId, email),
-          UpdateExpression: "SET #status = :sending, leaseUntil = :lease, attempts = attempts + :one, updatedAt = :now",
+          UpdateExpression:
+            "SET #status = :sending, leaseUntil = :lease, attempts = attempts + :one, updatedAt = :now",
           ConditionExpression: "#status = :queued OR (#status = :sending AND leaseUntil < :nowMs)",
           ExpressionAttributeNames: { "#status": "status" },
           ExpressionAttributeValues: {
@@ -190,14 +191,23 @@ export class LedgerStore {
       return counts;
     });
     const total = emptyCounts();
-    for (const counts of perShard) for (const key of Object.keys(total) as (keyof RecipientCounts)[]) total[key] += counts[key];
+    for (const counts of perShard)
+      for (const key of Object.keys(total) as (keyof RecipientCounts)[]) total[key] += counts[key];
     return total;
   }
 
   /** Lists recipients shard by shard; the cursor is opaque to clients. */
-  async list(campaignId: string, status: RecipientStatus | undefined, limit: number, cursor?: string): Promise<RecipientPage> {
+  async list(
+    campaignId: string,
+    status: RecipientStatus | undefined,
+    limit: number,
+    cursor?: string,
+  ): Promise<RecipientPage> {
     let position = cursor ? decodeCursor(cursor) : { s: 0 };
-    if (position.k && (position.k.pk !== ledgerPk(campaignId, position.s) || !position.k.sk?.startsWith("R#"))) {
+    if (
+      position.k &&
+      (position.k.pk !== ledgerPk(campaignId, position.s) || !position.k.sk?.startsWith("R#"))
+    ) {
       throw new InvalidCursorError("cursor is not valid");
     }
     const items: LedgerItem[] = [];
@@ -209,7 +219,10 @@ export class LedgerStore {
           ...(status
             ? { FilterExpression: "#status = :status", ExpressionAttributeNames: { "#status": "status" } }
             : {}),
-          ExpressionAttributeValues: { ":pk": ledgerPk(campaignId, position.s), ...(status ? { ":status": status } : {}) },
+          ExpressionAttributeValues: {
+            ":pk": ledgerPk(campaignId, position.s),
+            ...(status ? { ":status": status } : {}),
+          },
           ExclusiveStartKey: position.k,
           Limit: limit - items.length,
         }),
@@ -249,7 +262,8 @@ function decodeCursor(raw: string): Cursor {
   try {
     const parsed = JSON.parse(Buffer.from(raw, "base64url").toString("utf8")) as Cursor;
     if (!Number.isInteger(parsed.s) || parsed.s < 0 || parsed.s >= LEDGER_SHARDS) throw new Error("shard");
-    if (parsed.k !== undefined && (typeof parsed.k !== "object" || typeof parsed.k.pk !== "string")) throw new Error("key");
+    if (parsed.k !== undefined && (typeof parsed.k !== "object" || typeof parsed.k.pk !== "string"))
+      throw new Error("key");
     return parsed;
   } catch {
     throw new InvalidCursorError("cursor is not valid");

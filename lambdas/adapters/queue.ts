@@ -31,7 +31,9 @@ export class QueuePublisher {
     for (const group of chunk(bodies, 10)) {
       let entries = group.map((body, i) => ({ Id: String(i), MessageBody: JSON.stringify(body) }));
       for (let attempt = 0; entries.length > 0; attempt++) {
-        const out = await this.sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+        const out = await this.sqs.send(
+          new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }),
+        );
         const failed = new Set((out.Failed ?? []).map((f) => f.Id));
         if (failed.size > 0 && attempt >= 4) {
           throw new Error(`SQS refused ${failed.size} message(s) after ${attempt + 1} attempts`);

@@ -13,7 +13,12 @@ export interface OutgoingEmail {
 
 export type SendOutcome =
   | { readonly ok: true; readonly region: string; readonly messageId: string; readonly failedOver: boolean }
-  | { readonly ok: false; readonly errorClass: SesErrorClass; readonly region: string; readonly error: string };
+  | {
+      readonly ok: false;
+      readonly errorClass: SesErrorClass;
+      readonly region: string;
+      readonly error: string;
+    };
 
 export interface RegionalClient {
   readonly region: string;
@@ -49,13 +54,19 @@ export class SesSender {
             Content: {
               Simple: {
                 Subject: { Data: email.subject, Charset: "UTF-8" },
-                Body: { Html: { Data: email.html, Charset: "UTF-8" }, Text: { Data: email.text, Charset: "UTF-8" } },
-                ...(email.headers?.length ? { Headers: email.headers.map((h) => ({ Name: h.name, Value: h.value })) } : {}),
+                Body: {
+                  Html: { Data: email.html, Charset: "UTF-8" },
+                  Text: { Data: email.text, Charset: "UTF-8" },
+                },
+                ...(email.headers?.length
+                  ? { Headers: email.headers.map((h) => ({ Name: h.name, Value: h.value })) }
+                  : {}),
               },
             },
           }),
         );
-        if (!out.MessageId) throw Object.assign(new Error("SES returned no MessageId"), { name: "InternalFailure" });
+        if (!out.MessageId)
+          throw Object.assign(new Error("SES returned no MessageId"), { name: "InternalFailure" });
         return { ok: true, region, messageId: out.MessageId, failedOver: index > 0 };
       } catch (error) {
         const errorClass = classifySesError(error);

@@ -1,5 +1,5 @@
-import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import type { Context } from "aws-lambda";
 import { AudienceStore } from "../adapters/audience-store.ts";
 import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
@@ -22,9 +22,15 @@ const deps: routes.Deps = {
   ledger: new LedgerStore(db, requireEnv("LEDGER_TABLE")),
   queue: new QueuePublisher(sqs),
   fanoutQueueUrl,
+  senderDomain: requireEnv("SENDER_DOMAIN").toLowerCase(),
+  defaultFrom: requireEnv("DEFAULT_FROM_ADDRESS"),
   now: () => new Date(),
 };
-const authenticator = new Authenticator(audience, new SecretsManagerClient({}), requireEnv("ADMIN_KEY_SECRET_ID"));
+const authenticator = new Authenticator(
+  audience,
+  new SecretsManagerClient({}),
+  requireEnv("ADMIN_KEY_SECRET_ID"),
+);
 
 /** GET /health: 200 when the tables and the queue answer, 503 otherwise. No key needed. */
 const health: routes.RouteHandler = async () => {
@@ -43,7 +49,12 @@ const health: routes.RouteHandler = async () => {
 export const ROUTES: readonly Route[] = [
   { method: "GET", path: "/health", scope: null, handler: health },
   { method: "POST", path: "/v1/lists", scope: "write", handler: routes.createList },
-  { method: "PUT", path: "/v1/lists/{listId}/subscribers", scope: "write", handler: routes.upsertSubscribers },
+  {
+    method: "PUT",
+    path: "/v1/lists/{listId}/subscribers",
+    scope: "write",
+    handler: routes.upsertSubscribers,
+  },
   { method: "POST", path: "/v1/campaigns", scope: "write", handler: routes.createCampaign },
   { method: "GET", path: "/v1/campaigns/{id}", scope: "read", handler: routes.getCampaign },
   { method: "POST", path: "/v1/campaigns/{id}/send", scope: "write", handler: routes.sendCampaign },
@@ -78,7 +89,10 @@ export const handler = async (event: HttpEvent, context?: Context): Promise<Http
     const code = (error as { code?: string })?.code;
     if (UNAVAILABLE.has(name) || code === "ECONNREFUSED" || code === "ECONNRESET") {
       logger.warn("dependency unavailable", { method, path, error: name });
-      return { ...errorResult(new ApiError(503, "service_unavailable", "try again shortly")), headers: { "content-type": "application/json", "retry-after": "5" } };
+      return {
+        ...errorResult(new ApiError(503, "service_unavailable", "try again shortly")),
+        headers: { "content-type": "application/json", "retry-after": "5" },
+      };
     }
     logger.error("unhandled error", { method, path, error: name, message: (error as Error)?.message });
     return errorResult(new ApiError(500, "internal_error", "internal error"));

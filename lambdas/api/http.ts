@@ -28,7 +28,8 @@ export function errorResult(error: ApiError): HttpResult {
 
 export function header(event: HttpEvent, name: string): string | undefined {
   const wanted = name.toLowerCase();
-  for (const [key, value] of Object.entries(event.headers ?? {})) if (key.toLowerCase() === wanted) return value;
+  for (const [key, value] of Object.entries(event.headers ?? {}))
+    if (key.toLowerCase() === wanted) return value;
   return undefined;
 }
 

@@ -52,7 +52,11 @@ export class Router {
       return { route, params };
     }
     if (allowed.length > 0) {
-      throw new ApiError(405, "method_not_allowed", `${method} is not allowed here; use ${allowed.join(", ")}`);
+      throw new ApiError(
+        405,
+        "method_not_allowed",
+        `${method} is not allowed here; use ${allowed.join(", ")}`,
+      );
     }
     throw new ApiError(404, "not_found", "no such route");
   }

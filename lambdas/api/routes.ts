@@ -20,32 +20,51 @@ export interface Deps {
   readonly ledger: LedgerStore;
   readonly queue: QueuePublisher;
   readonly fanoutQueueUrl: string;
+  /** The verified SES identity: campaigns send from it or a subdomain. */
+  readonly senderDomain: string;
+  readonly defaultFrom: string;
   readonly now: () => Date;
 }
 
-export type RouteHandler = (event: HttpEvent, params: Record<string, string>, deps: Deps) => Promise<HttpResult>;
+export type RouteHandler = (
+  event: HttpEvent,
+  params: Record<string, string>,
+  deps: Deps,
+) => Promise<HttpResult>;
 
-export async function createList(event: HttpEvent, _params: Record<string, string>, deps: Deps): Promise<HttpResult> {
+export async function createList(
+  event: HttpEvent,
+  _params: Record<string, string>,
+  deps: Deps,
+): Promise<HttpResult> {
   const input = validate(createListSchema, jsonBody(event));
   const list = { id: randomUUID(), name: input.name, createdAt: deps.now().toISOString() };
   await deps.audience.createList(list);
   return json(201, list);
 }
 
-export async function upsertSubscribers(event: HttpEvent, params: Record<string, string>, deps: Deps): Promise<HttpResult> {
+export async function upsertSubscribers(
+  event: HttpEvent,
+  params: Record<string, string>,
+  deps: Deps,
+): Promise<HttpResult> {
   const listId = pathId(params, "listId");
   const input = validate(upsertSubscribersSchema, jsonBody(event));
   if (!(await deps.audience.getList(listId))) throw new NotFoundError("list");
   const rejected: { index: number; email: unknown; error: string }[] = [];
   // Last occurrence wins when one request names the same address twice.
-  const accepted = new Map<string, { email: string; attributes: Record<string, string | number | boolean> }>();
+  const accepted = new Map<
+    string,
+    { email: string; attributes: Record<string, string | number | boolean> }
+  >();
   input.subscribers.forEach((raw, index) => {
     const result = subscriberSchema.safeParse(raw);
     if (result.success) {
       accepted.set(result.data.email, { email: result.data.email, attributes: result.data.attributes ?? {} });
     } else {
       const issue = result.error.issues[0];
-      const email = typeof raw === "object" && raw !== null && "email" in raw ? (raw as { email: unknown }).email : null;
+      const email =
+        typeof raw === "object" && raw !== null && "email" in raw ? (raw as { email: unknown }).email : null;
       rejected.push({
         index,
         email: typeof email === "string" ? email.slice(0, 254) : null,
@@ -57,16 +76,28 @@ export async function upsertSubscribers(event: HttpEvent, params: Record<string,
   return json(200, { upserted: accepted.size, rejected });
 }
 
-export async function createCampaign(event: HttpEvent, _params: Record<string, string>, deps: Deps): Promise<HttpResult> {
+export async function createCampaign(
+  event: HttpEvent,
+  _params: Record<string, string>,
+  deps: Deps,
+): Promise<HttpResult> {
   const input = validate(createCampaignSchema, jsonBody(event));
+  const from = input.from ?? deps.defaultFrom;
+  const fromDomain = from.slice(from.lastIndexOf("@") + 1);
+  if (fromDomain !== deps.senderDomain && !fromDomain.endsWith(`.${deps.senderDomain}`)) {
+    const message = `must be an address at ${deps.senderDomain}, the verified sending domain`;
+    throw new ValidationError(`body.from: ${message}`, [{ path: "body.from", message }]);
+  }
   if (!(await deps.audience.getList(input.listId))) {
-    throw new ValidationError("body.listId: list does not exist", [{ path: "body.listId", message: "list does not exist" }]);
+    throw new ValidationError("body.listId: list does not exist", [
+      { path: "body.listId", message: "list does not exist" },
+    ]);
   }
   const now = deps.now().toISOString();
   const campaign: Campaign = {
     id: randomUUID(),
     listId: input.listId,
-    from: input.from,
+    from,
     subject: input.subject,
     html: input.html,
     ...(input.text ? { text: input.text } : {}),
@@ -83,7 +114,11 @@ export async function createCampaign(event: HttpEvent, _params: Record<string, s
  * fan-out; later calls change nothing, except that they re-enqueue a fan-out that never made it to
  * the queue (the process died between the two writes).
  */
-export async function sendCampaign(_event: HttpEvent, params: Record<string, string>, deps: Deps): Promise<HttpResult> {
+export async function sendCampaign(
+  _event: HttpEvent,
+  params: Record<string, string>,
+  deps: Deps,
+): Promise<HttpResult> {
   const id = pathId(params, "id");
   let campaign = await deps.audience.getCampaign(id, true);
   if (!campaign) throw new NotFoundError("campaign");
@@ -100,7 +135,11 @@ export async function sendCampaign(_event: HttpEvent, params: Record<string, str
   return json(202, { id, status: campaign.status });
 }
 
-export async function getCampaign(_event: HttpEvent, params: Record<string, string>, deps: Deps): Promise<HttpResult> {
+export async function getCampaign(
+  _event: HttpEvent,
+  params: Record<string, string>,
+  deps: Deps,
+): Promise<HttpResult> {
   const id = pathId(params, "id");
   const campaign = await deps.audience.getCampaign(id, true);
   if (!campaign) throw new NotFoundError("campaign");
@@ -113,7 +152,11 @@ export async function getCampaign(_event: HttpEvent, params: Record<string, stri
   return json(200, present({ ...campaign, status }, counts));
 }
 
-export async function listRecipients(event: HttpEvent, params: Record<string, string>, deps: Deps): Promise<HttpResult> {
+export async function listRecipients(
+  event: HttpEvent,
+  params: Record<string, string>,
+  deps: Deps,
+): Promise<HttpResult> {
   const id = pathId(params, "id");
   const query = validate(recipientsQuerySchema, event.queryStringParameters ?? {}, "query");
   if (!(await deps.audience.getCampaign(id))) throw new NotFoundError("campaign");
@@ -133,7 +176,9 @@ export async function listRecipients(event: HttpEvent, params: Record<string, st
     });
   } catch (error) {
     if (error instanceof InvalidCursorError) {
-      throw new ValidationError("query.cursor: not a valid cursor", [{ path: "query.cursor", message: "not a valid cursor" }]);
+      throw new ValidationError("query.cursor: not a valid cursor", [
+        { path: "query.cursor", message: "not a valid cursor" },
+      ]);
     }
     throw error;
   }
@@ -143,12 +188,18 @@ function pathId(params: Record<string, string>, name: string): string {
   const value = params[name] ?? "";
   const result = idSchema.safeParse(value);
   // An id that cannot exist is simply not found: nothing to say about its syntax.
-  if (!result.success) throw new ApiError(404, "not_found", `${name === "listId" ? "list" : "campaign"} not found`);
+  if (!result.success)
+    throw new ApiError(404, "not_found", `${name === "listId" ? "list" : "campaign"} not found`);
   return result.data;
 }
 
 function present(campaign: Campaign, counts?: RecipientCounts) {
-  const { fanoutDone: _done, fanoutEnqueuedAt: _enq, finalCounts: _final, ...rest } = campaign as Campaign & {
+  const {
+    fanoutDone: _done,
+    fanoutEnqueuedAt: _enq,
+    finalCounts: _final,
+    ...rest
+  } = campaign as Campaign & {
     fanoutCursor?: string;
   };
   const { fanoutCursor: _cursor, ...visible } = rest as typeof rest & { fanoutCursor?: string };

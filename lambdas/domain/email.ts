@@ -14,12 +14,14 @@ export function normalizeEmail(input: unknown): EmailCheck {
   if (/[\r\n]/.test(input)) return { ok: false, error: "email must not contain CR or LF" };
   const trimmed = input.trim();
   if (trimmed.length === 0) return { ok: false, error: "email is required" };
-  if (trimmed.length > MAX_LENGTH) return { ok: false, error: `email is longer than ${MAX_LENGTH} characters` };
+  if (trimmed.length > MAX_LENGTH)
+    return { ok: false, error: `email is longer than ${MAX_LENGTH} characters` };
   const at = trimmed.lastIndexOf("@");
   if (at <= 0 || at === trimmed.length - 1) return { ok: false, error: "email must look like local@domain" };
   const local = trimmed.slice(0, at);
   const domain = trimmed.slice(at + 1).toLowerCase();
-  if (local.length > 64 || !LOCAL_PART.test(local)) return { ok: false, error: "email has an invalid local part" };
+  if (local.length > 64 || !LOCAL_PART.test(local))
+    return { ok: false, error: "email has an invalid local part" };
   if (!DOMAIN.test(domain)) return { ok: false, error: "email has an invalid domain" };
   return { ok: true, email: `${local}@${domain}` };
 }

@@ -13,7 +13,12 @@
 export const RECIPIENT_STATUSES = ["queued", "sending", "sent", "failed", "suppressed", "cancelled"] as const;
 export type RecipientStatus = (typeof RECIPIENT_STATUSES)[number];
 
-export const TERMINAL_STATUSES: ReadonlySet<RecipientStatus> = new Set(["sent", "failed", "suppressed", "cancelled"]);
+export const TERMINAL_STATUSES: ReadonlySet<RecipientStatus> = new Set([
+  "sent",
+  "failed",
+  "suppressed",
+  "cancelled",
+]);
 
 export function isTerminal(status: RecipientStatus): boolean {
   return TERMINAL_STATUSES.has(status);

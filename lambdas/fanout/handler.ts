@@ -4,14 +4,18 @@ import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
 import { LedgerStore } from "../adapters/ledger-store.ts";
 import { type FanoutMessage, QueuePublisher, RECIPIENTS_PER_MESSAGE } from "../adapters/queue.ts";
 import { chunk } from "../shared/concurrency.ts";
-import { requireEnv } from "../shared/env.ts";
+import { numberEnv, requireEnv } from "../shared/env.ts";
 import { logger, metrics } from "../shared/powertools.ts";
 import { PoisonMessageError, processBatch } from "../shared/sqs-batch.ts";
 
 const db = createDocumentClient();
 const sqs = createSqsClient();
 const audience = new AudienceStore(db, requireEnv("AUDIENCE_TABLE"));
-const ledger = new LedgerStore(db, requireEnv("LEDGER_TABLE"));
+const ledger = new LedgerStore(
+  db,
+  requireEnv("LEDGER_TABLE"),
+  numberEnv("LEDGER_RETENTION_DAYS", 90) * 86_400,
+);
 const queue = new QueuePublisher(sqs);
 const sendQueueUrl = requireEnv("SEND_QUEUE_URL");
 const fanoutQueueUrl = requireEnv("FANOUT_QUEUE_URL");
@@ -32,7 +36,8 @@ export async function fanOut(message: FanoutMessage, remainingMs: () => number):
   if (!campaign) throw new PoisonMessageError("unknown campaign");
   if (campaign.fanoutDone || campaign.status === "draft") return;
   const now = () => new Date().toISOString();
-  if (campaign.status === "queued") await audience.transitionCampaign(campaign.id, "queued", "sending", now());
+  if (campaign.status === "queued")
+    await audience.transitionCampaign(campaign.id, "queued", "sending", now());
   let cursor = campaign.fanoutCursor;
   for (;;) {
     const page = await audience.pageSubscribers(campaign.listId, cursor, PAGE_SIZE);
@@ -46,12 +51,17 @@ export async function fanOut(message: FanoutMessage, remainingMs: () => number):
     );
     await queue.sendAll(
       sendQueueUrl,
-      chunk(recipients, RECIPIENTS_PER_MESSAGE).map((group) => ({ campaignId: campaign.id, recipients: group })),
+      chunk(recipients, RECIPIENTS_PER_MESSAGE).map((group) => ({
+        campaignId: campaign.id,
+        recipients: group,
+      })),
     );
     const advanced = await audience.advanceFanout(campaign.id, cursor, page.next, now());
     metrics.addMetric("RecipientsQueued", "Count", created);
     if (!advanced) {
-      logger.info("another fan-out worker moved the checkpoint; leaving the campaign to it", { campaignId: campaign.id });
+      logger.info("another fan-out worker moved the checkpoint; leaving the campaign to it", {
+        campaignId: campaign.id,
+      });
       return;
     }
     if (!page.next) {
@@ -70,7 +80,8 @@ export async function fanOut(message: FanoutMessage, remainingMs: () => number):
 function parse(record: SQSRecord): FanoutMessage {
   try {
     const body = JSON.parse(record.body) as Partial<FanoutMessage>;
-    if (typeof body.campaignId === "string" && body.campaignId.length > 0) return { campaignId: body.campaignId };
+    if (typeof body.campaignId === "string" && body.campaignId.length > 0)
+      return { campaignId: body.campaignId };
   } catch {
     // fall through
   }
@@ -80,10 +91,14 @@ function parse(record: SQSRecord): FanoutMessage {
 export const handler = async (event: SQSEvent, context: Context) => {
   logger.addContext(context);
   try {
-    return await processBatch(event, (record) => fanOut(parse(record), () => context.getRemainingTimeInMillis()), {
-      sqs,
-      queueUrl: fanoutQueueUrl,
-    });
+    return await processBatch(
+      event,
+      (record) => fanOut(parse(record), () => context.getRemainingTimeInMillis()),
+      {
+        sqs,
+        queueUrl: fanoutQueueUrl,
+      },
+    );
   } finally {
     metrics.publishStoredMetrics();
   }

@@ -39,7 +39,9 @@ export class Delivery {
 
   async deliver(message: SendMessage): Promise<RecipientResult[]> {
     const campaign = await this.campaign(message.campaignId);
-    return mapLimit(message.recipients, this.deps.parallelism, (recipient) => this.deliverOne(campaign, recipient));
+    return mapLimit(message.recipients, this.deps.parallelism, (recipient) =>
+      this.deliverOne(campaign, recipient),
+    );
   }
 
   private async campaign(id: string): Promise<Campaign> {
@@ -76,7 +78,13 @@ export class Delivery {
       text: renderTemplate(campaign.text ?? htmlToText(campaign.html), ctx, "text"),
     });
     if (outcome.ok) {
-      const recorded = await this.recordSent(campaign.id, recipient.email, claim.attempt, outcome.region, outcome.messageId);
+      const recorded = await this.recordSent(
+        campaign.id,
+        recipient.email,
+        claim.attempt,
+        outcome.region,
+        outcome.messageId,
+      );
       this.deps.onEvent?.({ type: "sent", region: outcome.region, failedOver: outcome.failedOver });
       if (!recorded) this.deps.onEvent?.({ type: "duplicate-window", campaignId: campaign.id });
       return "sent";
@@ -110,7 +118,13 @@ export class Delivery {
    * while through a DynamoDB hiccup. Returns false when the claim was lost (its lease expired and
    * another worker took the recipient: the one documented duplicate window).
    */
-  private async recordSent(campaignId: string, email: string, attempt: number, region: string, sesMessageId: string) {
+  private async recordSent(
+    campaignId: string,
+    email: string,
+    attempt: number,
+    region: string,
+    sesMessageId: string,
+  ) {
     for (let i = 0; ; i++) {
       try {
         return await this.deps.ledger.complete(

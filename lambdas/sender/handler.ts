@@ -28,7 +28,7 @@ const ses = new SesSender(
 
 const delivery = new Delivery({
   audience: new AudienceStore(db, requireEnv("AUDIENCE_TABLE")),
-  ledger: new LedgerStore(db, requireEnv("LEDGER_TABLE")),
+  ledger: new LedgerStore(db, requireEnv("LEDGER_TABLE"), numberEnv("LEDGER_RETENTION_DAYS", 90) * 86_400),
   ses,
   now: Date.now,
   leaseMs: 5 * 60_000,

@@ -22,7 +22,12 @@ export class PoisonMessageError extends Error {
 }
 
 /** Exponential backoff with full jitter, capped: https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/ */
-export function backoffSeconds(receiveCount: number, baseSeconds = 2, capSeconds = 300, random = Math.random): number {
+export function backoffSeconds(
+  receiveCount: number,
+  baseSeconds = 2,
+  capSeconds = 300,
+  random = Math.random,
+): number {
   const ceiling = Math.min(capSeconds, baseSeconds * 2 ** Math.max(0, receiveCount - 1));
   return Math.max(1, Math.round(ceiling / 2 + random() * (ceiling / 2)));
 }
@@ -60,13 +65,25 @@ export async function processBatch(
   return { batchItemFailures: failures };
 }
 
-async function setVisibility(sqs: SQSClient, queueUrl: string, record: SQSRecord, seconds: number): Promise<void> {
+async function setVisibility(
+  sqs: SQSClient,
+  queueUrl: string,
+  record: SQSRecord,
+  seconds: number,
+): Promise<void> {
   try {
     await sqs.send(
-      new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: record.receiptHandle, VisibilityTimeout: seconds }),
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: queueUrl,
+        ReceiptHandle: record.receiptHandle,
+        VisibilityTimeout: seconds,
+      }),
     );
   } catch (error) {
     // The message still comes back, only after the queue's full visibility timeout.
-    logger.warn("could not shorten visibility", { messageId: record.messageId, error: (error as Error)?.name });
+    logger.warn("could not shorten visibility", {
+      messageId: record.messageId,
+      error: (error as Error)?.name,
+    });
   }
 }

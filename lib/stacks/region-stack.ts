@@ -100,7 +100,13 @@ export class RegionStack extends Stack {
       entry: entry("api"),
       timeout: API_TIMEOUT,
       memorySize: 512,
-      environment: { ADMIN_KEY_SECRET_ID: adminApiKeySecretName(config.appName) },
+      environment: {
+        ADMIN_KEY_SECRET_ID: adminApiKeySecretName(config.appName),
+        // Campaigns may only send from the verified identity's domain (or a subdomain of it).
+        SENDER_DOMAIN: config.senderDomain,
+        // The `from` of campaigns that do not name one.
+        DEFAULT_FROM_ADDRESS: config.fromAddress,
+      },
     });
     this.fanout = new ServiceFunction(this, "Fanout", {
       ...common,
@@ -108,6 +114,7 @@ export class RegionStack extends Stack {
       entry: entry("fanout"),
       timeout: FANOUT_TIMEOUT,
       memorySize: 1024,
+      environment: { LEDGER_RETENTION_DAYS: String(config.ledgerRetentionDays) },
     });
     this.sender = new ServiceFunction(this, "Sender", {
       ...common,
@@ -119,7 +126,7 @@ export class RegionStack extends Stack {
         // Own region first: the sender fails over to the others in config order.
         SES_REGIONS: [region, ...config.regions.filter((r) => r !== region)].join(","),
         SES_CONFIGURATION_SET: this.configurationSet.configurationSetName,
-        FROM_ADDRESS: config.fromAddress,
+        LEDGER_RETENTION_DAYS: String(config.ledgerRetentionDays),
         MAX_SEND_RATE: String(config.maxSendRate),
         // Each concurrent sender takes MAX_SEND_RATE / SENDER_CONCURRENCY, keeping the region's
         // total under its SES quota.

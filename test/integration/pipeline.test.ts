@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sesStore, SteadfastClient, waitForCampaign } from "../../local/client.ts";
+import { SteadfastClient, sesStore, waitForCampaign } from "../../local/client.ts";
 import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
 
 /**
@@ -50,7 +50,8 @@ describe("a first campaign, end to end", () => {
 
     const emails = (await Promise.all(runtime.info.regions.map((r) => sesStore(r.sesUrl)))).flat();
     const perRecipient = new Map<string, number>();
-    for (const email of emails) for (const to of email.destination.to) perRecipient.set(to, (perRecipient.get(to) ?? 0) + 1);
+    for (const email of emails)
+      for (const to of email.destination.to) perRecipient.set(to, (perRecipient.get(to) ?? 0) + 1);
     expect(perRecipient.size).toBe(200);
     expect([...perRecipient.values()].every((n) => n === 1)).toBe(true);
     expect(perRecipient.has("reader7@example.com")).toBe(true);

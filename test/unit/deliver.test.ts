@@ -21,7 +21,8 @@ class MemoryLedger {
   failCompleteTimes = 0;
 
   async createQueued(campaignId: string, emails: readonly string[]) {
-    for (const email of emails) if (!this.items.has(email)) this.items.set(email, { campaignId, email, status: "queued", attempts: 0 });
+    for (const email of emails)
+      if (!this.items.has(email)) this.items.set(email, { campaignId, email, status: "queued", attempts: 0 });
     return emails.length;
   }
 
@@ -30,18 +31,28 @@ class MemoryLedger {
     if (!item) return { claimed: false };
     const reclaimable = item.status === "sending" && (item.leaseUntil ?? 0) < now;
     if (item.status !== "queued" && !reclaimable) return { claimed: false, current: item };
-    const next = { ...item, status: "sending" as const, attempts: item.attempts + 1, leaseUntil: now + leaseMs };
+    const next = {
+      ...item,
+      status: "sending" as const,
+      attempts: item.attempts + 1,
+      leaseUntil: now + leaseMs,
+    };
     this.items.set(email, next);
     return { claimed: true, attempt: next.attempts };
   }
 
-  async complete(_c: string, email: string, attempt: number, outcome: { status: string; sesMessageId?: string; error?: string }) {
+  async complete(
+    _c: string,
+    email: string,
+    attempt: number,
+    outcome: { status: string; sesMessageId?: string; error?: string },
+  ) {
     if (this.failCompleteTimes > 0) {
       this.failCompleteTimes--;
       throw Object.assign(new Error("throttled"), { name: "ThrottlingException" });
     }
     const item = this.items.get(email);
-    if (!item || item.status !== "sending" || item.attempts !== attempt) return false;
+    if (item?.status !== "sending" || item.attempts !== attempt) return false;
     this.items.set(email, { ...item, ...outcome, status: outcome.status as LedgerItem["status"] });
     return true;
   }
@@ -66,8 +77,14 @@ function setup(outcome: (email: OutgoingEmail) => SendOutcome) {
   return { ledger, sent, delivery };
 }
 
-const ok = (): SendOutcome => ({ ok: true, region: "us-east-1", messageId: `m-${Math.random()}`, failedOver: false });
-const recipients = (n: number) => Array.from({ length: n }, (_, i) => ({ email: `r${i}@example.com`, attributes: { name: `R${i}` } }));
+const ok = (): SendOutcome => ({
+  ok: true,
+  region: "us-east-1",
+  messageId: `m-${Math.random()}`,
+  failedOver: false,
+});
+const recipients = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({ email: `r${i}@example.com`, attributes: { name: `R${i}` } }));
 
 describe("Delivery", () => {
   it("sends each queued recipient once, renders per recipient, and records sent", async () => {
@@ -98,7 +115,10 @@ describe("Delivery", () => {
     await ledger.createQueued("c1", ["r0@example.com", "r1@example.com"]);
     const results = await delivery.deliver({ campaignId: "c1", recipients: recipients(2) });
     expect(results).toEqual(["failed", "retry"]);
-    expect(ledger.items.get("r0@example.com")).toMatchObject({ status: "failed", error: "MessageRejected: no" });
+    expect(ledger.items.get("r0@example.com")).toMatchObject({
+      status: "failed",
+      error: "MessageRejected: no",
+    });
     expect(ledger.items.get("r1@example.com")).toMatchObject({ status: "queued", attempts: 1 });
   });
 
@@ -127,6 +147,8 @@ describe("Delivery", () => {
 
   it("rejects a message for an unknown campaign as poison", async () => {
     const { delivery } = setup(ok);
-    await expect(delivery.deliver({ campaignId: "nope", recipients: recipients(1) })).rejects.toThrow("unknown campaign");
+    await expect(delivery.deliver({ campaignId: "nope", recipients: recipients(1) })).rejects.toThrow(
+      "unknown campaign",
+    );
   });
 });

@@ -1,11 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { escapeHtml, htmlToText, renderTemplate, unknownTags } from "../../lambdas/domain/render.ts";
 
-const ctx = { email: "ana@example.com", attributes: { firstName: "Ana", plan: "<b>pro</b>", visits: 3, vip: true } };
+const ctx = {
+  email: "ana@example.com",
+  attributes: { firstName: "Ana", plan: "<b>pro</b>", visits: 3, vip: true },
+};
 
 describe("merge tags", () => {
   it("fills email and attributes, escaping values in HTML only", () => {
-    const template = "{{email}} {{attributes.firstName}} {{ attributes.plan }} {{attributes.visits}} {{attributes.vip}}";
+    const template =
+      "{{email}} {{attributes.firstName}} {{ attributes.plan }} {{attributes.visits}} {{attributes.vip}}";
     expect(renderTemplate(template, ctx, "html")).toBe("ana@example.com Ana &lt;b&gt;pro&lt;/b&gt; 3 true");
     expect(renderTemplate(template, ctx, "text")).toBe("ana@example.com Ana <b>pro</b> 3 true");
   });
@@ -18,7 +22,9 @@ describe("merge tags", () => {
 
   it("never lets a value break a header onto a new line", () => {
     const evil = { email: "a@example.com", attributes: { firstName: "x\r\nBcc: victim@example.com" } };
-    expect(renderTemplate("Hello {{attributes.firstName}}", evil, "header")).toBe("Hello x Bcc: victim@example.com");
+    expect(renderTemplate("Hello {{attributes.firstName}}", evil, "header")).toBe(
+      "Hello x Bcc: victim@example.com",
+    );
   });
 
   it("names the tags it does not know", () => {
@@ -35,7 +41,8 @@ describe("merge tags", () => {
   });
 
   it("derives a readable text part from HTML", () => {
-    const html = '<h1>News</h1><p>Read <a href="https://example.com/a">this</a> &amp; more</p><style>p{}</style>';
+    const html =
+      '<h1>News</h1><p>Read <a href="https://example.com/a">this</a> &amp; more</p><style>p{}</style>';
     expect(htmlToText(html)).toBe("News\nRead this (https://example.com/a) & more");
   });
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { classifySesError } from "../../lambdas/domain/ses-errors.ts";
 
-const err = (name: string, status?: number) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
+const err = (name: string, status?: number) =>
+  Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
 
 describe("classifySesError", () => {
   it.each([
@@ -19,6 +20,8 @@ describe("classifySesError", () => {
   });
 
   it("treats connection errors as the region's problem", () => {
-    expect(classifySesError(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }))).toBe("region");
+    expect(classifySesError(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }))).toBe(
+      "region",
+    );
   });
 });

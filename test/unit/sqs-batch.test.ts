@@ -4,7 +4,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
 import { backoffSeconds, processBatch, RetryLaterError } from "../../lambdas/shared/sqs-batch.ts";
 
-export function sqsRecord(id: string, body: unknown, receiveCount = 1): SQSRecord {
+function sqsRecord(id: string, body: unknown, receiveCount = 1): SQSRecord {
   return {
     messageId: id,
     receiptHandle: `rh-${id}`,

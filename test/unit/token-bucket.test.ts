@@ -4,7 +4,12 @@ import { TokenBucket } from "../../lambdas/domain/token-bucket.ts";
 /** A clock that only moves when the bucket sleeps, so the pacing is checked exactly. */
 function virtualClock() {
   let now = 0;
-  return { now: () => now, sleep: async (ms: number) => void (now += ms) };
+  return {
+    now: () => now,
+    sleep: async (ms: number) => {
+      now += ms;
+    },
+  };
 }
 
 describe("TokenBucket", () => {
