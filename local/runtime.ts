@@ -23,6 +23,8 @@ import { serveHttpApi } from "./http-api.ts";
 import { type ResolveScope, resolve } from "./intrinsics.ts";
 import { freePort, ProcessGroup } from "./processes.ts";
 import { serveSecrets } from "./secrets-manager.ts";
+import { ControlServer } from "./control.ts";
+import { registerControlRoutes } from "./control-routes.ts";
 
 export const LOCAL_ACCOUNT = "000000000000";
 const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" };
@@ -38,6 +40,11 @@ export interface LocalRuntimeOptions {
   readonly sendRate?: number;
   /** Write `.steadfast/local.json`. @default true */
   readonly writeInfo?: boolean;
+  /**
+   * Run schedules (EventBridge rules) this often instead of at their own rate, so tests need not
+   * wait a minute. @default the rule's own rate
+   */
+  readonly scheduleIntervalMs?: number;
   /** Called with problems the runtime itself hits (poller errors and the like). */
   readonly onWarning?: (message: string) => void;
 }
@@ -45,6 +52,8 @@ export interface LocalRuntimeOptions {
 export interface LocalInfo {
   readonly apiUrl: string;
   readonly apiKey: string;
+  /** Fault injection, crashes and statistics: see local/control-routes.ts. */
+  readonly controlUrl: string;
   readonly regions: { name: string; apiUrl: string; sesUrl: string }[];
 }
 
@@ -92,10 +101,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const pools: FunctionPool[] = [];
   const sources: SqsEventSource[] = [];
   const proxies: FaultProxy[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  const control = new ControlServer();
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
+    for (const timer of timers) clearInterval(timer);
+    await control.close();
     await Promise.allSettled(sources.map((s) => s.stop()));
     await Promise.allSettled(pools.map((p) => p.close()));
     await Promise.allSettled(servers.map((s) => new Promise((r) => s.close(r))));
@@ -235,6 +248,34 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         region.eventSources.push(source);
       }
 
+      for (const [, rule] of resourcesOf(stack, "AWS::Events::Rule")) {
+        const everyMs =
+          options.scheduleIntervalMs ?? rateMs(String(rule.Properties?.ScheduleExpression ?? ""));
+        const targetsOf = (rule.Properties?.Targets as { Arn?: unknown }[] | undefined) ?? [];
+        for (const target of targetsOf) {
+          const pool = functions.get(refTarget(target.Arn) ?? "");
+          if (!pool || !everyMs) continue;
+          let running = false;
+          timers.push(
+            setInterval(() => {
+              if (running) return;
+              running = true;
+              pool
+                .invoke({
+                  "detail-type": "Scheduled Event",
+                  source: "aws.events",
+                  time: new Date().toISOString(),
+                  detail: {},
+                })
+                .catch((error: Error) => warn(`${pool.spec.role} (${stack.region}): ${error.message}`))
+                .finally(() => {
+                  running = false;
+                });
+            }, everyMs),
+          );
+        }
+      }
+
       const apiFunction = httpApiFunction(stack);
       const apiPool = apiFunction ? functions.get(apiFunction) : undefined;
       if (!apiPool) throw new Error(`${stack.stackName} has no HTTP API with a Lambda integration`);
@@ -245,10 +286,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       (region as { apiUrl: string }).apiUrl = `http://127.0.0.1:${port}`;
     }
 
+    registerControlRoutes(control, regions);
+    const controlUrl = await control.listen();
     const first = regions[0] as RegionRuntime;
     const info: LocalInfo = {
       apiUrl: first.apiUrl,
       apiKey,
+      controlUrl,
       regions: regions.map((r) => ({ name: r.name, apiUrl: r.apiUrl, sesUrl: r.sesUrl })),
     };
     if (options.writeInfo ?? true)
@@ -258,6 +302,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     await stop();
     throw error;
   }
+}
+
+/** Milliseconds of an EventBridge `rate(N unit)` expression; undefined for cron expressions. */
+function rateMs(expression: string): number | undefined {
+  const m = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression);
+  if (!m) return undefined;
+  const unit = m[2]?.startsWith("minute") ? 60_000 : m[2]?.startsWith("hour") ? 3_600_000 : 86_400_000;
+  return Number(m[1]) * unit;
 }
 
 function hasType(stack: StackTemplate, type: string): boolean {

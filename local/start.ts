@@ -21,6 +21,7 @@ process.stdout.write(
     "",
     `  API:      ${info.apiUrl}`,
     `  API key:  ${info.apiKey}`,
+    `  Control:  ${info.controlUrl}  (fault injection, crashes, stats)`,
     ...info.regions.map((r) => `  ${r.name.padEnd(10)} API ${r.apiUrl}   SES inbox ${r.sesUrl}/`),
     "",
     "  Details in .steadfast/local.json; function logs in .steadfast/logs/.",

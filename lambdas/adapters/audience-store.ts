@@ -1,4 +1,5 @@
 import {
+  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -19,6 +20,7 @@ import { isConditionalFailure } from "./dynamo-errors.ts";
  *   LIST#<id>      SUB#<email>    a subscriber
  *   CAMPAIGN#<id>  #META          a campaign, its fan-out checkpoint and final counts
  *   APIKEY#<hash>  #META          an API key (SHA-256 of the secret; never the secret)
+ *   ACTIVE         <campaignId>   a campaign that is sending: the scheduler watches these
  */
 export type SubscriberStatus = "subscribed" | "unsubscribed" | "bounced" | "complained";
 
@@ -221,6 +223,35 @@ export class AudienceStore {
 
   async completeCampaign(id: string, counts: RecipientCounts, now: string): Promise<boolean> {
     return this.transitionCampaign(id, "sending", "sent", now, { completedAt: now, finalCounts: counts });
+  }
+
+  /** Registers a campaign as sending, so the scheduler can finish or resume it. */
+  async markActive(id: string, now: string): Promise<void> {
+    await this.db.send(
+      new PutCommand({ TableName: this.table, Item: { pk: "ACTIVE", sk: id, type: "active", since: now } }),
+    );
+  }
+
+  async listActive(): Promise<string[]> {
+    const ids: string[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: "pk = :pk",
+          ExpressionAttributeValues: { ":pk": "ACTIVE" },
+          ExclusiveStartKey: start,
+        }),
+      );
+      ids.push(...(out.Items ?? []).map((item) => item.sk as string));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return ids;
+  }
+
+  async clearActive(id: string): Promise<void> {
+    await this.db.send(new DeleteCommand({ TableName: this.table, Key: { pk: "ACTIVE", sk: id } }));
   }
 
   async getApiKey(hash: string): Promise<ApiKeyRecord | undefined> {

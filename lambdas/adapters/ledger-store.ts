@@ -19,6 +19,8 @@ export interface LedgerItem {
   readonly region?: string;
   readonly sesMessageId?: string;
   readonly error?: string;
+  /** Why a recipient was suppressed or cancelled. */
+  readonly reason?: string;
   readonly leaseUntil?: number;
   readonly updatedAt?: string;
 }
@@ -121,6 +123,7 @@ export class LedgerStore {
     outcome:
       | { status: "sent"; region: string; sesMessageId: string }
       | { status: "failed"; region?: string; error: string }
+      | { status: "suppressed" | "cancelled"; reason: string }
       | { status: "queued"; error: string },
     nowMs: number,
   ): Promise<boolean> {
@@ -138,6 +141,9 @@ export class LedgerStore {
     if (outcome.status === "sent") {
       sets.push("sesMessageId = :mid");
       values[":mid"] = outcome.sesMessageId;
+    } else if ("reason" in outcome) {
+      sets.push("reason = :reason");
+      values[":reason"] = outcome.reason.slice(0, 200);
     } else {
       sets.push("#error = :error");
       values[":error"] = outcome.error.slice(0, 500);
@@ -152,7 +158,7 @@ export class LedgerStore {
           ExpressionAttributeNames: {
             "#status": "status",
             ...("region" in outcome && outcome.region ? { "#region": "region" } : {}),
-            ...(outcome.status === "sent" ? {} : { "#error": "error" }),
+            ...("error" in outcome ? { "#error": "error" } : {}),
           },
           ExpressionAttributeValues: values,
         }),
@@ -245,6 +251,7 @@ function unmarshalled(item: Record<string, unknown>): LedgerItem {
     ...(item.region ? { region: item.region as string } : {}),
     ...(item.sesMessageId ? { sesMessageId: item.sesMessageId as string } : {}),
     ...(item.error ? { error: item.error as string } : {}),
+    ...(item.reason ? { reason: item.reason as string } : {}),
     ...(item.leaseUntil ? { leaseUntil: Number(item.leaseUntil) } : {}),
     ...(item.updatedAt ? { updatedAt: item.updatedAt as string } : {}),
   };

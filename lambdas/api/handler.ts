@@ -11,13 +11,16 @@ import { logger } from "../shared/powertools.ts";
 import { Authenticator } from "./auth.ts";
 import { errorResult, type HttpEvent, type HttpResult, json } from "./http.ts";
 import { type Route, Router } from "./router.ts";
-import * as routes from "./routes.ts";
+import type { Deps, RouteHandler } from "./context.ts";
+import { coreRoutes } from "./routes.ts";
+import { controlRoutes } from "./routes-control.ts";
+import { deliverabilityRoutes } from "./routes-deliverability.ts";
 
 const db = createDocumentClient();
 const sqs = createSqsClient();
 const fanoutQueueUrl = requireEnv("FANOUT_QUEUE_URL");
 const audience = new AudienceStore(db, requireEnv("AUDIENCE_TABLE"));
-const deps: routes.Deps = {
+const deps: Deps = {
   audience,
   ledger: new LedgerStore(db, requireEnv("LEDGER_TABLE")),
   queue: new QueuePublisher(sqs),
@@ -33,7 +36,7 @@ const authenticator = new Authenticator(
 );
 
 /** GET /health: 200 when the tables and the queue answer, 503 otherwise. No key needed. */
-const health: routes.RouteHandler = async () => {
+const health: RouteHandler = async () => {
   try {
     await Promise.all([
       audience.ping(),
@@ -46,19 +49,12 @@ const health: routes.RouteHandler = async () => {
   }
 };
 
+/** Every route the API serves, each group in a module of its own. */
 export const ROUTES: readonly Route[] = [
   { method: "GET", path: "/health", scope: null, handler: health },
-  { method: "POST", path: "/v1/lists", scope: "write", handler: routes.createList },
-  {
-    method: "PUT",
-    path: "/v1/lists/{listId}/subscribers",
-    scope: "write",
-    handler: routes.upsertSubscribers,
-  },
-  { method: "POST", path: "/v1/campaigns", scope: "write", handler: routes.createCampaign },
-  { method: "GET", path: "/v1/campaigns/{id}", scope: "read", handler: routes.getCampaign },
-  { method: "POST", path: "/v1/campaigns/{id}/send", scope: "write", handler: routes.sendCampaign },
-  { method: "GET", path: "/v1/campaigns/{id}/recipients", scope: "read", handler: routes.listRecipients },
+  ...coreRoutes,
+  ...controlRoutes,
+  ...deliverabilityRoutes,
 ];
 
 const router = new Router(ROUTES);

@@ -1,5 +1,5 @@
 import { ApiError } from "../domain/errors.ts";
-import type { RouteHandler } from "./routes.ts";
+import type { RouteHandler } from "./context.ts";
 
 export type Scope = "admin" | "write" | "read";
 

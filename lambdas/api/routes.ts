@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
-import type { AudienceStore } from "../adapters/audience-store.ts";
-import { InvalidCursorError, type LedgerStore } from "../adapters/ledger-store.ts";
-import type { QueuePublisher } from "../adapters/queue.ts";
+import { InvalidCursorError } from "../adapters/ledger-store.ts";
 import { type Campaign, deriveStatus } from "../domain/campaign.ts";
 import { ApiError, NotFoundError, ValidationError } from "../domain/errors.ts";
 import type { RecipientCounts } from "../domain/ledger.ts";
+import type { Deps, RouteHandler } from "./context.ts";
 import { type HttpEvent, type HttpResult, json, jsonBody, validate } from "./http.ts";
+import type { Route } from "./router.ts";
 import {
   createCampaignSchema,
   createListSchema,
@@ -14,23 +14,6 @@ import {
   subscriberSchema,
   upsertSubscribersSchema,
 } from "./schemas.ts";
-
-export interface Deps {
-  readonly audience: AudienceStore;
-  readonly ledger: LedgerStore;
-  readonly queue: QueuePublisher;
-  readonly fanoutQueueUrl: string;
-  /** The verified SES identity: campaigns send from it or a subdomain. */
-  readonly senderDomain: string;
-  readonly defaultFrom: string;
-  readonly now: () => Date;
-}
-
-export type RouteHandler = (
-  event: HttpEvent,
-  params: Record<string, string>,
-  deps: Deps,
-) => Promise<HttpResult>;
 
 export async function createList(
   event: HttpEvent,
@@ -124,6 +107,7 @@ export async function sendCampaign(
   if (!campaign) throw new NotFoundError("campaign");
   const now = deps.now().toISOString();
   if (campaign.status === "draft") {
+    await deps.audience.markActive(id, now);
     await deps.audience.transitionCampaign(id, "draft", "queued", now, { sendRequestedAt: now });
     campaign = await deps.audience.getCampaign(id, true);
     if (!campaign) throw new NotFoundError("campaign");
@@ -148,6 +132,7 @@ export async function getCampaign(
   const status = deriveStatus(campaign, counts);
   if (status === "sent" && campaign.status !== "sent") {
     await deps.audience.completeCampaign(id, counts, deps.now().toISOString());
+    await deps.audience.clearActive(id);
   }
   return json(200, present({ ...campaign, status }, counts));
 }
@@ -170,6 +155,7 @@ export async function listRecipients(
         ...(item.region ? { region: item.region } : {}),
         ...(item.sesMessageId ? { sesMessageId: item.sesMessageId } : {}),
         ...(item.error ? { error: item.error } : {}),
+        ...(item.reason ? { reason: item.reason } : {}),
         ...(item.updatedAt ? { updatedAt: item.updatedAt } : {}),
       })),
       ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
@@ -205,3 +191,13 @@ function present(campaign: Campaign, counts?: RecipientCounts) {
   const { fanoutCursor: _cursor, ...visible } = rest as typeof rest & { fanoutCursor?: string };
   return { ...visible, ...(counts ? { counts } : {}) };
 }
+
+/** Lists, subscribers and campaigns. */
+export const coreRoutes: readonly Route[] = [
+  { method: "POST", path: "/v1/lists", scope: "write", handler: createList },
+  { method: "PUT", path: "/v1/lists/{listId}/subscribers", scope: "write", handler: upsertSubscribers },
+  { method: "POST", path: "/v1/campaigns", scope: "write", handler: createCampaign },
+  { method: "GET", path: "/v1/campaigns/{id}", scope: "read", handler: getCampaign },
+  { method: "POST", path: "/v1/campaigns/{id}/send", scope: "write", handler: sendCampaign },
+  { method: "GET", path: "/v1/campaigns/{id}/recipients", scope: "read", handler: listRecipients },
+];

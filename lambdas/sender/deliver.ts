@@ -3,11 +3,11 @@ import type { LedgerStore } from "../adapters/ledger-store.ts";
 import type { SendMessage, SendRecipient } from "../adapters/queue.ts";
 import type { SesSender } from "../adapters/ses-sender.ts";
 import type { Campaign } from "../domain/campaign.ts";
-import { htmlToText, renderTemplate } from "../domain/render.ts";
 import { mapLimit, sleep } from "../shared/concurrency.ts";
 import { PoisonMessageError } from "../shared/sqs-batch.ts";
+import { composeEmail } from "./compose.ts";
 
-export type RecipientResult = "sent" | "failed" | "skipped" | "retry";
+export type RecipientResult = "sent" | "failed" | "suppressed" | "skipped" | "retry";
 
 export interface DeliveryDeps {
   readonly audience: Pick<AudienceStore, "getCampaign">;
@@ -19,11 +19,17 @@ export interface DeliveryDeps {
   /** Recipients handled at once within one message. */
   readonly parallelism: number;
   readonly onEvent?: (event: DeliveryEvent) => void;
+  /**
+   * Why this recipient must not be mailed (unsubscribed, on the suppression list…), checked right
+   * before each send; undefined to send.
+   */
+  readonly suppressionReason?: (campaign: Campaign, recipient: SendRecipient) => Promise<string | undefined>;
 }
 
 export type DeliveryEvent =
   | { type: "sent"; region: string; failedOver: boolean }
   | { type: "failed"; errorClass: string }
+  | { type: "suppressed" }
   | { type: "retry"; errorClass: string }
   | { type: "duplicate-window"; campaignId: string };
 
@@ -68,15 +74,19 @@ export class Delivery {
       // has it right now; come back later in case that worker dies.
       return claim.current?.status === "sending" ? "retry" : "skipped";
     }
-    const ctx = { email: recipient.email, attributes: recipient.attributes };
-    const outcome = await ses.send({
-      from: campaign.from,
-      to: recipient.email,
-      campaignId: campaign.id,
-      subject: renderTemplate(campaign.subject, ctx, "header"),
-      html: renderTemplate(campaign.html, ctx, "html"),
-      text: renderTemplate(campaign.text ?? htmlToText(campaign.html), ctx, "text"),
-    });
+    const suppressed = await this.deps.suppressionReason?.(campaign, recipient);
+    if (suppressed) {
+      await ledger.complete(
+        campaign.id,
+        recipient.email,
+        claim.attempt,
+        { status: "suppressed", reason: suppressed },
+        this.deps.now(),
+      );
+      this.deps.onEvent?.({ type: "suppressed" });
+      return "suppressed";
+    }
+    const outcome = await ses.send(composeEmail(campaign, recipient));
     if (outcome.ok) {
       const recorded = await this.recordSent(
         campaign.id,

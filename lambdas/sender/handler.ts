@@ -42,6 +42,9 @@ const delivery = new Delivery({
       case "failed":
         metrics.addMetric("SendFailed", "Count", 1);
         break;
+      case "suppressed":
+        metrics.addMetric("Suppressed", "Count", 1);
+        break;
       case "retry":
         metrics.addMetric(event.errorClass === "throttled" ? "Throttled" : "SendDeferred", "Count", 1);
         break;

@@ -9,7 +9,7 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 
 /** The three Lambda functions of the pipeline. */
-export type ServiceName = "api" | "fanout" | "sender";
+export type ServiceName = "api" | "fanout" | "sender" | "scheduler";
 
 export interface ServiceFunctionProps {
   /** Which function this is; sets STEADFAST_FUNCTION and the Powertools service name. */

@@ -42,6 +42,8 @@ export class DataStack extends Stack {
     this.audienceTable = new dynamodb.TableV2(this, "AudienceTable", {
       ...common,
       tableName: `${appName}-audience`,
+      // Short-lived items (idempotency records, import jobs) carry `expiresAt` (epoch seconds).
+      timeToLiveAttribute: "expiresAt",
     });
 
     this.ledgerTable = new dynamodb.TableV2(this, "LedgerTable", {

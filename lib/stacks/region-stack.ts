@@ -16,6 +16,8 @@ import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as events from "aws-cdk-lib/aws-events";
+import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
@@ -35,6 +37,7 @@ const API_TIMEOUT = Duration.seconds(10);
 const FANOUT_TIMEOUT = Duration.minutes(5);
 const SENDER_TIMEOUT = Duration.minutes(2);
 const SENDER_BATCHING_WINDOW = Duration.seconds(1);
+const SCHEDULER_TIMEOUT = Duration.seconds(50);
 
 /** The SES configuration set has the same name in every region. */
 export const configurationSetName = (config: SteadfastConfig): string => config.appName;
@@ -58,6 +61,7 @@ export class RegionStack extends Stack {
   public readonly api: ServiceFunction;
   public readonly fanout: ServiceFunction;
   public readonly sender: ServiceFunction;
+  public readonly scheduler: ServiceFunction;
   public readonly fanoutQueue: QueueWithDlq;
   public readonly sendQueue: QueueWithDlq;
   public readonly httpApi: apigwv2.HttpApi;
@@ -184,6 +188,24 @@ export class RegionStack extends Stack {
     });
     this.grantSend(this.sender, config);
 
+    // --- Scheduler: every minute, starts due campaigns and resumes stalled ones ------------
+    this.scheduler = new ServiceFunction(this, "Scheduler", {
+      ...common,
+      service: "scheduler",
+      entry: entry("scheduler"),
+      timeout: SCHEDULER_TIMEOUT,
+      memorySize: 512,
+    });
+    this.scheduler.bindTable("AUDIENCE_TABLE", props.audienceTable, "readWrite");
+    this.scheduler.bindTable("LEDGER_TABLE", props.ledgerTable, "readWrite");
+    this.scheduler.function.addEnvironment("FANOUT_QUEUE_URL", this.fanoutQueue.queue.queueUrl);
+    this.fanoutQueue.queue.grantSendMessages(this.scheduler);
+    new events.Rule(this, "SchedulerTick", {
+      description: `${config.appName} scheduler (${region})`,
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(this.scheduler.function, { retryAttempts: 0 })],
+    });
+
     // --- HTTP API ------------------------------------------------------------------------
     this.httpApi = new apigwv2.HttpApi(this, "HttpApi", {
       description: `${config.appName} API (${region})`,
@@ -246,6 +268,7 @@ export class RegionStack extends Stack {
       this.api.errorsAlarm,
       this.fanout.errorsAlarm,
       this.sender.errorsAlarm,
+      this.scheduler.errorsAlarm,
       api5xxAlarm,
     ];
     const action = new SnsAction(this.alarmTopic);

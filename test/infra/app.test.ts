@@ -171,7 +171,7 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
 
   it("has an Errors alarm per function and an API 5xx alarm", () => {
     const functions = serviceFunctions(template);
-    expect([...functions.keys()].sort()).toEqual(["api", "fanout", "sender"]);
+    expect([...functions.keys()].sort()).toEqual(["api", "fanout", "scheduler", "sender"]);
     for (const [name, [fnId]] of functions) {
       const errors = alarms.filter(
         (a) =>

@@ -1,4 +1,7 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AudienceStore } from "../../lambdas/adapters/audience-store.ts";
 import { SteadfastClient, sesStore, waitForCampaign } from "../../local/client.ts";
 import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
 
@@ -10,7 +13,7 @@ let runtime: LocalRuntime;
 let api: SteadfastClient;
 
 beforeAll(async () => {
-  runtime = await startLocalRuntime({ writeInfo: false });
+  runtime = await startLocalRuntime({ writeInfo: false, scheduleIntervalMs: 1000 });
   api = new SteadfastClient(runtime.info.apiUrl, runtime.info.apiKey);
 });
 
@@ -95,5 +98,44 @@ describe("a first campaign, end to end", () => {
       subscribers: [{ email: "west@example.com" }],
     });
     expect(upsert.upserted).toBe(1);
+  });
+
+  it("completes a campaign nobody polls (the scheduler watches sending campaigns)", async () => {
+    const list = await api.expect<{ id: string }>(201, "POST", "/v1/lists", { name: "Unwatched" });
+    await api.expect(200, "PUT", `/v1/lists/${list.id}/subscribers`, {
+      subscribers: Array.from({ length: 20 }, (_, i) => ({ email: `quiet${i}@example.com` })),
+    });
+    const campaign = await api.expect<{ id: string }>(201, "POST", "/v1/campaigns", {
+      listId: list.id,
+      subject: "Quiet",
+      html: "<p>Hello</p>",
+    });
+    await api.expect(202, "POST", `/v1/campaigns/${campaign.id}/send`);
+    const db = DynamoDBDocumentClient.from(
+      new DynamoDBClient({
+        region: "us-east-1",
+        endpoint: runtime.endpoints.dynamodb,
+        credentials: { accessKeyId: "local", secretAccessKey: "local" },
+      }),
+    );
+    const audience = new AudienceStore(db, "steadfast-audience");
+    let stored = await audience.getCampaign(campaign.id, true);
+    for (let i = 0; i < 120 && stored?.status !== "sent"; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      stored = await audience.getCampaign(campaign.id, true);
+    }
+    expect(stored?.status).toBe("sent");
+    expect(stored?.finalCounts).toMatchObject({ total: 20, sent: 20 });
+    expect(await audience.listActive()).not.toContain(campaign.id);
+  });
+
+  it("counts AWS requests and SES acceptances per region on the control API", async () => {
+    const stats = (await (await fetch(`${runtime.info.controlUrl}/stats`)).json()) as {
+      requests: Record<string, Record<string, Record<string, number>>>;
+      sesAccepted: Record<string, number>;
+    };
+    expect(stats.sesAccepted["us-east-1"]).toBeGreaterThanOrEqual(220);
+    expect(stats.requests.ses?.SendEmail?.["us-east-1"]).toBe(stats.sesAccepted["us-east-1"]);
+    expect(stats.requests.dynamodb?.PutItem?.["us-east-1"]).toBeGreaterThanOrEqual(220);
   });
 });

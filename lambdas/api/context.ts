@@ -1,0 +1,22 @@
+import type { AudienceStore } from "../adapters/audience-store.ts";
+import type { LedgerStore } from "../adapters/ledger-store.ts";
+import type { QueuePublisher } from "../adapters/queue.ts";
+import type { HttpEvent, HttpResult } from "./http.ts";
+
+/** What route handlers work with; built once per container in handler.ts. */
+export interface Deps {
+  readonly audience: AudienceStore;
+  readonly ledger: LedgerStore;
+  readonly queue: QueuePublisher;
+  readonly fanoutQueueUrl: string;
+  /** The verified SES identity: campaigns send from it or a subdomain. */
+  readonly senderDomain: string;
+  readonly defaultFrom: string;
+  readonly now: () => Date;
+}
+
+export type RouteHandler = (
+  event: HttpEvent,
+  params: Record<string, string>,
+  deps: Deps,
+) => Promise<HttpResult>;

@@ -1,0 +1,52 @@
+import type { Context } from "aws-lambda";
+import { AudienceStore } from "../adapters/audience-store.ts";
+import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
+import { LedgerStore } from "../adapters/ledger-store.ts";
+import { QueuePublisher } from "../adapters/queue.ts";
+import { requireEnv } from "../shared/env.ts";
+import { logger, metrics } from "../shared/powertools.ts";
+import { watchCampaigns } from "./campaign-watch.ts";
+
+const db = createDocumentClient();
+const deps = {
+  audience: new AudienceStore(db, requireEnv("AUDIENCE_TABLE")),
+  ledger: new LedgerStore(db, requireEnv("LEDGER_TABLE")),
+  queue: new QueuePublisher(createSqsClient()),
+  fanoutQueueUrl: requireEnv("FANOUT_QUEUE_URL"),
+  now: () => new Date(),
+  // Twice the fan-out function's timeout: a live fan-out checkpoints far more often than that.
+  stalledAfterMs: 10 * 60_000,
+};
+
+/** A scheduler task: one job the every-minute tick runs. Tasks run one after another. */
+export interface ScheduledTask {
+  readonly name: string;
+  run(): Promise<Record<string, number>>;
+}
+
+export const TASKS: ScheduledTask[] = [
+  { name: "watch-campaigns", run: async () => ({ ...(await watchCampaigns(deps)) }) },
+];
+
+/** Runs every minute (EventBridge schedule). A failing task is logged and does not stop the others. */
+export const handler = async (_event: unknown, context: Context) => {
+  logger.addContext(context);
+  const results: Record<string, unknown> = {};
+  let failed = 0;
+  for (const task of TASKS) {
+    try {
+      results[task.name] = await task.run();
+    } catch (error) {
+      failed++;
+      logger.error("scheduled task failed", {
+        task: task.name,
+        error: (error as Error)?.name,
+        message: (error as Error)?.message,
+      });
+    }
+  }
+  logger.info("scheduler tick", { results });
+  metrics.publishStoredMetrics();
+  if (failed > 0) throw new Error(`${failed} scheduled task(s) failed`);
+  return results;
+};

@@ -1,0 +1,80 @@
+import type { ControlServer } from "./control.ts";
+import { ControlError } from "./control.ts";
+import type { FaultMode, FaultSettings, ServiceName } from "./fault-proxy.ts";
+import type { RegionRuntime } from "./runtime.ts";
+
+const TARGETS: readonly ServiceName[] = ["ses", "dynamodb", "sqs"];
+const MODES: readonly FaultMode[] = ["ok", "down", "error", "throttle", "latency"];
+const FUNCTIONS = ["sender", "fanout", "api", "scheduler"];
+
+/**
+ * Fault control for chaos tests (POST/DELETE /faults), crashes (POST /crash) and statistics
+ * (GET /stats), over every region's proxies and function pools.
+ */
+export function registerControlRoutes(control: ControlServer, regions: readonly RegionRuntime[]): void {
+  const region = (name: unknown): RegionRuntime[] => {
+    if (name === undefined) return [...regions];
+    const found = regions.find((r) => r.name === name);
+    if (!found) throw new ControlError(`region must be one of ${regions.map((r) => r.name).join(", ")}`);
+    return [found];
+  };
+
+  control.route("POST", "/faults", async (raw) => {
+    const body = (raw ?? {}) as Record<string, unknown>;
+    if (!TARGETS.includes(body.target as ServiceName))
+      throw new ControlError(`target must be one of ${TARGETS.join(", ")}`);
+    if (!MODES.includes(body.mode as FaultMode))
+      throw new ControlError(`mode must be one of ${MODES.join(", ")}`);
+    if (
+      body.error !== undefined &&
+      (typeof body.error !== "string" || !/^[A-Za-z]{1,64}$/.test(body.error))
+    ) {
+      throw new ControlError("error must be an AWS error name");
+    }
+    for (const key of ["ratePerSecond", "latencyMs"] as const) {
+      if (body[key] !== undefined && !(typeof body[key] === "number" && (body[key] as number) >= 0)) {
+        throw new ControlError(`${key} must be a non-negative number`);
+      }
+    }
+    const settings: FaultSettings = {
+      mode: body.mode as FaultMode,
+      ...(body.error ? { error: body.error as string } : {}),
+      ...(body.ratePerSecond !== undefined ? { ratePerSecond: body.ratePerSecond as number } : {}),
+      ...(body.latencyMs !== undefined ? { latencyMs: body.latencyMs as number } : {}),
+    };
+    for (const r of region(body.region)) await r.proxies[body.target as ServiceName].set(settings);
+    return { status: 204 };
+  });
+
+  control.route("DELETE", "/faults", async () => {
+    for (const r of regions) for (const proxy of Object.values(r.proxies)) await proxy.set({ mode: "ok" });
+    return { status: 204 };
+  });
+
+  control.route("POST", "/crash", (raw) => {
+    const body = (raw ?? {}) as Record<string, unknown>;
+    if (!FUNCTIONS.includes(body.function as string))
+      throw new ControlError(`function must be one of ${FUNCTIONS.join(", ")}`);
+    let killed = 0;
+    for (const r of region(body.region)) killed += r.pools.get(body.function as string)?.crash() ?? 0;
+    return { status: 200, body: { killedInvocations: killed } };
+  });
+
+  control.route("GET", "/stats", () => {
+    const requests: Record<string, Record<string, Record<string, number>>> = {};
+    const sesAccepted: Record<string, number> = {};
+    const invocations: Record<string, Record<string, number>> = {};
+    for (const r of regions) {
+      for (const proxy of Object.values(r.proxies)) {
+        const byOperation = (requests[proxy.service] ??= {});
+        for (const [operation, count] of Object.entries(proxy.stats.requests)) {
+          const byRegion = (byOperation[operation] ??= {});
+          byRegion[r.name] = (byRegion[r.name] ?? 0) + count;
+        }
+      }
+      sesAccepted[r.name] = r.proxies.ses.stats.sesAccepted;
+      for (const [role, pool] of r.pools) (invocations[role] ??= {})[r.name] = pool.invocations;
+    }
+    return { status: 200, body: { requests, sesAccepted, invocations } };
+  });
+}
