@@ -179,6 +179,30 @@ export class AudienceStore {
     );
   }
 
+  /**
+   * Pauses a campaign that is queued or sending, recording why. Returns false if it was in neither
+   * state (already paused, finished, cancelled, or a draft). Senders stop calling SES for a paused
+   * campaign within seconds.
+   */
+  async pauseCampaign(id: string, reason: string, now: string): Promise<boolean> {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: campaignPk(id), sk: META },
+        UpdateExpression: "SET #status = :paused, pausedReason = :reason, pausedAt = :now, updatedAt = :now",
+        ConditionExpression: "#status IN (:queued, :sending)",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: {
+          ":paused": "paused",
+          ":queued": "queued",
+          ":sending": "sending",
+          ":reason": reason.slice(0, 200),
+          ":now": now,
+        },
+      }),
+    );
+  }
+
   async markFanoutEnqueued(id: string, now: string): Promise<void> {
     await this.db.send(
       new UpdateCommand({

@@ -4,8 +4,10 @@ import { pendingCount } from "./ledger.ts";
 /**
  * Campaign lifecycle:
  *   draft ──send──► queued ──fan-out starts──► sending ──every recipient terminal──► sent
+ *   queued | sending ──pause──► paused ──resume──► sending
+ *   queued | sending | paused ──cancel──► cancelled (every unsent recipient `cancelled`)
  */
-export const CAMPAIGN_STATUSES = ["draft", "queued", "sending", "sent"] as const;
+export const CAMPAIGN_STATUSES = ["draft", "queued", "sending", "paused", "sent", "cancelled"] as const;
 export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
 
 export interface Campaign {
@@ -22,6 +24,8 @@ export interface Campaign {
   readonly fanoutEnqueuedAt?: string;
   readonly fanoutDone?: boolean;
   readonly completedAt?: string;
+  /** Why the campaign was paused (a person, or the reputation guard). */
+  readonly pausedReason?: string;
   /** Final counts, frozen when the campaign completes. */
   readonly finalCounts?: RecipientCounts;
 }
