@@ -129,7 +129,13 @@ export class FunctionPool {
     const child = fork(
       WORKER,
       [spec.modulePath, spec.handler, spec.name, String(spec.timeoutSeconds * 1000), String(spec.memoryMb)],
-      { env: spec.environment, stdio: ["ignore", "pipe", "pipe", "ipc"], cwd: dirname(spec.modulePath) },
+      // A clean Node, as Lambda's: no flags inherited from whatever started the runtime.
+      {
+        env: spec.environment,
+        execArgv: [],
+        stdio: ["ignore", "pipe", "pipe", "ipc"],
+        cwd: dirname(spec.modulePath),
+      },
     );
     this.group.track(child);
     child.stdout?.pipe(this.log, { end: false });

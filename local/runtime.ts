@@ -45,6 +45,18 @@ export interface LocalRuntimeOptions {
    * wait a minute. @default the rule's own rate
    */
   readonly scheduleIntervalMs?: number;
+  /**
+   * The MaxSendRate each region's SES emulator reports through GetAccount (the sender paces at the
+   * lower of it and the configured cap). @default sendRate
+   */
+  readonly sesMaxSendRate?: number;
+  /**
+   * Time compression for tests: extra environment per function role (`sender`, `fanout`, …), e.g. a
+   * shorter send lease, and a cap on queue visibility timeouts, so that what a crash leaves behind
+   * comes back in seconds instead of minutes. Production values come from the templates.
+   */
+  readonly environment?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  readonly maxVisibilityTimeoutSeconds?: number;
   /** Called with problems the runtime itself hits (poller errors and the like). */
   readonly onWarning?: (message: string) => void;
 }
@@ -121,7 +133,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const [dynamo, sqs, ...ses] = await Promise.all([
       startDynamoDb(group, logDir),
       startSqs(group, logDir),
-      ...regionStacks.map((s) => startSes(group, logDir, s.region, sesAccount(options.sendRate ?? 100))),
+      ...regionStacks.map((s) =>
+        startSes(group, logDir, s.region, sesAccount(options.sesMaxSendRate ?? options.sendRate ?? 100)),
+      ),
     ]);
 
     // Tables: one DynamoDB Local with -sharedDb stands for every replica of a global table.
@@ -168,7 +182,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         credentials: LOCAL_CREDENTIALS,
         useQueueUrlAsEndpoint: false,
       });
-      await provisionQueues(stack, sqsClient, region.queues, exports, tableNames);
+      await provisionQueues(
+        stack,
+        sqsClient,
+        region.queues,
+        exports,
+        tableNames,
+        options.maxVisibilityTimeoutSeconds,
+      );
       const scope = stackScope(stack, region.queues, tableNames, exports);
 
       const functions = new Map<string, FunctionPool>();
@@ -206,6 +227,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
               AWS_LAMBDA_FUNCTION_NAME: `${stack.stackName}-${logicalId}`,
               AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(props.MemorySize ?? 128),
               AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+              // No CloudWatch locally: the age of a queue's oldest message comes from the emulator.
+              STEADFAST_SQS_INSPECT_URL: sqs.url,
+              ...(options.environment?.[role] ?? {}),
             },
           },
           maxWorkers,
@@ -512,6 +536,7 @@ async function provisionQueues(
   queues: Map<string, { url: string; arn: string }>,
   exports: Exports,
   tableNames: Map<string, string>,
+  maxVisibility?: number,
 ): Promise<void> {
   const all = resourcesOf(stack, "AWS::SQS::Queue");
   for (const [logicalId, resource] of all) {
@@ -527,6 +552,9 @@ async function provisionQueues(
       "MaximumMessageSize",
     ]) {
       if (props[key] !== undefined) attributes[key] = String(props[key]);
+    }
+    if (maxVisibility !== undefined && Number(attributes.VisibilityTimeout ?? 30) > maxVisibility) {
+      attributes.VisibilityTimeout = String(maxVisibility);
     }
     const created = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
     const url = created.QueueUrl as string;

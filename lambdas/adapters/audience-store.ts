@@ -1,4 +1,6 @@
 import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -276,6 +278,54 @@ export class AudienceStore {
 
   async clearActive(id: string): Promise<void> {
     await this.db.send(new DeleteCommand({ TableName: this.table, Key: { pk: "ACTIVE", sk: id } }));
+  }
+
+  /** Stores the final counts of a campaign that ended without being sent in full (cancelled). */
+  async freezeCounts(id: string, counts: RecipientCounts, now: string): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: campaignPk(id), sk: META },
+        UpdateExpression: "SET finalCounts = :counts, completedAt = :now, updatedAt = :now",
+        ExpressionAttributeValues: { ":counts": counts, ":now": now },
+      }),
+    );
+  }
+
+  /** Current attributes of some of a list's subscribers (missing ones are left out). */
+  async subscribersOf(listId: string, emails: readonly string[]): Promise<Subscriber[]> {
+    const found: Subscriber[] = [];
+    for (let i = 0; i < emails.length; i += 100) {
+      let keys: Record<string, unknown>[] | undefined = emails
+        .slice(i, i + 100)
+        .map((email) => ({ pk: listPk(listId), sk: `SUB#${email}` }));
+      for (let attempt = 0; keys && keys.length > 0 && attempt < 5; attempt++) {
+        const out: BatchGetCommandOutput = await this.db.send(
+          new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys } } }),
+        );
+        for (const item of out.Responses?.[this.table] ?? []) {
+          found.push({
+            email: item.email as string,
+            attributes: (item.attributes ?? {}) as Attributes,
+            status: item.status as SubscriberStatus,
+          });
+        }
+        keys = out.UnprocessedKeys?.[this.table]?.Keys as Record<string, unknown>[] | undefined;
+      }
+    }
+    return found;
+  }
+
+  /** What the scheduler saw of a sending campaign last time: to tell a slow campaign from a stalled one. */
+  async recordWatch(id: string, terminal: number, at: string): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: campaignPk(id), sk: META },
+        UpdateExpression: "SET watchTerminal = :terminal, watchAt = :at",
+        ExpressionAttributeValues: { ":terminal": terminal, ":at": at },
+      }),
+    );
   }
 
   async getApiKey(hash: string): Promise<ApiKeyRecord | undefined> {

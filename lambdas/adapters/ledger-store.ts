@@ -115,6 +115,69 @@ export class LedgerStore {
     }
   }
 
+  /**
+   * Marks an unsent recipient of a cancelled campaign `cancelled`: one still `queued`, or `sending`
+   * under an expired lease (its worker died). A recipient being sent right now is left to its worker.
+   */
+  async cancel(campaignId: string, email: string, nowMs: number): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: ledgerKey(campaignId, email),
+          UpdateExpression: "SET #status = :cancelled, reason = :reason, updatedAt = :now REMOVE leaseUntil",
+          ConditionExpression: "#status = :queued OR (#status = :sending AND leaseUntil < :nowMs)",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: {
+            ":cancelled": "cancelled",
+            ":reason": "campaign cancelled",
+            ":queued": "queued",
+            ":sending": "sending",
+            ":nowMs": nowMs,
+            ":now": new Date(nowMs).toISOString(),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Recipients of a campaign still waiting (queued, or sending under an expired lease), shard by
+   * shard, in pages: what a cancel sweeps and what a stalled campaign re-enqueues.
+   */
+  async pending(campaignId: string, nowMs: number, limit: number): Promise<string[]> {
+    const emails: string[] = [];
+    for (let shard = 0; shard < LEDGER_SHARDS && emails.length < limit; shard++) {
+      let start: Record<string, unknown> | undefined;
+      do {
+        const out = await this.db.send(
+          new QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: "pk = :pk",
+            FilterExpression: "#status = :queued OR (#status = :sending AND leaseUntil < :nowMs)",
+            ExpressionAttributeNames: { "#status": "status" },
+            ExpressionAttributeValues: {
+              ":pk": ledgerPk(campaignId, shard),
+              ":queued": "queued",
+              ":sending": "sending",
+              ":nowMs": nowMs,
+            },
+            ProjectionExpression: "email",
+            ExclusiveStartKey: start,
+            ConsistentRead: true,
+          }),
+        );
+        emails.push(...(out.Items ?? []).map((item) => item.email as string));
+        start = out.LastEvaluatedKey;
+      } while (start && emails.length < limit);
+    }
+    return emails.slice(0, limit);
+  }
+
   /** Records the outcome of a claimed send. Returns false if the claim was lost to another worker. */
   async complete(
     campaignId: string,

@@ -14,6 +14,8 @@ export interface SendRecipient {
 export interface SendMessage {
   readonly campaignId: string;
   readonly recipients: readonly SendRecipient[];
+  /** How many times these recipients were retried already (drives the backoff). */
+  readonly attempt?: number;
 }
 
 /** Recipients per send message (ARCHITECTURE §4: ≤ 50, well inside SQS's 256 KB message limit). */
@@ -22,8 +24,14 @@ export const RECIPIENTS_PER_MESSAGE = 50;
 export class QueuePublisher {
   constructor(private readonly sqs: SQSClient) {}
 
-  async send(queueUrl: string, body: unknown): Promise<void> {
-    await this.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(body) }));
+  async send(queueUrl: string, body: unknown, delaySeconds = 0): Promise<void> {
+    await this.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: JSON.stringify(body),
+        ...(delaySeconds > 0 ? { DelaySeconds: Math.min(900, Math.round(delaySeconds)) } : {}),
+      }),
+    );
   }
 
   /** Sends every body, ten per request, retrying entries SQS reports as failed. */

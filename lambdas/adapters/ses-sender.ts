@@ -1,4 +1,6 @@
-import { type SESv2Client, SendEmailCommand } from "@aws-sdk/client-sesv2";
+import { GetAccountCommand, type SESv2Client, SendEmailCommand } from "@aws-sdk/client-sesv2";
+import { type BreakerState, CircuitBreaker } from "../domain/circuit-breaker.ts";
+import { RateController } from "../domain/rate-controller.ts";
 import { classifySesError, type SesErrorClass } from "../domain/ses-errors.ts";
 
 export interface OutgoingEmail {
@@ -25,56 +27,145 @@ export interface RegionalClient {
   readonly client: SESv2Client;
 }
 
+export type SenderEvent =
+  | { type: "breaker"; region: string; from: BreakerState; to: BreakerState }
+  | { type: "failover"; from: string; to: string }
+  | { type: "throttled"; region: string; rate: number }
+  | { type: "quota"; region: string; maxSendRate: number; rate: number };
+
+export interface SesSenderOptions {
+  /** Configured cap on each region's send rate (emails per second, whole region). */
+  readonly maxSendRate: number;
+  /** Concurrent invocations sharing each region's rate. */
+  readonly concurrency: number;
+  readonly failureThreshold?: number;
+  readonly cooldownMs?: number;
+  /** How often the SES quota (GetAccount) is read again. */
+  readonly quotaRefreshMs?: number;
+  readonly onEvent?: (event: SenderEvent) => void;
+  readonly now?: () => number;
+}
+
+interface Region {
+  readonly name: string;
+  readonly client: SESv2Client;
+  readonly breaker: CircuitBreaker;
+  readonly rate: RateController;
+  quotaReadAt: number;
+}
+
 /**
- * Sends through an ordered pool of SESv2 clients, home region first. A region-class failure moves
- * on to the next region; throttling and permanent errors stop at once (a throttled region is
- * healthy, and a rejected message would be rejected everywhere).
+ * Sends through an ordered pool of SESv2 clients, home region first (ARCHITECTURE §4):
+ * - each region has a circuit breaker: region-class failures (5xx, timeouts, connection errors,
+ *   paused/suspended account, unverified identity) open it and traffic fails over to the next region;
+ * - each region has a paced, adaptive rate (RateController), sized from SES GetAccount's
+ *   MaxSendRate or the configured cap, whichever is lower, shared across concurrent invocations;
+ * - throttling slows the region and returns, so the recipient is retried later: it is never
+ *   counted as sent, and never failed over (the region is healthy, only busy);
+ * - permanent errors (MessageRejected, invalid address) return at once.
  */
 export class SesSender {
+  private readonly regions: Region[];
+  private readonly now: () => number;
+
   constructor(
-    private readonly pool: readonly RegionalClient[],
+    pool: readonly RegionalClient[],
     private readonly configurationSet: string,
-    /** Waits for the region's send rate to allow one more message (see domain/token-bucket.ts). */
-    private readonly pace: (region: string) => Promise<void> = async () => {},
+    private readonly options: SesSenderOptions,
   ) {
     if (pool.length === 0) throw new Error("SesSender needs at least one region");
+    this.now = options.now ?? Date.now;
+    const share = options.maxSendRate / options.concurrency;
+    this.regions = pool.map(({ region, client }) => ({
+      name: region,
+      client,
+      quotaReadAt: 0,
+      rate: new RateController({ maxRate: share, now: this.now }),
+      breaker: new CircuitBreaker({
+        failureThreshold: options.failureThreshold ?? 3,
+        cooldownMs: options.cooldownMs ?? 5_000,
+        now: this.now,
+        onChange: (from, to) => options.onEvent?.({ type: "breaker", region, from, to }),
+      }),
+    }));
+  }
+
+  breakerStates(): Record<string, BreakerState> {
+    return Object.fromEntries(this.regions.map((r) => [r.name, r.breaker.current]));
   }
 
   async send(email: OutgoingEmail): Promise<SendOutcome> {
+    const home = this.regions[0] as Region;
     let last: SendOutcome | undefined;
-    for (const [index, { region, client }] of this.pool.entries()) {
+    for (const region of this.regions) {
+      if (!region.breaker.allow()) continue;
+      await this.refreshQuota(region);
+      await region.rate.take();
       try {
-        await this.pace(region);
-        const out = await client.send(
-          new SendEmailCommand({
-            FromEmailAddress: email.from,
-            Destination: { ToAddresses: [email.to] },
-            ConfigurationSetName: this.configurationSet,
-            EmailTags: [{ Name: "campaign", Value: email.campaignId }],
-            Content: {
-              Simple: {
-                Subject: { Data: email.subject, Charset: "UTF-8" },
-                Body: {
-                  Html: { Data: email.html, Charset: "UTF-8" },
-                  Text: { Data: email.text, Charset: "UTF-8" },
-                },
-                ...(email.headers?.length
-                  ? { Headers: email.headers.map((h) => ({ Name: h.name, Value: h.value })) }
-                  : {}),
-              },
-            },
-          }),
-        );
+        const out = await region.client.send(this.command(email));
         if (!out.MessageId)
           throw Object.assign(new Error("SES returned no MessageId"), { name: "InternalFailure" });
-        return { ok: true, region, messageId: out.MessageId, failedOver: index > 0 };
+        region.breaker.success();
+        region.rate.onSuccess();
+        if (region !== home) this.options.onEvent?.({ type: "failover", from: home.name, to: region.name });
+        return { ok: true, region: region.name, messageId: out.MessageId, failedOver: region !== home };
       } catch (error) {
         const errorClass = classifySesError(error);
-        last = { ok: false, errorClass, region, error: describe(error) };
-        if (errorClass !== "region") return last;
+        last = { ok: false, errorClass, region: region.name, error: describe(error) };
+        if (errorClass === "throttled") {
+          region.breaker.release();
+          region.rate.onThrottled();
+          this.options.onEvent?.({ type: "throttled", region: region.name, rate: region.rate.rate });
+          return last;
+        }
+        if (errorClass === "permanent") {
+          region.breaker.success();
+          return last;
+        }
+        region.breaker.failure();
       }
     }
-    return last as SendOutcome;
+    return (
+      last ?? { ok: false, errorClass: "region", region: home.name, error: "every SES region is unavailable" }
+    );
+  }
+
+  private command(email: OutgoingEmail): SendEmailCommand {
+    return new SendEmailCommand({
+      FromEmailAddress: email.from,
+      Destination: { ToAddresses: [email.to] },
+      ConfigurationSetName: this.configurationSet,
+      EmailTags: [{ Name: "campaign", Value: email.campaignId }],
+      Content: {
+        Simple: {
+          Subject: { Data: email.subject, Charset: "UTF-8" },
+          Body: {
+            Html: { Data: email.html, Charset: "UTF-8" },
+            Text: { Data: email.text, Charset: "UTF-8" },
+          },
+          ...(email.headers?.length
+            ? { Headers: email.headers.map((h) => ({ Name: h.name, Value: h.value })) }
+            : {}),
+        },
+      },
+    });
+  }
+
+  /** Reads the region's SES quota at first use and every few minutes after; failures keep the cap. */
+  private async refreshQuota(region: Region): Promise<void> {
+    if (this.now() - region.quotaReadAt < (this.options.quotaRefreshMs ?? 300_000)) return;
+    region.quotaReadAt = this.now();
+    try {
+      const account = await region.client.send(new GetAccountCommand({}));
+      const maxSendRate = account.SendQuota?.MaxSendRate;
+      if (maxSendRate && maxSendRate > 0) {
+        const limit = Math.min(this.options.maxSendRate, maxSendRate) / this.options.concurrency;
+        region.rate.setMaxRate(limit);
+        this.options.onEvent?.({ type: "quota", region: region.name, maxSendRate, rate: limit });
+      }
+    } catch {
+      // Keep the configured cap; the next refresh tries again.
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 import type { AudienceStore } from "../adapters/audience-store.ts";
 import type { LedgerStore } from "../adapters/ledger-store.ts";
 import type { QueuePublisher } from "../adapters/queue.ts";
+import type { QueueAdmin } from "../adapters/queue-admin.ts";
 import type { HttpEvent, HttpResult } from "./http.ts";
 
 /** What route handlers work with; built once per container in handler.ts. */
@@ -9,6 +10,7 @@ export interface Deps {
   readonly ledger: LedgerStore;
   readonly queue: QueuePublisher;
   readonly fanoutQueueUrl: string;
+  readonly queueAdmin: QueueAdmin;
   /** The verified SES identity: campaigns send from it or a subdomain. */
   readonly senderDomain: string;
   readonly defaultFrom: string;

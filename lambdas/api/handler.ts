@@ -5,6 +5,7 @@ import { AudienceStore } from "../adapters/audience-store.ts";
 import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
 import { LedgerStore } from "../adapters/ledger-store.ts";
 import { QueuePublisher } from "../adapters/queue.ts";
+import { CloudWatchOldestAge, EmulatorOldestAge, QueueAdmin } from "../adapters/queue-admin.ts";
 import { ApiError } from "../domain/errors.ts";
 import { requireEnv } from "../shared/env.ts";
 import { logger } from "../shared/powertools.ts";
@@ -25,6 +26,16 @@ const deps: Deps = {
   ledger: new LedgerStore(db, requireEnv("LEDGER_TABLE")),
   queue: new QueuePublisher(sqs),
   fanoutQueueUrl,
+  queueAdmin: new QueueAdmin(
+    sqs,
+    [
+      { name: "fanout", url: fanoutQueueUrl, dlqUrl: requireEnv("FANOUT_DLQ_URL") },
+      { name: "send", url: requireEnv("SEND_QUEUE_URL"), dlqUrl: requireEnv("SEND_DLQ_URL") },
+    ],
+    process.env.STEADFAST_SQS_INSPECT_URL
+      ? new EmulatorOldestAge(process.env.STEADFAST_SQS_INSPECT_URL)
+      : new CloudWatchOldestAge(),
+  ),
   senderDomain: requireEnv("SENDER_DOMAIN").toLowerCase(),
   defaultFrom: requireEnv("DEFAULT_FROM_ADDRESS"),
   now: () => new Date(),

@@ -24,6 +24,9 @@ export interface Campaign {
   readonly fanoutEnqueuedAt?: string;
   readonly fanoutDone?: boolean;
   readonly completedAt?: string;
+  /** Terminal recipients the scheduler counted at `watchAt`: unchanged for long means stalled. */
+  readonly watchTerminal?: number;
+  readonly watchAt?: string;
   /** Why the campaign was paused (a person, or the reputation guard). */
   readonly pausedReason?: string;
   /** Final counts, frozen when the campaign completes. */
@@ -32,7 +35,7 @@ export interface Campaign {
 
 /** The status a campaign has given what the ledger says about its recipients. */
 export function deriveStatus(campaign: Campaign, counts: RecipientCounts): CampaignStatus {
-  if (campaign.status === "draft") return "draft";
-  if (campaign.fanoutDone && pendingCount(counts) === 0) return "sent";
-  return campaign.status === "sent" ? "sent" : campaign.status;
+  // Only a campaign on its way can complete by itself; paused and cancelled are decisions.
+  if (campaign.status !== "queued" && campaign.status !== "sending") return campaign.status;
+  return campaign.fanoutDone && pendingCount(counts) === 0 ? "sent" : campaign.status;
 }

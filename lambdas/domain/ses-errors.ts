@@ -25,6 +25,7 @@ const REGION = new Set([
 
 export interface ErrorLike {
   readonly name?: string;
+  readonly message?: string;
   readonly code?: string;
   readonly $metadata?: { readonly httpStatusCode?: number };
 }
@@ -34,6 +35,9 @@ export function classifySesError(error: unknown): SesErrorClass {
   const name = e.name ?? "";
   const status = e.$metadata?.httpStatusCode;
   if (THROTTLED.has(name) || status === 429) return "throttled";
+  // SES answers MessageRejected "Email address is not verified" when the identity is not verified
+  // in this region: the region cannot send for anyone, so it is the region's problem.
+  if (name === "MessageRejected" && /not verified/i.test(e.message ?? "")) return "region";
   if (PERMANENT.has(name)) return "permanent";
   if (REGION.has(name)) return "region";
   // Anything else, including 5xx without a known name, timeouts and connection errors (which have

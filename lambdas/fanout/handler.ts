@@ -21,7 +21,7 @@ const sendQueueUrl = requireEnv("SEND_QUEUE_URL");
 const fanoutQueueUrl = requireEnv("FANOUT_QUEUE_URL");
 
 /** Subscribers read per page; one checkpoint per page. */
-const PAGE_SIZE = 500;
+const PAGE_SIZE = numberEnv("FANOUT_PAGE_SIZE", 500);
 /** Stop taking new pages when less than this is left of the invocation, and continue in a new one. */
 const RESERVE_MS = 30_000;
 
@@ -34,7 +34,7 @@ const RESERVE_MS = 30_000;
 export async function fanOut(message: FanoutMessage, remainingMs: () => number): Promise<void> {
   const campaign = await audience.getCampaign(message.campaignId, true);
   if (!campaign) throw new PoisonMessageError("unknown campaign");
-  if (campaign.fanoutDone || campaign.status === "draft") return;
+  if (campaign.fanoutDone || campaign.status === "draft" || campaign.status === "cancelled") return;
   const now = () => new Date().toISOString();
   if (campaign.status === "queued")
     await audience.transitionCampaign(campaign.id, "queued", "sending", now());

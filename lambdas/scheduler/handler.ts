@@ -3,7 +3,7 @@ import { AudienceStore } from "../adapters/audience-store.ts";
 import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
 import { LedgerStore } from "../adapters/ledger-store.ts";
 import { QueuePublisher } from "../adapters/queue.ts";
-import { requireEnv } from "../shared/env.ts";
+import { numberEnv, requireEnv } from "../shared/env.ts";
 import { logger, metrics } from "../shared/powertools.ts";
 import { watchCampaigns } from "./campaign-watch.ts";
 
@@ -13,9 +13,11 @@ const deps = {
   ledger: new LedgerStore(db, requireEnv("LEDGER_TABLE")),
   queue: new QueuePublisher(createSqsClient()),
   fanoutQueueUrl: requireEnv("FANOUT_QUEUE_URL"),
+  sendQueueUrl: requireEnv("SEND_QUEUE_URL"),
   now: () => new Date(),
-  // Twice the fan-out function's timeout: a live fan-out checkpoints far more often than that.
-  stalledAfterMs: 10 * 60_000,
+  // Twice the fan-out function's timeout: a live fan-out checkpoints far more often than that, and
+  // a sending campaign whose recipients do not move for this long has lost its messages.
+  stalledAfterMs: numberEnv("STALLED_AFTER_SECONDS", 600) * 1000,
 };
 
 /** A scheduler task: one job the every-minute tick runs. Tasks run one after another. */

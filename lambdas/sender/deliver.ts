@@ -7,17 +7,26 @@ import { mapLimit, sleep } from "../shared/concurrency.ts";
 import { PoisonMessageError } from "../shared/sqs-batch.ts";
 import { composeEmail } from "./compose.ts";
 
-export type RecipientResult = "sent" | "failed" | "suppressed" | "skipped" | "retry";
+/**
+ * What happened to one recipient of a send message:
+ * - sent / failed / suppressed / cancelled: recorded terminal in the ledger by this call;
+ * - skipped: already terminal (a redelivered message);
+ * - retry: SES throttled or unavailable, or another worker holds the recipient: try again later;
+ * - held: the campaign is paused: keep the recipient queued until it resumes.
+ */
+export type RecipientResult = "sent" | "failed" | "suppressed" | "cancelled" | "skipped" | "retry" | "held";
 
 export interface DeliveryDeps {
   readonly audience: Pick<AudienceStore, "getCampaign">;
-  readonly ledger: Pick<LedgerStore, "claim" | "complete" | "createQueued">;
+  readonly ledger: Pick<LedgerStore, "claim" | "complete" | "createQueued" | "cancel">;
   readonly ses: Pick<SesSender, "send">;
   readonly now: () => number;
   /** How long a claim is held before another worker may take the recipient over. */
   readonly leaseMs: number;
   /** Recipients handled at once within one message. */
   readonly parallelism: number;
+  /** How stale a campaign's status may be: a pause takes effect within this long. @default 2000 */
+  readonly statusTtlMs?: number;
   readonly onEvent?: (event: DeliveryEvent) => void;
   /**
    * Why this recipient must not be mailed (unsubscribed, on the suppression list…), checked right
@@ -33,51 +42,83 @@ export type DeliveryEvent =
   | { type: "retry"; errorClass: string }
   | { type: "duplicate-window"; campaignId: string };
 
+interface CachedCampaign {
+  campaign: Campaign;
+  readAt: number;
+}
+
 /**
- * Delivers one send message: for each recipient, claim it in the ledger, render, send through the
- * SES pool, record the outcome. Returns the per-recipient results; the caller retries the message
- * when any recipient came back `retry`.
+ * Delivers one send message: for each recipient, claim it in the ledger, check the campaign is still
+ * sending, render, send through the SES pool, record the outcome.
  */
 export class Delivery {
-  private readonly campaigns = new Map<string, Campaign>();
+  private readonly campaigns = new Map<string, CachedCampaign>();
 
   constructor(private readonly deps: DeliveryDeps) {}
 
   async deliver(message: SendMessage): Promise<RecipientResult[]> {
-    const campaign = await this.campaign(message.campaignId);
+    await this.campaign(message.campaignId);
     return mapLimit(message.recipients, this.deps.parallelism, (recipient) =>
-      this.deliverOne(campaign, recipient),
+      this.deliverOne(message.campaignId, recipient),
     );
   }
 
+  /**
+   * The campaign, re-read when its cached status is older than `statusTtlMs`. Content is frozen once
+   * a campaign leaves draft; only the status (paused, cancelled) changes.
+   */
   private async campaign(id: string): Promise<Campaign> {
     const cached = this.campaigns.get(id);
-    if (cached) return cached;
+    const now = this.deps.now();
+    if (cached && now - cached.readAt < (this.deps.statusTtlMs ?? 2000)) return cached.campaign;
     const campaign = await this.deps.audience.getCampaign(id);
     if (!campaign) throw new PoisonMessageError("unknown campaign");
-    // Content is frozen once a campaign leaves draft, so it can be cached for the container's life.
-    this.campaigns.set(id, campaign);
+    this.campaigns.set(id, { campaign, readAt: now });
     return campaign;
   }
 
-  private async deliverOne(campaign: Campaign, recipient: SendRecipient): Promise<RecipientResult> {
+  private async deliverOne(campaignId: string, recipient: SendRecipient): Promise<RecipientResult> {
     const { ledger, ses } = this.deps;
-    let claim = await ledger.claim(campaign.id, recipient.email, this.deps.now(), this.deps.leaseMs);
+    const before = await this.campaign(campaignId);
+    if (before.status === "cancelled") {
+      await ledger.cancel(campaignId, recipient.email, this.deps.now());
+      return "cancelled";
+    }
+    if (before.status === "paused") return "held";
+
+    let claimedAt = this.deps.now();
+    let claim = await ledger.claim(campaignId, recipient.email, claimedAt, this.deps.leaseMs);
     if (!claim.claimed && !claim.current) {
       // No ledger item: fan-out always writes it before the message, so this is a message from
       // elsewhere (a redrive after the item expired, say). Create it so the recipient is recorded.
-      await ledger.createQueued(campaign.id, [recipient.email], this.deps.now());
-      claim = await ledger.claim(campaign.id, recipient.email, this.deps.now(), this.deps.leaseMs);
+      await ledger.createQueued(campaignId, [recipient.email], this.deps.now());
+      claimedAt = this.deps.now();
+      claim = await ledger.claim(campaignId, recipient.email, claimedAt, this.deps.leaseMs);
     }
     if (!claim.claimed) {
       // Terminal: done already (a redelivered message). `sending` under a live lease: another worker
       // has it right now; come back later in case that worker dies.
       return claim.current?.status === "sending" ? "retry" : "skipped";
     }
+    const release = (error: string) =>
+      ledger.complete(
+        campaignId,
+        recipient.email,
+        claim.attempt,
+        { status: "queued", error },
+        this.deps.now(),
+      );
+
+    // A pause must stop SES calls within seconds: look again right before sending.
+    const campaign = await this.campaign(campaignId);
+    if (campaign.status === "paused" || campaign.status === "cancelled") {
+      await release(`campaign ${campaign.status}`);
+      return campaign.status === "paused" ? "held" : this.cancelled(campaignId, recipient.email);
+    }
     const suppressed = await this.deps.suppressionReason?.(campaign, recipient);
     if (suppressed) {
       await ledger.complete(
-        campaign.id,
+        campaignId,
         recipient.email,
         claim.attempt,
         { status: "suppressed", reason: suppressed },
@@ -86,22 +127,24 @@ export class Delivery {
       this.deps.onEvent?.({ type: "suppressed" });
       return "suppressed";
     }
+
     const outcome = await ses.send(composeEmail(campaign, recipient));
     if (outcome.ok) {
       const recorded = await this.recordSent(
-        campaign.id,
+        campaignId,
         recipient.email,
         claim.attempt,
         outcome.region,
         outcome.messageId,
+        claimedAt + this.deps.leaseMs,
       );
       this.deps.onEvent?.({ type: "sent", region: outcome.region, failedOver: outcome.failedOver });
-      if (!recorded) this.deps.onEvent?.({ type: "duplicate-window", campaignId: campaign.id });
+      if (!recorded) this.deps.onEvent?.({ type: "duplicate-window", campaignId });
       return "sent";
     }
     if (outcome.errorClass === "permanent") {
       await ledger.complete(
-        campaign.id,
+        campaignId,
         recipient.email,
         claim.attempt,
         { status: "failed", region: outcome.region, error: outcome.error },
@@ -110,23 +153,24 @@ export class Delivery {
       this.deps.onEvent?.({ type: "failed", errorClass: outcome.errorClass });
       return "failed";
     }
-    // Throttled, or every region unavailable: hand the recipient back to the queue state so the
-    // retry can claim it at once instead of waiting out the lease.
-    await ledger.complete(
-      campaign.id,
-      recipient.email,
-      claim.attempt,
-      { status: "queued", error: outcome.error },
-      this.deps.now(),
-    );
+    // Throttled, or every region unavailable: hand the recipient back to `queued` so the retry can
+    // claim it at once instead of waiting out the lease. Never counted as sent.
+    await release(outcome.error);
     this.deps.onEvent?.({ type: "retry", errorClass: outcome.errorClass });
     return "retry";
   }
 
+  private async cancelled(campaignId: string, email: string): Promise<RecipientResult> {
+    await this.deps.ledger.cancel(campaignId, email, this.deps.now());
+    return "cancelled";
+  }
+
   /**
-   * After SES accepted a message, recording it is what prevents a second send: keep trying for a
-   * while through a DynamoDB hiccup. Returns false when the claim was lost (its lease expired and
-   * another worker took the recipient: the one documented duplicate window).
+   * After SES accepted a message, recording it is what prevents a second send: keep trying through
+   * a DynamoDB outage for as long as the claim's lease lasts (after that, another worker may take
+   * the recipient over and nothing this worker writes can stop it). Retries are at most 2 s apart so
+   * the record lands right after the outage ends. Returns false when the claim was lost: the one
+   * documented duplicate window.
    */
   private async recordSent(
     campaignId: string,
@@ -134,6 +178,7 @@ export class Delivery {
     attempt: number,
     region: string,
     sesMessageId: string,
+    leaseEnds: number,
   ) {
     for (let i = 0; ; i++) {
       try {
@@ -145,8 +190,9 @@ export class Delivery {
           this.deps.now(),
         );
       } catch (error) {
-        if (i >= 8) throw error;
-        await sleep(Math.min(8_000, 250 * 2 ** i));
+        const wait = Math.min(2_000, 250 * 2 ** i);
+        if (this.deps.now() + wait >= leaseEnds) throw error;
+        await sleep(wait);
       }
     }
   }

@@ -41,7 +41,7 @@ export function backoffSeconds(
 export async function processBatch(
   event: SQSEvent,
   handleRecord: (record: SQSRecord) => Promise<void>,
-  options: { sqs: SQSClient; queueUrl: string; concurrent?: boolean },
+  options: { sqs: SQSClient; queueUrl: string; concurrent?: boolean; maxBackoffSeconds?: number },
 ): Promise<SQSBatchResponse> {
   const failures: { itemIdentifier: string }[] = [];
   const run = async (record: SQSRecord) => {
@@ -49,7 +49,15 @@ export async function processBatch(
       await handleRecord(record);
     } catch (error) {
       failures.push({ itemIdentifier: record.messageId });
-      const delay = error instanceof RetryLaterError ? error.delaySeconds : undefined;
+      const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? "1");
+      // A poison message cannot get better: let it reach the DLQ quickly. Anything else (a
+      // dependency down, a bug) backs off exponentially rather than waiting out the visibility timeout.
+      const delay =
+        error instanceof RetryLaterError
+          ? error.delaySeconds
+          : error instanceof PoisonMessageError
+            ? 1
+            : backoffSeconds(receiveCount, 2, options.maxBackoffSeconds ?? 60);
       logger.warn("record failed; it will be retried", {
         messageId: record.messageId,
         receiveCount: record.attributes.ApproximateReceiveCount,
@@ -57,7 +65,7 @@ export async function processBatch(
         reason: (error as Error)?.message,
         retryInSeconds: delay,
       });
-      if (delay !== undefined) await setVisibility(options.sqs, options.queueUrl, record, delay);
+      await setVisibility(options.sqs, options.queueUrl, record, delay);
     }
   };
   if (options.concurrent) await Promise.all(event.Records.map(run));

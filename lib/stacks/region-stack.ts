@@ -158,6 +158,26 @@ export class RegionStack extends Stack {
     this.api.bindTable("LEDGER_TABLE", props.ledgerTable, "readWrite");
     this.api.function.addEnvironment("FANOUT_QUEUE_URL", this.fanoutQueue.queue.queueUrl);
     this.fanoutQueue.queue.grantSendMessages(this.api);
+    // Queue administration: depths (GET /v1/admin/queues) and DLQ redrive (POST /v1/admin/dlq/redrive).
+    this.api.function.addEnvironment("SEND_QUEUE_URL", this.sendQueue.queue.queueUrl);
+    this.api.function.addEnvironment("FANOUT_DLQ_URL", this.fanoutQueue.deadLetterQueue.queueUrl);
+    this.api.function.addEnvironment("SEND_DLQ_URL", this.sendQueue.deadLetterQueue.queueUrl);
+    for (const { queue, deadLetterQueue } of [this.fanoutQueue, this.sendQueue]) {
+      queue.grant(this.api, "sqs:GetQueueAttributes", "sqs:SendMessage");
+      // StartMessageMoveTask needs these on the source DLQ.
+      // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-configure-dead-letter-queue-redrive.html
+      deadLetterQueue.grant(
+        this.api,
+        "sqs:GetQueueAttributes",
+        "sqs:StartMessageMoveTask",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+      );
+    }
+    // ApproximateAgeOfOldestMessage is only a CloudWatch metric; GetMetricData has no resource-level permissions.
+    this.api.function.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ["cloudwatch:GetMetricData"], resources: ["*"] }),
+    );
     // Each region reads its local replica of the secret, which has the same name everywhere.
     secretsmanager.Secret.fromSecretNameV2(
       this,
@@ -200,6 +220,9 @@ export class RegionStack extends Stack {
     this.scheduler.bindTable("LEDGER_TABLE", props.ledgerTable, "readWrite");
     this.scheduler.function.addEnvironment("FANOUT_QUEUE_URL", this.fanoutQueue.queue.queueUrl);
     this.fanoutQueue.queue.grantSendMessages(this.scheduler);
+    // Stalled recipients (their message lost) are put back on the send queue.
+    this.scheduler.function.addEnvironment("SEND_QUEUE_URL", this.sendQueue.queue.queueUrl);
+    this.sendQueue.queue.grantSendMessages(this.scheduler);
     new events.Rule(this, "SchedulerTick", {
       description: `${config.appName} scheduler (${region})`,
       schedule: events.Schedule.rate(Duration.minutes(1)),

@@ -14,6 +14,8 @@ import {
 /** Actions that have no resource-level permissions, so `Resource: "*"` is the only option. */
 const STAR_RESOURCE_ACTIONS = new Set([
   "ses:GetAccount",
+  // The api reads ApproximateAgeOfOldestMessage for GET /v1/admin/queues.
+  "cloudwatch:GetMetricData",
   "xray:PutTraceSegments",
   "xray:PutTelemetryRecords",
 ]);

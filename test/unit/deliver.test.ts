@@ -41,6 +41,13 @@ class MemoryLedger {
     return { claimed: true, attempt: next.attempts };
   }
 
+  async cancel(_c: string, email: string) {
+    const item = this.items.get(email);
+    if (item?.status !== "queued") return false;
+    this.items.set(email, { ...item, status: "cancelled", reason: "campaign cancelled" });
+    return true;
+  }
+
   async complete(
     _c: string,
     email: string,
@@ -58,11 +65,11 @@ class MemoryLedger {
   }
 }
 
-function setup(outcome: (email: OutgoingEmail) => SendOutcome) {
+function setup(outcome: (email: OutgoingEmail) => SendOutcome, status: Campaign["status"] = "sending") {
   const ledger = new MemoryLedger();
   const sent: OutgoingEmail[] = [];
   const delivery = new Delivery({
-    audience: { getCampaign: async (id) => (id === campaign.id ? campaign : undefined) },
+    audience: { getCampaign: async (id) => (id === campaign.id ? { ...campaign, status } : undefined) },
     ledger,
     ses: {
       send: async (email) => {
@@ -150,5 +157,24 @@ describe("Delivery", () => {
     await expect(delivery.deliver({ campaignId: "nope", recipients: recipients(1) })).rejects.toThrow(
       "unknown campaign",
     );
+  });
+
+  it("holds the recipients of a paused campaign without calling SES", async () => {
+    const { ledger, sent, delivery } = setup(ok, "paused");
+    await ledger.createQueued("c1", ["r0@example.com", "r1@example.com"]);
+    expect(await delivery.deliver({ campaignId: "c1", recipients: recipients(2) })).toEqual(["held", "held"]);
+    expect(sent).toHaveLength(0);
+    expect(ledger.items.get("r0@example.com")?.status).toBe("queued");
+  });
+
+  it("records the unsent recipients of a cancelled campaign as cancelled", async () => {
+    const { ledger, sent, delivery } = setup(ok, "cancelled");
+    await ledger.createQueued("c1", ["r0@example.com"]);
+    expect(await delivery.deliver({ campaignId: "c1", recipients: recipients(1) })).toEqual(["cancelled"]);
+    expect(sent).toHaveLength(0);
+    expect(ledger.items.get("r0@example.com")).toMatchObject({
+      status: "cancelled",
+      reason: "campaign cancelled",
+    });
   });
 });

@@ -25,3 +25,12 @@ describe("classifySesError", () => {
     );
   });
 });
+
+describe("unverified identity", () => {
+  it("is the region's problem, not the recipient's", () => {
+    const error = Object.assign(new Error("Email address is not verified. The following identities failed"), {
+      name: "MessageRejected",
+    });
+    expect(classifySesError(error)).toBe("region");
+  });
+});

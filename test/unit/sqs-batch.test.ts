@@ -2,7 +2,12 @@ import { ChangeMessageVisibilityCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
-import { backoffSeconds, processBatch, RetryLaterError } from "../../lambdas/shared/sqs-batch.ts";
+import {
+  backoffSeconds,
+  PoisonMessageError,
+  processBatch,
+  RetryLaterError,
+} from "../../lambdas/shared/sqs-batch.ts";
 
 function sqsRecord(id: string, body: unknown, receiveCount = 1): SQSRecord {
   return {
@@ -27,19 +32,33 @@ describe("processBatch", () => {
   it("reports exactly the failed records and sets their backoff", async () => {
     const sqsMock = mockClient(SQSClient);
     sqsMock.on(ChangeMessageVisibilityCommand).resolves({});
-    const event: SQSEvent = { Records: [sqsRecord("a", 1), sqsRecord("b", 2), sqsRecord("c", 3)] };
+    const event: SQSEvent = {
+      Records: [sqsRecord("a", 1), sqsRecord("b", 2), sqsRecord("c", 3, 9), sqsRecord("d", 4)],
+    };
     const result = await processBatch(
       event,
       async (record) => {
         if (record.messageId === "b") throw new RetryLaterError("later", 7);
         if (record.messageId === "c") throw new Error("boom");
+        if (record.messageId === "d") throw new PoisonMessageError("bad");
       },
-      { sqs: new SQSClient({ region: "us-east-1" }), queueUrl: "http://q" },
+      { sqs: new SQSClient({ region: "us-east-1" }), queueUrl: "http://q", maxBackoffSeconds: 60 },
     );
-    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: "b" }, { itemIdentifier: "c" }] });
-    const calls = sqsMock.commandCalls(ChangeMessageVisibilityCommand);
-    expect(calls).toHaveLength(1);
-    expect(calls[0]?.args[0].input).toMatchObject({ ReceiptHandle: "rh-b", VisibilityTimeout: 7 });
+    expect(result).toEqual({
+      batchItemFailures: [{ itemIdentifier: "b" }, { itemIdentifier: "c" }, { itemIdentifier: "d" }],
+    });
+    const visibility = Object.fromEntries(
+      sqsMock
+        .commandCalls(ChangeMessageVisibilityCommand)
+        .map((call) => [call.args[0].input.ReceiptHandle, call.args[0].input.VisibilityTimeout]),
+    );
+    // An explicit delay; an error's backoff (9th receive: capped at 60 s, jittered down to half);
+    // a poison message straight back so that it reaches the DLQ quickly.
+    expect(visibility["rh-b"]).toBe(7);
+    expect(visibility["rh-c"]).toBeGreaterThanOrEqual(30);
+    expect(visibility["rh-c"]).toBeLessThanOrEqual(60);
+    expect(visibility["rh-d"]).toBe(1);
+    expect(visibility["rh-a"]).toBeUndefined();
   });
 });
 

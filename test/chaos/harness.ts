@@ -1,0 +1,210 @@
+import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { expect } from "vitest";
+import { sesStore, SteadfastClient } from "../../local/client.ts";
+import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
+
+/**
+ * The chaos harness: one local runtime for the whole suite, with time compressed so that what a
+ * crash leaves behind (a lease, an invisible message) comes back in seconds: 30 s send leases,
+ * queue visibility capped at 40 s (above the lease, as in production), retries capped at 8 s,
+ * breaker cool-down 2 s.
+ */
+export async function startChaosRuntime(): Promise<Chaos> {
+  const runtime = await startLocalRuntime({
+    writeInfo: false,
+    sendRate: 200,
+    scheduleIntervalMs: 1000,
+    maxVisibilityTimeoutSeconds: 40,
+    environment: {
+      sender: {
+        SEND_LEASE_SECONDS: "30",
+        BREAKER_COOLDOWN_SECONDS: "2",
+        RETRY_MAX_DELAY_SECONDS: "8",
+        PAUSED_RECHECK_SECONDS: "2",
+      },
+      fanout: { FANOUT_PAGE_SIZE: "50" },
+      scheduler: { STALLED_AFTER_SECONDS: "45" },
+    },
+  });
+  return new Chaos(runtime);
+}
+
+export interface Recipient {
+  email: string;
+  status: string;
+  region?: string;
+  sesMessageId?: string;
+}
+
+export interface Counts {
+  total: number;
+  queued: number;
+  sending: number;
+  sent: number;
+  failed: number;
+  suppressed: number;
+  cancelled: number;
+}
+
+export interface CampaignState {
+  status: string;
+  counts: Counts;
+}
+
+export interface CampaignRun {
+  readonly id: string;
+  readonly emails: string[];
+}
+
+export class Chaos {
+  readonly api: SteadfastClient;
+  readonly sqs: SQSClient;
+
+  constructor(readonly runtime: LocalRuntime) {
+    this.api = new SteadfastClient(runtime.info.apiUrl, runtime.info.apiKey);
+    this.sqs = new SQSClient({
+      region: "us-east-1",
+      endpoint: runtime.endpoints.sqs,
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+      useQueueUrlAsEndpoint: false,
+    });
+  }
+
+  async fault(body: Record<string, unknown>): Promise<void> {
+    const response = await fetch(`${this.runtime.info.controlUrl}/faults`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    expect(response.status).toBe(204);
+  }
+
+  async heal(): Promise<void> {
+    const response = await fetch(`${this.runtime.info.controlUrl}/faults`, { method: "DELETE" });
+    expect(response.status).toBe(204);
+  }
+
+  async crash(fn: string, region = "us-east-1"): Promise<number> {
+    const response = await fetch(`${this.runtime.info.controlUrl}/crash`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ function: fn, region }),
+    });
+    expect(response.status).toBe(200);
+    return ((await response.json()) as { killedInvocations: number }).killedInvocations;
+  }
+
+  /** Creates a list of `n` subscribers tagged `tag` and a campaign to it; sends it unless told not to. */
+  async campaign(tag: string, n: number, send = true): Promise<CampaignRun> {
+    const list = await this.api.expect<{ id: string }>(201, "POST", "/v1/lists", { name: tag });
+    const emails = Array.from({ length: n }, (_, i) => `${tag}-${i}@chaos.example.net`);
+    for (let i = 0; i < n; i += 250) {
+      await this.api.expect(200, "PUT", `/v1/lists/${list.id}/subscribers`, {
+        subscribers: emails.slice(i, i + 250).map((email) => ({ email })),
+      });
+    }
+    const campaign = await this.api.expect<{ id: string }>(201, "POST", "/v1/campaigns", {
+      listId: list.id,
+      subject: `Chaos ${tag}`,
+      html: "<p>Hello {{email}}</p>",
+    });
+    if (send) await this.api.expect(202, "POST", `/v1/campaigns/${campaign.id}/send`);
+    return { id: campaign.id, emails };
+  }
+
+  /** The campaign as the API reports it; undefined while the API itself is failing (a fault). */
+  async status(id: string): Promise<CampaignState | undefined> {
+    const response = await this.api.request<CampaignState>("GET", `/v1/campaigns/${id}`);
+    return response.status === 200 ? response.body : undefined;
+  }
+
+  async waitFor(
+    id: string,
+    predicate: (c: CampaignState) => boolean,
+    timeoutMs: number,
+  ): Promise<CampaignState> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const campaign = await this.status(id);
+      if (campaign && predicate(campaign)) return campaign;
+      if (Date.now() > deadline)
+        throw new Error(`campaign ${id}: condition not met; last ${JSON.stringify(campaign)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  async recipients(id: string): Promise<Recipient[]> {
+    const items: Recipient[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.api.expect<{ items: Recipient[]; nextCursor?: string }>(
+        200,
+        "GET",
+        `/v1/campaigns/${id}/recipients?limit=1000${cursor ? `&cursor=${cursor}` : ""}`,
+      );
+      items.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor);
+    return items;
+  }
+
+  /** How many messages each of `emails` received, across the SES emulators of every region. */
+  async deliveries(emails: readonly string[]): Promise<Map<string, number>> {
+    const wanted = new Set(emails);
+    const counts = new Map<string, number>();
+    for (const region of this.runtime.info.regions) {
+      for (const message of await sesStore(region.sesUrl)) {
+        for (const to of message.destination.to) {
+          if (wanted.has(to)) counts.set(to, (counts.get(to) ?? 0) + 1);
+        }
+      }
+    }
+    return counts;
+  }
+
+  /**
+   * The suite's invariants for one campaign: every recipient in the ledger and terminal, every
+   * `sent` recipient in the SES stores exactly once (or at most `allowedDuplicates` extra in all),
+   * nobody else in them. Returns the recipients and the number of duplicates seen.
+   */
+  async verify(
+    run: CampaignRun,
+    allowedDuplicates = 0,
+  ): Promise<{ recipients: Recipient[]; duplicates: number }> {
+    const recipients = await this.recipients(run.id);
+    expect(recipients.map((r) => r.email).sort()).toEqual([...run.emails].sort());
+    const notTerminal = recipients.filter(
+      (r) => !["sent", "failed", "suppressed", "cancelled"].includes(r.status),
+    );
+    expect(notTerminal).toEqual([]);
+    const deliveries = await this.deliveries(run.emails);
+    let duplicates = 0;
+    for (const r of recipients) {
+      const count = deliveries.get(r.email) ?? 0;
+      if (r.status === "sent") {
+        expect(count, `${r.email} delivered`).toBeGreaterThanOrEqual(1);
+        expect(r.sesMessageId).toBeTruthy();
+        duplicates += count - 1;
+      } else {
+        expect(count, `${r.email} is ${r.status} yet was delivered`).toBe(0);
+      }
+    }
+    expect(duplicates).toBeLessThanOrEqual(allowedDuplicates);
+    return { recipients, duplicates };
+  }
+
+  /** Puts a raw message on a region's send queue, as a redelivery or a stray producer would. */
+  async putOnSendQueue(body: string, region = "us-east-1"): Promise<void> {
+    const queue = this.sendQueueUrl(region);
+    await this.sqs.send(new SendMessageCommand({ QueueUrl: queue, MessageBody: body }));
+  }
+
+  sendQueueUrl(region = "us-east-1"): string {
+    const regionRuntime = this.runtime.regions.find((r) => r.name === region);
+    const entry = [...(regionRuntime?.queues ?? new Map()).entries()].find(
+      ([id]) => id.startsWith("SendQueue") && !id.includes("DeadLetter"),
+    );
+    if (!entry) throw new Error("send queue not found");
+    return entry[1].url;
+  }
+}

@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { CircuitBreaker } from "../../lambdas/domain/circuit-breaker.ts";
+import { RateController } from "../../lambdas/domain/rate-controller.ts";
+
+describe("CircuitBreaker", () => {
+  it("opens after consecutive failures, probes once after the cool-down, and closes on success", () => {
+    let now = 0;
+    const changes: string[] = [];
+    const breaker = new CircuitBreaker({
+      failureThreshold: 3,
+      cooldownMs: 1000,
+      now: () => now,
+      onChange: (from, to) => changes.push(`${from}->${to}`),
+    });
+    breaker.failure();
+    breaker.failure();
+    expect(breaker.allow()).toBe(true);
+    breaker.failure();
+    expect(breaker.current).toBe("open");
+    expect(breaker.allow()).toBe(false);
+    now = 1000;
+    expect(breaker.allow()).toBe(true); // the probe
+    expect(breaker.allow()).toBe(false); // only one at a time
+    breaker.success();
+    expect(breaker.current).toBe("closed");
+    expect(changes).toEqual(["closed->open", "open->half-open", "half-open->closed"]);
+  });
+
+  it("re-opens when the probe fails, and a success resets the count", () => {
+    let now = 0;
+    const breaker = new CircuitBreaker({ failureThreshold: 2, cooldownMs: 500, now: () => now });
+    breaker.failure();
+    breaker.success();
+    breaker.failure();
+    expect(breaker.current).toBe("closed");
+    breaker.failure();
+    now = 600;
+    expect(breaker.allow()).toBe(true);
+    breaker.failure();
+    expect(breaker.current).toBe("open");
+    expect(breaker.allow()).toBe(false);
+  });
+});
+
+describe("RateController", () => {
+  it("slows down on throttling at most once a second and recovers while sends succeed", () => {
+    let now = 10_000;
+    const rate = new RateController({ maxRate: 10, now: () => now });
+    rate.onThrottled();
+    rate.onThrottled();
+    expect(rate.rate).toBeCloseTo(7);
+    now += 1000;
+    rate.onThrottled();
+    expect(rate.rate).toBeCloseTo(4.9);
+    now += 2000;
+    rate.onSuccess();
+    expect(rate.rate).toBeCloseTo(5.9);
+    now += 60_000;
+    rate.onSuccess();
+    expect(rate.rate).toBe(10);
+  });
+
+  it("never exceeds a lower limit learned from SES", () => {
+    const rate = new RateController({ maxRate: 50 });
+    rate.setMaxRate(14);
+    expect(rate.rate).toBe(14);
+  });
+});

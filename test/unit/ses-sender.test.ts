@@ -1,0 +1,111 @@
+import { GetAccountCommand, SendEmailCommand, SESv2Client } from "@aws-sdk/client-sesv2";
+import { mockClient } from "aws-sdk-client-mock";
+import { beforeEach, describe, expect, it } from "vitest";
+import { type SenderEvent, SesSender } from "../../lambdas/adapters/ses-sender.ts";
+
+const email = {
+  from: "news@example.com",
+  to: "a@example.com",
+  subject: "s",
+  html: "<p>h</p>",
+  text: "h",
+  campaignId: "c1",
+};
+
+const error = (name: string, status: number) =>
+  Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
+
+describe("SesSender", () => {
+  const east = new SESv2Client({ region: "us-east-1" });
+  const west = new SESv2Client({ region: "us-west-2" });
+  const eastMock = mockClient(east);
+  const westMock = mockClient(west);
+  let events: SenderEvent[];
+  let sender: SesSender;
+
+  beforeEach(() => {
+    eastMock.reset();
+    westMock.reset();
+    eastMock.on(GetAccountCommand).resolves({ SendQuota: { MaxSendRate: 1000 } });
+    westMock.on(GetAccountCommand).resolves({ SendQuota: { MaxSendRate: 1000 } });
+    events = [];
+    sender = new SesSender(
+      [
+        { region: "us-east-1", client: east },
+        { region: "us-west-2", client: west },
+      ],
+      "steadfast",
+      {
+        maxSendRate: 1000,
+        concurrency: 1,
+        failureThreshold: 2,
+        cooldownMs: 60_000,
+        onEvent: (e) => events.push(e),
+      },
+    );
+  });
+
+  it("sends through the home region with the configuration set and a campaign tag", async () => {
+    eastMock.on(SendEmailCommand).resolves({ MessageId: "m1" });
+    expect(await sender.send(email)).toEqual({
+      ok: true,
+      region: "us-east-1",
+      messageId: "m1",
+      failedOver: false,
+    });
+    const input = eastMock.commandCalls(SendEmailCommand)[0]?.args[0].input;
+    expect(input).toMatchObject({
+      ConfigurationSetName: "steadfast",
+      EmailTags: [{ Name: "campaign", Value: "c1" }],
+      Destination: { ToAddresses: ["a@example.com"] },
+    });
+    expect(westMock.commandCalls(SendEmailCommand)).toHaveLength(0);
+  });
+
+  it("fails over on a region error, and skips the home region once its breaker is open", async () => {
+    eastMock.on(SendEmailCommand).rejects(error("InternalFailure", 500));
+    westMock.on(SendEmailCommand).resolves({ MessageId: "w" });
+    for (let i = 0; i < 3; i++) {
+      expect(await sender.send(email)).toMatchObject({ ok: true, region: "us-west-2", failedOver: true });
+    }
+    // Two failures opened the breaker: the third send went straight to us-west-2.
+    expect(eastMock.commandCalls(SendEmailCommand)).toHaveLength(2);
+    expect(sender.breakerStates()).toEqual({ "us-east-1": "open", "us-west-2": "closed" });
+    expect(events.some((e) => e.type === "breaker" && e.region === "us-east-1" && e.to === "open")).toBe(
+      true,
+    );
+    expect(events.filter((e) => e.type === "failover")).toHaveLength(3);
+  });
+
+  it("does not fail over when throttled: the recipient is retried later in the same region", async () => {
+    eastMock.on(SendEmailCommand).rejects(error("TooManyRequestsException", 429));
+    westMock.on(SendEmailCommand).resolves({ MessageId: "w" });
+    expect(await sender.send(email)).toMatchObject({
+      ok: false,
+      errorClass: "throttled",
+      region: "us-east-1",
+    });
+    expect(westMock.commandCalls(SendEmailCommand)).toHaveLength(0);
+  });
+
+  it("stops at a permanent rejection", async () => {
+    eastMock.on(SendEmailCommand).rejects(error("MessageRejected", 400));
+    expect(await sender.send(email)).toMatchObject({ ok: false, errorClass: "permanent" });
+    expect(westMock.commandCalls(SendEmailCommand)).toHaveLength(0);
+  });
+
+  it("reports every region unavailable when all fail", async () => {
+    eastMock.on(SendEmailCommand).rejects(error("InternalFailure", 500));
+    westMock
+      .on(SendEmailCommand)
+      .rejects(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }));
+    expect(await sender.send(email)).toMatchObject({ ok: false, errorClass: "region" });
+  });
+
+  it("paces at the lower of the configured cap and the SES quota", async () => {
+    eastMock.on(GetAccountCommand).resolves({ SendQuota: { MaxSendRate: 5 } });
+    eastMock.on(SendEmailCommand).resolves({ MessageId: "m" });
+    await sender.send(email);
+    expect(events).toContainEqual({ type: "quota", region: "us-east-1", maxSendRate: 5, rate: 5 });
+  });
+});
