@@ -64,6 +64,7 @@ export function registerControlRoutes(control: ControlServer, regions: readonly 
     const requests: Record<string, Record<string, Record<string, number>>> = {};
     const sesAccepted: Record<string, number> = {};
     const invocations: Record<string, Record<string, number>> = {};
+    const busyMs: Record<string, Record<string, number>> = {};
     for (const r of regions) {
       for (const proxy of Object.values(r.proxies)) {
         const byOperation = (requests[proxy.service] ??= {});
@@ -73,8 +74,11 @@ export function registerControlRoutes(control: ControlServer, regions: readonly 
         }
       }
       sesAccepted[r.name] = r.proxies.ses.stats.sesAccepted;
-      for (const [role, pool] of r.pools) (invocations[role] ??= {})[r.name] = pool.invocations;
+      for (const [role, pool] of r.pools) {
+        (invocations[role] ??= {})[r.name] = pool.invocations;
+        (busyMs[role] ??= {})[r.name] = pool.busyMs;
+      }
     }
-    return { status: 200, body: { requests, sesAccepted, invocations } };
+    return { status: 200, body: { requests, sesAccepted, invocations, busyMs } };
   });
 }

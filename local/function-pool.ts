@@ -51,6 +51,8 @@ export class FunctionPool {
   private nextId = 1;
   private closed = false;
   invocations = 0;
+  /** Sum of invocation durations (ms), for cost estimates. */
+  busyMs = 0;
 
   constructor(
     readonly spec: FunctionSpec,
@@ -65,6 +67,7 @@ export class FunctionPool {
   async invoke(event: unknown): Promise<unknown> {
     const worker = await this.acquire();
     this.invocations++;
+    const started = Date.now();
     try {
       await worker.ready;
       return await new Promise((resolve, reject) => {
@@ -81,6 +84,7 @@ export class FunctionPool {
         worker.child.send({ id, event });
       });
     } finally {
+      this.busyMs += Date.now() - started;
       this.release(worker);
     }
   }

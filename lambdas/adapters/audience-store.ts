@@ -217,6 +217,44 @@ export class AudienceStore {
   }
 
   /**
+   * Takes (or renews) the campaign's fan-out lease for `owner` and records which page it is about to
+   * write. Only one fan-out worker writes a campaign at a time; returns false if another holds it.
+   * Returns the page marker found before this call, so a worker can tell a page that was started
+   * before (and may have ledger items already) from a fresh one.
+   */
+  async startFanoutPage(
+    id: string,
+    owner: string,
+    page: string,
+    nowMs: number,
+    leaseMs: number,
+  ): Promise<{ acquired: boolean; previousPage?: string }> {
+    try {
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: campaignPk(id), sk: META },
+          UpdateExpression: "SET fanoutOwner = :owner, fanoutLeaseUntil = :until, fanoutPage = :page",
+          ConditionExpression:
+            "attribute_not_exists(fanoutOwner) OR fanoutOwner = :owner OR fanoutLeaseUntil < :now",
+          ExpressionAttributeValues: {
+            ":owner": owner,
+            ":until": nowMs + leaseMs,
+            ":page": page,
+            ":now": nowMs,
+          },
+          ReturnValues: "UPDATED_OLD",
+        }),
+      );
+      const previous = out.Attributes?.fanoutPage as string | undefined;
+      return { acquired: true, ...(previous ? { previousPage: previous } : {}) };
+    } catch (error) {
+      if (isConditionalFailure(error)) return { acquired: false };
+      throw error;
+    }
+  }
+
+  /**
    * Advances the fan-out checkpoint from `expected` to `next`. The condition makes the checkpoint
    * move forward exactly once per page even when two fan-out workers race on one campaign.
    */

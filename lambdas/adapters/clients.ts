@@ -10,7 +10,9 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
  * regions at once.
  */
 export function createDocumentClient(): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+  // No DynamoDB call here takes seconds; a request that hangs is abandoned and retried, and can
+  // never land long after its caller gave up (the fan-out's lease relies on that).
+  return DynamoDBDocumentClient.from(new DynamoDBClient({ requestHandler: { requestTimeout: 10_000 } }), {
     marshallOptions: { removeUndefinedValues: true },
   });
 }

@@ -1,4 +1,11 @@
-import { type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  BatchWriteCommand,
+  type BatchWriteCommandOutput,
+  type DynamoDBDocumentClient,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
 import {
   emptyCounts,
   LEDGER_SHARDS,
@@ -8,7 +15,7 @@ import {
   type RecipientCounts,
   type RecipientStatus,
 } from "../domain/ledger.ts";
-import { mapLimit } from "../shared/concurrency.ts";
+import { chunk, mapLimit, sleep } from "../shared/concurrency.ts";
 import { isConditionalFailure } from "./dynamo-errors.ts";
 
 export interface LedgerItem {
@@ -55,7 +62,7 @@ export class LedgerStore {
    * interrupted fan-out) are left as they are. Returns how many were new.
    */
   async createQueued(campaignId: string, emails: readonly string[], nowMs: number): Promise<number> {
-    const created = await mapLimit(emails, 25, async (email) => {
+    const created = await mapLimit(emails, 50, async (email) => {
       try {
         await this.db.send(
           new PutCommand({
@@ -79,6 +86,40 @@ export class LedgerStore {
       }
     });
     return created.reduce<number>((a, b) => a + b, 0);
+  }
+
+  /**
+   * Writes `queued` items in batches of 25, unconditionally: only for recipients known to have no
+   * item yet (a page the fan-out has never started before, under its lease), where it is 25 times
+   * fewer requests than conditional puts for the same write units.
+   */
+  async createQueuedFresh(campaignId: string, emails: readonly string[], nowMs: number): Promise<number> {
+    const updatedAt = new Date(nowMs).toISOString();
+    const expiresAt = Math.floor(nowMs / 1000) + this.retentionSeconds;
+    await mapLimit(chunk(emails, 25), 8, async (group) => {
+      let requests: Record<string, unknown>[] | undefined = group.map((email) => ({
+        PutRequest: {
+          Item: {
+            ...ledgerKey(campaignId, email),
+            campaignId,
+            email,
+            status: "queued",
+            attempts: 0,
+            updatedAt,
+            expiresAt,
+          },
+        },
+      }));
+      for (let attempt = 0; requests && requests.length > 0; attempt++) {
+        if (attempt >= 8) throw new Error("DynamoDB left ledger writes unprocessed after 8 attempts");
+        if (attempt > 0) await sleep(50 * 2 ** attempt);
+        const out: BatchWriteCommandOutput = await this.db.send(
+          new BatchWriteCommand({ RequestItems: { [this.table]: requests as never } }),
+        );
+        requests = out.UnprocessedItems?.[this.table] as Record<string, unknown>[] | undefined;
+      }
+    });
+    return emails.length;
   }
 
   /**

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { AudienceStore } from "../adapters/audience-store.ts";
 import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
@@ -6,7 +7,7 @@ import { type FanoutMessage, QueuePublisher, RECIPIENTS_PER_MESSAGE } from "../a
 import { chunk } from "../shared/concurrency.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
 import { logger, metrics } from "../shared/powertools.ts";
-import { PoisonMessageError, processBatch } from "../shared/sqs-batch.ts";
+import { PoisonMessageError, processBatch, RetryLaterError } from "../shared/sqs-batch.ts";
 
 const db = createDocumentClient();
 const sqs = createSqsClient();
@@ -21,7 +22,9 @@ const sendQueueUrl = requireEnv("SEND_QUEUE_URL");
 const fanoutQueueUrl = requireEnv("FANOUT_QUEUE_URL");
 
 /** Subscribers read per page; one checkpoint per page. */
-const PAGE_SIZE = numberEnv("FANOUT_PAGE_SIZE", 500);
+const PAGE_SIZE = numberEnv("FANOUT_PAGE_SIZE", 1000);
+/** A fan-out worker's hold on a campaign, renewed at every page; far longer than a page takes. */
+const LEASE_MS = numberEnv("FANOUT_LEASE_SECONDS", 60) * 1000;
 /** Stop taking new pages when less than this is left of the invocation, and continue in a new one. */
 const RESERVE_MS = 30_000;
 
@@ -38,17 +41,27 @@ export async function fanOut(message: FanoutMessage, remainingMs: () => number):
   const now = () => new Date().toISOString();
   if (campaign.status === "queued")
     await audience.transitionCampaign(campaign.id, "queued", "sending", now());
+  const owner = randomUUID();
   let cursor = campaign.fanoutCursor;
   for (;;) {
+    const pageKey = cursor ?? "START";
+    const lease = await audience.startFanoutPage(campaign.id, owner, pageKey, Date.now(), LEASE_MS);
+    if (!lease.acquired) {
+      // Another worker holds the campaign. Come back after its lease: if it died, this message
+      // takes over from the checkpoint; if it finished, there is nothing left to do.
+      throw new RetryLaterError("another fan-out worker holds the campaign", Math.ceil(LEASE_MS / 1000));
+    }
     const page = await audience.pageSubscribers(campaign.listId, cursor, PAGE_SIZE);
     const recipients = page.subscribers
       .filter((s) => s.status === "subscribed")
       .map((s) => ({ email: s.email, attributes: s.attributes }));
-    const created = await ledger.createQueued(
-      campaign.id,
-      recipients.map((r) => r.email),
-      Date.now(),
-    );
+    const emails = recipients.map((r) => r.email);
+    // A page started before (this worker's predecessor died in it) may have items already, which
+    // senders may have moved on: only conditional writes there. A fresh page has none: batch writes.
+    const created =
+      lease.previousPage === pageKey
+        ? await ledger.createQueued(campaign.id, emails, Date.now())
+        : await ledger.createQueuedFresh(campaign.id, emails, Date.now());
     await queue.sendAll(
       sendQueueUrl,
       chunk(recipients, RECIPIENTS_PER_MESSAGE).map((group) => ({
