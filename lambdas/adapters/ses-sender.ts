@@ -8,6 +8,7 @@ export interface OutgoingEmail {
   readonly html: string;
   readonly text: string;
   readonly campaignId: string;
+  readonly replyTo?: string;
   readonly headers?: readonly { name: string; value: string }[];
 }
 
@@ -49,6 +50,7 @@ export class SesSender {
           new SendEmailCommand({
             FromEmailAddress: email.from,
             Destination: { ToAddresses: [email.to] },
+            ...(email.replyTo ? { ReplyToAddresses: [email.replyTo] } : {}),
             ConfigurationSetName: this.configurationSet,
             EmailTags: [{ Name: "campaign", Value: email.campaignId }],
             Content: {
