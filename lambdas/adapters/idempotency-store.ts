@@ -59,8 +59,13 @@ export class IdempotencyStore {
           // TTL deletion is lazy (up to days), so an expired record counts as absent; so does a
           // claim whose owner died.
           ConditionExpression:
-            "attribute_not_exists(pk) OR expiresAt < :now OR (#state = :in_progress AND leaseUntil < :now AND requestHash = :hash)",
-          ExpressionAttributeNames: { "#state": "state" },
+            "attribute_not_exists(pk) OR #expiresAt < :now OR (#state = :in_progress AND #lease < :now AND #hash = :hash)",
+          ExpressionAttributeNames: {
+            "#state": "state",
+            "#expiresAt": "expiresAt",
+            "#lease": "leaseUntil",
+            "#hash": "requestHash",
+          },
           ExpressionAttributeValues: { ":now": now, ":in_progress": "in_progress", ":hash": requestHash },
         }),
       );
@@ -83,8 +88,8 @@ export class IdempotencyStore {
       new UpdateCommand({
         TableName: this.table,
         Key: { pk: `IDEMPOTENCY#${scope}#${key}`, sk: "#META" },
-        UpdateExpression: "SET #state = :done, response = :response REMOVE leaseUntil",
-        ExpressionAttributeNames: { "#state": "state" },
+        UpdateExpression: "SET #state = :done, #response = :response REMOVE #lease",
+        ExpressionAttributeNames: { "#state": "state", "#response": "response", "#lease": "leaseUntil" },
         ExpressionAttributeValues: { ":done": "done", ":response": encode(response) },
       }),
     );

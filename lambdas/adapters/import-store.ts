@@ -86,8 +86,14 @@ export class ImportStore {
         new UpdateCommand({
           TableName: this.table,
           Key: { pk: `IMPORT#${id}`, sk: "#META" },
-          UpdateExpression: "ADD doneChunks :chunk, processed :rows, imported :imported SET updatedAt = :now",
-          ConditionExpression: "attribute_exists(pk) AND NOT contains(doneChunks, :n)",
+          UpdateExpression: "ADD #done :chunk, #processed :rows, #imported :imported SET #updatedAt = :now",
+          ConditionExpression: "attribute_exists(pk) AND NOT contains(#done, :n)",
+          ExpressionAttributeNames: {
+            "#done": "doneChunks",
+            "#processed": "processed",
+            "#imported": "imported",
+            "#updatedAt": "updatedAt",
+          },
           ExpressionAttributeValues: {
             ":chunk": new Set([chunk]),
             ":n": chunk,
