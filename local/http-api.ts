@@ -67,7 +67,9 @@ async function handle(
   req: http.IncomingMessage,
   body: Buffer,
 ): Promise<Reply> {
-  const url = new URL(req.url ?? "/", "http://localhost");
+  // Prefix the origin rather than resolve against it: a path like "//x" would otherwise be read as
+  // a protocol-relative URL (host "x") or fail to parse, where API Gateway passes it on as a path.
+  const url = new URL(`http://localhost${req.url?.startsWith("/") ? req.url : "/"}`);
   const headers: Record<string, string> = {};
   for (const [key, value] of Object.entries(req.headers)) {
     if (value !== undefined && key !== "cookie")

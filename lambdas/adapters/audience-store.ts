@@ -1,18 +1,21 @@
 import {
   BatchGetCommand,
   type BatchGetCommandOutput,
+  BatchWriteCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
+  TransactWriteCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import type { Campaign, CampaignStatus } from "../domain/campaign.ts";
 import type { RecipientCounts } from "../domain/ledger.ts";
 import type { Attributes } from "../domain/render.ts";
-import { mapLimit } from "../shared/concurrency.ts";
+import { chunk, mapLimit } from "../shared/concurrency.ts";
 import { isConditionalFailure } from "./dynamo-errors.ts";
+import { decodeCursor, encodeCursor } from "./page-cursor.ts";
 
 /**
  * The audience table: lists, subscribers, campaigns and API keys, one partition per list or
@@ -23,6 +26,12 @@ import { isConditionalFailure } from "./dynamo-errors.ts";
  *   CAMPAIGN#<id>  #META          a campaign, its fan-out checkpoint and final counts
  *   APIKEY#<hash>  #META          an API key (SHA-256 of the secret; never the secret)
  *   ACTIVE         <campaignId>   a campaign that is sending: the scheduler watches these
+ *   LISTS          <createdAt>#<id>   index of lists, for paging
+ *   CAMPAIGNS      <createdAt>#<id>   index of campaigns, for paging
+ *   APIKEYS        <id>               index of API keys: name, scopes and the hash (never the secret)
+ *   SCHEDULED      <scheduledAt>#<id> a scheduled campaign, due when its time has come
+ *   ERASURE        <listId>           a deleted list whose subscribers are still being erased
+ *   SUPPRESSION    <email>            the suppression list: never deleted by an erasure
  */
 export type SubscriberStatus = "subscribed" | "unsubscribed" | "bounced" | "complained";
 
@@ -50,6 +59,26 @@ export interface ApiKeyRecord {
   readonly scopes: readonly string[];
 }
 
+export interface ApiKeyView extends ApiKeyRecord {
+  readonly createdAt: string;
+}
+
+export interface StoredSubscriber extends Subscriber {
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface Page<T> {
+  readonly items: T[];
+  readonly nextCursor?: string;
+}
+
+/** Fields of a draft campaign that PATCH may set; `remove` names optional fields to clear. */
+export interface CampaignChanges {
+  readonly set: Readonly<Record<string, unknown>>;
+  readonly remove: readonly string[];
+}
+
 const META = "#META";
 const listPk = (id: string) => `LIST#${id}`;
 const campaignPk = (id: string) => `CAMPAIGN#${id}`;
@@ -62,12 +91,266 @@ export class AudienceStore {
 
   async createList(list: MailingList): Promise<void> {
     await this.db.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: { pk: listPk(list.id), sk: META, type: "list", ...list },
-        ConditionExpression: "attribute_not_exists(pk)",
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: this.table,
+              Item: { pk: listPk(list.id), sk: META, type: "list", ...list },
+              ConditionExpression: "attribute_not_exists(pk)",
+            },
+          },
+          {
+            Put: {
+              TableName: this.table,
+              Item: { pk: "LISTS", sk: `${list.createdAt}#${list.id}`, type: "list-index", id: list.id },
+            },
+          },
+        ],
       }),
     );
+  }
+
+  /** Lists, newest first. */
+  async pageLists(limit: number, cursor?: string): Promise<Page<MailingList>> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": "LISTS" },
+        ExclusiveStartKey: decodeCursor(cursor, "LISTS"),
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    );
+    const ids = (out.Items ?? []).map((item) => item.id as string);
+    const metas = await this.batchGet(ids.map((id) => ({ pk: listPk(id), sk: META })));
+    const items = ids.flatMap((id) => {
+      const item = metas.get(listPk(id));
+      return item ? [{ id: item.id, name: item.name, createdAt: item.createdAt } as MailingList] : [];
+    });
+    const nextCursor = encodeCursor(out.LastEvaluatedKey);
+    return { items, ...(nextCursor ? { nextCursor } : {}) };
+  }
+
+  /** Renames a list; undefined when there is no such list. */
+  async renameList(id: string, name: string, now: string): Promise<MailingList | undefined> {
+    try {
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: listPk(id), sk: META },
+          UpdateExpression: "SET #name = :name, updatedAt = :now",
+          ConditionExpression: "attribute_exists(pk)",
+          ExpressionAttributeNames: { "#name": "name" },
+          ExpressionAttributeValues: { ":name": name, ":now": now },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      const item = out.Attributes ?? {};
+      return { id: item.id, name: item.name, createdAt: item.createdAt };
+    } catch (error) {
+      if (isConditionalFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Deletes a list and records that its subscribers must be erased (GDPR Art. 17), in one
+   * transaction: the erasure record is the durable to-do that the importer works off, so the data
+   * is erased even if the process dies right after this call. False when there is no such list.
+   */
+  async deleteList(list: MailingList, now: string): Promise<boolean> {
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Delete: {
+                TableName: this.table,
+                Key: { pk: listPk(list.id), sk: META },
+                ConditionExpression: "attribute_exists(pk)",
+              },
+            },
+            { Delete: { TableName: this.table, Key: { pk: "LISTS", sk: `${list.createdAt}#${list.id}` } } },
+            {
+              Put: {
+                TableName: this.table,
+                Item: { pk: "ERASURE", sk: list.id, type: "erasure", requestedAt: now, enqueuedAt: now },
+              },
+            },
+          ],
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isCancelledByCondition(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Lists whose erasure was requested before `before` and is not finished (for the scheduler). */
+  async pendingErasures(before: string): Promise<string[]> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: "pk = :pk",
+        FilterExpression: "enqueuedAt < :before",
+        ExpressionAttributeValues: { ":pk": "ERASURE", ":before": before },
+      }),
+    );
+    return (out.Items ?? []).map((item) => item.sk as string);
+  }
+
+  async markErasureEnqueued(listId: string, now: string): Promise<void> {
+    await this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: "ERASURE", sk: listId },
+        UpdateExpression: "SET enqueuedAt = :now",
+        ConditionExpression: "attribute_exists(pk)",
+        ExpressionAttributeValues: { ":now": now },
+      }),
+    );
+  }
+
+  /**
+   * Erases up to `max` items of a deleted list's partition (its subscribers). Returns true when the
+   * partition is empty and the erasure record is gone. The suppression list lives in its own
+   * partition and is never touched, so an erased address stays suppressed.
+   */
+  async eraseListPartition(listId: string, max: number): Promise<boolean> {
+    if (await this.getList(listId)) return this.finishErasure(listId); // the list lives: nothing to erase
+    let erased = 0;
+    while (erased < max) {
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: "pk = :pk",
+          ExpressionAttributeValues: { ":pk": listPk(listId) },
+          ProjectionExpression: "pk, sk",
+          Limit: 500,
+          ConsistentRead: true,
+        }),
+      );
+      const keys = (out.Items ?? []).map((item) => ({ pk: item.pk as string, sk: item.sk as string }));
+      if (keys.length === 0) return this.finishErasure(listId);
+      await this.batchDelete(keys);
+      erased += keys.length;
+    }
+    return false;
+  }
+
+  private async finishErasure(listId: string): Promise<boolean> {
+    await this.db.send(new DeleteCommand({ TableName: this.table, Key: { pk: "ERASURE", sk: listId } }));
+    return true;
+  }
+
+  /** Number of subscribers of a list (optionally with one status). Reads the whole partition. */
+  async countSubscribers(listId: string): Promise<number> {
+    let count = 0;
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: "pk = :pk AND begins_with(sk, :sub)",
+          ExpressionAttributeValues: { ":pk": listPk(listId), ":sub": "SUB#" },
+          Select: "COUNT",
+          ExclusiveStartKey: start,
+        }),
+      );
+      count += out.Count ?? 0;
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return count;
+  }
+
+  /** A page of subscribers in address order, optionally only those with `status`. */
+  async listSubscribers(
+    listId: string,
+    options: { status?: SubscriberStatus; limit: number; cursor?: string },
+  ): Promise<Page<StoredSubscriber>> {
+    const items: StoredSubscriber[] = [];
+    let start: Record<string, unknown> | undefined = decodeCursor(options.cursor, listPk(listId), "SUB#");
+    // A filter applies after the read limit, so keep reading until the page is full or the list ends.
+    do {
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: "pk = :pk AND begins_with(sk, :sub)",
+          ...(options.status
+            ? { FilterExpression: "#status = :status", ExpressionAttributeNames: { "#status": "status" } }
+            : {}),
+          ExpressionAttributeValues: {
+            ":pk": listPk(listId),
+            ":sub": "SUB#",
+            ...(options.status ? { ":status": options.status } : {}),
+          },
+          ExclusiveStartKey: start,
+          Limit: options.limit - items.length,
+        }),
+      );
+      items.push(...(out.Items ?? []).map(toSubscriber));
+      start = out.LastEvaluatedKey;
+    } while (start && items.length < options.limit);
+    const nextCursor = encodeCursor(start);
+    return { items, ...(nextCursor ? { nextCursor } : {}) };
+  }
+
+  async getSubscriber(listId: string, email: string): Promise<StoredSubscriber | undefined> {
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: { pk: listPk(listId), sk: `SUB#${email}` } }),
+    );
+    return out.Item ? toSubscriber(out.Item) : undefined;
+  }
+
+  /** Changes a subscriber's attributes and/or status; undefined when there is no such subscriber. */
+  async updateSubscriber(
+    listId: string,
+    email: string,
+    changes: { attributes?: Attributes; status?: SubscriberStatus },
+    now: string,
+  ): Promise<StoredSubscriber | undefined> {
+    const sets = ["updatedAt = :now"];
+    const values: Record<string, unknown> = { ":now": now };
+    if (changes.attributes) {
+      sets.push("attributes = :attributes");
+      values[":attributes"] = changes.attributes;
+    }
+    if (changes.status) {
+      sets.push("#status = :status");
+      values[":status"] = changes.status;
+    }
+    try {
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: listPk(listId), sk: `SUB#${email}` },
+          UpdateExpression: `SET ${sets.join(", ")}`,
+          ConditionExpression: "attribute_exists(pk)",
+          ...(changes.status ? { ExpressionAttributeNames: { "#status": "status" } } : {}),
+          ExpressionAttributeValues: values,
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return toSubscriber(out.Attributes ?? {});
+    } catch (error) {
+      if (isConditionalFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Erases one subscriber (GDPR Art. 17). The suppression list is untouched. False if absent. */
+  async deleteSubscriber(listId: string, email: string): Promise<boolean> {
+    const out = await this.db.send(
+      new DeleteCommand({
+        TableName: this.table,
+        Key: { pk: listPk(listId), sk: `SUB#${email}` },
+        ReturnValues: "ALL_OLD",
+      }),
+    );
+    return out.Attributes !== undefined;
   }
 
   async getList(id: string): Promise<MailingList | undefined> {
@@ -129,12 +412,183 @@ export class AudienceStore {
 
   async createCampaign(campaign: Campaign): Promise<void> {
     await this.db.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: { pk: campaignPk(campaign.id), sk: META, type: "campaign", ...campaign },
-        ConditionExpression: "attribute_not_exists(pk)",
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: this.table,
+              Item: { pk: campaignPk(campaign.id), sk: META, type: "campaign", ...campaign },
+              ConditionExpression: "attribute_not_exists(pk)",
+            },
+          },
+          {
+            Put: {
+              TableName: this.table,
+              Item: {
+                pk: "CAMPAIGNS",
+                sk: `${campaign.createdAt}#${campaign.id}`,
+                type: "campaign-index",
+                id: campaign.id,
+              },
+            },
+          },
+        ],
       }),
     );
+  }
+
+  /**
+   * Campaigns, newest first. With `status`, a page may hold fewer than `limit` campaigns (the
+   * filter applies to each page of the index); follow `nextCursor` to the end.
+   */
+  async pageCampaigns(limit: number, cursor?: string, status?: CampaignStatus): Promise<Page<Campaign>> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": "CAMPAIGNS" },
+        ExclusiveStartKey: decodeCursor(cursor, "CAMPAIGNS"),
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    );
+    const ids = (out.Items ?? []).map((item) => item.id as string);
+    const metas = await this.batchGet(ids.map((id) => ({ pk: campaignPk(id), sk: META })));
+    const items = ids.flatMap((id) => {
+      const item = metas.get(campaignPk(id));
+      if (!item || (status && item.status !== status)) return [];
+      const { pk: _pk, sk: _sk, type: _type, ...campaign } = item;
+      return [campaign as unknown as Campaign];
+    });
+    const nextCursor = encodeCursor(out.LastEvaluatedKey);
+    return { items, ...(nextCursor ? { nextCursor } : {}) };
+  }
+
+  /** Applies `changes` to a draft campaign; false when it is not (or no longer) a draft. */
+  async updateDraft(id: string, changes: CampaignChanges, now: string): Promise<boolean> {
+    const names: Record<string, string> = { "#status": "status" };
+    const values: Record<string, unknown> = { ":draft": "draft", ":now": now };
+    const sets = ["updatedAt = :now"];
+    for (const [key, value] of Object.entries(changes.set)) {
+      names[`#${key}`] = key;
+      values[`:${key}`] = value;
+      sets.push(`#${key} = :${key}`);
+    }
+    const removes = changes.remove.map((key) => {
+      names[`#${key}`] = key;
+      return `#${key}`;
+    });
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: campaignPk(id), sk: META },
+        UpdateExpression: `SET ${sets.join(", ")}${removes.length ? ` REMOVE ${removes.join(", ")}` : ""}`,
+        ConditionExpression: "#status = :draft",
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
+  /**
+   * Deletes a campaign that never started (draft or scheduled), with its index entries. False
+   * when it is in any other state (its ledger and counts must stay) or does not exist.
+   */
+  async deleteUnstartedCampaign(campaign: Campaign): Promise<boolean> {
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Delete: {
+                TableName: this.table,
+                Key: { pk: campaignPk(campaign.id), sk: META },
+                ConditionExpression: "#status IN (:draft, :scheduled)",
+                ExpressionAttributeNames: { "#status": "status" },
+                ExpressionAttributeValues: { ":draft": "draft", ":scheduled": "scheduled" },
+              },
+            },
+            {
+              Delete: {
+                TableName: this.table,
+                Key: { pk: "CAMPAIGNS", sk: `${campaign.createdAt}#${campaign.id}` },
+              },
+            },
+            ...(campaign.scheduledAt
+              ? [
+                  {
+                    Delete: {
+                      TableName: this.table,
+                      Key: { pk: "SCHEDULED", sk: `${campaign.scheduledAt}#${campaign.id}` },
+                    },
+                  },
+                ]
+              : []),
+          ],
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isCancelledByCondition(error)) return false;
+      throw error;
+    }
+  }
+
+  /** draft → scheduled, with the entry the scheduler looks for; false if it was not a draft. */
+  async scheduleCampaign(id: string, scheduledAt: string, now: string): Promise<boolean> {
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.table,
+                Key: { pk: campaignPk(id), sk: META },
+                UpdateExpression: "SET #status = :scheduled, updatedAt = :now, sendRequestedAt = :now",
+                ConditionExpression: "#status = :draft",
+                ExpressionAttributeNames: { "#status": "status" },
+                ExpressionAttributeValues: { ":scheduled": "scheduled", ":draft": "draft", ":now": now },
+              },
+            },
+            {
+              Put: {
+                TableName: this.table,
+                Item: { pk: "SCHEDULED", sk: `${scheduledAt}#${id}`, type: "scheduled", id },
+              },
+            },
+          ],
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isCancelledByCondition(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Scheduled campaigns whose time is at or before `now` (ISO 8601, UTC). */
+  async dueScheduled(now: string): Promise<{ id: string; entry: string }[]> {
+    const due: { id: string; entry: string }[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          // "#" sorts after every character of an ISO timestamp, so `now#` bounds every entry at `now`.
+          KeyConditionExpression: "pk = :pk AND sk <= :until",
+          ExpressionAttributeValues: { ":pk": "SCHEDULED", ":until": `${now}#~` },
+          ExclusiveStartKey: start,
+          ConsistentRead: true,
+        }),
+      );
+      due.push(...(out.Items ?? []).map((item) => ({ id: item.id as string, entry: item.sk as string })));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return due;
+  }
+
+  async clearScheduled(entry: string): Promise<void> {
+    await this.db.send(new DeleteCommand({ TableName: this.table, Key: { pk: "SCHEDULED", sk: entry } }));
   }
 
   async getCampaign(
@@ -367,16 +821,118 @@ export class AudienceStore {
   }
 
   async getApiKey(hash: string): Promise<ApiKeyRecord | undefined> {
+    // Strongly consistent: a revoked key must stop working on the next request.
     const out = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: { pk: `APIKEY#${hash}`, sk: META } }),
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: `APIKEY#${hash}`, sk: META },
+        ConsistentRead: true,
+      }),
     );
     if (!out.Item || out.Item.revokedAt) return undefined;
     return { id: out.Item.id, name: out.Item.name, scopes: out.Item.scopes };
   }
 
+  /** Stores a new key under its hash, with an index entry (by id) for listing and revoking. */
+  async createApiKey(key: ApiKeyView, hash: string): Promise<void> {
+    await this.db.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: this.table,
+              Item: { pk: `APIKEY#${hash}`, sk: META, type: "api-key", ...key },
+              ConditionExpression: "attribute_not_exists(pk)",
+            },
+          },
+          {
+            Put: {
+              TableName: this.table,
+              Item: { pk: "APIKEYS", sk: key.id, type: "api-key-index", hash, ...key },
+              ConditionExpression: "attribute_not_exists(pk)",
+            },
+          },
+        ],
+      }),
+    );
+  }
+
+  async pageApiKeys(limit: number, cursor?: string): Promise<Page<ApiKeyView>> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": "APIKEYS" },
+        ExclusiveStartKey: decodeCursor(cursor, "APIKEYS"),
+        Limit: limit,
+      }),
+    );
+    const items = (out.Items ?? []).map((item) => ({
+      id: item.id as string,
+      name: item.name as string,
+      scopes: item.scopes as string[],
+      createdAt: item.createdAt as string,
+    }));
+    const nextCursor = encodeCursor(out.LastEvaluatedKey);
+    return { items, ...(nextCursor ? { nextCursor } : {}) };
+  }
+
+  /** Revokes a key at once by deleting it and its index entry. False when there is no such key. */
+  async revokeApiKey(id: string): Promise<boolean> {
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: { pk: "APIKEYS", sk: id }, ConsistentRead: true }),
+    );
+    const hash = out.Item?.hash as string | undefined;
+    if (!hash) return false;
+    await this.db.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          { Delete: { TableName: this.table, Key: { pk: `APIKEY#${hash}`, sk: META } } },
+          { Delete: { TableName: this.table, Key: { pk: "APIKEYS", sk: id } } },
+        ],
+      }),
+    );
+    return true;
+  }
+
   /** Lightweight reachability check for the health route. */
   async ping(): Promise<void> {
     await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: "HEALTH", sk: META } }));
+  }
+
+  private async batchGet(keys: { pk: string; sk: string }[]): Promise<Map<string, Record<string, unknown>>> {
+    const found = new Map<string, Record<string, unknown>>();
+    for (const group of chunk(keys, 100)) {
+      let pending: Record<string, unknown>[] | undefined = group;
+      for (let attempt = 0; pending && pending.length > 0; attempt++) {
+        if (attempt > 5)
+          throw Object.assign(new Error("BatchGet left keys unprocessed"), { name: "ThrottlingException" });
+        const out = await this.db.send(
+          new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }),
+        );
+        for (const item of out.Responses?.[this.table] ?? []) found.set(item.pk as string, item);
+        pending = out.UnprocessedKeys?.[this.table]?.Keys as Record<string, unknown>[] | undefined;
+      }
+    }
+    return found;
+  }
+
+  private async batchDelete(keys: { pk: string; sk: string }[]): Promise<void> {
+    await mapLimit(chunk(keys, 25), 4, async (group) => {
+      let pending: Record<string, unknown>[] | undefined = group.map((key) => ({
+        DeleteRequest: { Key: key },
+      }));
+      for (let attempt = 0; pending && pending.length > 0; attempt++) {
+        if (attempt > 5)
+          throw Object.assign(new Error("BatchWrite left items unprocessed"), {
+            name: "ThrottlingException",
+          });
+        const out = await this.db.send(
+          new BatchWriteCommand({ RequestItems: { [this.table]: pending as never } }),
+        );
+        pending = out.UnprocessedItems?.[this.table] as Record<string, unknown>[] | undefined;
+      }
+    });
   }
 
   private async conditional(command: UpdateCommand): Promise<boolean> {
@@ -388,4 +944,21 @@ export class AudienceStore {
       throw error;
     }
   }
+}
+
+function toSubscriber(item: Record<string, unknown>): StoredSubscriber {
+  return {
+    email: item.email as string,
+    attributes: (item.attributes ?? {}) as Attributes,
+    status: item.status as SubscriberStatus,
+    createdAt: item.createdAt as string,
+    updatedAt: item.updatedAt as string,
+  };
+}
+
+/** A transaction refused because one of its conditions did not hold. */
+function isCancelledByCondition(error: unknown): boolean {
+  if (!(error instanceof Error) || error.name !== "TransactionCanceledException") return false;
+  const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+  return reasons.some((reason) => reason.Code === "ConditionalCheckFailed");
 }

@@ -10,6 +10,7 @@ export interface OutgoingEmail {
   readonly html: string;
   readonly text: string;
   readonly campaignId: string;
+  readonly replyTo?: string;
   readonly headers?: readonly { name: string; value: string }[];
 }
 
@@ -134,6 +135,7 @@ export class SesSender {
     return new SendEmailCommand({
       FromEmailAddress: email.from,
       Destination: { ToAddresses: [email.to] },
+      ...(email.replyTo ? { ReplyToAddresses: [email.replyTo] } : {}),
       ConfigurationSetName: this.configurationSet,
       EmailTags: [{ Name: "campaign", Value: email.campaignId }],
       Content: {

@@ -1,4 +1,5 @@
 import type { AudienceStore } from "../adapters/audience-store.ts";
+import type { ImportStore } from "../adapters/import-store.ts";
 import type { LedgerStore } from "../adapters/ledger-store.ts";
 import type { QueuePublisher } from "../adapters/queue.ts";
 import type { QueueAdmin } from "../adapters/queue-admin.ts";
@@ -11,6 +12,9 @@ export interface Deps {
   readonly queue: QueuePublisher;
   readonly fanoutQueueUrl: string;
   readonly queueAdmin: QueueAdmin;
+  readonly imports: ImportStore;
+  /** Audience jobs: CSV import chunks and list erasures. */
+  readonly importQueueUrl: string;
   /** The verified SES identity: campaigns send from it or a subdomain. */
   readonly senderDomain: string;
   readonly defaultFrom: string;

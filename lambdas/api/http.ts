@@ -7,6 +7,11 @@ export type HttpResult = APIGatewayProxyStructuredResultV2;
 
 /** Largest JSON body accepted (an HTML part may be up to 512 KB; JSON escaping adds some). */
 export const MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * Largest CSV body accepted: a synchronous Lambda invocation carries at most 6 MB, the event
+ * envelope included. https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+ */
+export const MAX_CSV_BYTES = 5 * 1024 * 1024;
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
   return {
@@ -49,6 +54,20 @@ export function jsonBody(event: HttpEvent): unknown {
   } catch {
     throw new ApiError(400, "invalid_json", "body is not valid JSON");
   }
+}
+
+/** The body of a `text/csv` request (RFC 4180), answering 415 / 413 for what a client got wrong. */
+export function csvBody(event: HttpEvent): string {
+  const contentType = header(event, "content-type") ?? "";
+  if (!/^text\/csv\b/i.test(contentType.trim())) {
+    throw new ApiError(415, "unsupported_media_type", "content-type must be text/csv");
+  }
+  const raw = event.body ?? "";
+  const bytes = event.isBase64Encoded ? Buffer.from(raw, "base64") : Buffer.from(raw, "utf8");
+  if (bytes.length > MAX_CSV_BYTES) {
+    throw new ApiError(413, "payload_too_large", `body must be at most ${MAX_CSV_BYTES} bytes`);
+  }
+  return bytes.toString("utf8").replace(/^\uFEFF/, "");
 }
 
 /** Validates `input` against a zod schema; on failure names every offending field. */

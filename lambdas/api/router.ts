@@ -1,7 +1,27 @@
+import type { z } from "zod";
 import { ApiError } from "../domain/errors.ts";
 import type { RouteHandler } from "./context.ts";
 
 export type Scope = "admin" | "write" | "read";
+
+/**
+ * What the OpenAPI document says about a route. The schemas are the ones the handler validates
+ * with, so the document cannot drift from the code. Every field is optional: a route without a
+ * `doc` is still documented (path, method, scope and the common error responses).
+ */
+export interface RouteDoc {
+  readonly summary?: string;
+  /** Request body schema (JSON unless `bodyContentType` says otherwise). */
+  readonly body?: z.ZodType;
+  /** @default "application/json" */
+  readonly bodyContentType?: string;
+  /** Query parameters: a zod object. A documented route without `query` refuses any parameter. */
+  readonly query?: z.ZodObject;
+  /** Success responses by status code. */
+  readonly responses?: Readonly<
+    Record<number, { readonly description: string; readonly schema?: z.ZodType }>
+  >;
+}
 
 export interface Route {
   readonly method: string;
@@ -9,6 +29,7 @@ export interface Route {
   /** The scope a key needs; `null` for public routes. */
   readonly scope: Scope | null;
   readonly handler: RouteHandler;
+  readonly doc?: RouteDoc;
 }
 
 interface CompiledRoute extends Route {

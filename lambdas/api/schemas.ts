@@ -1,16 +1,31 @@
 import { z } from "zod";
+import { CAMPAIGN_STATUSES } from "../domain/campaign.ts";
 import { normalizeEmail } from "../domain/email.ts";
 import { RECIPIENT_STATUSES } from "../domain/ledger.ts";
 import { unknownTags } from "../domain/render.ts";
 
-const emailField = z.string().transform((value, ctx) => {
-  const check = normalizeEmail(value);
-  if (!check.ok) {
-    ctx.addIssue({ code: "custom", message: check.error });
-    return z.NEVER;
-  }
-  return check.email;
-});
+/**
+ * Request schemas (validated at the edge) and response schemas (for the OpenAPI document).
+ * Every object is strict: an unknown field is an error that names it, not something ignored.
+ */
+
+export const SUBSCRIBER_STATUSES = ["subscribed", "unsubscribed", "bounced", "complained"] as const;
+export const API_KEY_SCOPES = ["admin", "write", "read"] as const;
+/** Largest page a client may ask for. */
+export const MAX_PAGE = 1000;
+
+export const emailField = z
+  .string()
+  .max(1000)
+  .transform((value, ctx) => {
+    const check = normalizeEmail(value);
+    if (!check.ok) {
+      ctx.addIssue({ code: "custom", message: check.error });
+      return z.NEVER;
+    }
+    return check.email;
+  })
+  .meta({ format: "email", description: "trimmed; the domain is lower-cased; at most 254 characters" });
 
 /** Subscriber attributes: a flat object of strings, numbers and booleans, at most 4 KB. */
 export const attributesSchema = z
@@ -21,29 +36,40 @@ export const attributesSchema = z
   .refine(
     (value) => Buffer.byteLength(JSON.stringify(value), "utf8") <= 4096,
     "attributes must be at most 4 KB",
-  );
+  )
+  .meta({ description: "flat object of strings, numbers and booleans; at most 4 KB as JSON" });
 
-export const createListSchema = z.strictObject({
-  name: z
-    .string()
-    .trim()
-    .min(1, "name is required")
-    .max(200)
-    .refine((v) => !/[\r\n]/.test(v), "name must not contain CR or LF"),
-});
+const nameField = z
+  .string()
+  .trim()
+  .min(1, "name is required")
+  .max(200)
+  .refine((v) => !/[\r\n]/.test(v), "name must not contain CR or LF");
+
+export const createListSchema = z.strictObject({ name: nameField });
+export const patchListSchema = z.strictObject({ name: nameField });
 
 /** Each subscriber is checked on its own so that one bad row is reported, not the whole batch. */
 export const upsertSubscribersSchema = z.strictObject({
   subscribers: z
     .array(z.unknown())
     .min(1, "at least one subscriber")
-    .max(1000, "at most 1000 subscribers per request"),
+    .max(1000, "at most 1000 subscribers per request")
+    .meta({ items: { $ref: "#/components/schemas/SubscriberInput" } }),
 });
 
 export const subscriberSchema = z.strictObject({
   email: emailField,
   attributes: attributesSchema.optional(),
 });
+
+/** bounced and complained are set by SES feedback, not by clients. */
+export const patchSubscriberSchema = z
+  .strictObject({
+    attributes: attributesSchema.optional(),
+    status: z.enum(["subscribed", "unsubscribed"]).optional(),
+  })
+  .refine((v) => v.attributes !== undefined || v.status !== undefined, "give attributes or status");
 
 const templateField = (field: string, max: number) =>
   z
@@ -56,21 +82,168 @@ const templateField = (field: string, max: number) =>
         ctx.addIssue({ code: "custom", message: `unknown merge tag {{${unknown[0]}}}` });
     });
 
+const htmlField = templateField("html", 512 * 1024).refine(
+  (v) => Buffer.byteLength(v, "utf8") <= 512 * 1024,
+  "html must be at most 512 KB",
+);
+const subjectField = templateField("subject", 998).refine(
+  (v) => !/[\r\n]/.test(v),
+  "subject must not contain CR or LF",
+);
+const scheduledAtField = z.iso
+  .datetime({ offset: true, message: "must be an ISO 8601 date-time with a time zone" })
+  .transform((value) => new Date(value).toISOString());
+const idField = z.string().min(1).max(100);
+
 export const createCampaignSchema = z.strictObject({
-  listId: z.string().min(1).max(100),
+  listId: idField,
   from: emailField.optional(),
-  subject: templateField("subject", 998).refine(
-    (v) => !/[\r\n]/.test(v),
-    "subject must not contain CR or LF",
-  ),
-  html: templateField("html", 512 * 1024),
+  replyTo: emailField.optional(),
+  subject: subjectField,
+  html: htmlField,
   text: templateField("text", 512 * 1024).optional(),
+  scheduledAt: scheduledAtField.optional(),
 });
 
+/** Only drafts can be changed; `null` clears an optional field. */
+export const patchCampaignSchema = z
+  .strictObject({
+    listId: idField.optional(),
+    from: emailField.optional(),
+    replyTo: emailField.nullable().optional(),
+    subject: subjectField.optional(),
+    html: htmlField.optional(),
+    text: templateField("text", 512 * 1024)
+      .nullable()
+      .optional(),
+    scheduledAt: scheduledAtField.nullable().optional(),
+  })
+  .refine((v) => Object.keys(v).length > 0, "give at least one field to change");
+
+export const previewSchema = z.strictObject({ email: emailField });
+
+export const createApiKeySchema = z.strictObject({
+  name: nameField,
+  scopes: z
+    .array(z.enum(API_KEY_SCOPES))
+    .min(1, "at least one scope")
+    .max(3)
+    .refine((v) => new Set(v).size === v.length, "scopes must not repeat"),
+});
+
+const limitField = z.coerce
+  .number("limit must be a number")
+  .int()
+  .min(1)
+  .max(MAX_PAGE, `limit must be at most ${MAX_PAGE}`)
+  .default(100);
+const cursorField = z.string().max(2000).optional();
+
+export const pageQuerySchema = z.strictObject({ limit: limitField, cursor: cursorField });
+export const subscribersQuerySchema = z.strictObject({
+  limit: limitField,
+  cursor: cursorField,
+  status: z.enum(SUBSCRIBER_STATUSES).optional(),
+});
+export const campaignsQuerySchema = z.strictObject({
+  limit: limitField,
+  cursor: cursorField,
+  status: z.enum(CAMPAIGN_STATUSES).optional(),
+});
 export const recipientsQuerySchema = z.strictObject({
   status: z.enum(RECIPIENT_STATUSES).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-  cursor: z.string().max(2000).optional(),
+  limit: limitField,
+  cursor: cursorField,
 });
 
 export const idSchema = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, "not a valid id");
+
+// --- Responses (documentation) ------------------------------------------------------------------
+
+export const errorResponseSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  }),
+});
+
+const page = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), nextCursor: z.string().optional() });
+
+export const listSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  createdAt: z.string(),
+  subscriberCount: z.number().int().optional(),
+});
+export const listPageSchema = page(listSchema);
+
+export const subscriberViewSchema = z.object({
+  email: z.string(),
+  attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  status: z.enum(SUBSCRIBER_STATUSES),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export const subscriberPageSchema = page(subscriberViewSchema);
+export const upsertResultSchema = z.object({
+  upserted: z.number().int(),
+  rejected: z.array(z.object({ index: z.number().int(), email: z.string().nullable(), error: z.string() })),
+});
+
+export const importJobSchema = z.object({
+  id: z.string(),
+  listId: z.string(),
+  status: z.enum(["running", "completed", "failed"]),
+  rows: z.number().int(),
+  processed: z.number().int(),
+  imported: z.number().int(),
+  errors: z.array(z.object({ row: z.number().int(), error: z.string() })),
+  moreErrors: z.number().int().optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  completedAt: z.string().optional(),
+});
+
+const countsSchema = z.record(z.string(), z.number().int());
+export const campaignViewSchema = z.object({
+  id: z.string(),
+  listId: z.string(),
+  from: z.string(),
+  replyTo: z.string().optional(),
+  subject: z.string(),
+  html: z.string(),
+  text: z.string().optional(),
+  scheduledAt: z.string().optional(),
+  status: z.enum(CAMPAIGN_STATUSES),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  counts: countsSchema.optional(),
+});
+export const campaignPageSchema = page(campaignViewSchema);
+export const sendResultSchema = z.object({ id: z.string(), status: z.enum(CAMPAIGN_STATUSES) });
+export const previewResultSchema = z.object({ subject: z.string(), html: z.string(), text: z.string() });
+export const recipientPageSchema = page(
+  z.object({
+    email: z.string(),
+    status: z.enum(RECIPIENT_STATUSES),
+    attempts: z.number().int(),
+    region: z.string().optional(),
+    sesMessageId: z.string().optional(),
+    error: z.string().optional(),
+    reason: z.string().optional(),
+    updatedAt: z.string().optional(),
+  }),
+);
+
+export const apiKeySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  scopes: z.array(z.enum(API_KEY_SCOPES)),
+  createdAt: z.string(),
+});
+export const createdApiKeySchema = apiKeySchema.extend({
+  key: z.string().meta({ description: "the secret; shown only in this response" }),
+});
+export const apiKeyPageSchema = page(apiKeySchema);

@@ -3,11 +3,20 @@ import { pendingCount } from "./ledger.ts";
 
 /**
  * Campaign lifecycle:
+ *   draft ──send (scheduledAt in the future)──► scheduled ──scheduler, at scheduledAt──► queued
  *   draft ──send──► queued ──fan-out starts──► sending ──every recipient terminal──► sent
  *   queued | sending ──pause──► paused ──resume──► sending
  *   queued | sending | paused ──cancel──► cancelled (every unsent recipient `cancelled`)
  */
-export const CAMPAIGN_STATUSES = ["draft", "queued", "sending", "paused", "sent", "cancelled"] as const;
+export const CAMPAIGN_STATUSES = [
+  "draft",
+  "scheduled",
+  "queued",
+  "sending",
+  "paused",
+  "sent",
+  "cancelled",
+] as const;
 export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
 
 export interface Campaign {
@@ -17,6 +26,10 @@ export interface Campaign {
   readonly subject: string;
   readonly html: string;
   readonly text?: string;
+  /** Reply-To address, if replies should go somewhere other than `from`. */
+  readonly replyTo?: string;
+  /** When to start sending (ISO 8601); `send` before then schedules the campaign. */
+  readonly scheduledAt?: string;
   readonly status: CampaignStatus;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -35,7 +48,8 @@ export interface Campaign {
 
 /** The status a campaign has given what the ledger says about its recipients. */
 export function deriveStatus(campaign: Campaign, counts: RecipientCounts): CampaignStatus {
-  // Only a campaign on its way can complete by itself; paused and cancelled are decisions.
+  // Only a campaign on its way can complete by itself; draft, scheduled, paused and cancelled are
+  // decisions.
   if (campaign.status !== "queued" && campaign.status !== "sending") return campaign.status;
   return campaign.fanoutDone && pendingCount(counts) === 0 ? "sent" : campaign.status;
 }

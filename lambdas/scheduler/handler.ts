@@ -6,6 +6,7 @@ import { QueuePublisher } from "../adapters/queue.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
 import { logger, metrics } from "../shared/powertools.ts";
 import { watchCampaigns } from "./campaign-watch.ts";
+import { runScheduledWork } from "./scheduled-campaigns.ts";
 
 const db = createDocumentClient();
 const deps = {
@@ -28,6 +29,16 @@ export interface ScheduledTask {
 
 export const TASKS: ScheduledTask[] = [
   { name: "watch-campaigns", run: async () => ({ ...(await watchCampaigns(deps)) }) },
+  {
+    name: "scheduled-campaigns",
+    run: async () => ({
+      ...(await runScheduledWork({
+        ...deps,
+        importQueueUrl: requireEnv("IMPORT_QUEUE_URL"),
+        erasureRetryAfterMs: 15 * 60_000,
+      })),
+    }),
+  },
 ];
 
 /** Runs every minute (EventBridge schedule). A failing task is logged and does not stop the others. */

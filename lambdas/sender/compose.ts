@@ -10,6 +10,7 @@ export function composeEmail(campaign: Campaign, recipient: SendRecipient): Outg
     from: campaign.from,
     to: recipient.email,
     campaignId: campaign.id,
+    ...(campaign.replyTo ? { replyTo: campaign.replyTo } : {}),
     subject: renderTemplate(campaign.subject, ctx, "header"),
     html: renderTemplate(campaign.html, ctx, "html"),
     text: renderTemplate(campaign.text ?? htmlToText(campaign.html), ctx, "text"),

@@ -38,6 +38,7 @@ const FANOUT_TIMEOUT = Duration.minutes(5);
 const SENDER_TIMEOUT = Duration.minutes(2);
 const SENDER_BATCHING_WINDOW = Duration.seconds(1);
 const SCHEDULER_TIMEOUT = Duration.seconds(50);
+const IMPORTER_TIMEOUT = Duration.minutes(1);
 
 /** The SES configuration set has the same name in every region. */
 export const configurationSetName = (config: SteadfastConfig): string => config.appName;
@@ -62,8 +63,10 @@ export class RegionStack extends Stack {
   public readonly fanout: ServiceFunction;
   public readonly sender: ServiceFunction;
   public readonly scheduler: ServiceFunction;
+  public readonly importer: ServiceFunction;
   public readonly fanoutQueue: QueueWithDlq;
   public readonly sendQueue: QueueWithDlq;
+  public readonly importQueue: QueueWithDlq;
   public readonly httpApi: apigwv2.HttpApi;
   public readonly configurationSet: ses.ConfigurationSet;
   public readonly emailIdentity: ses.EmailIdentity;
@@ -229,6 +232,32 @@ export class RegionStack extends Stack {
       targets: [new targets.LambdaFunction(this.scheduler.function, { retryAttempts: 0 })],
     });
 
+    // --- Audience jobs: CSV import chunks and list erasures --------------------------------
+    // A CSV of up to 100,000 rows arrives in one request (HTTP API bodies are at most 10 MB and a
+    // synchronous Lambda payload at most 6 MB); the API stores the job and enqueues chunks of rows
+    // that the importer upserts, so the request returns in seconds.
+    this.importer = new ServiceFunction(this, "Importer", {
+      ...common,
+      service: "importer",
+      entry: entry("importer"),
+      timeout: IMPORTER_TIMEOUT,
+      memorySize: 512,
+    });
+    this.importQueue = new QueueWithDlq(this, "ImportQueue", {
+      consumerTimeout: IMPORTER_TIMEOUT,
+      maxReceiveCount: 5,
+      retentionPeriod: queueRetention,
+    });
+    this.importer.bindTable("AUDIENCE_TABLE", props.audienceTable, "readWrite");
+    this.importer.function.addEnvironment("IMPORT_QUEUE_URL", this.importQueue.queue.queueUrl);
+    // A list erasure larger than one invocation continues in a new message.
+    this.importQueue.queue.grantSendMessages(this.importer);
+    this.importQueue.addConsumer(this.importer.function, { batchSize: 1, maxConcurrency: 2 });
+    for (const producer of [this.api, this.scheduler]) {
+      producer.function.addEnvironment("IMPORT_QUEUE_URL", this.importQueue.queue.queueUrl);
+      this.importQueue.queue.grantSendMessages(producer);
+    }
+
     // --- HTTP API ------------------------------------------------------------------------
     this.httpApi = new apigwv2.HttpApi(this, "HttpApi", {
       description: `${config.appName} API (${region})`,
@@ -288,7 +317,9 @@ export class RegionStack extends Stack {
     this.alarms = [
       ...this.fanoutQueue.alarms,
       ...this.sendQueue.alarms,
+      ...this.importQueue.alarms,
       this.api.errorsAlarm,
+      this.importer.errorsAlarm,
       this.fanout.errorsAlarm,
       this.sender.errorsAlarm,
       this.scheduler.errorsAlarm,

@@ -103,8 +103,9 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
 
   it("redrives every work queue to a dead-letter queue of the same stack", () => {
     const workQueues = queues.filter(([id]) => !dlqIds.has(id));
-    expect(workQueues).toHaveLength(2);
-    expect(dlqIds.size).toBe(2);
+    // fan-out, send, and import (CSV chunks and list erasures)
+    expect(workQueues).toHaveLength(3);
+    expect(dlqIds.size).toBe(3);
     for (const [id, queue] of workQueues) {
       const { RedrivePolicy } = props<{
         RedrivePolicy?: { deadLetterTargetArn: unknown; maxReceiveCount: number };
@@ -132,7 +133,7 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
 
   it("sizes each mapped queue's visibility timeout to >= 6 × the function timeout, with partial batch failures", () => {
     const mappings = resources(template, "AWS::Lambda::EventSourceMapping");
-    expect(mappings).toHaveLength(2);
+    expect(mappings).toHaveLength(3);
     for (const [id, mapping] of mappings) {
       const { EventSourceArn, FunctionName, FunctionResponseTypes } = props<{
         EventSourceArn: unknown;
@@ -161,6 +162,8 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
       }),
     );
     const fanout = byFunction.get(serviceFunction(template, "fanout")[0]);
+    const importer = byFunction.get(serviceFunction(template, "importer")[0]);
+    expect([importer?.BatchSize, importer?.ScalingConfig.MaximumConcurrency]).toEqual([1, 2]);
     const sender = byFunction.get(serviceFunction(template, "sender")[0]);
     expect([fanout?.BatchSize, fanout?.ScalingConfig.MaximumConcurrency]).toEqual([1, 2]);
     expect([sender?.BatchSize, sender?.ScalingConfig.MaximumConcurrency]).toEqual([
@@ -171,7 +174,7 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
 
   it("has an Errors alarm per function and an API 5xx alarm", () => {
     const functions = serviceFunctions(template);
-    expect([...functions.keys()].sort()).toEqual(["api", "fanout", "scheduler", "sender"]);
+    expect([...functions.keys()].sort()).toEqual(["api", "fanout", "importer", "scheduler", "sender"]);
     for (const [name, [fnId]] of functions) {
       const errors = alarms.filter(
         (a) =>
@@ -189,6 +192,22 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
       ["Stage", "$default"],
     ]);
     expect(api5xx[0]?.Threshold).toBeGreaterThanOrEqual(5);
+  });
+
+  it("feeds the import queue from the API and the scheduler, and only the importer consumes it", () => {
+    const [importerId, importer] = serviceFunction(template, "importer");
+    const importQueueRef = environment(importer).IMPORT_QUEUE_URL;
+    const importQueueId = refTarget(importQueueRef);
+    expect(importQueueId).toBeDefined();
+    for (const name of ["api", "scheduler"]) {
+      const [, fn] = serviceFunction(template, name);
+      expect(refTarget(environment(fn).IMPORT_QUEUE_URL), name).toBe(importQueueId);
+    }
+    const consumers = resources(template, "AWS::Lambda::EventSourceMapping")
+      .map(([, m]) => props<{ EventSourceArn: unknown; FunctionName: unknown }>(m))
+      .filter((m) => refTarget(m.EventSourceArn) === importQueueId)
+      .map((m) => refTarget(m.FunctionName));
+    expect(consumers).toEqual([importerId]);
   });
 
   it("sends every alarm and its recovery to the alarm topic", () => {

@@ -1,0 +1,127 @@
+import { gunzipSync, gzipSync } from "node:zlib";
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { isConditionalFailure } from "./dynamo-errors.ts";
+
+/** A response kept for replay. */
+export interface StoredResponse {
+  readonly statusCode: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+export type BeginResult =
+  | { readonly kind: "started" }
+  | { readonly kind: "replay"; readonly response: StoredResponse }
+  | { readonly kind: "mismatch" }
+  | { readonly kind: "in_progress" };
+
+/** How long a key is remembered (the API promises 24 hours). */
+export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+/** A claim older than this is considered abandoned (the API function times out after 10 s). */
+const IN_PROGRESS_LEASE_SECONDS = 60;
+/** DynamoDB items are at most 400 KB: bigger responses are kept without their largest fields. */
+const MAX_STORED_BYTES = 300 * 1024;
+
+/**
+ * Idempotency records in the audience table (`IDEMPOTENCY#<api key id>#<key>`), expiring by TTL.
+ * The first request claims the key with a conditional write; a repeat with the same request hash
+ * gets the stored response, a repeat with another hash is a conflict.
+ * https://datatracker.ietf.org/doc/draft-ietf-httpapi-idempotency-key-header/
+ */
+export class IdempotencyStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async begin(scope: string, key: string, requestHash: string, nowMs: number): Promise<BeginResult> {
+    const now = Math.floor(nowMs / 1000);
+    const pk = `IDEMPOTENCY#${scope}#${key}`;
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            pk,
+            sk: "#META",
+            type: "idempotency",
+            requestHash,
+            state: "in_progress",
+            leaseUntil: now + IN_PROGRESS_LEASE_SECONDS,
+            expiresAt: now + IDEMPOTENCY_TTL_SECONDS,
+          },
+          // TTL deletion is lazy (up to days), so an expired record counts as absent; so does a
+          // claim whose owner died.
+          ConditionExpression:
+            "attribute_not_exists(pk) OR #expiresAt < :now OR (#state = :in_progress AND #lease < :now AND #hash = :hash)",
+          ExpressionAttributeNames: {
+            "#state": "state",
+            "#expiresAt": "expiresAt",
+            "#lease": "leaseUntil",
+            "#hash": "requestHash",
+          },
+          ExpressionAttributeValues: { ":now": now, ":in_progress": "in_progress", ":hash": requestHash },
+        }),
+      );
+      return { kind: "started" };
+    } catch (error) {
+      if (!isConditionalFailure(error)) throw error;
+    }
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: { pk, sk: "#META" }, ConsistentRead: true }),
+    );
+    const item = out.Item;
+    if (!item) return this.begin(scope, key, requestHash, nowMs);
+    if (item.requestHash !== requestHash) return { kind: "mismatch" };
+    if (item.state !== "done") return { kind: "in_progress" };
+    return { kind: "replay", response: decode(item.response as Uint8Array) };
+  }
+
+  async complete(scope: string, key: string, response: StoredResponse): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: `IDEMPOTENCY#${scope}#${key}`, sk: "#META" },
+        UpdateExpression: "SET #state = :done, #response = :response REMOVE #lease",
+        ExpressionAttributeNames: { "#state": "state", "#response": "response", "#lease": "leaseUntil" },
+        ExpressionAttributeValues: { ":done": "done", ":response": encode(response) },
+      }),
+    );
+  }
+
+  /** Forgets a claim whose request was refused, so the request leaves no trace. */
+  async abandon(scope: string, key: string): Promise<void> {
+    await this.db.send(
+      new DeleteCommand({ TableName: this.table, Key: { pk: `IDEMPOTENCY#${scope}#${key}`, sk: "#META" } }),
+    );
+  }
+}
+
+function encode(response: StoredResponse): Uint8Array {
+  let packed = gzipSync(JSON.stringify(response));
+  if (packed.length > MAX_STORED_BYTES) {
+    // Keep the status and the identifiers; drop long strings (an HTML part) that do not fit.
+    const body = JSON.parse(response.body) as Record<string, unknown>;
+    const slim = Object.fromEntries(
+      Object.entries(body).filter(([, value]) => typeof value !== "string" || value.length <= 1024),
+    );
+    packed = gzipSync(
+      JSON.stringify({
+        ...response,
+        headers: { ...response.headers, "idempotent-replay": "truncated" },
+        body: JSON.stringify(slim),
+      }),
+    );
+  }
+  return packed;
+}
+
+function decode(raw: Uint8Array): StoredResponse {
+  return JSON.parse(gunzipSync(raw).toString("utf8")) as StoredResponse;
+}

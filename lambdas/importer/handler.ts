@@ -1,0 +1,60 @@
+import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
+import { AudienceStore } from "../adapters/audience-store.ts";
+import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
+import { ImportStore } from "../adapters/import-store.ts";
+import { QueuePublisher } from "../adapters/queue.ts";
+import { requireEnv } from "../shared/env.ts";
+import { logger, metrics } from "../shared/powertools.ts";
+import { PoisonMessageError, processBatch } from "../shared/sqs-batch.ts";
+import { type AudienceJob, parseAudienceJob } from "./jobs.ts";
+
+const db = createDocumentClient();
+const sqs = createSqsClient();
+const audienceTable = requireEnv("AUDIENCE_TABLE");
+const audience = new AudienceStore(db, audienceTable);
+const imports = new ImportStore(db, audienceTable);
+const queue = new QueuePublisher(sqs);
+const importQueueUrl = requireEnv("IMPORT_QUEUE_URL");
+
+/** Items erased per message before the rest continues in a new message. */
+const ERASE_BATCH = 5_000;
+
+/**
+ * Audience jobs the API hands off: chunks of a CSV import (upserted by email, so a redelivered
+ * chunk or a re-posted file never duplicates anyone) and the erasure of a deleted list.
+ */
+export async function runJob(job: AudienceJob): Promise<void> {
+  const now = new Date().toISOString();
+  if (job.kind === "import-chunk") {
+    // A list deleted while its import runs gets nothing more: its partition is being erased.
+    const live = await audience.getList(job.listId);
+    if (live) await audience.upsertSubscribers(job.listId, job.subscribers, now);
+    await imports.recordChunk(job.jobId, job.chunk, job.rows, live ? job.subscribers.length : 0, now);
+    metrics.addMetric("SubscribersImported", "Count", live ? job.subscribers.length : 0);
+    return;
+  }
+  const done = await audience.eraseListPartition(job.listId, ERASE_BATCH);
+  if (!done) {
+    await queue.send(importQueueUrl, job);
+    await audience.markErasureEnqueued(job.listId, now);
+  }
+}
+
+function parse(record: SQSRecord): AudienceJob {
+  try {
+    const job = parseAudienceJob(JSON.parse(record.body));
+    if (job) return job;
+  } catch {
+    // fall through
+  }
+  throw new PoisonMessageError("not an audience job");
+}
+
+export const handler = async (event: SQSEvent, context: Context) => {
+  logger.addContext(context);
+  try {
+    return await processBatch(event, (record) => runJob(parse(record)), { sqs, queueUrl: importQueueUrl });
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};

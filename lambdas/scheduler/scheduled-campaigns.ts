@@ -1,0 +1,44 @@
+import type { AudienceStore } from "../adapters/audience-store.ts";
+import { startCampaign } from "../adapters/campaign-starter.ts";
+import type { QueuePublisher } from "../adapters/queue.ts";
+
+export interface ScheduledDeps {
+  readonly audience: AudienceStore;
+  readonly queue: QueuePublisher;
+  readonly fanoutQueueUrl: string;
+  /** Where list erasures go (the importer consumes them). */
+  readonly importQueueUrl: string;
+  readonly now: () => Date;
+  /** An erasure not finished this long after it was enqueued is enqueued again. */
+  readonly erasureRetryAfterMs: number;
+}
+
+export interface ScheduledReport {
+  readonly started: number;
+  readonly erasuresResumed: number;
+}
+
+/**
+ * Starts every scheduled campaign whose time has come (`scheduled → queued`, then the fan-out, as
+ * `send` does), and re-enqueues list erasures that did not finish (their message was lost or went
+ * to the DLQ). Runs every minute, so a campaign starts within a minute of its `scheduledAt`.
+ */
+export async function runScheduledWork(deps: ScheduledDeps): Promise<ScheduledReport> {
+  const now = deps.now();
+  let started = 0;
+  for (const { id, entry } of await deps.audience.dueScheduled(now.toISOString())) {
+    const status = await startCampaign(deps, id, "scheduled", now.toISOString());
+    // The entry goes only once the campaign has left `scheduled` (or is gone): a crash before
+    // this point leaves it for the next tick, and startCampaign is safe to repeat.
+    if (status !== "scheduled") await deps.audience.clearScheduled(entry);
+    if (status !== undefined && status !== "scheduled") started++;
+  }
+  let erasuresResumed = 0;
+  const stale = new Date(now.getTime() - deps.erasureRetryAfterMs).toISOString();
+  for (const listId of await deps.audience.pendingErasures(stale)) {
+    await deps.queue.send(deps.importQueueUrl, { kind: "erase-list", listId });
+    await deps.audience.markErasureEnqueued(listId, now.toISOString());
+    erasuresResumed++;
+  }
+  return { started, erasuresResumed };
+}
