@@ -1,13 +1,16 @@
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { AudienceStore } from "../adapters/audience-store.ts";
 import { createDocumentClient, createSesClient, createSqsClient } from "../adapters/clients.ts";
 import { LedgerStore } from "../adapters/ledger-store.ts";
 import type { SendMessage } from "../adapters/queue.ts";
 import { SesSender } from "../adapters/ses-sender.ts";
+import { SuppressionStore } from "../adapters/suppression-store.ts";
 import { TokenBucket } from "../domain/token-bucket.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
 import { logger, metrics } from "../shared/powertools.ts";
 import { backoffSeconds, PoisonMessageError, processBatch, RetryLaterError } from "../shared/sqs-batch.ts";
+import { configureUnsubscribeLinks, unsubscribeLinks } from "./compose.ts";
 import { Delivery } from "./deliver.ts";
 
 const db = createDocumentClient();
@@ -26,8 +29,19 @@ const ses = new SesSender(
   (region) => buckets.get(region)?.take() ?? Promise.resolve(),
 );
 
+// Every email carries a signed one-click unsubscribe link: the key is read once per container
+// (top-level await: a container that cannot read it fails its init and Lambda retries).
+const unsubscribeSecret = await new SecretsManagerClient({}).send(
+  new GetSecretValueCommand({ SecretId: requireEnv("UNSUBSCRIBE_SECRET_ID") }),
+);
+if (!unsubscribeSecret.SecretString) throw new Error("the unsubscribe secret is empty");
+configureUnsubscribeLinks(unsubscribeLinks(unsubscribeSecret.SecretString, requireEnv("PUBLIC_API_URL")));
+const suppressions = new SuppressionStore(db, requireEnv("AUDIENCE_TABLE"));
+
 const delivery = new Delivery({
   audience: new AudienceStore(db, requireEnv("AUDIENCE_TABLE")),
+  // Read at send time, not fan-out time: an unsubscribe or bounce during the campaign is honoured.
+  suppressionReason: (campaign, recipient) => suppressions.reasonFor(campaign.listId, recipient.email),
   ledger: new LedgerStore(db, requireEnv("LEDGER_TABLE"), numberEnv("LEDGER_RETENTION_DAYS", 90) * 86_400),
   ses,
   now: Date.now,

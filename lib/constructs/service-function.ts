@@ -8,8 +8,8 @@ import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 
-/** The three Lambda functions of the pipeline. */
-export type ServiceName = "api" | "fanout" | "sender" | "scheduler";
+/** The Lambda functions of the pipeline. */
+export type ServiceName = "api" | "fanout" | "sender" | "scheduler" | "feedback";
 
 export interface ServiceFunctionProps {
   /** Which function this is; sets STEADFAST_FUNCTION and the Powertools service name. */

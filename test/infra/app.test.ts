@@ -103,8 +103,8 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
 
   it("redrives every work queue to a dead-letter queue of the same stack", () => {
     const workQueues = queues.filter(([id]) => !dlqIds.has(id));
-    expect(workQueues).toHaveLength(2);
-    expect(dlqIds.size).toBe(2);
+    expect(workQueues).toHaveLength(3);
+    expect(dlqIds.size).toBe(3);
     for (const [id, queue] of workQueues) {
       const { RedrivePolicy } = props<{
         RedrivePolicy?: { deadLetterTargetArn: unknown; maxReceiveCount: number };
@@ -132,7 +132,7 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
 
   it("sizes each mapped queue's visibility timeout to >= 6 × the function timeout, with partial batch failures", () => {
     const mappings = resources(template, "AWS::Lambda::EventSourceMapping");
-    expect(mappings).toHaveLength(2);
+    expect(mappings).toHaveLength(3);
     for (const [id, mapping] of mappings) {
       const { EventSourceArn, FunctionName, FunctionResponseTypes } = props<{
         EventSourceArn: unknown;
@@ -171,7 +171,7 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
 
   it("has an Errors alarm per function and an API 5xx alarm", () => {
     const functions = serviceFunctions(template);
-    expect([...functions.keys()].sort()).toEqual(["api", "fanout", "scheduler", "sender"]);
+    expect([...functions.keys()].sort()).toEqual(["api", "fanout", "feedback", "scheduler", "sender"]);
     for (const [name, [fnId]] of functions) {
       const errors = alarms.filter(
         (a) =>
