@@ -49,6 +49,8 @@ export class FaultProxy {
   readonly stats: ProxyStats = { requests: {}, sesAccepted: 0 };
   /** SES message ids handed out by this proxy → the id the emulator stored the message under. */
   readonly sesMessageIds = new Map<string, string>();
+  /** Called for every SendEmail the emulator accepted, with the id handed out and the request body. */
+  onSesAccepted?: (accepted: { messageId: string; request: Buffer }) => void;
 
   constructor(
     readonly service: ServiceName,
@@ -130,6 +132,8 @@ export class FaultProxy {
 
   private forward(req: http.IncomingMessage, res: http.ServerResponse, operation: string): void {
     const target = new URL(this.target);
+    const request: Buffer[] = [];
+    if (this.onSesAccepted && operation === "SendEmail") req.on("data", (c: Buffer) => request.push(c));
     const upstream = http.request(
       {
         host: target.hostname,
@@ -140,7 +144,7 @@ export class FaultProxy {
       },
       (up) => {
         if (this.service === "ses" && operation === "SendEmail" && up.statusCode === 200) {
-          this.rewriteSesReply(up, res);
+          this.rewriteSesReply(up, res, () => Buffer.concat(request));
           return;
         }
         res.writeHead(up.statusCode ?? 502, up.headers);
@@ -158,7 +162,7 @@ export class FaultProxy {
    * aws-ses-v2-local numbers messages with 9 random digits, which collide past a few tens of
    * thousands; SES's own ids are unique, so the proxy hands out unique ones and remembers the map.
    */
-  private rewriteSesReply(up: http.IncomingMessage, res: http.ServerResponse): void {
+  private rewriteSesReply(up: http.IncomingMessage, res: http.ServerResponse, request: () => Buffer): void {
     const chunks: Buffer[] = [];
     up.on("data", (c: Buffer) => chunks.push(c));
     up.on("end", () => {
@@ -171,6 +175,7 @@ export class FaultProxy {
           parsed.MessageId = unique;
           this.stats.sesAccepted++;
           body = JSON.stringify(parsed);
+          this.onSesAccepted?.({ messageId: unique, request: request() });
         }
       } catch {
         // pass the body through untouched

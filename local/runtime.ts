@@ -25,6 +25,8 @@ import { freePort, ProcessGroup } from "./processes.ts";
 import { serveSecrets } from "./secrets-manager.ts";
 import { ControlServer } from "./control.ts";
 import { registerControlRoutes } from "./control-routes.ts";
+import { registerFeedbackRoutes } from "./control-routes-feedback.ts";
+import { MailboxSimulator } from "./mailbox-simulator.ts";
 
 export const LOCAL_ACCOUNT = "000000000000";
 const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" };
@@ -191,6 +193,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         options.maxVisibilityTimeoutSeconds,
       );
       const scope = stackScope(stack, region.queues, tableNames, exports);
+      // The API port is chosen before the functions start: the sender puts it in unsubscribe links.
+      const apiPort = nextApiPort !== 0 ? nextApiPort++ : await freePort();
+      (region as { apiUrl: string }).apiUrl = `http://127.0.0.1:${apiPort}`;
 
       const functions = new Map<string, FunctionPool>();
       for (const [logicalId, resource] of resourcesOf(stack, "AWS::Lambda::Function")) {
@@ -215,6 +220,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
             memoryMb: Number(props.MemorySize ?? 128),
             environment: {
               ...stringValues(environment),
+              // The API's public URL (an HTTPS stage URL on AWS) is the local API's URL here.
+              ...(environment.PUBLIC_API_URL !== undefined ? { PUBLIC_API_URL: region.apiUrl } : {}),
               PATH: process.env.PATH ?? "",
               AWS_REGION: stack.region,
               AWS_DEFAULT_REGION: stack.region,
@@ -303,14 +310,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       const apiFunction = httpApiFunction(stack);
       const apiPool = apiFunction ? functions.get(apiFunction) : undefined;
       if (!apiPool) throw new Error(`${stack.stackName} has no HTTP API with a Lambda integration`);
-      const server = await serveHttpApi(apiPool, nextApiPort, `local-${stack.region}`);
-      servers.push(server);
-      const port = (server.address() as { port: number }).port;
-      if (nextApiPort !== 0) nextApiPort++;
-      (region as { apiUrl: string }).apiUrl = `http://127.0.0.1:${port}`;
+      servers.push(await serveHttpApi(apiPool, apiPort, `local-${stack.region}`));
     }
 
     registerControlRoutes(control, regions);
+    registerFeedbackRoutes(control, new MailboxSimulator(regions, regionStacks, sqs.url));
     const controlUrl = await control.listen();
     const first = regions[0] as RegionRuntime;
     const info: LocalInfo = {

@@ -3,6 +3,7 @@ import type { ImportStore } from "../adapters/import-store.ts";
 import type { LedgerStore } from "../adapters/ledger-store.ts";
 import type { QueuePublisher } from "../adapters/queue.ts";
 import type { QueueAdmin } from "../adapters/queue-admin.ts";
+import type { SuppressionStore } from "../adapters/suppression-store.ts";
 import type { HttpEvent, HttpResult } from "./http.ts";
 
 /** What route handlers work with; built once per container in handler.ts. */
@@ -19,6 +20,10 @@ export interface Deps {
   readonly senderDomain: string;
   readonly defaultFrom: string;
   readonly now: () => Date;
+  /** The suppression list and list unsubscribes (routes-deliverability.ts). */
+  readonly suppressions: SuppressionStore;
+  /** The key unsubscribe tokens are signed with, read once from Secrets Manager. */
+  readonly unsubscribeSecret: () => Promise<string>;
 }
 
 export type RouteHandler = (

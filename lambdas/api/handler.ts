@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import type { Context } from "aws-lambda";
 import { AudienceStore } from "../adapters/audience-store.ts";
@@ -9,6 +9,7 @@ import { ImportStore } from "../adapters/import-store.ts";
 import { LedgerStore } from "../adapters/ledger-store.ts";
 import { QueuePublisher } from "../adapters/queue.ts";
 import { CloudWatchOldestAge, EmulatorOldestAge, QueueAdmin } from "../adapters/queue-admin.ts";
+import { SuppressionStore } from "../adapters/suppression-store.ts";
 import { ApiError, ConflictError, ValidationError } from "../domain/errors.ts";
 import { requireEnv } from "../shared/env.ts";
 import { logger } from "../shared/powertools.ts";
@@ -27,6 +28,9 @@ const fanoutQueueUrl = requireEnv("FANOUT_QUEUE_URL");
 const audienceTable = requireEnv("AUDIENCE_TABLE");
 const audience = new AudienceStore(db, audienceTable);
 const idempotency = new IdempotencyStore(db, audienceTable);
+const secrets = new SecretsManagerClient({});
+const unsubscribeSecretId = requireEnv("UNSUBSCRIBE_SECRET_ID");
+let unsubscribeSecret: Promise<string> | undefined;
 const deps: Deps = {
   audience,
   imports: new ImportStore(db, audienceTable),
@@ -47,12 +51,21 @@ const deps: Deps = {
   senderDomain: requireEnv("SENDER_DOMAIN").toLowerCase(),
   defaultFrom: requireEnv("DEFAULT_FROM_ADDRESS"),
   now: () => new Date(),
+  suppressions: new SuppressionStore(db, requireEnv("AUDIENCE_TABLE")),
+  unsubscribeSecret: () =>
+    (unsubscribeSecret ??= secrets
+      .send(new GetSecretValueCommand({ SecretId: unsubscribeSecretId }))
+      .then((out) => {
+        if (!out.SecretString) throw new Error("the unsubscribe secret is empty");
+        return out.SecretString;
+      })
+      .catch((error: unknown) => {
+        // Try again on the next request rather than caching a transient failure.
+        unsubscribeSecret = undefined;
+        throw error;
+      })),
 };
-const authenticator = new Authenticator(
-  audience,
-  new SecretsManagerClient({}),
-  requireEnv("ADMIN_KEY_SECRET_ID"),
-);
+const authenticator = new Authenticator(audience, secrets, requireEnv("ADMIN_KEY_SECRET_ID"));
 
 /** GET /health: 200 when the tables and the queue answer, 503 otherwise. No key needed. */
 const health: RouteHandler = async () => {

@@ -101,9 +101,50 @@ const redrive: RouteHandler = async (event, _params, deps) => {
 
 /** Campaign control (pause, resume, cancel) and queue administration. */
 export const controlRoutes: readonly Route[] = [
-  { method: "POST", path: "/v1/campaigns/{id}/pause", scope: "write", handler: pause },
-  { method: "POST", path: "/v1/campaigns/{id}/resume", scope: "write", handler: resume },
-  { method: "POST", path: "/v1/campaigns/{id}/cancel", scope: "write", handler: cancel },
-  { method: "GET", path: "/v1/admin/queues", scope: "admin", handler: queues },
-  { method: "POST", path: "/v1/admin/dlq/redrive", scope: "admin", handler: redrive },
+  {
+    method: "POST",
+    path: "/v1/campaigns/{id}/pause",
+    scope: "write",
+    handler: pause,
+    doc: {
+      summary: "Pause a queued or sending campaign: no new SES calls within seconds",
+      body: pauseSchema,
+      responses: { 200: { description: "paused (repeating is harmless)" } },
+    },
+  },
+  {
+    method: "POST",
+    path: "/v1/campaigns/{id}/resume",
+    scope: "write",
+    handler: resume,
+    doc: { summary: "Resume a paused campaign", responses: { 200: { description: "sending again" } } },
+  },
+  {
+    method: "POST",
+    path: "/v1/campaigns/{id}/cancel",
+    scope: "write",
+    handler: cancel,
+    doc: {
+      summary: "Cancel a campaign: every recipient not yet sent ends cancelled",
+      responses: { 200: { description: "cancelled" } },
+    },
+  },
+  {
+    method: "GET",
+    path: "/v1/admin/queues",
+    scope: "admin",
+    handler: queues,
+    doc: { summary: "Depths and oldest-message ages of every queue and its DLQ" },
+  },
+  {
+    method: "POST",
+    path: "/v1/admin/dlq/redrive",
+    scope: "admin",
+    handler: redrive,
+    doc: {
+      summary: "Move dead-lettered messages back to their queue",
+      body: redriveSchema,
+      responses: { 202: { description: "moved, or a move task started" } },
+    },
+  },
 ];

@@ -1,5 +1,6 @@
 /**
- * Merge tags: `{{email}}`, `{{attributes.NAME}}` and `{{attributes.NAME | "default"}}`.
+ * Merge tags: `{{email}}`, `{{attributes.NAME}}`, `{{attributes.NAME | "default"}}` and
+ * `{{unsubscribeUrl}}` (the recipient's one-click unsubscribe link).
  * Values are HTML-escaped when rendered into the HTML part; subject and text get them as they are
  * (a subject cannot carry CR/LF: values are flattened to one line there).
  */
@@ -9,7 +10,12 @@ export type Attributes = Readonly<Record<string, AttributeValue>>;
 export interface MergeContext {
   readonly email: string;
   readonly attributes: Attributes;
+  /** Rendered by `{{unsubscribeUrl}}`. */
+  readonly unsubscribeUrl?: string;
 }
+
+/** The tag that renders the recipient's unsubscribe link. */
+export const UNSUBSCRIBE_TAG = "unsubscribeUrl";
 
 const TAG = /\{\{\s*([^{}|]*?)\s*(?:\|\s*"([^"]*)"\s*)?\}\}/g;
 const ATTRIBUTE_TAG = /^attributes\.([A-Za-z_][A-Za-z0-9_-]{0,63})$/;
@@ -19,7 +25,7 @@ export function unknownTags(template: string): string[] {
   const unknown: string[] = [];
   for (const match of template.matchAll(TAG)) {
     const name = match[1] ?? "";
-    if (name !== "email" && !ATTRIBUTE_TAG.test(name)) unknown.push(name);
+    if (name !== "email" && name !== UNSUBSCRIBE_TAG && !ATTRIBUTE_TAG.test(name)) unknown.push(name);
   }
   return unknown;
 }
@@ -40,6 +46,7 @@ export function renderTemplate(template: string, ctx: MergeContext, mode: Render
     const name = rawName ?? "";
     let value: string | undefined;
     if (name === "email") value = ctx.email;
+    else if (name === UNSUBSCRIBE_TAG) value = ctx.unsubscribeUrl;
     else {
       const attr = ATTRIBUTE_TAG.exec(name);
       if (!attr) return whole;
@@ -51,6 +58,12 @@ export function renderTemplate(template: string, ctx: MergeContext, mode: Render
     if (mode === "header") return value.replace(/[\r\n]+/g, " ");
     return value;
   });
+}
+
+/** Whether a template renders the unsubscribe link somewhere. */
+export function hasUnsubscribeTag(template: string): boolean {
+  for (const match of template.matchAll(TAG)) if (match[1] === UNSUBSCRIBE_TAG) return true;
+  return false;
 }
 
 /** A readable text part for clients that do not render HTML, when the campaign has none. */

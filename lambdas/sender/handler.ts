@@ -1,12 +1,15 @@
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { AudienceStore } from "../adapters/audience-store.ts";
 import { createDocumentClient, createSesClient, createSqsClient } from "../adapters/clients.ts";
 import { LedgerStore } from "../adapters/ledger-store.ts";
 import { QueuePublisher, type SendMessage, type SendRecipient } from "../adapters/queue.ts";
 import { SesSender } from "../adapters/ses-sender.ts";
+import { SuppressionStore } from "../adapters/suppression-store.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
 import { logger, metrics } from "../shared/powertools.ts";
 import { backoffSeconds, PoisonMessageError, processBatch } from "../shared/sqs-batch.ts";
+import { configureUnsubscribeLinks, unsubscribeLinks } from "./compose.ts";
 import { Delivery, type RecipientResult } from "./deliver.ts";
 
 const db = createDocumentClient();
@@ -50,8 +53,19 @@ const ses = new SesSender(
   },
 );
 
+// Every email carries a signed one-click unsubscribe link: the key is read once per container
+// (top-level await: a container that cannot read it fails its init and Lambda retries).
+const unsubscribeSecret = await new SecretsManagerClient({}).send(
+  new GetSecretValueCommand({ SecretId: requireEnv("UNSUBSCRIBE_SECRET_ID") }),
+);
+if (!unsubscribeSecret.SecretString) throw new Error("the unsubscribe secret is empty");
+configureUnsubscribeLinks(unsubscribeLinks(unsubscribeSecret.SecretString, requireEnv("PUBLIC_API_URL")));
+const suppressions = new SuppressionStore(db, requireEnv("AUDIENCE_TABLE"));
+
 const delivery = new Delivery({
   audience: new AudienceStore(db, requireEnv("AUDIENCE_TABLE")),
+  // Read at send time, not fan-out time: an unsubscribe or bounce during the campaign is honoured.
+  suppressionReason: (campaign, recipient) => suppressions.reasonFor(campaign.listId, recipient.email),
   ledger: new LedgerStore(db, requireEnv("LEDGER_TABLE"), numberEnv("LEDGER_RETENTION_DAYS", 90) * 86_400),
   ses,
   now: Date.now,

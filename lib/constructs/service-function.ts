@@ -9,7 +9,7 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 
 /** The Lambda functions of the pipeline. */
-export type ServiceName = "api" | "fanout" | "sender" | "scheduler" | "importer";
+export type ServiceName = "api" | "fanout" | "sender" | "scheduler" | "importer" | "feedback";
 
 export interface ServiceFunctionProps {
   /** Which function this is; sets STEADFAST_FUNCTION and the Powertools service name. */

@@ -17,6 +17,7 @@ export class DataStack extends Stack {
   public readonly audienceTable: dynamodb.TableV2;
   public readonly ledgerTable: dynamodb.TableV2;
   public readonly adminApiKey: secretsmanager.Secret;
+  public readonly unsubscribeKey: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
@@ -70,7 +71,23 @@ export class DataStack extends Stack {
       replicaRegions: replicaRegions.map((region) => ({ region })),
       removalPolicy: RemovalPolicy.RETAIN,
     });
+
+    // The key unsubscribe links are signed with (HMAC, see lambdas/domain/unsubscribe-token.ts).
+    // Replicated like the admin key, so a link mailed from one region works in every region.
+    // Retained: rotating it would break every link already mailed.
+    this.unsubscribeKey = new secretsmanager.Secret(this, "UnsubscribeKey", {
+      secretName: unsubscribeKeySecretName(appName),
+      description: `Signing key of ${appName} one-click unsubscribe links`,
+      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+      replicaRegions: replicaRegions.map((region) => ({ region })),
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
   }
+}
+
+/** Name of the unsubscribe link signing key, identical in every region. */
+export function unsubscribeKeySecretName(appName: string): string {
+  return `${appName}/unsubscribe-key`;
 }
 
 /** Name of the admin API key secret, identical in every region. */

@@ -26,9 +26,10 @@ import * as sns from "aws-cdk-lib/aws-sns";
 import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import type { Construct } from "constructs";
 import type { SteadfastConfig } from "../config.ts";
+import { FeedbackPipeline } from "../constructs/feedback-pipeline.ts";
 import { QueueWithDlq } from "../constructs/queue-with-dlq.ts";
 import { ServiceFunction, type ServiceName } from "../constructs/service-function.ts";
-import { adminApiKeySecretName } from "./data-stack.ts";
+import { adminApiKeySecretName, unsubscribeKeySecretName } from "./data-stack.ts";
 
 const PROJECT_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const entry = (service: ServiceName) => join(PROJECT_ROOT, "lambdas", service, "handler.ts");
@@ -72,6 +73,7 @@ export class RegionStack extends Stack {
   public readonly emailIdentity: ses.EmailIdentity;
   public readonly alarmTopic: sns.Topic;
   public readonly alarms: readonly cloudwatch.Alarm[];
+  public readonly feedback: FeedbackPipeline;
 
   constructor(scope: Construct, id: string, props: RegionStackProps) {
     super(scope, id, props);
@@ -304,6 +306,29 @@ export class RegionStack extends Stack {
       });
     new CfnOutput(this, "ApiUrl", { value: stage.url, description: "Base URL of the HTTP API" });
 
+    // --- Deliverability: unsubscribe links, SES feedback, reputation guard ------------------
+    // Unsubscribe links point at this region's API (RFC 8058 needs an HTTPS URL; the stage URL is).
+    this.sender.function.addEnvironment("PUBLIC_API_URL", stage.url);
+    const unsubscribeKey = secretsmanager.Secret.fromSecretNameV2(
+      this,
+      "UnsubscribeKey",
+      unsubscribeKeySecretName(config.appName),
+    );
+    for (const fn of [this.api, this.sender]) {
+      fn.function.addEnvironment("UNSUBSCRIBE_SECRET_ID", unsubscribeKeySecretName(config.appName));
+      unsubscribeKey.grantRead(fn);
+    }
+    this.feedback = new FeedbackPipeline(this, "Feedback", {
+      configurationSet: this.configurationSet,
+      audienceTable: props.audienceTable,
+      ledgerTable: props.ledgerTable,
+      entry: entry("feedback"),
+      projectRoot: PROJECT_ROOT,
+      logRetention,
+      queueRetention,
+      alarmPrefix: `${config.appName}-${region}`,
+    });
+
     // --- Alarms --------------------------------------------------------------------------
     // No KMS key: CloudWatch cannot publish to a topic encrypted with the AWS-managed SNS key.
     // https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger
@@ -324,6 +349,7 @@ export class RegionStack extends Stack {
       this.sender.errorsAlarm,
       this.scheduler.errorsAlarm,
       api5xxAlarm,
+      ...this.feedback.alarms,
     ];
     const action = new SnsAction(this.alarmTopic);
     for (const alarm of this.alarms) {

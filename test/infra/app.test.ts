@@ -103,9 +103,9 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
 
   it("redrives every work queue to a dead-letter queue of the same stack", () => {
     const workQueues = queues.filter(([id]) => !dlqIds.has(id));
-    // fan-out, send, and import (CSV chunks and list erasures)
-    expect(workQueues).toHaveLength(3);
-    expect(dlqIds.size).toBe(3);
+    // fan-out, send, import (CSV chunks and list erasures), and SES feedback
+    expect(workQueues).toHaveLength(4);
+    expect(dlqIds.size).toBe(4);
     for (const [id, queue] of workQueues) {
       const { RedrivePolicy } = props<{
         RedrivePolicy?: { deadLetterTargetArn: unknown; maxReceiveCount: number };
@@ -133,7 +133,7 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
 
   it("sizes each mapped queue's visibility timeout to >= 6 × the function timeout, with partial batch failures", () => {
     const mappings = resources(template, "AWS::Lambda::EventSourceMapping");
-    expect(mappings).toHaveLength(3);
+    expect(mappings).toHaveLength(4);
     for (const [id, mapping] of mappings) {
       const { EventSourceArn, FunctionName, FunctionResponseTypes } = props<{
         EventSourceArn: unknown;
@@ -174,7 +174,14 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
 
   it("has an Errors alarm per function and an API 5xx alarm", () => {
     const functions = serviceFunctions(template);
-    expect([...functions.keys()].sort()).toEqual(["api", "fanout", "importer", "scheduler", "sender"]);
+    expect([...functions.keys()].sort()).toEqual([
+      "api",
+      "fanout",
+      "feedback",
+      "importer",
+      "scheduler",
+      "sender",
+    ]);
     for (const [name, [fnId]] of functions) {
       const errors = alarms.filter(
         (a) =>

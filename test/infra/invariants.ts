@@ -48,18 +48,27 @@ export function expectGlobalTables(template: Template, regions: readonly string[
   }
 }
 
-/** The admin key secret is retained and replicated to every region except the primary one. */
+/**
+ * The secrets (admin key, unsubscribe signing key) are retained and replicated to every region
+ * except the primary one.
+ */
 export function expectReplicatedSecret(
   template: Template,
   primary: string,
   regions: readonly string[],
 ): void {
-  const [, secret] = single(resources(template, "AWS::SecretsManager::Secret"), "secret");
-  expect(secret.DeletionPolicy).toBe("Retain");
-  const { ReplicaRegions = [] } = props<{ ReplicaRegions?: { Region: string }[] }>(secret);
-  expect(ReplicaRegions.map((replica) => replica.Region).sort()).toEqual(
-    regions.filter((r) => r !== primary).sort(),
-  );
+  const secrets = resources(template, "AWS::SecretsManager::Secret");
+  expect(secrets.map(([, s]) => props<{ Name: string }>(s).Name).sort()).toEqual([
+    "steadfast/admin-api-key",
+    "steadfast/unsubscribe-key",
+  ]);
+  for (const [id, secret] of secrets) {
+    expect(secret.DeletionPolicy, id).toBe("Retain");
+    const { ReplicaRegions = [] } = props<{ ReplicaRegions?: { Region: string }[] }>(secret);
+    expect(ReplicaRegions.map((replica) => replica.Region).sort(), id).toEqual(
+      regions.filter((r) => r !== primary).sort(),
+    );
+  }
 }
 
 /**

@@ -12,9 +12,13 @@ beforeAll(async () => {
     LEDGER_TABLE: "ledger",
     FANOUT_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/fanout",
     IMPORT_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/import",
+    SEND_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/send",
+    FANOUT_DLQ_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/fanout-dlq",
+    SEND_DLQ_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/send-dlq",
     SENDER_DOMAIN: "example.com",
     DEFAULT_FROM_ADDRESS: "news@example.com",
     ADMIN_KEY_SECRET_ID: "steadfast/admin-api-key",
+    UNSUBSCRIBE_SECRET_ID: "steadfast/unsubscribe-key",
   });
   ({ ROUTES } = await import("../../lambdas/api/handler.ts"));
   ({ openApiDocument } = await import("../../lambdas/api/openapi.ts"));

@@ -1,0 +1,95 @@
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
+import { AudienceStore } from "../adapters/audience-store.ts";
+import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
+import { FeedbackStore } from "../adapters/feedback-store.ts";
+import { SuppressionStore } from "../adapters/suppression-store.ts";
+import { parseFeedbackMessage } from "../domain/feedback-event.ts";
+import { requireEnv } from "../shared/env.ts";
+import { logger, metrics } from "../shared/powertools.ts";
+import { backoffSeconds, processBatch, RetryLaterError } from "../shared/sqs-batch.ts";
+import { FeedbackProcessor } from "./process.ts";
+
+const db = createDocumentClient();
+const sqs = createSqsClient();
+const queueUrl = requireEnv("FEEDBACK_QUEUE_URL");
+const deadLetterQueueUrl = requireEnv("FEEDBACK_DLQ_URL");
+const audienceTable = requireEnv("AUDIENCE_TABLE");
+
+/**
+ * SES sometimes reports a message before the sender has recorded its id on the ledger (a Send
+ * event follows SES's acceptance within milliseconds). An unknown id is retried this many times,
+ * with backoff, before it is counted as unmatched (a message from outside Steadfast, an expired
+ * ledger item, or the documented duplicate window) and dropped.
+ */
+const UNMATCHED_RECEIVES = 5;
+
+const processor = new FeedbackProcessor({
+  store: new FeedbackStore(db, requireEnv("LEDGER_TABLE"), audienceTable),
+  suppressions: new SuppressionStore(db, audienceTable),
+  audience: new AudienceStore(db, audienceTable),
+  now: () => new Date(),
+  onNotice: (notice) => {
+    switch (notice.type) {
+      case "suppressed":
+        metrics.addMetric(notice.reason === "bounce" ? "HardBounces" : "Complaints", "Count", notice.count);
+        break;
+      case "paused":
+        // The ReputationPause alarm watches this metric.
+        logger.warn("reputation guard tripped", {
+          campaignId: notice.campaignId,
+          reason: notice.reason,
+          paused: notice.paused,
+        });
+        metrics.addMetric("ReputationPause", "Count", 1);
+        break;
+      case "recorded":
+        if (!notice.first) metrics.addMetric("FeedbackDuplicate", "Count", 1);
+        break;
+    }
+  },
+});
+
+/**
+ * An event that can never be processed goes straight to the DLQ (where its alarm fires) instead of
+ * blocking the queue for maxReceiveCount rounds; the rest of the batch carries on.
+ */
+async function deadLetter(record: SQSRecord, reason: string): Promise<void> {
+  await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: deadLetterQueueUrl,
+      MessageBody: record.body,
+      MessageAttributes: { reason: { DataType: "String", StringValue: reason.slice(0, 256) } },
+    }),
+  );
+  logger.warn("unparseable feedback event sent to the DLQ", { messageId: record.messageId, reason });
+  metrics.addMetric("FeedbackInvalid", "Count", 1);
+}
+
+async function handleRecord(record: SQSRecord): Promise<void> {
+  const parsed = parseFeedbackMessage(record.body);
+  if (!parsed.ok) return deadLetter(record, parsed.error);
+  const outcome = await processor.process(parsed.event);
+  if (outcome === "unmatched") {
+    const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? "1");
+    if (receiveCount < UNMATCHED_RECEIVES) {
+      throw new RetryLaterError(
+        "no ledger item for this SES message id yet",
+        backoffSeconds(receiveCount, 2, 60),
+      );
+    }
+    logger.info("feedback for an unknown SES message dropped", { eventType: parsed.event.type });
+    metrics.addMetric("FeedbackUnmatched", "Count", 1);
+  }
+}
+
+export const handler = async (event: SQSEvent, context: Context) => {
+  logger.addContext(context);
+  try {
+    // One record at a time: every event of a campaign updates the same campaign item, and
+    // concurrent transactions on one item conflict.
+    return await processBatch(event, handleRecord, { sqs, queueUrl });
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};

@@ -1,0 +1,179 @@
+import type { AudienceStore } from "../adapters/audience-store.ts";
+import type { FeedbackStore, LedgerRef } from "../adapters/feedback-store.ts";
+import type { FeedbackCounter, SuppressionStore } from "../adapters/suppression-store.ts";
+import { type FeedbackEvent, suppressionFor } from "../domain/feedback-event.ts";
+import { reputationVerdict } from "../domain/reputation.ts";
+
+export type FeedbackOutcome = "recorded" | "duplicate" | "ignored" | "unmatched";
+
+export type FeedbackNotice =
+  | { type: "suppressed"; reason: "bounce" | "complaint"; count: number }
+  | { type: "recorded"; eventType: string; first: boolean }
+  | { type: "paused"; campaignId: string; reason: string; paused: boolean };
+
+export interface FeedbackDeps {
+  readonly store: Pick<
+    FeedbackStore,
+    "findByMessageId" | "recordFirst" | "recordAlways" | "campaign" | "markGuardTripped" | "markSubscriber"
+  >;
+  readonly suppressions: Pick<SuppressionStore, "put" | "ensureCounters">;
+  readonly audience: Pick<AudienceStore, "pauseCampaign">;
+  readonly now: () => Date;
+  readonly onNotice?: (notice: FeedbackNotice) => void;
+}
+
+/**
+ * What each SES event updates (counters are campaign `feedback.<name>`, flags are on the ledger
+ * item; a counter moves only when its flag is set for the first time):
+ *
+ *   Send             flag sendEventAt                          counter sent       + guard
+ *   Delivery         flag deliveredAt                          counter delivered
+ *   Bounce Permanent flag bouncedAt, bounceType, bounceSubType counter bounced    + suppress, subscriber bounced, guard
+ *   Bounce other     lastBounceAt, bounceType, bounceSubType   (SES gave up after retrying: recorded only)
+ *   Complaint        flag complainedAt, complaintFeedbackType  counter complained + suppress, subscriber complained, guard
+ *   Open             flag openedAt                             counter opened (unique opens)
+ *   Click            flag clickedAt, clickedLink               counter clicked (unique clickers)
+ *   Reject           rejectedAt, rejectReason
+ *   Rendering Failure renderingFailedAt, renderingError
+ *   DeliveryDelay    lastDelayAt, delayType
+ *   Subscription     nothing (SES-managed contact lists are not used: unsubscribes come to /u/{token})
+ */
+const FIRST_TIME: Partial<Record<FeedbackEvent["type"], { flag: string; counter: FeedbackCounter }>> = {
+  Send: { flag: "sendEventAt", counter: "sent" },
+  Delivery: { flag: "deliveredAt", counter: "delivered" },
+  Complaint: { flag: "complainedAt", counter: "complained" },
+  Open: { flag: "openedAt", counter: "opened" },
+  Click: { flag: "clickedAt", counter: "clicked" },
+};
+
+/** Events after which the reputation guard looks at the campaign again. */
+const GUARDED: ReadonlySet<FeedbackEvent["type"]> = new Set(["Send", "Bounce", "Complaint"]);
+
+export class FeedbackProcessor {
+  /** Campaigns whose counter map is known to exist (it is never removed). */
+  private readonly countersReady = new Set<string>();
+  private readonly listIds = new Map<string, string | undefined>();
+
+  constructor(private readonly deps: FeedbackDeps) {}
+
+  async process(event: FeedbackEvent): Promise<FeedbackOutcome> {
+    if (event.type === "Subscription") return "ignored";
+    const now = this.deps.now().toISOString();
+    const at = event.at ?? now;
+
+    // Suppression first, and whether or not the message is ours: an address that bounced hard
+    // must never be mailed again, even if its ledger item has expired.
+    const suppression = suppressionFor(event);
+    if (suppression) {
+      for (const email of suppression.emails)
+        await this.deps.suppressions.put(email, suppression.reason, now);
+      this.deps.onNotice?.({
+        type: "suppressed",
+        reason: suppression.reason,
+        count: suppression.emails.length,
+      });
+    }
+
+    const ref = await this.deps.store.findByMessageId(event.mail.messageId);
+    if (!ref) return "unmatched";
+
+    const outcome = await this.record(event, ref, at);
+    this.deps.onNotice?.({ type: "recorded", eventType: event.type, first: outcome === "recorded" });
+
+    if (suppression) {
+      const listId = await this.listIdOf(ref.campaignId);
+      if (listId)
+        await this.deps.store.markSubscriber(
+          listId,
+          ref.email,
+          suppression.reason === "bounce" ? "bounced" : "complained",
+          at,
+        );
+    }
+    // Evaluated after duplicates too: a retried message whose first attempt failed after the
+    // counter moved still gets its guard check.
+    if (GUARDED.has(event.type)) await this.guard(ref.campaignId, now);
+    return outcome;
+  }
+
+  private async record(event: FeedbackEvent, ref: LedgerRef, at: string): Promise<FeedbackOutcome> {
+    const store = this.deps.store;
+    if (event.type === "Bounce") {
+      const bounce = event.bounce;
+      const sets: Record<string, string> = {
+        bounceType: bounce?.bounceType ?? "Undetermined",
+        bounceSubType: bounce?.bounceSubType ?? "Undetermined",
+        ...(bounce?.diagnostic ? { bounceDiagnostic: bounce.diagnostic } : {}),
+      };
+      if (bounce?.bounceType !== "Permanent") {
+        await store.recordAlways(ref, { lastBounceAt: at, ...sets });
+        return "recorded";
+      }
+      return this.first(ref, "bouncedAt", at, sets, "bounced");
+    }
+    const firstTime = FIRST_TIME[event.type];
+    if (firstTime) {
+      const sets: Record<string, string> = {};
+      if (event.type === "Complaint" && event.complaint?.feedbackType)
+        sets.complaintFeedbackType = event.complaint.feedbackType;
+      if (event.type === "Click" && event.click?.link) sets.clickedLink = event.click.link;
+      return this.first(ref, firstTime.flag, at, sets, firstTime.counter);
+    }
+    switch (event.type) {
+      case "Reject":
+        await store.recordAlways(ref, {
+          rejectedAt: at,
+          ...(event.reject?.reason ? { rejectReason: event.reject.reason } : {}),
+        });
+        return "recorded";
+      case "Rendering Failure":
+        await store.recordAlways(ref, {
+          renderingFailedAt: at,
+          ...(event.failure?.errorMessage ? { renderingError: event.failure.errorMessage } : {}),
+        });
+        return "recorded";
+      case "DeliveryDelay":
+        await store.recordAlways(ref, {
+          lastDelayAt: at,
+          ...(event.deliveryDelay?.delayType ? { delayType: event.deliveryDelay.delayType } : {}),
+        });
+        return "recorded";
+      default:
+        return "ignored";
+    }
+  }
+
+  private async first(
+    ref: LedgerRef,
+    flag: string,
+    at: string,
+    sets: Record<string, string>,
+    counter: FeedbackCounter,
+  ): Promise<FeedbackOutcome> {
+    if (!this.countersReady.has(ref.campaignId)) {
+      if (await this.deps.suppressions.ensureCounters(ref.campaignId)) this.countersReady.add(ref.campaignId);
+    }
+    return this.deps.store.recordFirst(ref, flag, at, sets, counter);
+  }
+
+  private async listIdOf(campaignId: string): Promise<string | undefined> {
+    if (!this.listIds.has(campaignId))
+      this.listIds.set(campaignId, (await this.deps.store.campaign(campaignId))?.listId);
+    return this.listIds.get(campaignId);
+  }
+
+  /** Pauses a campaign whose bounce or complaint rate crossed the SES review thresholds. */
+  private async guard(campaignId: string, now: string): Promise<void> {
+    const campaign = await this.deps.store.campaign(campaignId);
+    if (!campaign || campaign.reputationGuard) return;
+    const reason = reputationVerdict(campaign.counters);
+    if (!reason) return;
+    // Pause first (conditional: only a queued or sending campaign), then flag the campaign so the
+    // metric and its alarm fire once, even with concurrent events. A crash in between is retried:
+    // the flag is still absent, the pause is already done. Once flagged, the guard leaves the
+    // campaign alone, so a person can resume it deliberately.
+    const paused = await this.deps.audience.pauseCampaign(campaignId, reason, now);
+    if (!(await this.deps.store.markGuardTripped(campaignId, reason, now))) return;
+    this.deps.onNotice?.({ type: "paused", campaignId, reason, paused });
+  }
+}

@@ -1,0 +1,172 @@
+import { Duration } from "aws-cdk-lib";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as events from "aws-cdk-lib/aws-events";
+import * as targets from "aws-cdk-lib/aws-events-targets";
+import type * as logs from "aws-cdk-lib/aws-logs";
+import * as ses from "aws-cdk-lib/aws-ses";
+import { Construct } from "constructs";
+import { QueueWithDlq } from "./queue-with-dlq.ts";
+import { ServiceFunction } from "./service-function.ts";
+
+const FEEDBACK_TIMEOUT = Duration.seconds(30);
+const FEEDBACK_BATCHING_WINDOW = Duration.seconds(1);
+
+/** The SES events published, and their EventBridge detail types (https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-ses.html). */
+export const FEEDBACK_EVENTS: readonly [ses.EmailSendingEvent, string][] = [
+  [ses.EmailSendingEvent.SEND, "Email Sent"],
+  [ses.EmailSendingEvent.DELIVERY, "Email Delivered"],
+  [ses.EmailSendingEvent.BOUNCE, "Email Bounced"],
+  [ses.EmailSendingEvent.COMPLAINT, "Email Complaint Received"],
+  [ses.EmailSendingEvent.REJECT, "Email Rejected"],
+  [ses.EmailSendingEvent.OPEN, "Email Opened"],
+  [ses.EmailSendingEvent.CLICK, "Email Clicked"],
+  [ses.EmailSendingEvent.RENDERING_FAILURE, "Email Rendering Failed"],
+  [ses.EmailSendingEvent.DELIVERY_DELAY, "Email Delivery Delayed"],
+];
+
+export interface FeedbackPipelineProps {
+  /** The configuration set every campaign email is sent with. */
+  readonly configurationSet: ses.ConfigurationSet;
+  readonly audienceTable: dynamodb.ITableV2;
+  readonly ledgerTable: dynamodb.ITableV2;
+  /** Absolute path of the feedback function's entry file. */
+  readonly entry: string;
+  /** Directory holding package-lock.json. */
+  readonly projectRoot: string;
+  readonly logRetention: logs.RetentionDays;
+  readonly queueRetention: Duration;
+  /** Prefix of alarm names. */
+  readonly alarmPrefix: string;
+}
+
+/**
+ * SES feedback: the configuration set publishes every sending event to the region's default
+ * EventBridge bus; a rule forwards this configuration set's events to the feedback queue (with
+ * its DLQ); the feedback function records them on the ledger, the suppression list and the
+ * campaign counters, and pauses campaigns that hurt the sender's reputation.
+ *
+ * Open and click tracking are on because the event destination asks for OPEN and CLICK events
+ * (SES then adds its tracking pixel and rewrites links:
+ * https://docs.aws.amazon.com/ses/latest/dg/faqs-metrics.html).
+ *
+ * Alarms: the guard's ReputationPause metric, and the account's SES reputation in this region
+ * (`Reputation.BounceRate` ≥ 5 %, `Reputation.ComplaintRate` ≥ 0.1 %: the SES review thresholds,
+ * https://docs.aws.amazon.com/ses/latest/dg/reputationdashboard-cloudwatch-alarm.html).
+ */
+export class FeedbackPipeline extends Construct {
+  public readonly queue: QueueWithDlq;
+  public readonly function: ServiceFunction;
+  public readonly rule: events.Rule;
+  public readonly reputationPauseAlarm: cloudwatch.Alarm;
+  public readonly bounceRateAlarm: cloudwatch.Alarm;
+  public readonly complaintRateAlarm: cloudwatch.Alarm;
+  /** Every alarm of the pipeline: the queue's, the function's and the reputation alarms. */
+  public readonly alarms: readonly cloudwatch.Alarm[];
+
+  constructor(scope: Construct, id: string, props: FeedbackPipelineProps) {
+    super(scope, id);
+    const configurationSetName = props.configurationSet.configurationSetName;
+
+    this.queue = new QueueWithDlq(this, "Queue", {
+      consumerTimeout: FEEDBACK_TIMEOUT,
+      consumerMaxBatchingWindow: FEEDBACK_BATCHING_WINDOW,
+      // The function retries an event whose ledger item is not written yet a few times itself.
+      maxReceiveCount: 10,
+      retentionPeriod: props.queueRetention,
+    });
+
+    this.function = new ServiceFunction(this, "Function", {
+      service: "feedback",
+      entry: props.entry,
+      projectRoot: props.projectRoot,
+      logRetention: props.logRetention,
+      timeout: FEEDBACK_TIMEOUT,
+      memorySize: 512,
+      environment: {
+        FEEDBACK_QUEUE_URL: this.queue.queue.queueUrl,
+        // Unparseable events are moved to the DLQ at once.
+        FEEDBACK_DLQ_URL: this.queue.deadLetterQueue.queueUrl,
+      },
+    });
+    this.function.bindTable("AUDIENCE_TABLE", props.audienceTable, "readWrite");
+    this.function.bindTable("LEDGER_TABLE", props.ledgerTable, "readWrite");
+    this.queue.deadLetterQueue.grantSendMessages(this.function);
+    this.queue.queue.grant(this.function, "sqs:ChangeMessageVisibility");
+    this.queue.addConsumer(this.function.function, {
+      batchSize: 10,
+      maxBatchingWindow: FEEDBACK_BATCHING_WINDOW,
+      maxConcurrency: 2,
+    });
+
+    // SES publishes to the default bus only.
+    // https://docs.aws.amazon.com/ses/latest/dg/event-publishing-add-event-destination-eventbridge.html
+    const defaultBus = events.EventBus.fromEventBusName(this, "DefaultBus", "default");
+    props.configurationSet.addEventDestination("EventBridge", {
+      destination: ses.EventDestination.eventBus(defaultBus),
+      events: FEEDBACK_EVENTS.map(([event]) => event),
+    });
+    this.rule = new events.Rule(this, "SesEvents", {
+      description: `SES events of configuration set ${configurationSetName} to the feedback queue`,
+      eventBus: defaultBus,
+      eventPattern: {
+        source: ["aws.ses"],
+        detailType: FEEDBACK_EVENTS.map(([, detailType]) => detailType),
+        detail: { mail: { tags: { "ses:configuration-set": [configurationSetName] } } },
+      },
+      // Events EventBridge cannot deliver land in the same DLQ as events the function cannot process.
+      targets: [
+        new targets.SqsQueue(this.queue.queue, {
+          deadLetterQueue: this.queue.deadLetterQueue,
+          retryAttempts: 185,
+          maxEventAge: Duration.hours(24),
+        }),
+      ],
+    });
+
+    this.reputationPauseAlarm = new cloudwatch.Metric({
+      namespace: "Steadfast",
+      metricName: "ReputationPause",
+      // Powertools adds the service name as a dimension to every metric.
+      dimensionsMap: { service: "steadfast-feedback" },
+      period: Duration.minutes(5),
+      statistic: "Sum",
+    }).createAlarm(this, "ReputationPauseAlarm", {
+      alarmName: `${props.alarmPrefix}-reputation-pause`,
+      alarmDescription: "A campaign crossed 5 % bounces or 0.1 % complaints and was paused",
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const reputation = (metricName: string, threshold: number, id: string, what: string) =>
+      new cloudwatch.Metric({
+        namespace: "AWS/SES",
+        metricName,
+        period: Duration.minutes(15),
+        statistic: "Maximum",
+      }).createAlarm(this, id, {
+        alarmName: `${props.alarmPrefix}-ses-${what}-rate`,
+        alarmDescription: `The account's SES ${what} rate in this region reached the SES review threshold`,
+        threshold,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    this.bounceRateAlarm = reputation("Reputation.BounceRate", 0.05, "BounceRateAlarm", "bounce");
+    this.complaintRateAlarm = reputation(
+      "Reputation.ComplaintRate",
+      0.001,
+      "ComplaintRateAlarm",
+      "complaint",
+    );
+
+    this.alarms = [
+      ...this.queue.alarms,
+      this.function.errorsAlarm,
+      this.reputationPauseAlarm,
+      this.bounceRateAlarm,
+      this.complaintRateAlarm,
+    ];
+  }
+}

@@ -1,0 +1,284 @@
+import { randomUUID } from "node:crypto";
+import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { EVENTBRIDGE_DETAIL_TYPES, type SesEventType } from "../lambdas/domain/feedback-event.ts";
+import type { StackTemplate } from "./assembly.ts";
+import type { RegionRuntime } from "./runtime.ts";
+
+/**
+ * The local stand-in for SES event publishing and its mailbox simulator
+ * (https://docs.aws.amazon.com/ses/latest/dg/send-an-email-from-console.html#send-email-simulator).
+ *
+ * Every SendEmail the SES emulator accepts is seen through its fault proxy. For mailbox-simulator
+ * recipients (`success@`, `bounce@`, `complaint@`, `ooto@`, `suppressionlist@`, each also with a
+ * `+label`, at simulator.amazonses.com) it publishes the events real SES would, in the
+ * event-publishing format inside the EventBridge envelope, straight onto the region's feedback
+ * queue (the queue the SES EventBridge rule targets in the template):
+ *
+ *   success          Send, Delivery
+ *   bounce           Send, Bounce (Permanent/General)
+ *   complaint        Send, Delivery, Complaint (abuse)
+ *   ooto             Send, Delivery (the auto-reply goes to the sender's inbox; SES publishes no event for it)
+ *   suppressionlist  Send, Bounce (Permanent/OnAccountSuppressionList)
+ *
+ * Other recipients get no events, so ordinary local traffic (the demo, the chaos tests) costs no
+ * feedback work; `inject` (POST {controlUrl}/feedback) publishes one event for any accepted message.
+ * The queue is reached directly, not through the app's SQS fault proxy: SES → EventBridge → SQS is
+ * AWS's own path, which faults injected on the app's SQS endpoint do not touch.
+ */
+export const SIMULATOR_DOMAIN = "simulator.amazonses.com";
+export const INJECTABLE_TYPES = ["Open", "Click", "Bounce", "Complaint", "Delivery"] as const;
+export type InjectableType = (typeof INJECTABLE_TYPES)[number];
+
+const SCRIPTS: Record<string, readonly SimulatedEvent[]> = {
+  success: ["Send", "Delivery"],
+  bounce: ["Send", "Bounce"],
+  complaint: ["Send", "Delivery", "Complaint"],
+  ooto: ["Send", "Delivery"],
+  suppressionlist: ["Send", "SuppressionListBounce"],
+};
+
+type SimulatedEvent = SesEventType | "SuppressionListBounce";
+
+/** Messages remembered for `inject`; the oldest are forgotten first. */
+const REMEMBERED = 100_000;
+const LOCAL_ACCOUNT = "000000000000";
+
+interface SentMail {
+  readonly region: string;
+  readonly messageId: string;
+  readonly timestamp: string;
+  readonly source: string;
+  readonly destination: string[];
+  readonly subject: string;
+  readonly configurationSet: string;
+  readonly tags: Record<string, string[]>;
+}
+
+interface Target {
+  readonly queueUrl: string;
+  readonly client: SQSClient;
+}
+
+export class MailboxSimulator {
+  private readonly sent = new Map<string, SentMail>();
+  private readonly targets = new Map<string, Target>();
+  /** Events published, for tests and the control API. */
+  readonly stats = { published: 0, failed: 0 };
+
+  constructor(regions: readonly RegionRuntime[], stacks: readonly StackTemplate[], sqsEndpoint: string) {
+    for (const region of regions) {
+      const stack = stacks.find((s) => s.region === region.name);
+      const queueId = stack ? feedbackQueueOf(stack) : undefined;
+      const queue = queueId ? region.queues.get(queueId) : undefined;
+      if (!queue) continue;
+      const client = new SQSClient({
+        region: region.name,
+        endpoint: sqsEndpoint,
+        credentials: { accessKeyId: "local", secretAccessKey: "local" },
+        useQueueUrlAsEndpoint: false,
+      });
+      this.targets.set(region.name, { queueUrl: queue.url, client });
+      region.proxies.ses.onSesAccepted = (accepted) =>
+        this.accepted(region.name, accepted.messageId, accepted.request);
+    }
+  }
+
+  /** Publishes one event for a message the SES emulator accepted; false when the id is unknown. */
+  async inject(sesMessageId: string, type: InjectableType): Promise<boolean> {
+    const mail = this.sent.get(sesMessageId);
+    if (!mail) return false;
+    await this.publish(mail, type);
+    return true;
+  }
+
+  private accepted(region: string, messageId: string, request: Buffer): void {
+    let body: {
+      FromEmailAddress?: string;
+      Destination?: { ToAddresses?: string[] };
+      ConfigurationSetName?: string;
+      EmailTags?: { Name: string; Value: string }[];
+      Content?: { Simple?: { Subject?: { Data?: string } } };
+    };
+    try {
+      body = JSON.parse(request.toString("utf8"));
+    } catch {
+      return;
+    }
+    const configurationSet = body.ConfigurationSetName ?? "";
+    const source = body.FromEmailAddress ?? "";
+    const mail: SentMail = {
+      region,
+      messageId,
+      timestamp: new Date().toISOString(),
+      source,
+      destination: body.Destination?.ToAddresses ?? [],
+      subject: body.Content?.Simple?.Subject?.Data ?? "",
+      configurationSet,
+      tags: {
+        "ses:configuration-set": [configurationSet],
+        "ses:source-ip": ["127.0.0.1"],
+        "ses:from-domain": [source.slice(source.lastIndexOf("@") + 1)],
+        "ses:caller-identity": ["local"],
+        ...Object.fromEntries((body.EmailTags ?? []).map((t) => [t.Name, [t.Value]])),
+      },
+    };
+    this.sent.set(messageId, mail);
+    if (this.sent.size > REMEMBERED) this.sent.delete(this.sent.keys().next().value as string);
+    const script = scriptFor(mail.destination[0] ?? "");
+    if (!script) return;
+    void (async () => {
+      for (const event of script) await this.publish(mail, event);
+    })().catch(() => {
+      this.stats.failed++;
+    });
+  }
+
+  private async publish(mail: SentMail, simulated: SimulatedEvent): Promise<void> {
+    const target = this.targets.get(mail.region);
+    if (!target) throw new Error(`no feedback queue in ${mail.region}`);
+    const detail = sesEvent(mail, simulated);
+    const type = detail.eventType as SesEventType;
+    const envelope = {
+      version: "0",
+      id: randomUUID(),
+      "detail-type": EVENTBRIDGE_DETAIL_TYPES[type],
+      source: "aws.ses",
+      account: LOCAL_ACCOUNT,
+      time: new Date().toISOString(),
+      region: mail.region,
+      resources: [`arn:aws:ses:${mail.region}:${LOCAL_ACCOUNT}:configuration-set/${mail.configurationSet}`],
+      detail,
+    };
+    // A second's delay: SES reports after the send call returned, by when the sender has
+    // recorded the message id on the ledger.
+    await target.client.send(
+      new SendMessageCommand({
+        QueueUrl: target.queueUrl,
+        MessageBody: JSON.stringify(envelope),
+        DelaySeconds: 1,
+      }),
+    );
+    this.stats.published++;
+  }
+}
+
+/** The simulator script for an address, or undefined for an ordinary recipient. */
+export function scriptFor(address: string): readonly SimulatedEvent[] | undefined {
+  const at = address.lastIndexOf("@");
+  if (at <= 0 || address.slice(at + 1).toLowerCase() !== SIMULATOR_DOMAIN) return undefined;
+  const base = address.slice(0, at).split("+")[0]?.toLowerCase() ?? "";
+  return SCRIPTS[base];
+}
+
+/** The queue the template's SES EventBridge rule delivers to. */
+function feedbackQueueOf(stack: StackTemplate): string | undefined {
+  for (const resource of Object.values(stack.resources)) {
+    if (resource.Type !== "AWS::Events::Rule") continue;
+    const pattern = resource.Properties?.EventPattern as { source?: string[] } | undefined;
+    if (!pattern?.source?.includes("aws.ses")) continue;
+    for (const target of (resource.Properties?.Targets as { Arn?: unknown }[] | undefined) ?? []) {
+      const getAtt = (target.Arn as { "Fn::GetAtt"?: [string, string] } | undefined)?.["Fn::GetAtt"];
+      if (getAtt && stack.resources[getAtt[0]]?.Type === "AWS::SQS::Queue") return getAtt[0];
+    }
+  }
+  return undefined;
+}
+
+function sesEvent(
+  mail: SentMail,
+  simulated: SimulatedEvent,
+): Record<string, unknown> & { eventType: string } {
+  const now = new Date().toISOString();
+  const recipients = mail.destination;
+  const base = {
+    mail: {
+      timestamp: mail.timestamp,
+      source: mail.source,
+      sourceArn: `arn:aws:ses:${mail.region}:${LOCAL_ACCOUNT}:identity/${mail.source.slice(mail.source.lastIndexOf("@") + 1)}`,
+      sendingAccountId: LOCAL_ACCOUNT,
+      messageId: mail.messageId,
+      destination: recipients,
+      headersTruncated: false,
+      commonHeaders: {
+        from: [mail.source],
+        to: recipients,
+        messageId: mail.messageId,
+        subject: mail.subject,
+      },
+      tags: mail.tags,
+    },
+  };
+  const mta = "a8-70.smtp-out.amazonses.com";
+  switch (simulated) {
+    case "Send":
+      return { eventType: "Send", ...base, send: {} };
+    case "Delivery":
+      return {
+        eventType: "Delivery",
+        ...base,
+        delivery: {
+          timestamp: now,
+          processingTimeMillis: 500,
+          recipients,
+          smtpResponse: "250 2.6.0 Message received",
+          reportingMTA: mta,
+        },
+      };
+    case "Bounce":
+    case "SuppressionListBounce": {
+      const onList = simulated === "SuppressionListBounce";
+      return {
+        eventType: "Bounce",
+        ...base,
+        bounce: {
+          bounceType: "Permanent",
+          bounceSubType: onList ? "OnAccountSuppressionList" : "General",
+          bouncedRecipients: recipients.map((emailAddress) => ({
+            emailAddress,
+            action: "failed",
+            status: "5.1.1",
+            diagnosticCode: onList
+              ? "Amazon SES did not send the message to this address because it is on the suppression list for your account."
+              : "smtp; 550 5.1.1 user unknown",
+          })),
+          timestamp: now,
+          feedbackId: `${mail.messageId}-bounce`,
+          reportingMTA: `dsn; ${mta}`,
+        },
+      };
+    }
+    case "Complaint":
+      return {
+        eventType: "Complaint",
+        ...base,
+        complaint: {
+          complainedRecipients: recipients.map((emailAddress) => ({ emailAddress })),
+          timestamp: now,
+          feedbackId: `${mail.messageId}-complaint`,
+          userAgent: "Amazon SES Mailbox Simulator",
+          complaintFeedbackType: "abuse",
+          arrivalDate: now,
+        },
+      };
+    case "Open":
+      return {
+        eventType: "Open",
+        ...base,
+        open: { timestamp: now, userAgent: "Mozilla/5.0 (local)", ipAddress: "192.0.2.1" },
+      };
+    case "Click":
+      return {
+        eventType: "Click",
+        ...base,
+        click: {
+          timestamp: now,
+          ipAddress: "192.0.2.1",
+          userAgent: "Mozilla/5.0 (local)",
+          link: "https://example.com/",
+          linkTags: {},
+        },
+      };
+    default:
+      throw new Error(`the simulator does not publish ${simulated} events`);
+  }
+}

@@ -1,0 +1,115 @@
+import { readFileSync } from "node:fs";
+import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+
+const sqs = mockClient(SQSClient);
+const db = mockClient(DynamoDBDocumentClient);
+let handler: (
+  event: SQSEvent,
+  context: Context,
+) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
+
+const delivery = readFileSync(
+  new URL("../fixtures/ses-events/event-publishing.delivery.json", import.meta.url),
+  "utf8",
+);
+
+function record(id: string, body: string, receiveCount = 1): SQSRecord {
+  return {
+    messageId: id,
+    receiptHandle: `rh-${id}`,
+    body,
+    attributes: { ApproximateReceiveCount: String(receiveCount) },
+  } as unknown as SQSRecord;
+}
+
+beforeAll(async () => {
+  Object.assign(process.env, {
+    FEEDBACK_QUEUE_URL: "https://sqs.local/feedback",
+    FEEDBACK_DLQ_URL: "https://sqs.local/feedback-dlq",
+    AUDIENCE_TABLE: "audience",
+    LEDGER_TABLE: "ledger",
+    POWERTOOLS_METRICS_NAMESPACE: "Test",
+  });
+  ({ handler } = (await import("../../lambdas/feedback/handler.ts")) as unknown as {
+    handler: typeof handler;
+  });
+});
+
+beforeEach(() => {
+  sqs.reset();
+  db.reset();
+  sqs.resolves({});
+});
+
+describe("feedback handler", () => {
+  it("moves unparseable events to the DLQ at once and carries on with the batch", async () => {
+    db.on(QueryCommand).resolves({
+      Items: [
+        { pk: "C#c1#00", sk: "R#recipient@example.com", campaignId: "c1", email: "recipient@example.com" },
+      ],
+    });
+    db.on(UpdateCommand).resolves({});
+    db.on(TransactWriteCommand).resolves({});
+    db.on(GetCommand).resolves({ Item: { status: "sending", listId: "L" } });
+    const out = await handler(
+      {
+        Records: [
+          record("bad", "{not json"),
+          record("good", delivery),
+          record("odd", JSON.stringify({ a: 1 })),
+        ],
+      },
+      {} as Context,
+    );
+    expect(out.batchItemFailures).toEqual([]);
+    const dead = sqs.commandCalls(SendMessageCommand).map((c) => c.args[0].input);
+    expect(dead.map((d) => [d.QueueUrl, d.MessageBody])).toEqual([
+      ["https://sqs.local/feedback-dlq", "{not json"],
+      ["https://sqs.local/feedback-dlq", JSON.stringify({ a: 1 })],
+    ]);
+    // The good one was recorded: one transaction (flag + counter).
+    expect(db.commandCalls(TransactWriteCommand)).toHaveLength(1);
+  });
+
+  it("retries an event whose message is not on the ledger yet, then drops it", async () => {
+    db.on(QueryCommand).resolves({ Items: [] });
+    const early = await handler({ Records: [record("m1", delivery, 1)] }, {} as Context);
+    expect(early.batchItemFailures).toEqual([{ itemIdentifier: "m1" }]);
+    const late = await handler({ Records: [record("m1", delivery, 5)] }, {} as Context);
+    expect(late.batchItemFailures).toEqual([]);
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it("treats a duplicate (the flag is already set) as done", async () => {
+    db.on(QueryCommand).resolves({
+      Items: [
+        { pk: "C#c1#00", sk: "R#recipient@example.com", campaignId: "c1", email: "recipient@example.com" },
+      ],
+    });
+    db.on(UpdateCommand).resolves({});
+    db.on(TransactWriteCommand).rejects(
+      Object.assign(new Error("cancelled"), {
+        name: "TransactionCanceledException",
+        CancellationReasons: [{ Code: "ConditionalCheckFailed" }, { Code: "None" }],
+      }),
+    );
+    const out = await handler({ Records: [record("dup", delivery)] }, {} as Context);
+    expect(out.batchItemFailures).toEqual([]);
+  });
+
+  it("fails only the record whose DynamoDB call failed", async () => {
+    db.on(QueryCommand).rejects(Object.assign(new Error("down"), { name: "InternalServerError" }));
+    const out = await handler({ Records: [record("x", delivery), record("y", "[]")] }, {} as Context);
+    expect(out.batchItemFailures).toEqual([{ itemIdentifier: "x" }]);
+  });
+});
