@@ -114,7 +114,8 @@ export class SesSender {
         const errorClass = classifySesError(error);
         last = { ok: false, errorClass, region: region.name, error: describe(error) };
         if (errorClass === "throttled") {
-          region.breaker.release();
+          // A 429 proves the region answers: healthy, only busy.
+          region.breaker.success();
           region.rate.onThrottled();
           this.options.onEvent?.({ type: "throttled", region: region.name, rate: region.rate.rate });
           return last;

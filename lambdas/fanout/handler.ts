@@ -43,6 +43,13 @@ export async function fanOut(message: FanoutMessage, remainingMs: () => number):
     await audience.transitionCampaign(campaign.id, "queued", "sending", now());
   const owner = randomUUID();
   let cursor = campaign.fanoutCursor;
+  // The next page is read while the current one is written: reading is cheap, writing is the work.
+  const read = (after: string | undefined) => {
+    const page = audience.pageSubscribers(campaign.listId, after, PAGE_SIZE);
+    page.catch(() => undefined); // awaited below; never an unhandled rejection if we stop early
+    return page;
+  };
+  let nextPage = read(cursor);
   for (;;) {
     const pageKey = cursor ?? "START";
     const lease = await audience.startFanoutPage(campaign.id, owner, pageKey, Date.now(), LEASE_MS);
@@ -51,7 +58,8 @@ export async function fanOut(message: FanoutMessage, remainingMs: () => number):
       // takes over from the checkpoint; if it finished, there is nothing left to do.
       throw new RetryLaterError("another fan-out worker holds the campaign", Math.ceil(LEASE_MS / 1000));
     }
-    const page = await audience.pageSubscribers(campaign.listId, cursor, PAGE_SIZE);
+    const page = await nextPage;
+    if (page.next) nextPage = read(page.next);
     const recipients = page.subscribers
       .filter((s) => s.status === "subscribed")
       .map((s) => ({ email: s.email, attributes: s.attributes }));

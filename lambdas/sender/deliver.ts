@@ -89,8 +89,10 @@ export class Delivery {
     let claimedAt = this.deps.now();
     let claim = await ledger.claim(campaignId, recipient.email, claimedAt, this.deps.leaseMs);
     if (!claim.claimed && !claim.current) {
-      // No ledger item: fan-out always writes it before the message, so this is a message from
-      // elsewhere (a redrive after the item expired, say). Create it so the recipient is recorded.
+      // No ledger item. While the fan-out runs, it is the only writer of items (it batch-writes
+      // pages no one has touched): wait for it. After it, this is a message from elsewhere (a
+      // redrive after the item expired, say): create the item so the recipient is recorded.
+      if (!before.fanoutDone) return "retry";
       await ledger.createQueued(campaignId, [recipient.email], this.deps.now());
       claimedAt = this.deps.now();
       claim = await ledger.claim(campaignId, recipient.email, claimedAt, this.deps.leaseMs);

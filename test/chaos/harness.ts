@@ -5,8 +5,8 @@ import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
 
 /**
  * The chaos harness: one local runtime for the whole suite, with time compressed so that what a
- * crash leaves behind (a lease, an invisible message) comes back in seconds: 30 s send leases,
- * queue visibility capped at 40 s (above the lease, as in production), retries capped at 8 s,
+ * crash leaves behind (a lease, an invisible message) comes back in seconds: 20 s send leases,
+ * queue visibility capped at 25 s (above the lease, as in production), retries capped at 8 s,
  * breaker cool-down 2 s.
  */
 export async function startChaosRuntime(): Promise<Chaos> {
@@ -14,10 +14,10 @@ export async function startChaosRuntime(): Promise<Chaos> {
     writeInfo: false,
     sendRate: 200,
     scheduleIntervalMs: 1000,
-    maxVisibilityTimeoutSeconds: 40,
+    maxVisibilityTimeoutSeconds: 25,
     environment: {
       sender: {
-        SEND_LEASE_SECONDS: "30",
+        SEND_LEASE_SECONDS: "20",
         BREAKER_COOLDOWN_SECONDS: "2",
         RETRY_MAX_DELAY_SECONDS: "8",
         PAUSED_RECHECK_SECONDS: "2",

@@ -65,11 +65,17 @@ class MemoryLedger {
   }
 }
 
-function setup(outcome: (email: OutgoingEmail) => SendOutcome, status: Campaign["status"] = "sending") {
+function setup(
+  outcome: (email: OutgoingEmail) => SendOutcome,
+  status: Campaign["status"] = "sending",
+  fanoutDone = false,
+) {
   const ledger = new MemoryLedger();
   const sent: OutgoingEmail[] = [];
   const delivery = new Delivery({
-    audience: { getCampaign: async (id) => (id === campaign.id ? { ...campaign, status } : undefined) },
+    audience: {
+      getCampaign: async (id) => (id === campaign.id ? { ...campaign, status, fanoutDone } : undefined),
+    },
     ledger,
     ses: {
       send: async (email) => {
@@ -146,10 +152,17 @@ describe("Delivery", () => {
     expect(ledger.items.get("r0@example.com")?.status).toBe("sent");
   });
 
-  it("creates the ledger item of a recipient that has none, so nobody goes unrecorded", async () => {
-    const { ledger, delivery } = setup(ok);
-    expect(await delivery.deliver({ campaignId: "c1", recipients: recipients(1) })).toEqual(["sent"]);
-    expect(ledger.items.get("r0@example.com")?.status).toBe("sent");
+  it("waits for a running fan-out to write a missing ledger item, and creates it once the fan-out is done", async () => {
+    const running = setup(ok);
+    expect(await running.delivery.deliver({ campaignId: "c1", recipients: recipients(1) })).toEqual([
+      "retry",
+    ]);
+    expect(running.sent).toHaveLength(0);
+    expect(running.ledger.items.size).toBe(0);
+
+    const done = setup(ok, "sending", true);
+    expect(await done.delivery.deliver({ campaignId: "c1", recipients: recipients(1) })).toEqual(["sent"]);
+    expect(done.ledger.items.get("r0@example.com")?.status).toBe("sent");
   });
 
   it("rejects a message for an unknown campaign as poison", async () => {
