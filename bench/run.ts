@@ -1,7 +1,11 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { BatchWriteCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { BatchWriteCommand } from "@aws-sdk/lib-dynamodb";
 import { SteadfastClient, waitForCampaign } from "../local/client.ts";
-import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from "../local/runtime.ts";
+import {
+  type LocalRuntime,
+  type LocalRuntimeOptions,
+  localDocumentClient,
+  startLocalRuntime,
+} from "../local/runtime.ts";
 
 /**
  * `npm run bench`: throughput, quota utilisation, AWS requests and cost per 1,000 recipients, and
@@ -69,13 +73,7 @@ async function seedList(
   tag: string,
 ): Promise<string> {
   const list = await api.expect<{ id: string }>(201, "POST", "/v1/lists", { name: tag });
-  const db = DynamoDBDocumentClient.from(
-    new DynamoDBClient({
-      region: "us-east-1",
-      endpoint: runtime.endpoints.dynamodb,
-      credentials: { accessKeyId: "local", secretAccessKey: "local" },
-    }),
-  );
+  const db = localDocumentClient(runtime);
   const now = new Date().toISOString();
   const batches: Promise<unknown>[] = [];
   for (let i = 0; i < n; i += 25) {

@@ -7,6 +7,7 @@ import {
   DynamoDBClient,
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -88,6 +89,20 @@ export interface LocalRuntime {
   readonly assembly: Assembly;
   readonly endpoints: { dynamodb: string; sqs: string };
   stop(): Promise<void>;
+}
+
+/**
+ * A DynamoDB document client on the runtime's DynamoDB Local, for tests, benchmarks and setup
+ * scripts that look at or seed the tables directly.
+ */
+export function localDocumentClient(runtime: Pick<LocalRuntime, "endpoints">): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(
+    new DynamoDBClient({
+      region: "us-east-1",
+      endpoint: runtime.endpoints.dynamodb,
+      credentials: LOCAL_CREDENTIALS,
+    }),
+  );
 }
 
 /**

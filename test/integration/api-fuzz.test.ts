@@ -1,9 +1,8 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SteadfastClient } from "../../local/client.ts";
-import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
+import { type LocalRuntime, localDocumentClient, startLocalRuntime } from "../../local/runtime.ts";
 
 /**
  * Property-based robustness of the API on the running local runtime: generated malformed bodies,
@@ -24,13 +23,7 @@ let operations: { method: string; path: string; body: boolean; scope: string | u
 beforeAll(async () => {
   runtime = await startLocalRuntime({ writeInfo: false });
   api = new SteadfastClient(runtime.info.apiUrl, runtime.info.apiKey);
-  db = DynamoDBDocumentClient.from(
-    new DynamoDBClient({
-      region: "us-east-1",
-      endpoint: runtime.endpoints.dynamodb,
-      credentials: { accessKeyId: "local", secretAccessKey: "local" },
-    }),
-  );
+  db = localDocumentClient(runtime);
   // Real resources, so that malformed requests also reach the deeper checks of each route.
   const list = await api.expect<{ id: string }>(201, "POST", "/v1/lists", { name: "Fuzz" });
   await api.expect(200, "PUT", `/v1/lists/${list.id}/subscribers`, {

@@ -1,9 +1,8 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AudienceStore } from "../../lambdas/adapters/audience-store.ts";
 import { SteadfastClient } from "../../local/client.ts";
-import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
+import { type LocalRuntime, localDocumentClient, startLocalRuntime } from "../../local/runtime.ts";
 
 /** Every route of the audience and campaign API, and every status code it promises. */
 let runtime: LocalRuntime;
@@ -16,13 +15,7 @@ type ErrorBody = { error: { code: string; message: string; details?: { path: str
 beforeAll(async () => {
   runtime = await startLocalRuntime({ writeInfo: false, scheduleIntervalMs: 1000 });
   api = new SteadfastClient(runtime.info.apiUrl, runtime.info.apiKey);
-  db = DynamoDBDocumentClient.from(
-    new DynamoDBClient({
-      region: "us-east-1",
-      endpoint: runtime.endpoints.dynamodb,
-      credentials: { accessKeyId: "local", secretAccessKey: "local" },
-    }),
-  );
+  db = localDocumentClient(runtime);
   audience = new AudienceStore(db, "steadfast-audience");
 });
 

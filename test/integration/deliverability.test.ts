@@ -1,10 +1,9 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ledgerKey } from "../../lambdas/domain/ledger.ts";
 import { SteadfastClient, waitForCampaign } from "../../local/client.ts";
-import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
+import { type LocalRuntime, localDocumentClient, startLocalRuntime } from "../../local/runtime.ts";
 
 /**
  * Deliverability on the local runtime: RFC 8058 headers read back from the stored message, one-click
@@ -21,13 +20,7 @@ beforeAll(async () => {
   // 20 emails/s: the 300-recipient campaign is still sending when its bounce rate is judged.
   runtime = await startLocalRuntime({ writeInfo: false, scheduleIntervalMs: 1000, sendRate: 20 });
   api = new SteadfastClient(runtime.info.apiUrl, runtime.info.apiKey);
-  db = DynamoDBDocumentClient.from(
-    new DynamoDBClient({
-      region: "us-east-1",
-      endpoint: runtime.endpoints.dynamodb,
-      credentials: { accessKeyId: "local", secretAccessKey: "local" },
-    }),
-  );
+  db = localDocumentClient(runtime);
 });
 
 afterAll(async () => {

@@ -1,9 +1,7 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AudienceStore } from "../../lambdas/adapters/audience-store.ts";
 import { SteadfastClient, sesStore, waitForCampaign } from "../../local/client.ts";
-import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
+import { type LocalRuntime, localDocumentClient, startLocalRuntime } from "../../local/runtime.ts";
 
 /**
  * The whole pipeline on the local emulators, through the real SDK clients: API → fan-out queue →
@@ -116,13 +114,7 @@ describe("a first campaign, end to end", () => {
       html: "<p>Hello</p>",
     });
     await api.expect(202, "POST", `/v1/campaigns/${campaign.id}/send`);
-    const db = DynamoDBDocumentClient.from(
-      new DynamoDBClient({
-        region: "us-east-1",
-        endpoint: runtime.endpoints.dynamodb,
-        credentials: { accessKeyId: "local", secretAccessKey: "local" },
-      }),
-    );
+    const db = localDocumentClient(runtime);
     const audience = new AudienceStore(db, "steadfast-audience");
     let stored = await audience.getCampaign(campaign.id, true);
     for (let i = 0; i < 120 && stored?.status !== "sent"; i++) {
