@@ -32,6 +32,7 @@ const PRICE = {
 type Stats = {
   requests: Record<string, Record<string, Record<string, number>>>;
   sesAccepted: Record<string, number>;
+  dynamoWriteUnits: Record<string, number>;
 };
 
 const rows: [string, string][] = [];
@@ -128,27 +129,37 @@ async function endToEnd(): Promise<void> {
     const per1000 = (n: number) => (n / E2E_RECIPIENTS) * 1000;
     const diff = (service: string, ops?: readonly string[]) =>
       total(after, service, ops) - total(before, service, ops);
-    const writes = diff("dynamodb", ["PutItem", "UpdateItem", "DeleteItem"]);
-    const batchWrites = diff("dynamodb", ["BatchWriteItem"]);
+    const sum = (m: Record<string, number>) => Object.values(m).reduce((a, b) => a + b, 0);
+    const writeUnits = sum(after.dynamoWriteUnits) - sum(before.dynamoWriteUnits);
     const reads = diff("dynamodb", ["GetItem", "Query", "BatchGetItem", "Scan"]);
-    const sqs = diff("sqs");
+    const sqsWork = diff("sqs", [
+      "SendMessage",
+      "SendMessageBatch",
+      "DeleteMessage",
+      "DeleteMessageBatch",
+      "ChangeMessageVisibility",
+    ]);
+    const sqsReceives = diff("sqs", ["ReceiveMessage"]);
     const ses = diff("ses", ["SendEmail"]);
     const calls = invocations(runtime);
     const lambda = calls.count - invocationsBefore.count;
     const gbSeconds = calls.gbSeconds - invocationsBefore.gbSeconds;
     report(
-      "DynamoDB write requests / 1,000 recipients",
-      `${per1000(writes).toFixed(0)} (+ ${per1000(batchWrites).toFixed(1)} batch writes); each item < 1 KB = 1 WRU`,
+      "DynamoDB write units / recipient",
+      `${(writeUnits / E2E_RECIPIENTS).toFixed(3)} (items < 1 KB: 1 WRU per item written)`,
     );
-    report("DynamoDB write units / recipient", (writes / E2E_RECIPIENTS).toFixed(3));
     report("DynamoDB read requests / 1,000 recipients", per1000(reads).toFixed(1));
-    report("SQS requests / recipient (incl. Lambda polling)", (sqs / E2E_RECIPIENTS).toFixed(4));
+    report("SQS requests / recipient: sends, deletes, visibility", (sqsWork / E2E_RECIPIENTS).toFixed(4));
+    report(
+      "SQS ReceiveMessage / recipient (Lambda polling, incl. idle long polls)",
+      (sqsReceives / E2E_RECIPIENTS).toFixed(4),
+    );
     report("Lambda invocations / recipient", (lambda / E2E_RECIPIENTS).toFixed(4));
     report("SES SendEmail calls / 1,000 recipients", per1000(ses).toFixed(0));
     const cost =
-      (per1000(writes) / 1e6) * PRICE.wru +
+      (per1000(writeUnits) / 1e6) * PRICE.wru +
       (per1000(reads) / 1e6) * PRICE.rru * 2 + // queries read several items: counted as 2 RRU each
-      (per1000(sqs) / 1e6) * PRICE.sqs +
+      (per1000(sqsWork + sqsReceives) / 1e6) * PRICE.sqs +
       (per1000(lambda) / 1e6) * PRICE.lambdaRequest +
       (gbSeconds / E2E_RECIPIENTS) * 1000 * PRICE.lambdaGbSecond;
     report(

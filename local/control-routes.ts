@@ -63,6 +63,7 @@ export function registerControlRoutes(control: ControlServer, regions: readonly 
   control.route("GET", "/stats", () => {
     const requests: Record<string, Record<string, Record<string, number>>> = {};
     const sesAccepted: Record<string, number> = {};
+    const dynamoWriteUnits: Record<string, number> = {};
     const invocations: Record<string, Record<string, number>> = {};
     const busyMs: Record<string, Record<string, number>> = {};
     for (const r of regions) {
@@ -74,11 +75,12 @@ export function registerControlRoutes(control: ControlServer, regions: readonly 
         }
       }
       sesAccepted[r.name] = r.proxies.ses.stats.sesAccepted;
+      dynamoWriteUnits[r.name] = r.proxies.dynamodb.stats.dynamoWriteUnits;
       for (const [role, pool] of r.pools) {
         (invocations[role] ??= {})[r.name] = pool.invocations;
         (busyMs[role] ??= {})[r.name] = pool.busyMs;
       }
     }
-    return { status: 200, body: { requests, sesAccepted, invocations, busyMs } };
+    return { status: 200, body: { requests, sesAccepted, dynamoWriteUnits, invocations, busyMs } };
   });
 }

@@ -27,6 +27,7 @@ export interface EventSourceSpec {
  */
 export class SqsEventSource {
   private running = false;
+  private abort = new AbortController();
   private loops: Promise<void>[] = [];
   invocations = 0;
   errors = 0;
@@ -45,6 +46,7 @@ export class SqsEventSource {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.abort.abort();
     await Promise.allSettled(this.loops);
   }
 
@@ -54,6 +56,7 @@ export class SqsEventSource {
       try {
         messages = await this.receiveBatch();
       } catch (error) {
+        if (!this.running) break;
         // The queue is unreachable: Lambda's poller backs off and keeps trying.
         this.onError(error as Error);
         await sleep(1000);
@@ -64,28 +67,34 @@ export class SqsEventSource {
     }
   }
 
+  /**
+   * Long-polls for the first message (Lambda's pollers use long polling), then gathers more until
+   * the batch is full or the batching window is over, as `MaximumBatchingWindowInSeconds` does.
+   */
   private async receiveBatch(): Promise<Message[]> {
-    const messages: Message[] = [];
+    const messages = await this.receive(this.spec.batchSize, IDLE_WAIT_SECONDS);
+    if (messages.length === 0) return messages;
     const windowEnds = Date.now() + this.spec.maxBatchingWindowSeconds * 1000;
-    do {
-      const out = await this.sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: this.spec.queueUrl,
-          MaxNumberOfMessages: Math.min(10, this.spec.batchSize - messages.length),
-          WaitTimeSeconds: messages.length === 0 ? 1 : 0,
-          MessageSystemAttributeNames: ["All"],
-          MessageAttributeNames: ["All"],
-        }),
-      );
-      messages.push(...(out.Messages ?? []));
-      if ((out.Messages ?? []).length === 0 && messages.length > 0) break;
-    } while (
-      this.running &&
-      messages.length > 0 &&
-      messages.length < this.spec.batchSize &&
-      Date.now() < windowEnds
-    );
+    while (this.running && messages.length < this.spec.batchSize && Date.now() < windowEnds) {
+      const more = await this.receive(this.spec.batchSize - messages.length, 0);
+      if (more.length === 0) await sleep(Math.min(100, Math.max(0, windowEnds - Date.now())));
+      messages.push(...more);
+    }
     return messages;
+  }
+
+  private async receive(max: number, waitSeconds: number): Promise<Message[]> {
+    const out = await this.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: this.spec.queueUrl,
+        MaxNumberOfMessages: Math.min(10, max),
+        WaitTimeSeconds: waitSeconds,
+        MessageSystemAttributeNames: ["All"],
+        MessageAttributeNames: ["All"],
+      }),
+      { abortSignal: this.abort.signal },
+    );
+    return out.Messages ?? [];
   }
 
   private async invoke(messages: Message[]): Promise<void> {
@@ -157,3 +166,6 @@ export class SqsEventSource {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Long-poll wait when the queue is empty (up to 20 s on AWS; shorter here so faults show quickly). */
+const IDLE_WAIT_SECONDS = 5;

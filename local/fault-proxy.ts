@@ -31,6 +31,11 @@ const SERVER_ERRORS = new Set([
 export interface ProxyStats {
   requests: Record<string, number>;
   sesAccepted: number;
+  /**
+   * DynamoDB items written, by write request (a batch counts its items, a transaction twice each):
+   * the write request units the requests would use on AWS for items under 1 KB.
+   */
+  dynamoWriteUnits: number;
 }
 
 /**
@@ -46,7 +51,7 @@ export class FaultProxy {
   private listening = false;
   private windowStart = 0;
   private windowCount = 0;
-  readonly stats: ProxyStats = { requests: {}, sesAccepted: 0 };
+  readonly stats: ProxyStats = { requests: {}, sesAccepted: 0, dynamoWriteUnits: 0 };
   /** SES message ids handed out by this proxy → the id the emulator stored the message under. */
   readonly sesMessageIds = new Map<string, string>();
   /** Called for every SendEmail the emulator accepted, with the id handed out and the request body. */
@@ -130,10 +135,36 @@ export class FaultProxy {
     return this.windowCount <= (this.settings.ratePerSecond ?? 10);
   }
 
+  private countWrites(req: http.IncomingMessage, operation: string): void {
+    if (["PutItem", "UpdateItem", "DeleteItem"].includes(operation)) {
+      this.stats.dynamoWriteUnits++;
+      return;
+    }
+    if (operation !== "BatchWriteItem" && operation !== "TransactWriteItems") return;
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      try {
+        const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
+          RequestItems?: Record<string, unknown[]>;
+          TransactItems?: unknown[];
+        };
+        const items =
+          operation === "BatchWriteItem"
+            ? Object.values(body.RequestItems ?? {}).reduce((n, list) => n + list.length, 0)
+            : 2 * (body.TransactItems?.length ?? 0);
+        this.stats.dynamoWriteUnits += items;
+      } catch {
+        // not JSON: DynamoDB will refuse it, and it writes nothing
+      }
+    });
+  }
+
   private forward(req: http.IncomingMessage, res: http.ServerResponse, operation: string): void {
     const target = new URL(this.target);
     const request: Buffer[] = [];
     if (this.onSesAccepted && operation === "SendEmail") req.on("data", (c: Buffer) => request.push(c));
+    if (this.service === "dynamodb") this.countWrites(req, operation);
     const upstream = http.request(
       {
         host: target.hostname,

@@ -3,24 +3,29 @@ import { TokenBucket } from "./token-bucket.ts";
 /**
  * Paces sends to one SES region: a token bucket whose rate starts at this container's share of the
  * region's limit (`min(GetAccount MaxSendRate, configured cap) / concurrency`) and adapts when SES
- * answers 429 anyway (other senders may share the account): multiplicative decrease on throttling,
- * additive increase back towards the limit while sends succeed (AIMD, as TCP congestion control).
+ * answers 429 anyway (other senders may share the account, or the real limit is lower than the
+ * quota says):
+ * - on throttling, the rate drops to just under what this container actually got through in the
+ *   last second (the share SES really grants it), or halves when nothing got through;
+ * - while sends succeed, it creeps back up by 2 % a second, so an overshoot is rare and small.
  */
 export interface RateControllerOptions {
   readonly maxRate: number;
-  readonly decreaseFactor?: number;
-  /** Share of `maxRate` added back per second without throttling. */
-  readonly increasePerSecond?: number;
   readonly minRate?: number;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
+const DECREASE_INTERVAL_MS = 500;
+const INCREASE_PER_SECOND = 0.02;
+
 export class RateController {
   readonly bucket: TokenBucket;
   private maxRate: number;
-  private lastDecrease = 0;
+  private lastDecrease = Number.NEGATIVE_INFINITY;
   private lastIncrease: number;
+  /** Timestamps of the successful sends of the last second. */
+  private readonly recent: number[] = [];
   private readonly now: () => number;
 
   constructor(private readonly options: RateControllerOptions) {
@@ -46,20 +51,30 @@ export class RateController {
 
   onThrottled(): void {
     const t = this.now();
-    // One decrease per second: a burst of 429s from one overshoot is one signal, not many.
-    if (t - this.lastDecrease < 1000) return;
+    // One decrease per half second: a burst of 429s from one overshoot is one signal, not many.
+    if (t - this.lastDecrease < DECREASE_INTERVAL_MS) return;
     this.lastDecrease = t;
     this.lastIncrease = t;
+    const achieved = this.successesInLastSecond(t);
     const minRate = this.options.minRate ?? Math.max(0.2, this.maxRate / 100);
-    this.bucket.setRate(Math.max(minRate, this.bucket.currentRate * (this.options.decreaseFactor ?? 0.7)));
+    const target =
+      achieved > 0 ? Math.min(this.bucket.currentRate, achieved * 0.95) : this.bucket.currentRate / 2;
+    this.bucket.setRate(Math.max(minRate, target));
   }
 
   onSuccess(): void {
     const t = this.now();
+    this.recent.push(t);
+    if (this.recent.length > 4096) this.recent.splice(0, this.recent.length - 4096);
     const elapsed = (t - this.lastIncrease) / 1000;
     if (elapsed < 1 || this.bucket.currentRate >= this.maxRate) return;
     this.lastIncrease = t;
-    const step = this.maxRate * (this.options.increasePerSecond ?? 0.05) * elapsed;
-    this.bucket.setRate(Math.min(this.maxRate, this.bucket.currentRate + step));
+    const next = this.bucket.currentRate * (1 + INCREASE_PER_SECOND * elapsed);
+    this.bucket.setRate(Math.min(this.maxRate, next));
+  }
+
+  private successesInLastSecond(t: number): number {
+    while (this.recent.length > 0 && (this.recent[0] as number) < t - 1000) this.recent.shift();
+    return this.recent.length;
   }
 }

@@ -43,21 +43,27 @@ describe("CircuitBreaker", () => {
 });
 
 describe("RateController", () => {
-  it("slows down on throttling at most once a second and recovers while sends succeed", () => {
+  it("drops to just under the rate that got through, and creeps back while sends succeed", () => {
     let now = 10_000;
-    const rate = new RateController({ maxRate: 10, now: () => now });
+    const rate = new RateController({ maxRate: 100, now: () => now });
+    // 40 sends went through in the last second, then SES says 429 (twice: one signal).
+    for (let i = 0; i < 40; i++) {
+      now += 25;
+      rate.onSuccess();
+    }
     rate.onThrottled();
     rate.onThrottled();
-    expect(rate.rate).toBeCloseTo(7);
-    now += 1000;
-    rate.onThrottled();
-    expect(rate.rate).toBeCloseTo(4.9);
+    expect(rate.rate).toBeCloseTo(38);
+    // With nothing through in the last second, it halves.
     now += 2000;
+    rate.onThrottled();
+    expect(rate.rate).toBeCloseTo(19);
+    now += 5000;
     rate.onSuccess();
-    expect(rate.rate).toBeCloseTo(5.9);
-    now += 60_000;
+    expect(rate.rate).toBeCloseTo(19 * 1.1);
+    now += 600_000;
     rate.onSuccess();
-    expect(rate.rate).toBe(10);
+    expect(rate.rate).toBe(100);
   });
 
   it("never exceeds a lower limit learned from SES", () => {
