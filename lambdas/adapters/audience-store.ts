@@ -113,21 +113,37 @@ export class AudienceStore {
 
   /** Lists, newest first. */
   async pageLists(limit: number, cursor?: string): Promise<Page<MailingList>> {
+    return this.pageIndex("LISTS", listPk, limit, cursor, (item) => [
+      { id: item.id, name: item.name, createdAt: item.createdAt } as MailingList,
+    ]);
+  }
+
+  /**
+   * One page of an index partition (`LISTS`, `CAMPAIGNS`: newest first), each entry resolved to
+   * its item, which `present` turns into zero or one result.
+   */
+  private async pageIndex<T>(
+    indexPk: string,
+    itemPk: (id: string) => string,
+    limit: number,
+    cursor: string | undefined,
+    present: (item: Record<string, unknown>) => T[],
+  ): Promise<Page<T>> {
     const out = await this.db.send(
       new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: "pk = :pk",
-        ExpressionAttributeValues: { ":pk": "LISTS" },
-        ExclusiveStartKey: decodeCursor(cursor, "LISTS"),
+        ExpressionAttributeValues: { ":pk": indexPk },
+        ExclusiveStartKey: decodeCursor(cursor, indexPk),
         ScanIndexForward: false,
         Limit: limit,
       }),
     );
     const ids = (out.Items ?? []).map((item) => item.id as string);
-    const metas = await this.batchGet(ids.map((id) => ({ pk: listPk(id), sk: META })));
+    const metas = await this.batchGet(ids.map((id) => ({ pk: itemPk(id), sk: META })));
     const items = ids.flatMap((id) => {
-      const item = metas.get(listPk(id));
-      return item ? [{ id: item.id, name: item.name, createdAt: item.createdAt } as MailingList] : [];
+      const item = metas.get(itemPk(id));
+      return item ? present(item) : [];
     });
     const nextCursor = encodeCursor(out.LastEvaluatedKey);
     return { items, ...(nextCursor ? { nextCursor } : {}) };
@@ -442,26 +458,11 @@ export class AudienceStore {
    * filter applies to each page of the index); follow `nextCursor` to the end.
    */
   async pageCampaigns(limit: number, cursor?: string, status?: CampaignStatus): Promise<Page<Campaign>> {
-    const out = await this.db.send(
-      new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: "pk = :pk",
-        ExpressionAttributeValues: { ":pk": "CAMPAIGNS" },
-        ExclusiveStartKey: decodeCursor(cursor, "CAMPAIGNS"),
-        ScanIndexForward: false,
-        Limit: limit,
-      }),
-    );
-    const ids = (out.Items ?? []).map((item) => item.id as string);
-    const metas = await this.batchGet(ids.map((id) => ({ pk: campaignPk(id), sk: META })));
-    const items = ids.flatMap((id) => {
-      const item = metas.get(campaignPk(id));
-      if (!item || (status && item.status !== status)) return [];
+    return this.pageIndex("CAMPAIGNS", campaignPk, limit, cursor, (item) => {
+      if (status && item.status !== status) return [];
       const { pk: _pk, sk: _sk, type: _type, ...campaign } = item;
       return [campaign as unknown as Campaign];
     });
-    const nextCursor = encodeCursor(out.LastEvaluatedKey);
-    return { items, ...(nextCursor ? { nextCursor } : {}) };
   }
 
   /** Applies `changes` to a draft campaign; false when it is not (or no longer) a draft. */

@@ -96,7 +96,7 @@ export class LedgerStore {
   async createQueuedFresh(campaignId: string, emails: readonly string[], nowMs: number): Promise<number> {
     const updatedAt = new Date(nowMs).toISOString();
     const expiresAt = Math.floor(nowMs / 1000) + this.retentionSeconds;
-    await mapLimit(chunk(emails, 25), 16, async (group) => {
+    await mapLimit(chunk(emails, 25), 8, async (group) => {
       let requests: Record<string, unknown>[] | undefined = group.map((email) => ({
         PutRequest: {
           Item: {
