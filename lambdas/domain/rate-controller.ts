@@ -17,7 +17,7 @@ export interface RateControllerOptions {
 }
 
 const DECREASE_INTERVAL_MS = 500;
-const INCREASE_PER_SECOND = 0.02;
+const INCREASE_PER_SECOND = 0.04;
 
 export class RateController {
   readonly bucket: TokenBucket;
@@ -26,6 +26,7 @@ export class RateController {
   private lastIncrease: number;
   /** Timestamps of the successful sends of the last second. */
   private readonly recent: number[] = [];
+  private firstSuccess: number | undefined;
   private readonly now: () => number;
 
   constructor(private readonly options: RateControllerOptions) {
@@ -55,7 +56,7 @@ export class RateController {
     if (t - this.lastDecrease < DECREASE_INTERVAL_MS) return;
     this.lastDecrease = t;
     this.lastIncrease = t;
-    const achieved = this.successesInLastSecond(t);
+    const achieved = this.achievedRate(t);
     const minRate = this.options.minRate ?? Math.max(0.2, this.maxRate / 100);
     const target =
       achieved > 0 ? Math.min(this.bucket.currentRate, achieved * 0.95) : this.bucket.currentRate / 2;
@@ -64,6 +65,7 @@ export class RateController {
 
   onSuccess(): void {
     const t = this.now();
+    this.firstSuccess ??= t;
     this.recent.push(t);
     if (this.recent.length > 4096) this.recent.splice(0, this.recent.length - 4096);
     const elapsed = (t - this.lastIncrease) / 1000;
@@ -73,8 +75,11 @@ export class RateController {
     this.bucket.setRate(Math.min(this.maxRate, next));
   }
 
-  private successesInLastSecond(t: number): number {
+  /** Successful sends per second over the last second (or since the first success, if sooner). */
+  private achievedRate(t: number): number {
     while (this.recent.length > 0 && (this.recent[0] as number) < t - 1000) this.recent.shift();
-    return this.recent.length;
+    if (this.recent.length === 0 || this.firstSuccess === undefined) return 0;
+    const window = Math.min(1000, Math.max(100, t - this.firstSuccess));
+    return (this.recent.length * 1000) / window;
   }
 }

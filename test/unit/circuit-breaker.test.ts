@@ -43,9 +43,23 @@ describe("CircuitBreaker", () => {
 });
 
 describe("RateController", () => {
-  it("drops to just under the rate that got through, and creeps back while sends succeed", () => {
-    let now = 10_000;
+  it("measures what got through since the first success when that is under a second ago", () => {
+    let now = 0;
     const rate = new RateController({ maxRate: 100, now: () => now });
+    // 10 successes in the first 250 ms: 40/s got through, not 10/s.
+    for (let i = 0; i < 10; i++) {
+      now += 25;
+      rate.onSuccess();
+    }
+    rate.onThrottled();
+    expect(rate.rate).toBeCloseTo((0.95 * (10 * 1000)) / 225, 0);
+  });
+
+  it("drops to just under the rate that got through, and creeps back while sends succeed", () => {
+    let now = 8_000;
+    const rate = new RateController({ maxRate: 100, now: () => now });
+    rate.onSuccess(); // sending for a while already
+    now = 10_000;
     // 40 sends went through in the last second, then SES says 429 (twice: one signal).
     for (let i = 0; i < 40; i++) {
       now += 25;
@@ -60,7 +74,7 @@ describe("RateController", () => {
     expect(rate.rate).toBeCloseTo(19);
     now += 5000;
     rate.onSuccess();
-    expect(rate.rate).toBeCloseTo(19 * 1.1);
+    expect(rate.rate).toBeCloseTo(19 * 1.2);
     now += 600_000;
     rate.onSuccess();
     expect(rate.rate).toBe(100);
