@@ -57,6 +57,19 @@ export class LedgerStore {
     private readonly retentionSeconds = 90 * 24 * 3600,
   ) {}
 
+  /** A recipient's ledger item as the fan-out first writes it. */
+  private queuedItem(campaignId: string, email: string, nowMs: number): Record<string, unknown> {
+    return {
+      ...ledgerKey(campaignId, email),
+      campaignId,
+      email,
+      status: "queued",
+      attempts: 0,
+      updatedAt: new Date(nowMs).toISOString(),
+      expiresAt: Math.floor(nowMs / 1000) + this.retentionSeconds,
+    };
+  }
+
   /**
    * Writes `queued` items for recipients that have none yet; existing items (from an earlier,
    * interrupted fan-out) are left as they are. Returns how many were new.
@@ -67,15 +80,7 @@ export class LedgerStore {
         await this.db.send(
           new PutCommand({
             TableName: this.table,
-            Item: {
-              ...ledgerKey(campaignId, email),
-              campaignId,
-              email,
-              status: "queued",
-              attempts: 0,
-              updatedAt: new Date(nowMs).toISOString(),
-              expiresAt: Math.floor(nowMs / 1000) + this.retentionSeconds,
-            },
+            Item: this.queuedItem(campaignId, email, nowMs),
             ConditionExpression: "attribute_not_exists(pk)",
           }),
         );
@@ -94,21 +99,9 @@ export class LedgerStore {
    * fewer requests than conditional puts for the same write units.
    */
   async createQueuedFresh(campaignId: string, emails: readonly string[], nowMs: number): Promise<number> {
-    const updatedAt = new Date(nowMs).toISOString();
-    const expiresAt = Math.floor(nowMs / 1000) + this.retentionSeconds;
     await mapLimit(chunk(emails, 25), 8, async (group) => {
       let requests: Record<string, unknown>[] | undefined = group.map((email) => ({
-        PutRequest: {
-          Item: {
-            ...ledgerKey(campaignId, email),
-            campaignId,
-            email,
-            status: "queued",
-            attempts: 0,
-            updatedAt,
-            expiresAt,
-          },
-        },
+        PutRequest: { Item: this.queuedItem(campaignId, email, nowMs) },
       }));
       for (let attempt = 0; requests && requests.length > 0; attempt++) {
         if (attempt >= 8) throw new Error("DynamoDB left ledger writes unprocessed after 8 attempts");
