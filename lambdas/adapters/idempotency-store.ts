@@ -6,7 +6,8 @@ import {
   PutCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { isConditionalFailure } from "./dynamo-errors.ts";
+import { isConditionalFailure } from "./dynamo/errors.ts";
+import { idempotencyKey } from "./dynamo/keys.ts";
 
 /** A response kept for replay. */
 export interface StoredResponse {
@@ -42,14 +43,13 @@ export class IdempotencyStore {
 
   async begin(scope: string, key: string, requestHash: string, nowMs: number): Promise<BeginResult> {
     const now = Math.floor(nowMs / 1000);
-    const pk = `IDEMPOTENCY#${scope}#${key}`;
+    const itemKey = idempotencyKey(scope, key);
     try {
       await this.db.send(
         new PutCommand({
           TableName: this.table,
           Item: {
-            pk,
-            sk: "#META",
+            ...itemKey,
             type: "idempotency",
             requestHash,
             state: "in_progress",
@@ -74,7 +74,7 @@ export class IdempotencyStore {
       if (!isConditionalFailure(error)) throw error;
     }
     const out = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: { pk, sk: "#META" }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.table, Key: itemKey, ConsistentRead: true }),
     );
     const item = out.Item;
     if (!item) return this.begin(scope, key, requestHash, nowMs);
@@ -87,7 +87,7 @@ export class IdempotencyStore {
     await this.db.send(
       new UpdateCommand({
         TableName: this.table,
-        Key: { pk: `IDEMPOTENCY#${scope}#${key}`, sk: "#META" },
+        Key: idempotencyKey(scope, key),
         UpdateExpression: "SET #state = :done, #response = :response REMOVE #lease",
         ExpressionAttributeNames: { "#state": "state", "#response": "response", "#lease": "leaseUntil" },
         ExpressionAttributeValues: { ":done": "done", ":response": encode(response) },
@@ -97,9 +97,7 @@ export class IdempotencyStore {
 
   /** Forgets a claim whose request was refused, so the request leaves no trace. */
   async abandon(scope: string, key: string): Promise<void> {
-    await this.db.send(
-      new DeleteCommand({ TableName: this.table, Key: { pk: `IDEMPOTENCY#${scope}#${key}`, sk: "#META" } }),
-    );
+    await this.db.send(new DeleteCommand({ TableName: this.table, Key: idempotencyKey(scope, key) }));
   }
 }
 

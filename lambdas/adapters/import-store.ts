@@ -1,5 +1,7 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { isConditionalFailure } from "./dynamo-errors.ts";
+import { updateIf } from "./dynamo/conditional.ts";
+import { isConditionalFailure } from "./dynamo/errors.ts";
+import { importKey } from "./dynamo/keys.ts";
 
 export type ImportStatus = "running" | "completed" | "failed";
 
@@ -43,8 +45,7 @@ export class ImportStore {
       new PutCommand({
         TableName: this.table,
         Item: {
-          pk: `IMPORT#${job.id}`,
-          sk: "#META",
+          ...importKey(job.id),
           type: "import",
           ...job,
           expiresAt: Math.floor(Date.parse(job.createdAt) / 1000) + JOB_TTL_SECONDS,
@@ -58,7 +59,7 @@ export class ImportStore {
     const out = await this.db.send(
       new GetCommand({
         TableName: this.table,
-        Key: { pk: `IMPORT#${id}`, sk: "#META" },
+        Key: importKey(id),
         ConsistentRead: true,
       }),
     );
@@ -85,7 +86,7 @@ export class ImportStore {
       out = await this.db.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: { pk: `IMPORT#${id}`, sk: "#META" },
+          Key: importKey(id),
           UpdateExpression: "ADD #done :chunk, #processed :rows, #imported :imported SET #updatedAt = :now",
           ConditionExpression: "attribute_exists(pk) AND NOT contains(#done, :n)",
           ExpressionAttributeNames: {
@@ -114,19 +115,14 @@ export class ImportStore {
   }
 
   async finish(id: string, status: "completed" | "failed", now: string): Promise<void> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: `IMPORT#${id}`, sk: "#META" },
-          UpdateExpression: "SET #status = :status, completedAt = :now, updatedAt = :now",
-          ConditionExpression: "#status = :running",
-          ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: { ":status": status, ":running": "running", ":now": now },
-        }),
-      );
-    } catch (error) {
-      if (!isConditionalFailure(error)) throw error;
-    }
+    // Only a running job finishes; a repeat finds it finished and changes nothing.
+    await updateIf(this.db, {
+      TableName: this.table,
+      Key: importKey(id),
+      UpdateExpression: "SET #status = :status, completedAt = :now, updatedAt = :now",
+      ConditionExpression: "#status = :running",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: { ":status": status, ":running": "running", ":now": now },
+    });
   }
 }

@@ -1,22 +1,24 @@
 import {
-  BatchWriteCommand,
-  type BatchWriteCommandOutput,
   type DynamoDBDocumentClient,
   PutCommand,
   QueryCommand,
   UpdateCommand,
+  type UpdateCommandInput,
 } from "@aws-sdk/lib-dynamodb";
 import {
+  addCounts,
   emptyCounts,
-  LEDGER_SHARDS,
-  ledgerKey,
-  ledgerPk,
   RECIPIENT_STATUSES,
   type RecipientCounts,
   type RecipientStatus,
 } from "../domain/ledger.ts";
-import { chunk, mapLimit, sleep } from "../shared/concurrency.ts";
-import { isConditionalFailure } from "./dynamo-errors.ts";
+import { mapLimit } from "../shared/concurrency.ts";
+import { batchWriteAll, type TransactItem, transactWrite } from "./dynamo/batch.ts";
+import { decodeCursor, encodeCursor } from "./dynamo/cursor.ts";
+import { cancellationCodes, isConditionalFailure } from "./dynamo/errors.ts";
+import { updateIf } from "./dynamo/conditional.ts";
+import { queryAll } from "./dynamo/query.ts";
+import { LEDGER_SHARDS, ledgerKey, ledgerPk, RECIPIENT_PREFIX } from "./dynamo/keys.ts";
 
 export interface LedgerItem {
   readonly campaignId: string;
@@ -41,10 +43,21 @@ export interface RecipientPage {
   readonly nextCursor?: string;
 }
 
+/** Where a recipient listing stands: a shard, and the last key read in it. */
 interface Cursor {
   s: number;
   k?: Record<string, string>;
 }
+
+/** The ledger item an SES message id belongs to. */
+export interface LedgerRef {
+  readonly pk: string;
+  readonly sk: string;
+  readonly campaignId: string;
+  readonly email: string;
+}
+
+export type FirstTime = "recorded" | "duplicate";
 
 /**
  * The delivery ledger (see domain/ledger.ts for the state machine). Every transition is a
@@ -99,19 +112,12 @@ export class LedgerStore {
    * fewer requests than conditional puts for the same write units.
    */
   async createQueuedFresh(campaignId: string, emails: readonly string[], nowMs: number): Promise<number> {
-    await mapLimit(chunk(emails, 25), 8, async (group) => {
-      let requests: Record<string, unknown>[] | undefined = group.map((email) => ({
-        PutRequest: { Item: this.queuedItem(campaignId, email, nowMs) },
-      }));
-      for (let attempt = 0; requests && requests.length > 0; attempt++) {
-        if (attempt >= 8) throw new Error("DynamoDB left ledger writes unprocessed after 8 attempts");
-        if (attempt > 0) await sleep(50 * 2 ** attempt);
-        const out: BatchWriteCommandOutput = await this.db.send(
-          new BatchWriteCommand({ RequestItems: { [this.table]: requests as never } }),
-        );
-        requests = out.UnprocessedItems?.[this.table] as Record<string, unknown>[] | undefined;
-      }
-    });
+    await batchWriteAll(
+      this.db,
+      this.table,
+      emails.map((email) => ({ PutRequest: { Item: this.queuedItem(campaignId, email, nowMs) } })),
+      8,
+    );
     return emails.length;
   }
 
@@ -154,29 +160,21 @@ export class LedgerStore {
    * under an expired lease (its worker died). A recipient being sent right now is left to its worker.
    */
   async cancel(campaignId: string, email: string, nowMs: number): Promise<boolean> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: ledgerKey(campaignId, email),
-          UpdateExpression: "SET #status = :cancelled, reason = :reason, updatedAt = :now REMOVE leaseUntil",
-          ConditionExpression: "#status = :queued OR (#status = :sending AND leaseUntil < :nowMs)",
-          ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: {
-            ":cancelled": "cancelled",
-            ":reason": "campaign cancelled",
-            ":queued": "queued",
-            ":sending": "sending",
-            ":nowMs": nowMs,
-            ":now": new Date(nowMs).toISOString(),
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionalFailure(error)) return false;
-      throw error;
-    }
+    return updateIf(this.db, {
+      TableName: this.table,
+      Key: ledgerKey(campaignId, email),
+      UpdateExpression: "SET #status = :cancelled, reason = :reason, updatedAt = :now REMOVE leaseUntil",
+      ConditionExpression: "#status = :queued OR (#status = :sending AND leaseUntil < :nowMs)",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: {
+        ":cancelled": "cancelled",
+        ":reason": "campaign cancelled",
+        ":queued": "queued",
+        ":sending": "sending",
+        ":nowMs": nowMs,
+        ":now": new Date(nowMs).toISOString(),
+      },
+    });
   }
 
   /**
@@ -186,28 +184,25 @@ export class LedgerStore {
   async pending(campaignId: string, nowMs: number, limit: number): Promise<string[]> {
     const emails: string[] = [];
     for (let shard = 0; shard < LEDGER_SHARDS && emails.length < limit; shard++) {
-      let start: Record<string, unknown> | undefined;
-      do {
-        const out = await this.db.send(
-          new QueryCommand({
-            TableName: this.table,
-            KeyConditionExpression: "pk = :pk",
-            FilterExpression: "#status = :queued OR (#status = :sending AND leaseUntil < :nowMs)",
-            ExpressionAttributeNames: { "#status": "status" },
-            ExpressionAttributeValues: {
-              ":pk": ledgerPk(campaignId, shard),
-              ":queued": "queued",
-              ":sending": "sending",
-              ":nowMs": nowMs,
-            },
-            ProjectionExpression: "email",
-            ExclusiveStartKey: start,
-            ConsistentRead: true,
-          }),
-        );
-        emails.push(...(out.Items ?? []).map((item) => item.email as string));
-        start = out.LastEvaluatedKey;
-      } while (start && emails.length < limit);
+      const items = await queryAll(
+        this.db,
+        {
+          TableName: this.table,
+          KeyConditionExpression: "pk = :pk",
+          FilterExpression: "#status = :queued OR (#status = :sending AND leaseUntil < :nowMs)",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: {
+            ":pk": ledgerPk(campaignId, shard),
+            ":queued": "queued",
+            ":sending": "sending",
+            ":nowMs": nowMs,
+          },
+          ProjectionExpression: "email",
+          ConsistentRead: true,
+        },
+        (found) => emails.length + found.length >= limit,
+      );
+      emails.push(...items.map((item) => item.email as string));
     }
     return emails.slice(0, limit);
   }
@@ -245,58 +240,40 @@ export class LedgerStore {
       sets.push("#error = :error");
       values[":error"] = outcome.error.slice(0, 500);
     }
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: ledgerKey(campaignId, email),
-          UpdateExpression: `SET ${sets.join(", ")} REMOVE leaseUntil`,
-          ConditionExpression: "#status = :sending AND attempts = :attempt",
-          ExpressionAttributeNames: {
-            "#status": "status",
-            ...("region" in outcome && outcome.region ? { "#region": "region" } : {}),
-            ...("error" in outcome ? { "#error": "error" } : {}),
-          },
-          ExpressionAttributeValues: values,
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionalFailure(error)) return false;
-      throw error;
-    }
+    return updateIf(this.db, {
+      TableName: this.table,
+      Key: ledgerKey(campaignId, email),
+      UpdateExpression: `SET ${sets.join(", ")} REMOVE leaseUntil`,
+      ConditionExpression: "#status = :sending AND attempts = :attempt",
+      ExpressionAttributeNames: {
+        "#status": "status",
+        ...("region" in outcome && outcome.region ? { "#region": "region" } : {}),
+        ...("error" in outcome ? { "#error": "error" } : {}),
+      },
+      ExpressionAttributeValues: values,
+    });
   }
 
   /** Counts a campaign's recipients by status, reading every shard in parallel (strongly consistent). */
   async count(campaignId: string): Promise<RecipientCounts> {
     const perShard = await mapLimit([...Array(LEDGER_SHARDS).keys()], LEDGER_SHARDS, async (shard) => {
+      const items = await queryAll(this.db, {
+        TableName: this.table,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": ledgerPk(campaignId, shard) },
+        ProjectionExpression: "#status",
+        ExpressionAttributeNames: { "#status": "status" },
+        ConsistentRead: true,
+      });
       const counts = emptyCounts();
-      let start: Record<string, unknown> | undefined;
-      do {
-        const out = await this.db.send(
-          new QueryCommand({
-            TableName: this.table,
-            KeyConditionExpression: "pk = :pk",
-            ExpressionAttributeValues: { ":pk": ledgerPk(campaignId, shard) },
-            ProjectionExpression: "#status",
-            ExpressionAttributeNames: { "#status": "status" },
-            ExclusiveStartKey: start,
-            ConsistentRead: true,
-          }),
-        );
-        for (const item of out.Items ?? []) {
-          const status = item.status as RecipientStatus;
-          if (RECIPIENT_STATUSES.includes(status)) counts[status]++;
-          counts.total++;
-        }
-        start = out.LastEvaluatedKey;
-      } while (start);
+      for (const item of items) {
+        const status = item.status as RecipientStatus;
+        if (RECIPIENT_STATUSES.includes(status)) counts[status]++;
+        counts.total++;
+      }
       return counts;
     });
-    const total = emptyCounts();
-    for (const counts of perShard)
-      for (const key of Object.keys(total) as (keyof RecipientCounts)[]) total[key] += counts[key];
-    return total;
+    return perShard.reduce(addCounts, emptyCounts());
   }
 
   /** Lists recipients shard by shard; the cursor is opaque to clients. */
@@ -306,13 +283,9 @@ export class LedgerStore {
     limit: number,
     cursor?: string,
   ): Promise<RecipientPage> {
-    let position = cursor ? decodeCursor(cursor) : { s: 0 };
-    if (
-      position.k &&
-      (position.k.pk !== ledgerPk(campaignId, position.s) || !position.k.sk?.startsWith("R#"))
-    ) {
-      throw new InvalidCursorError("cursor is not valid");
-    }
+    let position: Cursor = cursor
+      ? decodeCursor(cursor, (value) => acceptCursor(campaignId, value))
+      : { s: 0 };
     const items: LedgerItem[] = [];
     while (position.s < LEDGER_SHARDS && items.length < limit) {
       const out = await this.db.send(
@@ -337,6 +310,54 @@ export class LedgerStore {
     }
     return { items, ...(position.s < LEDGER_SHARDS ? { nextCursor: encodeCursor(position) } : {}) };
   }
+
+  /** The item an SES message id belongs to, from the `bySesMessageId` index (feedback events). */
+  async findByMessageId(sesMessageId: string): Promise<LedgerRef | undefined> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: "bySesMessageId",
+        KeyConditionExpression: "sesMessageId = :id",
+        ExpressionAttributeValues: { ":id": sesMessageId },
+        ProjectionExpression: "pk, sk, campaignId, email",
+        Limit: 2,
+      }),
+    );
+    const item = out.Items?.[0];
+    if (!item) return undefined;
+    return { pk: item.pk, sk: item.sk, campaignId: item.campaignId, email: item.email };
+  }
+
+  /**
+   * Records a feedback fact the first time it happens: sets `flag` (and `sets`) unless the flag is
+   * there already, and in the same transaction applies `alsoWrite` (the campaign counter that counts
+   * the fact), so a duplicate event (SQS delivers at least once, SES may publish twice) changes
+   * nothing. When only `alsoWrite`'s condition fails (the campaign is gone) the fact is recorded
+   * without it.
+   */
+  async recordFirst(
+    ref: LedgerRef,
+    flag: string,
+    at: string,
+    sets: Readonly<Record<string, string>>,
+    alsoWrite: TransactItem,
+  ): Promise<FirstTime> {
+    const update = eventUpdate(this.table, ref, { [flag]: at, ...sets }, flag);
+    try {
+      await transactWrite(this.db, [{ Update: update }, alsoWrite]);
+      return "recorded";
+    } catch (error) {
+      const codes = cancellationCodes(error);
+      if (codes?.[0] === "ConditionalCheckFailed") return "duplicate";
+      if (codes?.[1] !== "ConditionalCheckFailed") throw error;
+      return (await updateIf(this.db, update)) ? "recorded" : "duplicate";
+    }
+  }
+
+  /** Records feedback attributes every time (the latest value wins). */
+  async recordAlways(ref: LedgerRef, sets: Readonly<Record<string, string>>): Promise<void> {
+    await updateIf(this.db, eventUpdate(this.table, ref, sets));
+  }
 }
 
 function unmarshalled(item: Record<string, unknown>): LedgerItem {
@@ -354,22 +375,42 @@ function unmarshalled(item: Record<string, unknown>): LedgerItem {
   };
 }
 
-function encodeCursor(cursor: Cursor): string {
-  return Buffer.from(JSON.stringify(cursor), "utf8").toString("base64url");
+/** A listing cursor of `campaignId`: a shard in range and, if any, a key of that shard. */
+function acceptCursor(campaignId: string, value: Record<string, unknown>): Cursor | undefined {
+  const s = value.s;
+  if (typeof s !== "number" || !Number.isInteger(s) || s < 0 || s >= LEDGER_SHARDS) return undefined;
+  if (value.k === undefined) return { s };
+  const k = value.k as Record<string, unknown> | null;
+  if (typeof k !== "object" || k === null || k.pk !== ledgerPk(campaignId, s)) return undefined;
+  if (typeof k.sk !== "string" || !k.sk.startsWith(RECIPIENT_PREFIX)) return undefined;
+  return { s, k: { pk: k.pk, sk: k.sk } };
 }
 
-export class InvalidCursorError extends Error {
-  override readonly name = "InvalidCursorError";
-}
-
-function decodeCursor(raw: string): Cursor {
-  try {
-    const parsed = JSON.parse(Buffer.from(raw, "base64url").toString("utf8")) as Cursor;
-    if (!Number.isInteger(parsed.s) || parsed.s < 0 || parsed.s >= LEDGER_SHARDS) throw new Error("shard");
-    if (parsed.k !== undefined && (typeof parsed.k !== "object" || typeof parsed.k.pk !== "string"))
-      throw new Error("key");
-    return parsed;
-  } catch {
-    throw new InvalidCursorError("cursor is not valid");
+/** Sets feedback attributes on an existing ledger item, optionally only while `absentFlag` is unset. */
+function eventUpdate(
+  table: string,
+  ref: LedgerRef,
+  sets: Readonly<Record<string, string>>,
+  absentFlag?: string,
+): UpdateCommandInput & { UpdateExpression: string } {
+  const names: Record<string, string> = {};
+  const values: Record<string, string> = {};
+  const parts = Object.entries(sets).map(([key, value], i) => {
+    names[`#a${i}`] = key;
+    values[`:v${i}`] = value;
+    return `#a${i} = :v${i}`;
+  });
+  let condition = "attribute_exists(pk)";
+  if (absentFlag) {
+    names["#flag"] = absentFlag;
+    condition += " AND attribute_not_exists(#flag)";
   }
+  return {
+    TableName: table,
+    Key: { pk: ref.pk, sk: ref.sk },
+    UpdateExpression: `SET ${parts.join(", ")}`,
+    ConditionExpression: condition,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  };
 }

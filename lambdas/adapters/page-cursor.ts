@@ -1,4 +1,4 @@
-import { InvalidCursorError } from "./ledger-store.ts";
+import { InvalidCursorError } from "./dynamo/cursor.ts";
 
 /**
  * Opaque page cursors: the base64url JSON of a DynamoDB `LastEvaluatedKey`. A cursor is checked to

@@ -1,5 +1,6 @@
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { chunk } from "../shared/concurrency.ts";
+import { untilProcessed } from "../shared/retry.ts";
 
 /** Messages the functions exchange through SQS. */
 export interface FanoutMessage {
@@ -34,20 +35,17 @@ export class QueuePublisher {
     );
   }
 
-  /** Sends every body, ten per request, retrying entries SQS reports as failed. */
+  /** Sends every body, ten per request, retrying the entries SQS reports as failed. */
   async sendAll(queueUrl: string, bodies: readonly unknown[]): Promise<void> {
     for (const group of chunk(bodies, 10)) {
-      let entries = group.map((body, i) => ({ Id: String(i), MessageBody: JSON.stringify(body) }));
-      for (let attempt = 0; entries.length > 0; attempt++) {
+      const entries = group.map((body, i) => ({ Id: String(i), MessageBody: JSON.stringify(body) }));
+      await untilProcessed(`SendMessageBatch to ${queueUrl}`, entries, async (pending) => {
         const out = await this.sqs.send(
-          new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }),
+          new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: [...pending] }),
         );
         const failed = new Set((out.Failed ?? []).map((f) => f.Id));
-        if (failed.size > 0 && attempt >= 4) {
-          throw new Error(`SQS refused ${failed.size} message(s) after ${attempt + 1} attempts`);
-        }
-        entries = entries.filter((e) => failed.has(e.Id));
-      }
+        return pending.filter((e) => failed.has(e.Id));
+      });
     }
   }
 }

@@ -24,31 +24,6 @@ export function isTerminal(status: RecipientStatus): boolean {
   return TERMINAL_STATUSES.has(status);
 }
 
-/**
- * Ledger items of one campaign are spread over this many partition keys so that a large campaign
- * does not hit DynamoDB's per-partition-key write ceiling (1,000 WCU/s) and counting can run in
- * parallel.
- */
-export const LEDGER_SHARDS = 16;
-
-/** FNV-1a: a stable, cheap hash that spreads emails evenly over the shards. */
-export function shardOf(email: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < email.length; i++) {
-    hash ^= email.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % LEDGER_SHARDS;
-}
-
-export function ledgerPk(campaignId: string, shard: number): string {
-  return `C#${campaignId}#${shard.toString().padStart(2, "0")}`;
-}
-
-export function ledgerKey(campaignId: string, email: string): { pk: string; sk: string } {
-  return { pk: ledgerPk(campaignId, shardOf(email)), sk: `R#${email}` };
-}
-
 export type RecipientCounts = Record<RecipientStatus, number> & { total: number };
 
 export function emptyCounts(): RecipientCounts {

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
-import { AudienceStore } from "../adapters/audience-store.ts";
+import { CampaignStore } from "../adapters/campaign-store.ts";
 import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
 import { LedgerStore } from "../adapters/ledger-store.ts";
+import { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { type FanoutMessage, QueuePublisher, RECIPIENTS_PER_MESSAGE } from "../adapters/queue.ts";
 import { chunk } from "../shared/concurrency.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
@@ -11,7 +12,8 @@ import { PoisonMessageError, processBatch, RetryLaterError } from "../shared/sqs
 
 const db = createDocumentClient();
 const sqs = createSqsClient();
-const audience = new AudienceStore(db, requireEnv("AUDIENCE_TABLE"));
+const campaigns = new CampaignStore(db, requireEnv("AUDIENCE_TABLE"));
+const subscribers = new SubscriberStore(db, requireEnv("AUDIENCE_TABLE"));
 const ledger = new LedgerStore(
   db,
   requireEnv("LEDGER_TABLE"),
@@ -35,24 +37,23 @@ const RESERVE_MS = 30_000;
  * item and a send message again, which the sender's ledger claim makes harmless.
  */
 export async function fanOut(message: FanoutMessage, remainingMs: () => number): Promise<void> {
-  const campaign = await audience.getCampaign(message.campaignId, true);
+  const campaign = await campaigns.get(message.campaignId, true);
   if (!campaign) throw new PoisonMessageError("unknown campaign");
   if (campaign.fanoutDone || campaign.status === "draft" || campaign.status === "cancelled") return;
   const now = () => new Date().toISOString();
-  if (campaign.status === "queued")
-    await audience.transitionCampaign(campaign.id, "queued", "sending", now());
+  if (campaign.status === "queued") await campaigns.transition(campaign.id, "begin", now());
   const owner = randomUUID();
   let cursor = campaign.fanoutCursor;
   // The next page is read while the current one is written: reading is cheap, writing is the work.
   const read = (after: string | undefined) => {
-    const page = audience.pageSubscribers(campaign.listId, after, PAGE_SIZE);
+    const page = subscribers.pageForFanout(campaign.listId, after, PAGE_SIZE);
     page.catch(() => undefined); // awaited below; never an unhandled rejection if we stop early
     return page;
   };
   let nextPage = read(cursor);
   for (;;) {
     const pageKey = cursor ?? "START";
-    const lease = await audience.startFanoutPage(campaign.id, owner, pageKey, Date.now(), LEASE_MS);
+    const lease = await campaigns.startFanoutPage(campaign.id, owner, pageKey, Date.now(), LEASE_MS);
     if (!lease.acquired) {
       // Another worker holds the campaign. Come back after its lease: if it died, this message
       // takes over from the checkpoint; if it finished, there is nothing left to do.
@@ -77,7 +78,7 @@ export async function fanOut(message: FanoutMessage, remainingMs: () => number):
         recipients: group,
       })),
     );
-    const advanced = await audience.advanceFanout(campaign.id, cursor, page.next, now());
+    const advanced = await campaigns.advanceFanout(campaign.id, cursor, page.next, now());
     metrics.addMetric("RecipientsQueued", "Count", created);
     if (!advanced) {
       logger.info("another fan-out worker moved the checkpoint; leaving the campaign to it", {

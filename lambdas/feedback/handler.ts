@@ -1,8 +1,9 @@
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
-import { AudienceStore } from "../adapters/audience-store.ts";
+import { CampaignStore } from "../adapters/campaign-store.ts";
 import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
-import { FeedbackStore } from "../adapters/feedback-store.ts";
+import { LedgerStore } from "../adapters/ledger-store.ts";
+import { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { SuppressionStore } from "../adapters/suppression-store.ts";
 import { parseFeedbackMessage } from "../domain/feedback-event.ts";
 import { requireEnv } from "../shared/env.ts";
@@ -25,9 +26,10 @@ const audienceTable = requireEnv("AUDIENCE_TABLE");
 const UNMATCHED_RECEIVES = 5;
 
 const processor = new FeedbackProcessor({
-  store: new FeedbackStore(db, requireEnv("LEDGER_TABLE"), audienceTable),
+  ledger: new LedgerStore(db, requireEnv("LEDGER_TABLE")),
+  campaigns: new CampaignStore(db, audienceTable),
+  subscribers: new SubscriberStore(db, audienceTable),
   suppressions: new SuppressionStore(db, audienceTable),
-  audience: new AudienceStore(db, audienceTable),
   now: () => new Date(),
   onNotice: (notice) => {
     switch (notice.type) {

@@ -1,8 +1,11 @@
-import type { AudienceStore } from "../adapters/audience-store.ts";
-import type { FeedbackStore, LedgerRef } from "../adapters/feedback-store.ts";
-import type { FeedbackCounter, SuppressionStore } from "../adapters/suppression-store.ts";
+import type { CampaignStore } from "../adapters/campaign-store.ts";
+import type { LedgerRef, LedgerStore } from "../adapters/ledger-store.ts";
+import type { SubscriberStore } from "../adapters/subscriber-store.ts";
+import type { SuppressionStore } from "../adapters/suppression-store.ts";
+import type { FeedbackCounter } from "../domain/feedback-counters.ts";
 import { type FeedbackEvent, suppressionFor } from "../domain/feedback-event.ts";
 import { reputationVerdict } from "../domain/reputation.ts";
+import { pauseCampaign } from "../usecases/campaign-workflows.ts";
 
 export type FeedbackOutcome = "recorded" | "duplicate" | "ignored" | "unmatched";
 
@@ -12,12 +15,13 @@ export type FeedbackNotice =
   | { type: "paused"; campaignId: string; reason: string; paused: boolean };
 
 export interface FeedbackDeps {
-  readonly store: Pick<
-    FeedbackStore,
-    "findByMessageId" | "recordFirst" | "recordAlways" | "campaign" | "markGuardTripped" | "markSubscriber"
+  readonly ledger: Pick<LedgerStore, "findByMessageId" | "recordFirst" | "recordAlways">;
+  readonly campaigns: Pick<
+    CampaignStore,
+    "get" | "transition" | "feedback" | "markGuardTripped" | "ensureCounters" | "counterIncrement"
   >;
-  readonly suppressions: Pick<SuppressionStore, "put" | "ensureCounters">;
-  readonly audience: Pick<AudienceStore, "pauseCampaign">;
+  readonly subscribers: Pick<SubscriberStore, "markFeedback">;
+  readonly suppressions: Pick<SuppressionStore, "put">;
   readonly now: () => Date;
   readonly onNotice?: (notice: FeedbackNotice) => void;
 }
@@ -74,7 +78,7 @@ export class FeedbackProcessor {
       });
     }
 
-    const ref = await this.deps.store.findByMessageId(event.mail.messageId);
+    const ref = await this.deps.ledger.findByMessageId(event.mail.messageId);
     if (!ref) return "unmatched";
 
     const outcome = await this.record(event, ref, at);
@@ -83,7 +87,7 @@ export class FeedbackProcessor {
     if (suppression) {
       const listId = await this.listIdOf(ref.campaignId);
       if (listId)
-        await this.deps.store.markSubscriber(
+        await this.deps.subscribers.markFeedback(
           listId,
           ref.email,
           suppression.reason === "bounce" ? "bounced" : "complained",
@@ -97,7 +101,7 @@ export class FeedbackProcessor {
   }
 
   private async record(event: FeedbackEvent, ref: LedgerRef, at: string): Promise<FeedbackOutcome> {
-    const store = this.deps.store;
+    const store = this.deps.ledger;
     if (event.type === "Bounce") {
       const bounce = event.bounce;
       const sets: Record<string, string> = {
@@ -151,20 +155,21 @@ export class FeedbackProcessor {
     counter: FeedbackCounter,
   ): Promise<FeedbackOutcome> {
     if (!this.countersReady.has(ref.campaignId)) {
-      if (await this.deps.suppressions.ensureCounters(ref.campaignId)) this.countersReady.add(ref.campaignId);
+      if (await this.deps.campaigns.ensureCounters(ref.campaignId)) this.countersReady.add(ref.campaignId);
     }
-    return this.deps.store.recordFirst(ref, flag, at, sets, counter);
+    const count = this.deps.campaigns.counterIncrement(ref.campaignId, counter);
+    return this.deps.ledger.recordFirst(ref, flag, at, sets, count);
   }
 
   private async listIdOf(campaignId: string): Promise<string | undefined> {
     if (!this.listIds.has(campaignId))
-      this.listIds.set(campaignId, (await this.deps.store.campaign(campaignId))?.listId);
+      this.listIds.set(campaignId, (await this.deps.campaigns.feedback(campaignId))?.listId);
     return this.listIds.get(campaignId);
   }
 
   /** Pauses a campaign whose bounce or complaint rate crossed the SES review thresholds. */
   private async guard(campaignId: string, now: string): Promise<void> {
-    const campaign = await this.deps.store.campaign(campaignId);
+    const campaign = await this.deps.campaigns.feedback(campaignId);
     if (!campaign || campaign.reputationGuard) return;
     const reason = reputationVerdict(campaign.counters);
     if (!reason) return;
@@ -172,8 +177,8 @@ export class FeedbackProcessor {
     // metric and its alarm fire once, even with concurrent events. A crash in between is retried:
     // the flag is still absent, the pause is already done. Once flagged, the guard leaves the
     // campaign alone, so a person can resume it deliberately.
-    const paused = await this.deps.audience.pauseCampaign(campaignId, reason, now);
-    if (!(await this.deps.store.markGuardTripped(campaignId, reason, now))) return;
+    const paused = (await pauseCampaign(this.deps, campaignId, reason, now)).kind === "applied";
+    if (!(await this.deps.campaigns.markGuardTripped(campaignId, reason, now))) return;
     this.deps.onNotice?.({ type: "paused", campaignId, reason, paused });
   }
 }

@@ -1,8 +1,9 @@
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
-import { AudienceStore } from "../adapters/audience-store.ts";
+import { ListStore } from "../adapters/list-store.ts";
 import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
 import { ImportStore } from "../adapters/import-store.ts";
 import { QueuePublisher } from "../adapters/queue.ts";
+import { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { requireEnv } from "../shared/env.ts";
 import { logger, metrics } from "../shared/powertools.ts";
 import { PoisonMessageError, processBatch } from "../shared/sqs-batch.ts";
@@ -11,7 +12,8 @@ import { type AudienceJob, parseAudienceJob } from "./jobs.ts";
 const db = createDocumentClient();
 const sqs = createSqsClient();
 const audienceTable = requireEnv("AUDIENCE_TABLE");
-const audience = new AudienceStore(db, audienceTable);
+const lists = new ListStore(db, audienceTable);
+const subscribers = new SubscriberStore(db, audienceTable);
 const imports = new ImportStore(db, audienceTable);
 const queue = new QueuePublisher(sqs);
 const importQueueUrl = requireEnv("IMPORT_QUEUE_URL");
@@ -27,17 +29,20 @@ export async function runJob(job: AudienceJob): Promise<void> {
   const now = new Date().toISOString();
   if (job.kind === "import-chunk") {
     // A list deleted while its import runs gets nothing more: its partition is being erased.
-    const live = await audience.getList(job.listId);
-    if (live) await audience.upsertSubscribers(job.listId, job.subscribers, now);
+    const live = await lists.get(job.listId);
+    if (live) await subscribers.upsert(job.listId, job.subscribers, now);
     await imports.recordChunk(job.jobId, job.chunk, job.rows, live ? job.subscribers.length : 0, now);
     metrics.addMetric("SubscribersImported", "Count", live ? job.subscribers.length : 0);
     return;
   }
-  const done = await audience.eraseListPartition(job.listId, ERASE_BATCH);
-  if (!done) {
-    await queue.send(importQueueUrl, job);
-    await audience.markErasureEnqueued(job.listId, now);
+  // A list that lives again under its id (never, with random ids) has nothing to erase.
+  const done = (await lists.get(job.listId)) || (await subscribers.erasePartition(job.listId, ERASE_BATCH));
+  if (done) {
+    await lists.finishErasure(job.listId);
+    return;
   }
+  await queue.send(importQueueUrl, job);
+  await lists.markErasureEnqueued(job.listId, now);
 }
 
 function parse(record: SQSRecord): AudienceJob {

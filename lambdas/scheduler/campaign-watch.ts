@@ -1,14 +1,16 @@
-import type { AudienceStore } from "../adapters/audience-store.ts";
+import type { CampaignAgendaStore } from "../adapters/campaign-agenda-store.ts";
+import type { CampaignStore, StoredCampaign } from "../adapters/campaign-store.ts";
 import type { LedgerStore } from "../adapters/ledger-store.ts";
 import type { QueuePublisher } from "../adapters/queue.ts";
-import { type Campaign, deriveStatus } from "../domain/campaign.ts";
+import type { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { pendingCount, type RecipientCounts } from "../domain/ledger.ts";
-import { chunk } from "../shared/concurrency.ts";
-import { RECIPIENTS_PER_MESSAGE } from "../adapters/queue.ts";
+import { completeIfDone, requeueRecipients, sweepCancelled } from "../usecases/campaign-workflows.ts";
 
 export interface WatchDeps {
-  readonly audience: AudienceStore;
+  readonly campaigns: CampaignStore;
+  readonly agenda: CampaignAgendaStore;
   readonly ledger: LedgerStore;
+  readonly subscribers: SubscriberStore;
   readonly queue: QueuePublisher;
   readonly fanoutQueueUrl: string;
   readonly sendQueueUrl: string;
@@ -25,30 +27,30 @@ export interface WatchReport {
 }
 
 /**
- * Watches every sending campaign: completes those whose recipients are all terminal (so a campaign
- * ends `sent` even if nobody asks), and re-enqueues a fan-out that stopped moving (its message went
- * to the DLQ, or the enqueue after `send` never happened).
+ * Watches every campaign on its way: completes those whose recipients are all terminal (so a
+ * campaign ends `sent` even if nobody asks), finishes the sweep of cancelled ones, and re-enqueues a
+ * fan-out that stopped moving (its message went to the DLQ, or the enqueue after `send` never
+ * happened).
  */
 export async function watchCampaigns(deps: WatchDeps): Promise<WatchReport> {
   let completed = 0;
   let fanoutsResumed = 0;
   let recipientsRequeued = 0;
-  const ids = await deps.audience.listActive();
+  const ids = await deps.agenda.listActive();
   for (const id of ids) {
-    const campaign = await deps.audience.getCampaign(id, true);
+    const campaign = await deps.campaigns.get(id, true);
     if (!campaign || campaign.status === "sent") {
-      await deps.audience.clearActive(id);
+      await deps.agenda.clearActive(id);
       continue;
     }
     if (campaign.status === "cancelled") {
       // Finish what the cancel request could not: every recipient still waiting becomes cancelled.
-      const pending = await deps.ledger.pending(id, deps.now().getTime(), 500);
-      for (const email of pending) await deps.ledger.cancel(id, email, deps.now().getTime());
-      if (pending.length === 0) {
+      const swept = await sweepCancelled(deps, id, 500);
+      if (swept.pending === 0) {
         const counts = await deps.ledger.count(id);
         if (counts.sending === 0) {
-          await deps.audience.freezeCounts(id, counts, deps.now().toISOString());
-          await deps.audience.clearActive(id);
+          await deps.campaigns.freezeCounts(id, counts, deps.now().toISOString());
+          await deps.agenda.clearActive(id);
           completed++;
         }
       }
@@ -59,15 +61,13 @@ export async function watchCampaigns(deps: WatchDeps): Promise<WatchReport> {
       const idleMs = deps.now().getTime() - Date.parse(campaign.updatedAt);
       if (idleMs > deps.stalledAfterMs) {
         await deps.queue.send(deps.fanoutQueueUrl, { campaignId: id });
-        await deps.audience.markFanoutEnqueued(id, deps.now().toISOString());
+        await deps.campaigns.markFanoutEnqueued(id, deps.now().toISOString());
         fanoutsResumed++;
       }
       continue;
     }
     const counts = await deps.ledger.count(id);
-    if (deriveStatus(campaign, counts) === "sent") {
-      await deps.audience.completeCampaign(id, counts, deps.now().toISOString());
-      await deps.audience.clearActive(id);
+    if ((await completeIfDone(deps, campaign, counts, deps.now().toISOString())) === "sent") {
       completed++;
       continue;
     }
@@ -84,28 +84,18 @@ export async function watchCampaigns(deps: WatchDeps): Promise<WatchReport> {
  */
 async function requeueIfStalled(
   deps: WatchDeps,
-  campaign: Campaign,
+  campaign: StoredCampaign,
   counts: RecipientCounts,
 ): Promise<number> {
   const terminal = counts.total - pendingCount(counts);
   const now = deps.now();
   if (campaign.watchTerminal !== terminal || !campaign.watchAt) {
-    await deps.audience.recordWatch(campaign.id, terminal, now.toISOString());
+    await deps.campaigns.recordWatch(campaign.id, terminal, now.toISOString());
     return 0;
   }
   if (now.getTime() - Date.parse(campaign.watchAt) < deps.stalledAfterMs) return 0;
   const emails = await deps.ledger.pending(campaign.id, now.getTime(), 5_000);
-  const subscribers = new Map(
-    (await deps.audience.subscribersOf(campaign.listId, emails)).map((s) => [s.email, s.attributes]),
-  );
-  const recipients = emails.map((email) => ({ email, attributes: subscribers.get(email) ?? {} }));
-  await deps.queue.sendAll(
-    deps.sendQueueUrl,
-    chunk(recipients, RECIPIENTS_PER_MESSAGE).map((group) => ({
-      campaignId: campaign.id,
-      recipients: group,
-    })),
-  );
-  await deps.audience.recordWatch(campaign.id, terminal, now.toISOString());
-  return recipients.length;
+  const requeued = await requeueRecipients(deps, campaign, emails);
+  await deps.campaigns.recordWatch(campaign.id, terminal, now.toISOString());
+  return requeued;
 }

@@ -1,16 +1,23 @@
 import type { Context } from "aws-lambda";
-import { AudienceStore } from "../adapters/audience-store.ts";
+import { CampaignAgendaStore } from "../adapters/campaign-agenda-store.ts";
+import { CampaignStore } from "../adapters/campaign-store.ts";
 import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
 import { LedgerStore } from "../adapters/ledger-store.ts";
+import { ListStore } from "../adapters/list-store.ts";
 import { QueuePublisher } from "../adapters/queue.ts";
+import { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
 import { logger, metrics } from "../shared/powertools.ts";
 import { watchCampaigns } from "./campaign-watch.ts";
 import { runScheduledWork } from "./scheduled-campaigns.ts";
 
 const db = createDocumentClient();
+const audienceTable = requireEnv("AUDIENCE_TABLE");
 const deps = {
-  audience: new AudienceStore(db, requireEnv("AUDIENCE_TABLE")),
+  campaigns: new CampaignStore(db, audienceTable),
+  agenda: new CampaignAgendaStore(db, audienceTable),
+  lists: new ListStore(db, audienceTable),
+  subscribers: new SubscriberStore(db, audienceTable),
   ledger: new LedgerStore(db, requireEnv("LEDGER_TABLE")),
   queue: new QueuePublisher(createSqsClient()),
   fanoutQueueUrl: requireEnv("FANOUT_QUEUE_URL"),

@@ -1,11 +1,10 @@
-import type { AudienceStore } from "../adapters/audience-store.ts";
-import { startCampaign } from "../adapters/campaign-starter.ts";
+import type { ListStore } from "../adapters/list-store.ts";
 import type { QueuePublisher } from "../adapters/queue.ts";
+import { type CampaignDeps, startCampaign } from "../usecases/campaign-workflows.ts";
 
-export interface ScheduledDeps {
-  readonly audience: AudienceStore;
+export interface ScheduledDeps extends CampaignDeps {
+  readonly lists: ListStore;
   readonly queue: QueuePublisher;
-  readonly fanoutQueueUrl: string;
   /** Where list erasures go (the importer consumes them). */
   readonly importQueueUrl: string;
   readonly now: () => Date;
@@ -26,18 +25,19 @@ export interface ScheduledReport {
 export async function runScheduledWork(deps: ScheduledDeps): Promise<ScheduledReport> {
   const now = deps.now();
   let started = 0;
-  for (const { id, entry } of await deps.audience.dueScheduled(now.toISOString())) {
-    const status = await startCampaign(deps, id, "scheduled", now.toISOString());
+  for (const { id, entry } of await deps.agenda.dueScheduled(now.toISOString())) {
+    const campaign = await deps.campaigns.get(id, true);
+    const status = campaign && (await startCampaign(deps, campaign, now.toISOString()))?.status;
     // The entry goes only once the campaign has left `scheduled` (or is gone): a crash before
     // this point leaves it for the next tick, and startCampaign is safe to repeat.
-    if (status !== "scheduled") await deps.audience.clearScheduled(entry);
-    if (status !== undefined && status !== "scheduled") started++;
+    if (status !== "scheduled") await deps.agenda.clearScheduled(entry);
+    if (status !== undefined && status !== "scheduled" && status !== "cancelled") started++;
   }
   let erasuresResumed = 0;
   const stale = new Date(now.getTime() - deps.erasureRetryAfterMs).toISOString();
-  for (const listId of await deps.audience.pendingErasures(stale)) {
+  for (const listId of await deps.lists.pendingErasures(stale)) {
     await deps.queue.send(deps.importQueueUrl, { kind: "erase-list", listId });
-    await deps.audience.markErasureEnqueued(listId, now.toISOString());
+    await deps.lists.markErasureEnqueued(listId, now.toISOString());
     erasuresResumed++;
   }
   return { started, erasuresResumed };

@@ -1,4 +1,4 @@
-import type { AudienceStore } from "../adapters/audience-store.ts";
+import type { CampaignStore } from "../adapters/campaign-store.ts";
 import type { LedgerStore } from "../adapters/ledger-store.ts";
 import type { SendMessage, SendRecipient } from "../adapters/queue.ts";
 import type { SesSender } from "../adapters/ses-sender.ts";
@@ -17,7 +17,7 @@ import { composeEmail } from "./compose.ts";
 export type RecipientResult = "sent" | "failed" | "suppressed" | "cancelled" | "skipped" | "retry" | "held";
 
 export interface DeliveryDeps {
-  readonly audience: Pick<AudienceStore, "getCampaign">;
+  readonly campaigns: Pick<CampaignStore, "get">;
   readonly ledger: Pick<LedgerStore, "claim" | "complete" | "createQueued" | "cancel">;
   readonly ses: Pick<SesSender, "send">;
   readonly now: () => number;
@@ -71,7 +71,7 @@ export class Delivery {
     const cached = this.campaigns.get(id);
     const now = this.deps.now();
     if (cached && now - cached.readAt < (this.deps.statusTtlMs ?? 2000)) return cached.campaign;
-    const campaign = await this.deps.audience.getCampaign(id);
+    const campaign = await this.deps.campaigns.get(id);
     if (!campaign) throw new PoisonMessageError("unknown campaign");
     this.campaigns.set(id, { campaign, readAt: now });
     return campaign;

@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
-import { AudienceStore } from "../adapters/audience-store.ts";
+import { CampaignStore } from "../adapters/campaign-store.ts";
 import { createDocumentClient, createSesClient, createSqsClient } from "../adapters/clients.ts";
 import { LedgerStore } from "../adapters/ledger-store.ts";
 import { QueuePublisher, type SendMessage, type SendRecipient } from "../adapters/queue.ts";
@@ -63,7 +63,7 @@ configureUnsubscribeLinks(unsubscribeLinks(unsubscribeSecret.SecretString, requi
 const suppressions = new SuppressionStore(db, requireEnv("AUDIENCE_TABLE"));
 
 const delivery = new Delivery({
-  audience: new AudienceStore(db, requireEnv("AUDIENCE_TABLE")),
+  campaigns: new CampaignStore(db, requireEnv("AUDIENCE_TABLE")),
   // Read at send time, not fan-out time: an unsubscribe or bounce during the campaign is honoured.
   suppressionReason: (campaign, recipient) => suppressions.reasonFor(campaign.listId, recipient.email),
   ledger: new LedgerStore(db, requireEnv("LEDGER_TABLE"), numberEnv("LEDGER_RETENTION_DAYS", 90) * 86_400),

@@ -1,7 +1,7 @@
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ledgerKey } from "../../lambdas/domain/ledger.ts";
+import { ledgerKey } from "../../lambdas/adapters/dynamo/keys.ts";
 import { SteadfastClient, waitForCampaign } from "../../local/client.ts";
 import { type LocalRuntime, localDocumentClient, startLocalRuntime } from "../../local/runtime.ts";
 

@@ -73,8 +73,8 @@ function setup(
   const ledger = new MemoryLedger();
   const sent: OutgoingEmail[] = [];
   const delivery = new Delivery({
-    audience: {
-      getCampaign: async (id) => (id === campaign.id ? { ...campaign, status, fanoutDone } : undefined),
+    campaigns: {
+      get: async (id) => (id === campaign.id ? { ...campaign, status, fanoutDone } : undefined),
     },
     ledger,
     ses: {

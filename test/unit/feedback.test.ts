@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import type { CampaignFeedback, FirstTime, LedgerRef } from "../../lambdas/adapters/feedback-store.ts";
-import { type FeedbackCounter, zeroCounters } from "../../lambdas/adapters/suppression-store.ts";
+import type { CampaignFeedback } from "../../lambdas/adapters/campaign-store.ts";
+import type { FirstTime, LedgerRef } from "../../lambdas/adapters/ledger-store.ts";
+import { type FeedbackCounter, zeroCounters } from "../../lambdas/domain/feedback-counters.ts";
 import { parseFeedbackMessage, suppressionFor } from "../../lambdas/domain/feedback-event.ts";
 import { reputationVerdict } from "../../lambdas/domain/reputation.ts";
 import { type FeedbackNotice, FeedbackProcessor } from "../../lambdas/feedback/process.ts";
@@ -150,20 +151,35 @@ class MemoryFeedback {
 
   processor() {
     return new FeedbackProcessor({
-      store: {
+      ledger: {
         findByMessageId: async (id) => this.refs.get(id),
-        recordFirst: async (ref, flag, at, sets, counter): Promise<FirstTime> => {
+        // The counter write travels with the flag, as in the DynamoDB transaction.
+        recordFirst: async (ref, flag, at, sets, count): Promise<FirstTime> => {
           const item = this.ledger.get(ref.sk + ref.campaignId) as Record<string, string>;
           if (item[flag]) return "duplicate";
           Object.assign(item, { [flag]: at }, sets);
-          const counters = this.campaigns.get(ref.campaignId)?.counters as Record<FeedbackCounter, number>;
+          const { id, counter } = count as unknown as { id: string; counter: FeedbackCounter };
+          const counters = this.campaigns.get(id)?.counters as Record<FeedbackCounter, number>;
           counters[counter] += 1;
           return "recorded";
         },
         recordAlways: async (ref, sets) => {
           Object.assign(this.ledger.get(ref.sk + ref.campaignId) as object, sets);
         },
-        campaign: async (id): Promise<CampaignFeedback | undefined> => {
+      },
+      campaigns: {
+        get: async (id) => {
+          const c = this.campaigns.get(id);
+          return c && ({ id, status: c.status } as never);
+        },
+        transition: async (id, action, _now, extra) => {
+          const c = this.campaigns.get(id);
+          if (action !== "pause" || !c || !["queued", "sending"].includes(c.status)) return undefined;
+          c.status = "paused";
+          (c as { pausedReason?: string }).pausedReason = extra?.pausedReason as string;
+          return { id, status: c.status } as never;
+        },
+        feedback: async (id): Promise<CampaignFeedback | undefined> => {
           const c = this.campaigns.get(id);
           return (
             c && {
@@ -180,7 +196,11 @@ class MemoryFeedback {
           c.guard = { reason, at };
           return true;
         },
-        markSubscriber: async (_list, email, status) => {
+        ensureCounters: async (id) => this.campaigns.has(id),
+        counterIncrement: (id, counter) => ({ id, counter }) as never,
+      },
+      subscribers: {
+        markFeedback: async (_list, email, status) => {
           if (this.subscribers.get(email) === "subscribed") this.subscribers.set(email, status);
         },
       },
@@ -188,16 +208,6 @@ class MemoryFeedback {
         put: async (email, reason, now) => {
           if (!this.suppressed.has(email)) this.suppressed.set(email, reason);
           return { email, reason, createdAt: now };
-        },
-        ensureCounters: async (id) => this.campaigns.has(id),
-      },
-      audience: {
-        pauseCampaign: async (id, reason) => {
-          const c = this.campaigns.get(id);
-          if (!c || !["queued", "sending"].includes(c.status)) return false;
-          c.status = "paused";
-          (c as { pausedReason?: string }).pausedReason = reason;
-          return true;
         },
       },
       now: () => new Date("2026-01-01T00:00:00Z"),

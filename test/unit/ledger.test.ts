@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type Campaign, deriveStatus } from "../../lambdas/domain/campaign.ts";
-import { emptyCounts, isTerminal, LEDGER_SHARDS, ledgerKey, shardOf } from "../../lambdas/domain/ledger.ts";
+import { LEDGER_SHARDS, ledgerKey, shardOf } from "../../lambdas/adapters/dynamo/keys.ts";
+import { emptyCounts, isTerminal } from "../../lambdas/domain/ledger.ts";
 
 describe("ledger keys", () => {
   it("puts a recipient in one stable shard and spreads recipients over all shards", () => {

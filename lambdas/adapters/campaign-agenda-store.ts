@@ -1,0 +1,60 @@
+import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
+import type { TransactItem } from "./dynamo/batch.ts";
+import { ACTIVE_PK, activeKey, SCHEDULED_PK, scheduledKey } from "./dynamo/keys.ts";
+import { queryAll } from "./dynamo/query.ts";
+
+/**
+ * The scheduler's agenda in the audience table: `SCHEDULED/<scheduledAt>#<id>` (a scheduled
+ * campaign, due when its time has come) and `ACTIVE/<id>` (a campaign on its way, which the
+ * scheduler watches until it ends). The only writer of both.
+ */
+export class CampaignAgendaStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  /** The write that puts a campaign on the agenda at `scheduledAt`, for CampaignStore.schedule's transaction. */
+  scheduledEntry(id: string, scheduledAt: string): TransactItem {
+    return {
+      Put: { TableName: this.table, Item: { ...scheduledKey(scheduledAt, id), type: "scheduled", id } },
+    };
+  }
+
+  /** The write that takes a campaign off the agenda, for CampaignStore.deleteUnstarted's transaction. */
+  unscheduledEntry(id: string, scheduledAt: string): TransactItem {
+    return { Delete: { TableName: this.table, Key: scheduledKey(scheduledAt, id) } };
+  }
+
+  /** Scheduled campaigns whose time is at or before `now` (ISO 8601, UTC). */
+  async dueScheduled(now: string): Promise<{ id: string; entry: string }[]> {
+    // "#" sorts after every character of an ISO timestamp, so `now#~` bounds every entry at `now`.
+    const items = await queryAll(this.db, {
+      TableName: this.table,
+      KeyConditionExpression: "pk = :pk AND sk <= :until",
+      ExpressionAttributeValues: { ":pk": SCHEDULED_PK, ":until": `${now}#~` },
+      ConsistentRead: true,
+    });
+    return items.map((item) => ({ id: item.id as string, entry: item.sk as string }));
+  }
+  async clearScheduled(entry: string): Promise<void> {
+    await this.db.send(new DeleteCommand({ TableName: this.table, Key: { pk: SCHEDULED_PK, sk: entry } }));
+  }
+  /** Registers a campaign as sending, so the scheduler can finish or resume it. */
+  async markActive(id: string, now: string): Promise<void> {
+    await this.db.send(
+      new PutCommand({ TableName: this.table, Item: { ...activeKey(id), type: "active", since: now } }),
+    );
+  }
+  async listActive(): Promise<string[]> {
+    const items = await queryAll(this.db, {
+      TableName: this.table,
+      KeyConditionExpression: "pk = :pk",
+      ExpressionAttributeValues: { ":pk": ACTIVE_PK },
+    });
+    return items.map((item) => item.sk as string);
+  }
+  async clearActive(id: string): Promise<void> {
+    await this.db.send(new DeleteCommand({ TableName: this.table, Key: activeKey(id) }));
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The key schema of both tables: every partition and sort key Steadfast writes is spelled here and
+ * nowhere else.
+ *
+ * Audience table (`pk`, `sk`):
+ *
+ *   LIST#<id>              #META                the list                       ListStore
+ *   LIST#<id>              SUB#<email>          a subscriber                   SubscriberStore
+ *   LISTS                  <createdAt>#<id>     index of lists, for paging     ListStore
+ *   ERASURE                <listId>             a deleted list being erased    ListStore
+ *   CAMPAIGN#<id>          #META                a campaign, its fan-out        CampaignStore
+ *                                               checkpoint and counters
+ *   CAMPAIGNS              <createdAt>#<id>     index of campaigns             CampaignStore
+ *   SCHEDULED              <scheduledAt>#<id>   a scheduled campaign           CampaignStore
+ *   ACTIVE                 <campaignId>         a campaign the scheduler       CampaignStore
+ *                                               watches
+ *   APIKEY#<hash>          #META                an API key (SHA-256 of the     ApiKeyStore
+ *                                               secret; never the secret)
+ *   APIKEYS                <id>                 index of API keys              ApiKeyStore
+ *   SUPPRESSION            <email>              the suppression list (never    SuppressionStore
+ *                                               touched by an erasure)
+ *   IMPORT#<id>            #META                a CSV import job               ImportStore
+ *   IDEMPOTENCY#<scope>#<key> #META             a remembered API response      IdempotencyStore
+ *
+ * Ledger table: `C#<campaignId>#<shard>` / `R#<email>`, one item per (campaign, recipient)
+ * (LedgerStore), with the `bySesMessageId` index for feedback events.
+ */
+export const META = "#META";
+
+export type Key = { readonly pk: string; readonly sk: string };
+
+export const listKey = (id: string): Key => ({ pk: `LIST#${id}`, sk: META });
+export const listIndexKey = (createdAt: string, id: string): Key => ({
+  pk: "LISTS",
+  sk: `${createdAt}#${id}`,
+});
+export const erasureKey = (listId: string): Key => ({ pk: "ERASURE", sk: listId });
+export const ERASURE_PK = "ERASURE";
+export const LISTS_PK = "LISTS";
+
+export const SUBSCRIBER_PREFIX = "SUB#";
+export const subscriberPk = (listId: string): string => `LIST#${listId}`;
+export const subscriberKey = (listId: string, email: string): Key => ({
+  pk: subscriberPk(listId),
+  sk: `${SUBSCRIBER_PREFIX}${email}`,
+});
+
+export const campaignKey = (id: string): Key => ({ pk: `CAMPAIGN#${id}`, sk: META });
+export const campaignIndexKey = (createdAt: string, id: string): Key => ({
+  pk: "CAMPAIGNS",
+  sk: `${createdAt}#${id}`,
+});
+export const CAMPAIGNS_PK = "CAMPAIGNS";
+export const SCHEDULED_PK = "SCHEDULED";
+export const scheduledKey = (scheduledAt: string, id: string): Key => ({
+  pk: SCHEDULED_PK,
+  sk: `${scheduledAt}#${id}`,
+});
+export const ACTIVE_PK = "ACTIVE";
+export const activeKey = (campaignId: string): Key => ({ pk: ACTIVE_PK, sk: campaignId });
+
+export const apiKeyKey = (hash: string): Key => ({ pk: `APIKEY#${hash}`, sk: META });
+export const APIKEYS_PK = "APIKEYS";
+export const apiKeyIndexKey = (id: string): Key => ({ pk: APIKEYS_PK, sk: id });
+
+export const SUPPRESSION_PK = "SUPPRESSION";
+export const suppressionItemKey = (normalizedEmail: string): Key => ({
+  pk: SUPPRESSION_PK,
+  sk: normalizedEmail,
+});
+
+export const importKey = (id: string): Key => ({ pk: `IMPORT#${id}`, sk: META });
+export const idempotencyKey = (scope: string, key: string): Key => ({
+  pk: `IDEMPOTENCY#${scope}#${key}`,
+  sk: META,
+});
+
+/** An item no one writes: the health route reads it to prove the table answers. */
+export const healthKey: Key = { pk: "HEALTH", sk: META };
+
+/**
+ * Ledger items of one campaign are spread over this many partition keys so that a large campaign
+ * does not hit DynamoDB's per-partition-key write ceiling (1,000 WCU/s) and counting can run in
+ * parallel.
+ */
+export const LEDGER_SHARDS = 16;
+export const RECIPIENT_PREFIX = "R#";
+
+/** FNV-1a: a stable, cheap hash that spreads emails evenly over the shards. */
+export function shardOf(email: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < email.length; i++) {
+    hash ^= email.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % LEDGER_SHARDS;
+}
+
+export function ledgerPk(campaignId: string, shard: number): string {
+  return `C#${campaignId}#${shard.toString().padStart(2, "0")}`;
+}
+
+export function ledgerKey(campaignId: string, email: string): Key {
+  return { pk: ledgerPk(campaignId, shardOf(email)), sk: `${RECIPIENT_PREFIX}${email}` };
+}

@@ -1,0 +1,178 @@
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { batchGetAll, transactWrite } from "./dynamo/batch.ts";
+import { decodeKeyCursor, encodeKeyCursor } from "./dynamo/cursor.ts";
+import { isCancelledByCondition, isConditionalFailure } from "./dynamo/errors.ts";
+import { ERASURE_PK, erasureKey, listIndexKey, listKey, LISTS_PK } from "./dynamo/keys.ts";
+
+export interface MailingList {
+  readonly id: string;
+  readonly name: string;
+  readonly createdAt: string;
+}
+
+export interface Page<T> {
+  readonly items: T[];
+  readonly nextCursor?: string;
+}
+
+/**
+ * Lists, their paging index and their erasure records, in the audience table. The only writer of
+ * `LIST#<id>/#META`, `LISTS` and `ERASURE` items (see dynamo/keys.ts). A list's subscribers are
+ * SubscriberStore's.
+ */
+export class ListStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async create(list: MailingList): Promise<void> {
+    await transactWrite(this.db, [
+      {
+        Put: {
+          TableName: this.table,
+          Item: { ...listKey(list.id), type: "list", ...list },
+          ConditionExpression: "attribute_not_exists(pk)",
+        },
+      },
+      {
+        Put: {
+          TableName: this.table,
+          Item: { ...listIndexKey(list.createdAt, list.id), type: "list-index", id: list.id },
+        },
+      },
+    ]);
+  }
+
+  async get(id: string): Promise<MailingList | undefined> {
+    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: listKey(id) }));
+    return out.Item ? toList(out.Item) : undefined;
+  }
+
+  /** Lists, newest first: a page of the index, each entry resolved to its list in one BatchGet. */
+  async page(limit: number, cursor?: string): Promise<Page<MailingList>> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": LISTS_PK },
+        ExclusiveStartKey: decodeKeyCursor(cursor, LISTS_PK),
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    );
+    const ids = (out.Items ?? []).map((item) => item.id as string);
+    const found = new Map(
+      (await batchGetAll(this.db, this.table, ids.map(listKey), { consistent: true })).map((item) => [
+        item.id as string,
+        toList(item),
+      ]),
+    );
+    const items = ids.flatMap((id) => found.get(id) ?? []);
+    const nextCursor = encodeKeyCursor(out.LastEvaluatedKey);
+    return { items, ...(nextCursor ? { nextCursor } : {}) };
+  }
+
+  /** Renames a list; undefined when there is no such list. */
+  async rename(id: string, name: string, now: string): Promise<MailingList | undefined> {
+    try {
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: listKey(id),
+          UpdateExpression: "SET #name = :name, updatedAt = :now",
+          ConditionExpression: "attribute_exists(pk)",
+          ExpressionAttributeNames: { "#name": "name" },
+          ExpressionAttributeValues: { ":name": name, ":now": now },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return toList(out.Attributes ?? {});
+    } catch (error) {
+      if (isConditionalFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Deletes a list and records that its subscribers must be erased (GDPR Art. 17), in one
+   * transaction: the erasure record is the durable to-do that the audience-jobs function works off,
+   * so the data is erased even if the process dies right after this call. False when there is no
+   * such list.
+   */
+  async delete(list: MailingList, now: string): Promise<boolean> {
+    try {
+      await transactWrite(this.db, [
+        {
+          Delete: {
+            TableName: this.table,
+            Key: listKey(list.id),
+            ConditionExpression: "attribute_exists(pk)",
+          },
+        },
+        { Delete: { TableName: this.table, Key: listIndexKey(list.createdAt, list.id) } },
+        {
+          Put: {
+            TableName: this.table,
+            Item: { ...erasureKey(list.id), type: "erasure", requestedAt: now, enqueuedAt: now },
+          },
+        },
+      ]);
+      return true;
+    } catch (error) {
+      if (isCancelledByCondition(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Lists whose erasure was last enqueued before `before` and is not finished (for the scheduler). */
+  async pendingErasures(before: string): Promise<string[]> {
+    const ids: string[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: "pk = :pk",
+          FilterExpression: "enqueuedAt < :before",
+          ExpressionAttributeValues: { ":pk": ERASURE_PK, ":before": before },
+          ExclusiveStartKey: start,
+        }),
+      );
+      ids.push(...(out.Items ?? []).map((item) => item.sk as string));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return ids;
+  }
+
+  async markErasureEnqueued(listId: string, now: string): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: erasureKey(listId),
+          UpdateExpression: "SET enqueuedAt = :now",
+          ConditionExpression: "attribute_exists(pk)",
+          ExpressionAttributeValues: { ":now": now },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalFailure(error)) throw error; // finished meanwhile: nothing to mark
+    }
+  }
+
+  /** The erasure of `listId` is done: its record goes. */
+  async finishErasure(listId: string): Promise<void> {
+    await this.db.send(new DeleteCommand({ TableName: this.table, Key: erasureKey(listId) }));
+  }
+}
+
+function toList(item: Record<string, unknown>): MailingList {
+  return { id: item.id as string, name: item.name as string, createdAt: item.createdAt as string };
+}

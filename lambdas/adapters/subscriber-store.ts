@@ -1,0 +1,330 @@
+import {
+  type DynamoDBDocumentClient,
+  DeleteCommand,
+  GetCommand,
+  QueryCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import type { Attributes } from "../domain/render.ts";
+import { mapLimit } from "../shared/concurrency.ts";
+import { batchGetAll, batchWriteAll, type TransactItem, transactWrite } from "./dynamo/batch.ts";
+import { decodeKeyCursor, encodeKeyCursor } from "./dynamo/cursor.ts";
+import { cancellationCodes, isConditionalFailure } from "./dynamo/errors.ts";
+import { SUBSCRIBER_PREFIX, subscriberKey, subscriberPk } from "./dynamo/keys.ts";
+import type { Page } from "./list-store.ts";
+
+export type SubscriberStatus = "subscribed" | "unsubscribed" | "bounced" | "complained";
+
+export interface Subscriber {
+  readonly email: string;
+  readonly attributes: Attributes;
+  readonly status: SubscriberStatus;
+}
+
+export interface StoredSubscriber extends Subscriber {
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface SubscriberPage {
+  readonly subscribers: Subscriber[];
+  /** Opaque checkpoint of the next page; absent on the last page. */
+  readonly next?: string;
+}
+
+export type UnsubscribeOutcome = "unsubscribed" | "unchanged";
+
+/**
+ * A list's subscribers (`LIST#<id>/SUB#<email>` in the audience table), keyed by normalised
+ * address. The only writer of subscriber items, their status included: the API, imports, feedback
+ * (bounces, complaints) and unsubscribe links all change a subscriber through this store.
+ */
+export class SubscriberStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async get(listId: string, email: string): Promise<StoredSubscriber | undefined> {
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: subscriberKey(listId, email) }),
+    );
+    return out.Item ? toSubscriber(out.Item) : undefined;
+  }
+
+  /** Number of subscribers of a list. Reads the whole partition. */
+  async count(listId: string): Promise<number> {
+    let count = 0;
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.db.send(
+        new QueryCommand({
+          ...this.partition(listId),
+          Select: "COUNT",
+          ExclusiveStartKey: start,
+        }),
+      );
+      count += out.Count ?? 0;
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return count;
+  }
+
+  /** A page of subscribers in address order (for the API), optionally only those with `status`. */
+  async page(
+    listId: string,
+    options: { status?: SubscriberStatus; limit: number; cursor?: string },
+  ): Promise<Page<StoredSubscriber>> {
+    const items: StoredSubscriber[] = [];
+    let start: Record<string, unknown> | undefined = decodeKeyCursor(
+      options.cursor,
+      subscriberPk(listId),
+      SUBSCRIBER_PREFIX,
+    );
+    // A filter applies after the read limit, so keep reading until the page is full or the list ends.
+    do {
+      const partition = this.partition(listId);
+      const out = await this.db.send(
+        new QueryCommand({
+          ...partition,
+          ...(options.status
+            ? { FilterExpression: "#status = :status", ExpressionAttributeNames: { "#status": "status" } }
+            : {}),
+          ExpressionAttributeValues: {
+            ...partition.ExpressionAttributeValues,
+            ...(options.status ? { ":status": options.status } : {}),
+          },
+          ExclusiveStartKey: start,
+          Limit: options.limit - items.length,
+        }),
+      );
+      items.push(...(out.Items ?? []).map(toSubscriber));
+      start = out.LastEvaluatedKey;
+    } while (start && items.length < options.limit);
+    const nextCursor = encodeKeyCursor(start);
+    return { items, ...(nextCursor ? { nextCursor } : {}) };
+  }
+
+  /** One page of a list's subscribers in key order for the fan-out, resuming after `after` (a previous `next`). */
+  async pageForFanout(listId: string, after: string | undefined, limit: number): Promise<SubscriberPage> {
+    const out = await this.db.send(
+      new QueryCommand({
+        ...this.partition(listId),
+        ExclusiveStartKey: decodeKeyCursor(after, subscriberPk(listId), SUBSCRIBER_PREFIX),
+        Limit: limit,
+        ConsistentRead: true,
+      }),
+    );
+    const next = encodeKeyCursor(out.LastEvaluatedKey);
+    return { subscribers: (out.Items ?? []).map(toSubscriber), ...(next ? { next } : {}) };
+  }
+
+  /**
+   * Current attributes of some of a list's subscribers (ones no longer on the list are left out).
+   * Keys that DynamoDB leaves unprocessed are read again until every key is answered; if they
+   * cannot be, the call fails rather than return some recipients without their merge fields.
+   */
+  async subscribersOf(listId: string, emails: readonly string[]): Promise<Subscriber[]> {
+    const items = await batchGetAll(
+      this.db,
+      this.table,
+      emails.map((email) => subscriberKey(listId, email)),
+    );
+    return items.map(toSubscriber);
+  }
+
+  /**
+   * Inserts or updates subscribers. A new subscriber starts `subscribed`; an existing one keeps its
+   * status, so re-importing a list never re-subscribes someone who left.
+   */
+  async upsert(
+    listId: string,
+    subscribers: readonly Omit<Subscriber, "status">[],
+    now: string,
+  ): Promise<void> {
+    await mapLimit(subscribers, 16, (s) =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: subscriberKey(listId, s.email),
+          UpdateExpression:
+            "SET email = :email, attributes = :attributes, updatedAt = :now, createdAt = if_not_exists(createdAt, :now), #status = if_not_exists(#status, :subscribed), #type = :type",
+          ExpressionAttributeNames: { "#status": "status", "#type": "type" },
+          ExpressionAttributeValues: {
+            ":email": s.email,
+            ":attributes": s.attributes,
+            ":now": now,
+            ":subscribed": "subscribed",
+            ":type": "subscriber",
+          },
+        }),
+      ),
+    );
+  }
+
+  /** Changes a subscriber's attributes and/or status; undefined when there is no such subscriber. */
+  async update(
+    listId: string,
+    email: string,
+    changes: { attributes?: Attributes; status?: SubscriberStatus },
+    now: string,
+  ): Promise<StoredSubscriber | undefined> {
+    const sets = ["updatedAt = :now"];
+    const values: Record<string, unknown> = { ":now": now };
+    if (changes.attributes) {
+      sets.push("attributes = :attributes");
+      values[":attributes"] = changes.attributes;
+    }
+    if (changes.status) {
+      sets.push("#status = :status");
+      values[":status"] = changes.status;
+    }
+    try {
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: subscriberKey(listId, email),
+          UpdateExpression: `SET ${sets.join(", ")}`,
+          ConditionExpression: "attribute_exists(pk)",
+          ...(changes.status ? { ExpressionAttributeNames: { "#status": "status" } } : {}),
+          ExpressionAttributeValues: values,
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return toSubscriber(out.Attributes ?? {});
+    } catch (error) {
+      if (isConditionalFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Erases one subscriber (GDPR Art. 17). The suppression list is untouched. False if absent. */
+  async delete(listId: string, email: string): Promise<boolean> {
+    const out = await this.db.send(
+      new DeleteCommand({
+        TableName: this.table,
+        Key: subscriberKey(listId, email),
+        ReturnValues: "ALL_OLD",
+      }),
+    );
+    return out.Attributes !== undefined;
+  }
+
+  /**
+   * Erases up to about `max` subscribers of a deleted list. Returns true when the list's partition is
+   * empty. The suppression list lives in its own partition and is never touched, so an erased
+   * address stays suppressed.
+   */
+  async erasePartition(listId: string, max: number): Promise<boolean> {
+    let erased = 0;
+    while (erased < max) {
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: "pk = :pk",
+          ExpressionAttributeValues: { ":pk": subscriberPk(listId) },
+          ProjectionExpression: "pk, sk",
+          Limit: 500,
+          ConsistentRead: true,
+        }),
+      );
+      const keys = (out.Items ?? []).map((item) => ({ pk: item.pk as string, sk: item.sk as string }));
+      if (keys.length === 0) return true;
+      await batchWriteAll(
+        this.db,
+        this.table,
+        keys.map((key) => ({ DeleteRequest: { Key: key } })),
+      );
+      erased += keys.length;
+    }
+    return false;
+  }
+
+  /** `subscribed → bounced | complained` (SES feedback); any other status is left as it is. */
+  async markFeedback(
+    listId: string,
+    email: string,
+    status: "bounced" | "complained",
+    at: string,
+  ): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: subscriberKey(listId, email),
+          UpdateExpression: "SET #status = :status, updatedAt = :at",
+          ConditionExpression: "#status = :subscribed",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: { ":status": status, ":subscribed": "subscribed", ":at": at },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalFailure(error)) throw error;
+    }
+  }
+
+  /**
+   * One-click unsubscribe: `subscribed → unsubscribed`. With `alsoWrite` (the campaign's
+   * `unsubscribed` counter), the status change and that write happen in one transaction, so the
+   * counter moves exactly once. Repeating it, or unsubscribing someone who is not subscribed,
+   * changes nothing. When only `alsoWrite`'s condition fails (its item is gone), the subscriber is
+   * unsubscribed without it.
+   */
+  async unsubscribe(
+    listId: string,
+    email: string,
+    now: string,
+    alsoWrite?: TransactItem,
+  ): Promise<UnsubscribeOutcome> {
+    const update = {
+      TableName: this.table,
+      Key: subscriberKey(listId, email),
+      UpdateExpression: "SET #status = :unsubscribed, unsubscribedAt = :now, updatedAt = :now",
+      ConditionExpression: "#status = :subscribed",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: {
+        ":unsubscribed": "unsubscribed",
+        ":subscribed": "subscribed",
+        ":now": now,
+      },
+    };
+    if (alsoWrite) {
+      try {
+        await transactWrite(this.db, [{ Update: update }, alsoWrite]);
+        return "unsubscribed";
+      } catch (error) {
+        const codes = cancellationCodes(error);
+        if (codes?.[0] === "ConditionalCheckFailed") return "unchanged";
+        if (codes?.[1] !== "ConditionalCheckFailed") throw error;
+      }
+    }
+    try {
+      await this.db.send(new UpdateCommand(update));
+      return "unsubscribed";
+    } catch (error) {
+      if (isConditionalFailure(error)) return "unchanged";
+      throw error;
+    }
+  }
+
+  private partition(listId: string) {
+    return {
+      TableName: this.table,
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :sub)",
+      ExpressionAttributeValues: { ":pk": subscriberPk(listId), ":sub": SUBSCRIBER_PREFIX } as Record<
+        string,
+        unknown
+      >,
+    };
+  }
+}
+
+function toSubscriber(item: Record<string, unknown>): StoredSubscriber {
+  return {
+    email: item.email as string,
+    attributes: (item.attributes ?? {}) as Attributes,
+    status: item.status as SubscriberStatus,
+    createdAt: item.createdAt as string,
+    updatedAt: item.updatedAt as string,
+  };
+}

@@ -1,0 +1,47 @@
+import { sleep } from "./concurrency.ts";
+
+/**
+ * The one retry policy for the part of a batch call that a service left undone (DynamoDB's
+ * `UnprocessedKeys` / `UnprocessedItems`, SQS's `Failed` entries): retry only what is left, with
+ * exponential backoff and full jitter, and fail loudly when it is still left after the last try.
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html#Programming.Errors.BatchOperations
+ */
+export interface RetryPolicy {
+  /** Calls in all, the first one included. */
+  readonly attempts: number;
+  readonly baseMs: number;
+  readonly capMs: number;
+}
+
+export const LEFTOVER_RETRY: RetryPolicy = { attempts: 8, baseMs: 50, capMs: 2_000 };
+
+/** What a batch call still had not done after the last attempt: the caller's request fails. */
+export class UnprocessedItemsError extends Error {
+  override readonly name = "UnprocessedItemsError";
+  constructor(
+    what: string,
+    readonly left: number,
+    attempts: number,
+  ) {
+    super(`${what}: ${left} item(s) still unprocessed after ${attempts} attempts`);
+  }
+}
+
+/**
+ * Runs `attempt` on `items`, then again on whatever it returns as left over, until nothing is left.
+ * Throws UnprocessedItemsError when the policy's attempts are used up.
+ */
+export async function untilProcessed<T>(
+  what: string,
+  items: readonly T[],
+  attempt: (pending: readonly T[]) => Promise<readonly T[]>,
+  policy: RetryPolicy = LEFTOVER_RETRY,
+  random: () => number = Math.random,
+): Promise<void> {
+  let pending = items;
+  for (let tries = 0; pending.length > 0; tries++) {
+    if (tries >= policy.attempts) throw new UnprocessedItemsError(what, pending.length, tries);
+    if (tries > 0) await sleep(random() * Math.min(policy.capMs, policy.baseMs * 2 ** tries));
+    pending = await attempt(pending);
+  }
+}

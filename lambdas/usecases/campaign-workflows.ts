@@ -1,0 +1,209 @@
+import type { CampaignAgendaStore } from "../adapters/campaign-agenda-store.ts";
+import type { CampaignStore, StoredCampaign } from "../adapters/campaign-store.ts";
+import type { LedgerStore } from "../adapters/ledger-store.ts";
+import type { QueuePublisher } from "../adapters/queue.ts";
+import { RECIPIENTS_PER_MESSAGE } from "../adapters/queue.ts";
+import type { SubscriberStore } from "../adapters/subscriber-store.ts";
+import type { Campaign, CampaignStatus } from "../domain/campaign.ts";
+import { deriveStatus } from "../domain/campaign.ts";
+import { type CampaignAction, decide } from "../domain/campaign-lifecycle.ts";
+import type { RecipientCounts } from "../domain/ledger.ts";
+import { chunk } from "../shared/concurrency.ts";
+
+/**
+ * The campaign workflows more than one function runs: the API (send, pause, resume, cancel, a GET
+ * that notices the end), the scheduler (scheduled starts, the watch) and the feedback function (the
+ * reputation guard's pause). Each reads the campaign once, asks the lifecycle
+ * (domain/campaign-lifecycle.ts) what the action does, and writes conditionally, so two callers
+ * racing on one campaign cannot both apply a transition.
+ */
+export interface CampaignDeps {
+  readonly campaigns: CampaignStore;
+  readonly agenda: CampaignAgendaStore;
+  readonly ledger: LedgerStore;
+  readonly queue: QueuePublisher;
+  readonly fanoutQueueUrl: string;
+}
+
+/** What pause and resume need: the campaign's status, read and changed. */
+export interface CampaignControlDeps {
+  readonly campaigns: Pick<CampaignStore, "get" | "transition">;
+}
+
+/** What a control call did: `campaign` is the campaign afterwards (undefined when there is none). */
+export type ControlOutcome =
+  | { readonly kind: "applied" | "already"; readonly campaign: StoredCampaign }
+  | { readonly kind: "refused"; readonly reason: string; readonly campaign: StoredCampaign }
+  | { readonly kind: "missing" };
+
+/**
+ * `POST /send`: schedules the campaign when its `scheduledAt` is still ahead, else starts it.
+ * Idempotent: later calls change nothing, except that they re-enqueue a fan-out that never made it
+ * to the queue. Returns the campaign afterwards, or undefined when there is none.
+ */
+export async function requestSend(
+  deps: CampaignDeps,
+  id: string,
+  now: Date,
+): Promise<StoredCampaign | undefined> {
+  const campaign = await deps.campaigns.get(id, true);
+  if (!campaign) return undefined;
+  if (
+    campaign.status === "draft" &&
+    campaign.scheduledAt &&
+    Date.parse(campaign.scheduledAt) > now.getTime()
+  ) {
+    const scheduled = await deps.campaigns.schedule(
+      id,
+      now.toISOString(),
+      deps.agenda.scheduledEntry(id, campaign.scheduledAt),
+    );
+    return scheduled ? { ...campaign, status: "scheduled" } : deps.campaigns.get(id, true);
+  }
+  // A scheduled campaign waits for its time: the scheduler starts it.
+  if (campaign.status === "scheduled") return campaign;
+  return startCampaign(deps, campaign, now.toISOString());
+}
+
+/**
+ * Starts a draft (send now) or scheduled campaign (its time has come): registers it with the
+ * scheduler's watch, moves it to `queued` and enqueues its fan-out. Safe to repeat: the transition
+ * happens once, and the fan-out is enqueued again only if it never made it to the queue (the
+ * process died between the two writes).
+ */
+export async function startCampaign(
+  deps: CampaignDeps,
+  campaign: StoredCampaign,
+  now: string,
+): Promise<StoredCampaign | undefined> {
+  let current: StoredCampaign | undefined = campaign;
+  if (decide(campaign.status, "start").kind === "apply") {
+    await deps.agenda.markActive(campaign.id, now);
+    current =
+      (await deps.campaigns.transition(campaign.id, "start", now, { sendRequestedAt: now })) ??
+      (await deps.campaigns.get(campaign.id, true));
+    if (!current) return undefined;
+  }
+  if (current.status !== "draft" && current.status !== "scheduled" && !current.fanoutEnqueuedAt) {
+    await deps.queue.send(deps.fanoutQueueUrl, { campaignId: campaign.id });
+    await deps.campaigns.markFanoutEnqueued(campaign.id, now);
+  }
+  return current;
+}
+
+/** Applies a control action (pause, resume, cancel) that needs nothing but the status change. */
+async function control(
+  deps: CampaignControlDeps,
+  id: string,
+  action: CampaignAction,
+  now: string,
+  extra: Readonly<Record<string, unknown>> = {},
+): Promise<ControlOutcome> {
+  const campaign = await deps.campaigns.get(id, true);
+  if (!campaign) return { kind: "missing" };
+  const decision = decide(campaign.status, action);
+  if (decision.kind === "already") return { kind: "already", campaign };
+  if (decision.kind === "refused") return { kind: "refused", reason: decision.reason, campaign };
+  const after = await deps.campaigns.transition(id, action, now, extra);
+  if (after) return { kind: "applied", campaign: after };
+  // Someone else moved the campaign between the read and the write: judge again from where it is.
+  const moved = await deps.campaigns.get(id, true);
+  if (!moved) return { kind: "missing" };
+  const again = decide(moved.status, action);
+  return again.kind === "already"
+    ? { kind: "already", campaign: moved }
+    : {
+        kind: "refused",
+        reason: again.kind === "refused" ? again.reason : "the campaign changed state",
+        campaign: moved,
+      };
+}
+
+/** Pauses a queued or sending campaign (a person, or the reputation guard), recording why. */
+export function pauseCampaign(deps: CampaignControlDeps, id: string, reason: string, now: string) {
+  return control(deps, id, "pause", now, { pausedReason: reason.slice(0, 200), pausedAt: now });
+}
+
+/** Resumes a paused campaign: held recipients are sent, none twice (the ledger decides). */
+export function resumeCampaign(deps: CampaignControlDeps, id: string, now: string) {
+  return control(deps, id, "resume", now, { pausedReason: null });
+}
+
+/**
+ * Cancels a campaign: no new SES calls; then marks unsent recipients `cancelled` for up to
+ * `sweepMs` (senders and the scheduler's watch mark the rest). Returns how many it marked.
+ */
+export async function cancelCampaign(
+  deps: CampaignDeps,
+  id: string,
+  now: Date,
+  sweepMs: number,
+): Promise<ControlOutcome & { readonly recipientsCancelled?: number }> {
+  const outcome = await control(deps, id, "cancel", now.toISOString(), { cancelledAt: now.toISOString() });
+  if (outcome.kind !== "applied") return outcome;
+  const deadline = Date.now() + sweepMs;
+  let marked = 0;
+  while (Date.now() < deadline) {
+    const swept = await sweepCancelled(deps, id, 200);
+    if (swept.pending === 0) break;
+    marked += swept.marked;
+  }
+  return { ...outcome, recipientsCancelled: marked };
+}
+
+/** Marks up to `limit` waiting recipients of a cancelled campaign `cancelled`. */
+export async function sweepCancelled(
+  deps: Pick<CampaignDeps, "ledger">,
+  id: string,
+  limit: number,
+): Promise<{ pending: number; marked: number }> {
+  const pending = await deps.ledger.pending(id, Date.now(), limit);
+  let marked = 0;
+  for (const email of pending) if (await deps.ledger.cancel(id, email, Date.now())) marked++;
+  return { pending: pending.length, marked };
+}
+
+/**
+ * Completes a campaign whose recipients are all terminal (`sending → sent`, counts frozen) and takes
+ * it off the scheduler's watch. Returns the status the campaign has given `counts`.
+ */
+export async function completeIfDone(
+  deps: Pick<CampaignDeps, "campaigns" | "agenda">,
+  campaign: Campaign,
+  counts: RecipientCounts,
+  now: string,
+): Promise<CampaignStatus> {
+  const status = deriveStatus(campaign, counts);
+  if (status === "sent" && campaign.status !== "sent") {
+    await deps.campaigns.transition(campaign.id, "complete", now, { completedAt: now, finalCounts: counts });
+    await deps.agenda.clearActive(campaign.id);
+  }
+  return status;
+}
+
+/**
+ * Puts recipients back on the send queue with their current merge fields, 50 to a message. Sending
+ * anyone twice is impossible: the ledger claim decides.
+ */
+export async function requeueRecipients(
+  deps: {
+    readonly subscribers: SubscriberStore;
+    readonly queue: QueuePublisher;
+    readonly sendQueueUrl: string;
+  },
+  campaign: Campaign,
+  emails: readonly string[],
+): Promise<number> {
+  const attributes = new Map(
+    (await deps.subscribers.subscribersOf(campaign.listId, emails)).map((s) => [s.email, s.attributes]),
+  );
+  const recipients = emails.map((email) => ({ email, attributes: attributes.get(email) ?? {} }));
+  await deps.queue.sendAll(
+    deps.sendQueueUrl,
+    chunk(recipients, RECIPIENTS_PER_MESSAGE).map((group) => ({
+      campaignId: campaign.id,
+      recipients: group,
+    })),
+  );
+  return recipients.length;
+}
