@@ -7,7 +7,7 @@ import { sleep } from "./concurrency.ts";
  * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html#Programming.Errors.BatchOperations
  */
 export interface RetryPolicy {
-  /** Calls in all, the first one included. */
+  /** Calls in a row that may leave everything as it was before the caller gives up. */
   readonly attempts: number;
   readonly baseMs: number;
   readonly capMs: number;
@@ -23,13 +23,15 @@ export class UnprocessedItemsError extends Error {
     readonly left: number,
     attempts: number,
   ) {
-    super(`${what}: ${left} item(s) still unprocessed after ${attempts} attempts`);
+    super(`${what}: ${left} item(s) still unprocessed after ${attempts} attempts in a row that did nothing`);
   }
 }
 
 /**
  * Runs `attempt` on `items`, then again on whatever it returns as left over, until nothing is left.
- * Throws UnprocessedItemsError when the policy's attempts are used up.
+ * A call that gets some of it done resets the count: a large batch under throttling gets through
+ * a part at a time. Throws UnprocessedItemsError after `policy.attempts` calls in a row that got
+ * nothing done.
  */
 export async function untilProcessed<T>(
   what: string,
@@ -39,9 +41,12 @@ export async function untilProcessed<T>(
   random: () => number = Math.random,
 ): Promise<void> {
   let pending = items;
-  for (let tries = 0; pending.length > 0; tries++) {
-    if (tries >= policy.attempts) throw new UnprocessedItemsError(what, pending.length, tries);
-    if (tries > 0) await sleep(random() * Math.min(policy.capMs, policy.baseMs * 2 ** tries));
-    pending = await attempt(pending);
+  let idle = 0;
+  for (let call = 0; pending.length > 0; call++) {
+    if (call > 0) await sleep(random() * Math.min(policy.capMs, policy.baseMs * 2 ** idle));
+    const left = await attempt(pending);
+    idle = left.length < pending.length ? 0 : idle + 1;
+    if (idle >= policy.attempts) throw new UnprocessedItemsError(what, left.length, idle);
+    pending = left;
   }
 }
