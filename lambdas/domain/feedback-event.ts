@@ -1,22 +1,12 @@
+import { SES_EVENT_SOURCE, SES_EVENT_TYPES, type SesEventType } from "../contracts/events.ts";
+
 /**
  * SES event publishing records (https://docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-contents.html),
  * as they arrive on the feedback queue: inside an EventBridge event (`detail`), inside an SNS
  * notification (`Message`, when raw delivery is off), or bare. Parsing is pure and total: anything
  * that is not an SES event comes back as an error string, never an exception.
  */
-export const SES_EVENT_TYPES = [
-  "Send",
-  "Delivery",
-  "Bounce",
-  "Complaint",
-  "Reject",
-  "Open",
-  "Click",
-  "Rendering Failure",
-  "DeliveryDelay",
-  "Subscription",
-] as const;
-export type SesEventType = (typeof SES_EVENT_TYPES)[number];
+export type { SesEventType };
 
 export interface SesMail {
   readonly messageId: string;
@@ -43,20 +33,6 @@ export interface FeedbackEvent {
   readonly deliveryDelay?: { readonly delayType?: string };
 }
 
-/** EventBridge `detail-type` of each SES event type (https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-ses.html). */
-export const EVENTBRIDGE_DETAIL_TYPES: Readonly<Record<SesEventType, string>> = {
-  Send: "Email Sent",
-  Delivery: "Email Delivered",
-  Bounce: "Email Bounced",
-  Complaint: "Email Complaint Received",
-  Reject: "Email Rejected",
-  Open: "Email Opened",
-  Click: "Email Clicked",
-  "Rendering Failure": "Email Rendering Failed",
-  DeliveryDelay: "Email Delivery Delayed",
-  Subscription: "Email Subscribed",
-};
-
 export type ParseResult = { ok: true; event: FeedbackEvent } | { ok: false; error: string };
 
 type Json = Record<string, unknown>;
@@ -79,7 +55,7 @@ export function parseFeedbackMessage(body: string): ParseResult {
 /** The SES record inside an EventBridge or SNS envelope (or the value itself). */
 function unwrap(value: unknown): unknown {
   if (!isObject(value)) return value;
-  if (value.source === "aws.ses" && isObject(value.detail)) return value.detail;
+  if (value.source === SES_EVENT_SOURCE && isObject(value.detail)) return value.detail;
   if (value.Type === "Notification" && typeof value.Message === "string") {
     try {
       return JSON.parse(value.Message);

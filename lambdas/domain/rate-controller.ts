@@ -7,7 +7,8 @@ import { TokenBucket } from "./token-bucket.ts";
  * quota says):
  * - on throttling, the rate drops to just under what this container actually got through in the
  *   last second (the share SES really grants it), or halves when nothing got through;
- * - while sends succeed, it creeps back up by 2 % a second, so an overshoot is rare and small.
+ * - while sends succeed, it creeps back up by 4 % a second (INCREASE_PER_SECOND), so an overshoot is
+ *   rare and small.
  */
 export interface RateControllerOptions {
   readonly maxRate: number;

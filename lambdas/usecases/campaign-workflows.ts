@@ -84,12 +84,16 @@ export async function startCampaign(
       (await deps.campaigns.get(campaign.id, true));
     if (!current) return undefined;
   }
-  if (current.status !== "draft" && current.status !== "scheduled" && !current.fanoutEnqueuedAt) {
+  // A campaign on its way whose fan-out never made it to the queue gets it now; one that was
+  // cancelled (or never left draft) gets none.
+  if (ON_ITS_WAY.has(current.status) && !current.fanoutEnqueuedAt) {
     await deps.queue.send(deps.fanoutQueueUrl, { campaignId: campaign.id });
     await deps.campaigns.markFanoutEnqueued(campaign.id, now);
   }
   return current;
 }
+
+const ON_ITS_WAY: ReadonlySet<CampaignStatus> = new Set(["queued", "sending", "paused"]);
 
 /** Applies a control action (pause, resume, cancel) that needs nothing but the status change. */
 async function control(

@@ -1,0 +1,42 @@
+/**
+ * Environment variable names: the CDK stacks (lib/) set them, the functions read them, the local
+ * runtime resolves them from the synthesized templates. Spelled here once so the three cannot
+ * drift apart.
+ */
+export const ENV = {
+  /** Which function this is (api, fanout, sender, scheduler, importer, feedback). */
+  function: "STEADFAST_FUNCTION",
+  audienceTable: "AUDIENCE_TABLE",
+  ledgerTable: "LEDGER_TABLE",
+  fanoutQueueUrl: "FANOUT_QUEUE_URL",
+  fanoutDlqUrl: "FANOUT_DLQ_URL",
+  sendQueueUrl: "SEND_QUEUE_URL",
+  sendDlqUrl: "SEND_DLQ_URL",
+  /** The audience-jobs queue: CSV import chunks and list erasures. */
+  importQueueUrl: "IMPORT_QUEUE_URL",
+  feedbackQueueUrl: "FEEDBACK_QUEUE_URL",
+  feedbackDlqUrl: "FEEDBACK_DLQ_URL",
+  unsubscribeSecretId: "UNSUBSCRIBE_SECRET_ID",
+  adminKeySecretId: "ADMIN_KEY_SECRET_ID",
+  /** The HTTPS base URL mailed links point at. */
+  publicApiUrl: "PUBLIC_API_URL",
+  senderDomain: "SENDER_DOMAIN",
+  defaultFromAddress: "DEFAULT_FROM_ADDRESS",
+  /** Comma-separated SES regions, home region first. */
+  sesRegions: "SES_REGIONS",
+  sesConfigurationSet: "SES_CONFIGURATION_SET",
+  /** JSON map region → SES endpoint URL (local runtime only). */
+  sesEndpoints: "STEADFAST_SES_ENDPOINTS",
+  maxSendRate: "MAX_SEND_RATE",
+  senderConcurrency: "SENDER_CONCURRENCY",
+  breakerCooldownSeconds: "BREAKER_COOLDOWN_SECONDS",
+  sendLeaseSeconds: "SEND_LEASE_SECONDS",
+  retryMaxDelaySeconds: "RETRY_MAX_DELAY_SECONDS",
+  pausedRecheckSeconds: "PAUSED_RECHECK_SECONDS",
+  ledgerRetentionDays: "LEDGER_RETENTION_DAYS",
+  stalledAfterSeconds: "STALLED_AFTER_SECONDS",
+  fanoutPageSize: "FANOUT_PAGE_SIZE",
+  fanoutLeaseSeconds: "FANOUT_LEASE_SECONDS",
+} as const;
+
+export type EnvName = (typeof ENV)[keyof typeof ENV];

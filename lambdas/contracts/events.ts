@@ -1,0 +1,47 @@
+/**
+ * The SES events Steadfast consumes through EventBridge: the stacks route them to the feedback
+ * queue, the local mailbox simulator publishes them, the feedback function parses them.
+ * https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-ses.html
+ */
+export const SES_EVENT_SOURCE = "aws.ses";
+
+export const SES_EVENT_TYPES = [
+  "Send",
+  "Delivery",
+  "Bounce",
+  "Complaint",
+  "Reject",
+  "Open",
+  "Click",
+  "Rendering Failure",
+  "DeliveryDelay",
+  "Subscription",
+] as const;
+export type SesEventType = (typeof SES_EVENT_TYPES)[number];
+
+/** EventBridge `detail-type` of each SES event type. */
+export const SES_DETAIL_TYPES: Readonly<Record<SesEventType, string>> = {
+  Send: "Email Sent",
+  Delivery: "Email Delivered",
+  Bounce: "Email Bounced",
+  Complaint: "Email Complaint Received",
+  Reject: "Email Rejected",
+  Open: "Email Opened",
+  Click: "Email Clicked",
+  "Rendering Failure": "Email Rendering Failed",
+  DeliveryDelay: "Email Delivery Delayed",
+  Subscription: "Email Subscribed",
+};
+
+/** The event types the feedback pipeline subscribes to (SES-managed subscriptions are not used). */
+export const FEEDBACK_EVENT_TYPES: readonly SesEventType[] = [
+  "Send",
+  "Delivery",
+  "Bounce",
+  "Complaint",
+  "Reject",
+  "Open",
+  "Click",
+  "Rendering Failure",
+  "DeliveryDelay",
+];
