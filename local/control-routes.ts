@@ -1,7 +1,7 @@
 import type { ControlServer } from "./control.ts";
 import { ControlError } from "./control.ts";
 import type { FaultMode, FaultSettings, ServiceName } from "./fault-proxy.ts";
-import type { RegionRuntime } from "./runtime.ts";
+import type { RegionRuntime } from "./runtime-types.ts";
 
 const TARGETS: readonly ServiceName[] = ["ses", "dynamodb", "sqs"];
 const MODES: readonly FaultMode[] = ["ok", "down", "error", "throttle", "latency"];

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type CampaignView, SteadfastClient, sesStore, waitForCampaign } from "./client.ts";
-import type { LocalInfo } from "./runtime.ts";
+import type { LocalInfo } from "./runtime-types.ts";
 
 /**
  * `npm run demo`: against a running `npm start`, creates a list of 1,000 generated subscribers,

@@ -6,6 +6,7 @@ import {
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import type { FunctionPool } from "./function-pool.ts";
+import { LOCAL_ACCOUNT } from "./local-account.ts";
 
 export interface EventSourceSpec {
   readonly queueUrl: string;
@@ -148,7 +149,7 @@ export class SqsEventSource {
       attributes: {
         ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? "1",
         SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
-        SenderId: attributes.SenderId ?? "000000000000",
+        SenderId: attributes.SenderId ?? LOCAL_ACCOUNT,
         ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
       },
       messageAttributes: Object.fromEntries(

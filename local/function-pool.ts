@@ -2,6 +2,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { LOCAL_ACCOUNT } from "./local-account.ts";
 import type { ProcessGroup } from "./processes.ts";
 
 const WORKER = join(dirname(fileURLToPath(import.meta.url)), "lambda-worker.mjs");
@@ -132,7 +133,15 @@ export class FunctionPool {
     const { spec } = this;
     const child = fork(
       WORKER,
-      [spec.modulePath, spec.handler, spec.name, String(spec.timeoutSeconds * 1000), String(spec.memoryMb)],
+      [
+        spec.modulePath,
+        spec.handler,
+        spec.name,
+        String(spec.timeoutSeconds * 1000),
+        String(spec.memoryMb),
+        // The worker, plain JavaScript on a clean Node, cannot import the account id itself.
+        LOCAL_ACCOUNT,
+      ],
       // A clean Node, as Lambda's: no flags inherited from whatever started the runtime.
       {
         env: spec.environment,

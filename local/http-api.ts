@@ -3,6 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { FunctionPool } from "./function-pool.ts";
 import { InvocationError } from "./function-pool.ts";
+import { LOCAL_ACCOUNT } from "./local-account.ts";
 
 /** API Gateway HTTP API's payload limit. */
 const MAX_PAYLOAD = 10 * 1024 * 1024;
@@ -88,7 +89,7 @@ async function handle(
     headers,
     ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
     requestContext: {
-      accountId: "000000000000",
+      accountId: LOCAL_ACCOUNT,
       apiId,
       domainName: headers.host ?? "localhost",
       domainPrefix: apiId,

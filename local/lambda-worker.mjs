@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { pathToFileURL } from "node:url";
 
-const [modulePath, handlerName, functionName, timeoutMs, memoryMb] = process.argv.slice(2);
+const [modulePath, handlerName, functionName, timeoutMs, memoryMb, accountId] = process.argv.slice(2);
 const mod = await import(pathToFileURL(modulePath).href);
 const handler = mod[handlerName];
 if (typeof handler !== "function") {
@@ -16,7 +16,7 @@ process.on("message", async (message) => {
   const context = {
     functionName,
     functionVersion: "$LATEST",
-    invokedFunctionArn: `arn:aws:lambda:${process.env.AWS_REGION}:000000000000:function:${functionName}`,
+    invokedFunctionArn: `arn:aws:lambda:${process.env.AWS_REGION}:${accountId}:function:${functionName}`,
     memoryLimitInMB: memoryMb,
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${functionName}`,

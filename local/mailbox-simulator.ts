@@ -2,7 +2,9 @@ import { randomUUID } from "node:crypto";
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { EVENTBRIDGE_DETAIL_TYPES, type SesEventType } from "../lambdas/domain/feedback-event.ts";
 import type { StackTemplate } from "./assembly.ts";
-import type { RegionRuntime } from "./runtime.ts";
+import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS } from "./local-account.ts";
+import type { RegionRuntime } from "./runtime-types.ts";
+import { feedbackQueueOf } from "./template-queries.ts";
 
 /**
  * The local stand-in for SES event publishing and its mailbox simulator
@@ -41,7 +43,6 @@ type SimulatedEvent = SesEventType | "SuppressionListBounce";
 
 /** Messages remembered for `inject`; the oldest are forgotten first. */
 const REMEMBERED = 100_000;
-const LOCAL_ACCOUNT = "000000000000";
 
 interface SentMail {
   readonly region: string;
@@ -74,7 +75,7 @@ export class MailboxSimulator {
       const client = new SQSClient({
         region: region.name,
         endpoint: sqsEndpoint,
-        credentials: { accessKeyId: "local", secretAccessKey: "local" },
+        credentials: LOCAL_CREDENTIALS,
         useQueueUrlAsEndpoint: false,
       });
       this.targets.set(region.name, { queueUrl: queue.url, client });
@@ -168,20 +169,6 @@ export function scriptFor(address: string): readonly SimulatedEvent[] | undefine
   if (at <= 0 || address.slice(at + 1).toLowerCase() !== SIMULATOR_DOMAIN) return undefined;
   const base = address.slice(0, at).split("+")[0]?.toLowerCase() ?? "";
   return SCRIPTS[base];
-}
-
-/** The queue the template's SES EventBridge rule delivers to. */
-function feedbackQueueOf(stack: StackTemplate): string | undefined {
-  for (const resource of Object.values(stack.resources)) {
-    if (resource.Type !== "AWS::Events::Rule") continue;
-    const pattern = resource.Properties?.EventPattern as { source?: string[] } | undefined;
-    if (!pattern?.source?.includes("aws.ses")) continue;
-    for (const target of (resource.Properties?.Targets as { Arn?: unknown }[] | undefined) ?? []) {
-      const getAtt = (target.Arn as { "Fn::GetAtt"?: [string, string] } | undefined)?.["Fn::GetAtt"];
-      if (getAtt && stack.resources[getAtt[0]]?.Type === "AWS::SQS::Queue") return getAtt[0];
-    }
-  }
-  return undefined;
 }
 
 function sesEvent(

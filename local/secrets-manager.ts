@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import http from "node:http";
+import { LOCAL_ACCOUNT } from "./local-account.ts";
 
 /**
  * The one Secrets Manager call the functions make, `GetSecretValue`, answered on loopback for the
@@ -34,7 +35,7 @@ export async function serveSecrets(secrets: ReadonlyMap<string, string>, port: n
       res.writeHead(200);
       res.end(
         JSON.stringify({
-          ARN: `arn:aws:secretsmanager:local:000000000000:secret:${secretId}`,
+          ARN: `arn:aws:secretsmanager:local:${LOCAL_ACCOUNT}:secret:${secretId}`,
           Name: secretId,
           SecretString: value,
           VersionId: randomUUID(),

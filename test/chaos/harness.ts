@@ -1,6 +1,7 @@
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { expect } from "vitest";
 import { sesStore, SteadfastClient } from "../../local/client.ts";
+import { LOCAL_CREDENTIALS } from "../../local/local-account.ts";
 import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
 
 /**
@@ -65,7 +66,7 @@ export class Chaos {
     this.sqs = new SQSClient({
       region: "us-east-1",
       endpoint: runtime.endpoints.sqs,
-      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+      credentials: LOCAL_CREDENTIALS,
       useQueueUrlAsEndpoint: false,
     });
   }

@@ -1,0 +1,128 @@
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  DynamoDBClient,
+  UpdateTimeToLiveCommand,
+} from "@aws-sdk/client-dynamodb";
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  SetQueueAttributesCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import { generateApiKey } from "../lambdas/domain/api-key.ts";
+import type { Assembly, StackTemplate } from "./assembly.ts";
+import { resolve } from "./intrinsics.ts";
+import { LOCAL_CREDENTIALS } from "./local-account.ts";
+import type { QueueRef } from "./runtime-types.ts";
+import { type Exports, resourcesOf, stackScope } from "./template-queries.ts";
+
+/**
+ * Creates what the templates declare on the emulators: tables (one DynamoDB Local with -sharedDb
+ * stands for every replica of a global table), each stack's queues with their redrive policies, and
+ * the values of the secrets.
+ */
+
+/** Creates every stack's tables; returns the table names by logical id. */
+export async function provisionTables(assembly: Assembly, endpoint: string): Promise<Map<string, string>> {
+  const names = new Map<string, string>();
+  for (const stack of assembly.stacks) {
+    for (const [logicalId, resource] of Object.entries(stack.resources)) {
+      if (resource.Type !== "AWS::DynamoDB::GlobalTable" && resource.Type !== "AWS::DynamoDB::Table")
+        continue;
+      const props = resource.Properties ?? {};
+      const name = typeof props.TableName === "string" ? props.TableName : `${stack.stackName}-${logicalId}`;
+      names.set(logicalId, name);
+      const client = new DynamoDBClient({ region: stack.region, endpoint, credentials: LOCAL_CREDENTIALS });
+      const gsis = (props.GlobalSecondaryIndexes as CreateTableCommandInput["GlobalSecondaryIndexes"]) ?? [];
+      await client.send(
+        new CreateTableCommand({
+          TableName: name,
+          KeySchema: props.KeySchema as CreateTableCommandInput["KeySchema"],
+          AttributeDefinitions: props.AttributeDefinitions as CreateTableCommandInput["AttributeDefinitions"],
+          BillingMode: "PAY_PER_REQUEST",
+          ...(gsis.length
+            ? {
+                GlobalSecondaryIndexes: gsis.map((g) => ({
+                  IndexName: g.IndexName,
+                  KeySchema: g.KeySchema,
+                  Projection: g.Projection,
+                })),
+              }
+            : {}),
+        }),
+      );
+      const ttl = props.TimeToLiveSpecification as { AttributeName?: string; Enabled?: boolean } | undefined;
+      if (ttl?.Enabled && ttl.AttributeName) {
+        await client.send(
+          new UpdateTimeToLiveCommand({
+            TableName: name,
+            TimeToLiveSpecification: { AttributeName: ttl.AttributeName, Enabled: true },
+          }),
+        );
+      }
+      client.destroy();
+    }
+  }
+  return names;
+}
+
+/** Creates a stack's queues in its region; DLQs first, then the queues whose redrive policy names them. */
+export async function provisionQueues(
+  stack: StackTemplate,
+  sqs: SQSClient,
+  queues: Map<string, QueueRef>,
+  exports: Exports,
+  tableNames: Map<string, string>,
+  maxVisibility?: number,
+): Promise<void> {
+  const all = resourcesOf(stack, "AWS::SQS::Queue");
+  for (const [logicalId, resource] of all) {
+    const props = resource.Properties ?? {};
+    const name =
+      typeof props.QueueName === "string" ? props.QueueName : `${stack.stackName}-${logicalId}`.slice(0, 80);
+    const attributes: Record<string, string> = {};
+    for (const key of [
+      "VisibilityTimeout",
+      "MessageRetentionPeriod",
+      "DelaySeconds",
+      "ReceiveMessageWaitTimeSeconds",
+      "MaximumMessageSize",
+    ]) {
+      if (props[key] !== undefined) attributes[key] = String(props[key]);
+    }
+    if (maxVisibility !== undefined && Number(attributes.VisibilityTimeout ?? 30) > maxVisibility) {
+      attributes.VisibilityTimeout = String(maxVisibility);
+    }
+    const created = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+    const url = created.QueueUrl as string;
+    const attrs = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }),
+    );
+    queues.set(logicalId, { url, arn: attrs.Attributes?.QueueArn as string });
+  }
+  const scope = stackScope(stack, queues, tableNames, exports);
+  for (const [logicalId, resource] of all) {
+    const redrive = resource.Properties?.RedrivePolicy;
+    if (!redrive) continue;
+    const policy = resolve(redrive, scope) as { deadLetterTargetArn: string; maxReceiveCount: number };
+    await sqs.send(
+      new SetQueueAttributesCommand({
+        QueueUrl: (queues.get(logicalId) as { url: string }).url,
+        Attributes: { RedrivePolicy: JSON.stringify(policy) },
+      }),
+    );
+  }
+}
+
+/** Secret values by name: the admin API key is the runtime's key; any other secret gets a random value. */
+export function secretValues(assembly: Assembly, apiKey: string): Map<string, string> {
+  const values = new Map<string, string>();
+  for (const stack of assembly.stacks) {
+    for (const [logicalId, resource] of resourcesOf(stack, "AWS::SecretsManager::Secret")) {
+      const name = String(resource.Properties?.Name ?? logicalId);
+      values.set(name, name.endsWith("admin-api-key") ? apiKey : generateApiKey());
+    }
+  }
+  return values;
+}

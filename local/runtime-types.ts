@@ -1,0 +1,74 @@
+import type { Assembly } from "./assembly.ts";
+import type { SqsEventSource } from "./event-source.ts";
+import type { FaultProxy, ServiceName } from "./fault-proxy.ts";
+import type { FunctionPool } from "./function-pool.ts";
+
+/**
+ * The shapes the local runtime hands out and its parts share (control routes, mailbox simulator,
+ * provisioning), kept apart from the runtime so that those parts need not import it.
+ */
+
+export interface LocalRuntimeOptions {
+  /** Project root (where cdk.json is). @default process.cwd() */
+  readonly projectDir?: string;
+  /** Port of the first region's API; the others follow. 0 picks free ports. @default 0 */
+  readonly apiPort?: number;
+  /** @default STEADFAST_API_KEY, else a new random key */
+  readonly apiKey?: string;
+  /** The send rate (per second, per region) the app is synthesized with; local SES has no real limit. @default 100 */
+  readonly sendRate?: number;
+  /** Write `.steadfast/local.json`. @default true */
+  readonly writeInfo?: boolean;
+  /**
+   * Run schedules (EventBridge rules) this often instead of at their own rate, so tests need not
+   * wait a minute. @default the rule's own rate
+   */
+  readonly scheduleIntervalMs?: number;
+  /**
+   * The MaxSendRate each region's SES emulator reports through GetAccount (the sender paces at the
+   * lower of it and the configured cap). @default sendRate
+   */
+  readonly sesMaxSendRate?: number;
+  /**
+   * Time compression for tests: extra environment per function role (`sender`, `fanout`, …), e.g. a
+   * shorter send lease, and a cap on queue visibility timeouts, so that what a crash leaves behind
+   * comes back in seconds instead of minutes. Production values come from the templates.
+   */
+  readonly environment?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  readonly maxVisibilityTimeoutSeconds?: number;
+  /** Called with problems the runtime itself hits (poller errors and the like). */
+  readonly onWarning?: (message: string) => void;
+}
+
+export interface LocalInfo {
+  readonly apiUrl: string;
+  readonly apiKey: string;
+  /** Fault injection, crashes and statistics: see local/control-routes.ts. */
+  readonly controlUrl: string;
+  readonly regions: { name: string; apiUrl: string; sesUrl: string }[];
+}
+
+/** A queue the runtime created, by the URL clients use and the ARN templates and events name. */
+export interface QueueRef {
+  url: string;
+  arn: string;
+}
+
+export interface RegionRuntime {
+  readonly name: string;
+  readonly apiUrl: string;
+  readonly sesUrl: string;
+  readonly proxies: Record<ServiceName, FaultProxy>;
+  readonly pools: Map<string, FunctionPool>;
+  readonly eventSources: SqsEventSource[];
+  /** Queue URLs by the queue's logical id in the template. */
+  readonly queues: Map<string, QueueRef>;
+}
+
+export interface LocalRuntime {
+  readonly info: LocalInfo;
+  readonly regions: RegionRuntime[];
+  readonly assembly: Assembly;
+  readonly endpoints: { dynamodb: string; sqs: string };
+  stop(): Promise<void>;
+}
