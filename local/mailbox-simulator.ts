@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { EVENTBRIDGE_DETAIL_TYPES, type SesEventType } from "../lambdas/domain/feedback-event.ts";
+import { SES_DETAIL_TYPES, SES_EVENT_SOURCE, type SesEventType } from "../lambdas/contracts/events.ts";
 import type { StackTemplate } from "./assembly.ts";
 import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS } from "./local-account.ts";
 import type { RegionRuntime } from "./runtime-types.ts";
@@ -142,8 +142,8 @@ export class MailboxSimulator {
     const envelope = {
       version: "0",
       id: randomUUID(),
-      "detail-type": EVENTBRIDGE_DETAIL_TYPES[type],
-      source: "aws.ses",
+      "detail-type": SES_DETAIL_TYPES[type],
+      source: SES_EVENT_SOURCE,
       account: LOCAL_ACCOUNT,
       time: new Date().toISOString(),
       region: mail.region,

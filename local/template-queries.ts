@@ -1,3 +1,4 @@
+import { SES_EVENT_SOURCE } from "../lambdas/contracts/events.ts";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Assembly, CfnResource, StackTemplate } from "./assembly.ts";
@@ -76,7 +77,7 @@ export function feedbackQueueOf(stack: StackTemplate): string | undefined {
   for (const resource of Object.values(stack.resources)) {
     if (resource.Type !== "AWS::Events::Rule") continue;
     const pattern = resource.Properties?.EventPattern as { source?: string[] } | undefined;
-    if (!pattern?.source?.includes("aws.ses")) continue;
+    if (!pattern?.source?.includes(SES_EVENT_SOURCE)) continue;
     for (const target of (resource.Properties?.Targets as { Arn?: unknown }[] | undefined) ?? []) {
       const getAtt = (target.Arn as { "Fn::GetAtt"?: [string, string] } | undefined)?.["Fn::GetAtt"];
       if (getAtt && stack.resources[getAtt[0]]?.Type === "AWS::SQS::Queue") return getAtt[0];

@@ -28,7 +28,7 @@ export const sendMessageSchema = z.object({
   /** How many times these recipients were retried already (drives the backoff). */
   attempt: z.number().int().nonnegative().default(0),
 });
-export type SendMessage = z.input<typeof sendMessageSchema>;
+export type SendMessage = z.output<typeof sendMessageSchema>;
 
 /** Audience-jobs queue: one chunk of a CSV import, or the erasure of a deleted list. */
 export const audienceJobSchema = z.discriminatedUnion("kind", [
@@ -47,6 +47,12 @@ export const audienceJobSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("erase-list"), listId: z.string().min(1) }),
 ]);
 export type AudienceJob = z.infer<typeof audienceJobSchema>;
+
+/** Anything a producer may put on one of the queues (defaults filled in on receive). */
+export type QueueMessage =
+  | z.input<typeof fanoutMessageSchema>
+  | z.input<typeof sendMessageSchema>
+  | z.input<typeof audienceJobSchema>;
 
 /** The message in `body`, or undefined when it is not JSON or not of `schema`'s shape. */
 export function decodeMessage<S extends z.ZodType>(schema: S, body: string): z.output<S> | undefined {

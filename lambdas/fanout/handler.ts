@@ -1,32 +1,35 @@
 import { randomUUID } from "node:crypto";
-import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
+import type { Context, SQSEvent } from "aws-lambda";
 import { CampaignStore } from "../adapters/campaign-store.ts";
 import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
 import { LedgerStore } from "../adapters/ledger-store.ts";
 import { SubscriberStore } from "../adapters/subscriber-store.ts";
-import { type FanoutMessage, QueuePublisher, RECIPIENTS_PER_MESSAGE } from "../adapters/queue.ts";
+import { QueuePublisher } from "../adapters/queue.ts";
+import { type FanoutMessage, fanoutMessageSchema, RECIPIENTS_PER_MESSAGE } from "../contracts/messages.ts";
 import { chunk } from "../shared/concurrency.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
 import { logger, metrics } from "../shared/powertools.ts";
-import { PoisonMessageError, processBatch, RetryLaterError } from "../shared/sqs-batch.ts";
+import { PoisonMessageError, parseRecord, processBatch, RetryLaterError } from "../shared/sqs-batch.ts";
+import { ENV } from "../contracts/env.ts";
+import { METRIC } from "../contracts/metrics.ts";
 
 const db = createDocumentClient();
 const sqs = createSqsClient();
-const campaigns = new CampaignStore(db, requireEnv("AUDIENCE_TABLE"));
-const subscribers = new SubscriberStore(db, requireEnv("AUDIENCE_TABLE"));
+const campaigns = new CampaignStore(db, requireEnv(ENV.audienceTable));
+const subscribers = new SubscriberStore(db, requireEnv(ENV.audienceTable));
 const ledger = new LedgerStore(
   db,
-  requireEnv("LEDGER_TABLE"),
-  numberEnv("LEDGER_RETENTION_DAYS", 90) * 86_400,
+  requireEnv(ENV.ledgerTable),
+  numberEnv(ENV.ledgerRetentionDays, 90) * 86_400,
 );
 const queue = new QueuePublisher(sqs);
-const sendQueueUrl = requireEnv("SEND_QUEUE_URL");
-const fanoutQueueUrl = requireEnv("FANOUT_QUEUE_URL");
+const sendQueueUrl = requireEnv(ENV.sendQueueUrl);
+const fanoutQueueUrl = requireEnv(ENV.fanoutQueueUrl);
 
 /** Subscribers read per page; one checkpoint per page. */
-const PAGE_SIZE = numberEnv("FANOUT_PAGE_SIZE", 1000);
+const PAGE_SIZE = numberEnv(ENV.fanoutPageSize, 1000);
 /** A fan-out worker's hold on a campaign, renewed at every page; far longer than a page takes. */
-const LEASE_MS = numberEnv("FANOUT_LEASE_SECONDS", 60) * 1000;
+const LEASE_MS = numberEnv(ENV.fanoutLeaseSeconds, 60) * 1000;
 /** Stop taking new pages when less than this is left of the invocation, and continue in a new one. */
 const RESERVE_MS = 30_000;
 
@@ -79,7 +82,7 @@ export async function fanOut(message: FanoutMessage, remainingMs: () => number):
       })),
     );
     const advanced = await campaigns.advanceFanout(campaign.id, cursor, page.next, now());
-    metrics.addMetric("RecipientsQueued", "Count", created);
+    metrics.addMetric(METRIC.recipientsQueued, "Count", created);
     if (!advanced) {
       logger.info("another fan-out worker moved the checkpoint; leaving the campaign to it", {
         campaignId: campaign.id,
@@ -99,23 +102,13 @@ export async function fanOut(message: FanoutMessage, remainingMs: () => number):
   }
 }
 
-function parse(record: SQSRecord): FanoutMessage {
-  try {
-    const body = JSON.parse(record.body) as Partial<FanoutMessage>;
-    if (typeof body.campaignId === "string" && body.campaignId.length > 0)
-      return { campaignId: body.campaignId };
-  } catch {
-    // fall through
-  }
-  throw new PoisonMessageError("fan-out message is not {campaignId}");
-}
-
 export const handler = async (event: SQSEvent, context: Context) => {
   logger.addContext(context);
   try {
     return await processBatch(
       event,
-      (record) => fanOut(parse(record), () => context.getRemainingTimeInMillis()),
+      (record) =>
+        fanOut(parseRecord(record, fanoutMessageSchema, "fan-out"), () => context.getRemainingTimeInMillis()),
       {
         sqs,
         queueUrl: fanoutQueueUrl,

@@ -10,12 +10,14 @@ import { requireEnv } from "../shared/env.ts";
 import { logger, metrics } from "../shared/powertools.ts";
 import { backoffSeconds, processBatch, RetryLaterError } from "../shared/sqs-batch.ts";
 import { FeedbackProcessor } from "./process.ts";
+import { ENV } from "../contracts/env.ts";
+import { METRIC } from "../contracts/metrics.ts";
 
 const db = createDocumentClient();
 const sqs = createSqsClient();
-const queueUrl = requireEnv("FEEDBACK_QUEUE_URL");
-const deadLetterQueueUrl = requireEnv("FEEDBACK_DLQ_URL");
-const audienceTable = requireEnv("AUDIENCE_TABLE");
+const queueUrl = requireEnv(ENV.feedbackQueueUrl);
+const deadLetterQueueUrl = requireEnv(ENV.feedbackDlqUrl);
+const audienceTable = requireEnv(ENV.audienceTable);
 
 /**
  * SES sometimes reports a message before the sender has recorded its id on the ledger (a Send
@@ -26,7 +28,7 @@ const audienceTable = requireEnv("AUDIENCE_TABLE");
 const UNMATCHED_RECEIVES = 5;
 
 const processor = new FeedbackProcessor({
-  ledger: new LedgerStore(db, requireEnv("LEDGER_TABLE")),
+  ledger: new LedgerStore(db, requireEnv(ENV.ledgerTable)),
   campaigns: new CampaignStore(db, audienceTable),
   subscribers: new SubscriberStore(db, audienceTable),
   suppressions: new SuppressionStore(db, audienceTable),
@@ -34,7 +36,11 @@ const processor = new FeedbackProcessor({
   onNotice: (notice) => {
     switch (notice.type) {
       case "suppressed":
-        metrics.addMetric(notice.reason === "bounce" ? "HardBounces" : "Complaints", "Count", notice.count);
+        metrics.addMetric(
+          notice.reason === "bounce" ? METRIC.hardBounces : METRIC.complaints,
+          "Count",
+          notice.count,
+        );
         break;
       case "paused":
         // The ReputationPause alarm watches this metric.
@@ -43,10 +49,10 @@ const processor = new FeedbackProcessor({
           reason: notice.reason,
           paused: notice.paused,
         });
-        metrics.addMetric("ReputationPause", "Count", 1);
+        metrics.addMetric(METRIC.reputationPause, "Count", 1);
         break;
       case "recorded":
-        if (!notice.first) metrics.addMetric("FeedbackDuplicate", "Count", 1);
+        if (!notice.first) metrics.addMetric(METRIC.feedbackDuplicate, "Count", 1);
         break;
     }
   },
@@ -65,7 +71,7 @@ async function deadLetter(record: SQSRecord, reason: string): Promise<void> {
     }),
   );
   logger.warn("unparseable feedback event sent to the DLQ", { messageId: record.messageId, reason });
-  metrics.addMetric("FeedbackInvalid", "Count", 1);
+  metrics.addMetric(METRIC.feedbackInvalid, "Count", 1);
 }
 
 async function handleRecord(record: SQSRecord): Promise<void> {
@@ -81,7 +87,7 @@ async function handleRecord(record: SQSRecord): Promise<void> {
       );
     }
     logger.info("feedback for an unknown SES message dropped", { eventType: parsed.event.type });
-    metrics.addMetric("FeedbackUnmatched", "Count", 1);
+    metrics.addMetric(METRIC.feedbackUnmatched, "Count", 1);
   }
 }
 

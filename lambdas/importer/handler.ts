@@ -1,4 +1,4 @@
-import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
+import type { Context, SQSEvent } from "aws-lambda";
 import { ListStore } from "../adapters/list-store.ts";
 import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
 import { ImportStore } from "../adapters/import-store.ts";
@@ -6,17 +6,19 @@ import { QueuePublisher } from "../adapters/queue.ts";
 import { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { requireEnv } from "../shared/env.ts";
 import { logger, metrics } from "../shared/powertools.ts";
-import { PoisonMessageError, processBatch } from "../shared/sqs-batch.ts";
-import { type AudienceJob, parseAudienceJob } from "./jobs.ts";
+import { parseRecord, processBatch } from "../shared/sqs-batch.ts";
+import { type AudienceJob, audienceJobSchema } from "../contracts/messages.ts";
+import { ENV } from "../contracts/env.ts";
+import { METRIC } from "../contracts/metrics.ts";
 
 const db = createDocumentClient();
 const sqs = createSqsClient();
-const audienceTable = requireEnv("AUDIENCE_TABLE");
+const audienceTable = requireEnv(ENV.audienceTable);
 const lists = new ListStore(db, audienceTable);
 const subscribers = new SubscriberStore(db, audienceTable);
 const imports = new ImportStore(db, audienceTable);
 const queue = new QueuePublisher(sqs);
-const importQueueUrl = requireEnv("IMPORT_QUEUE_URL");
+const importQueueUrl = requireEnv(ENV.importQueueUrl);
 
 /** Items erased per message before the rest continues in a new message. */
 const ERASE_BATCH = 5_000;
@@ -32,7 +34,7 @@ export async function runJob(job: AudienceJob): Promise<void> {
     const live = await lists.get(job.listId);
     if (live) await subscribers.upsert(job.listId, job.subscribers, now);
     await imports.recordChunk(job.jobId, job.chunk, job.rows, live ? job.subscribers.length : 0, now);
-    metrics.addMetric("SubscribersImported", "Count", live ? job.subscribers.length : 0);
+    metrics.addMetric(METRIC.subscribersImported, "Count", live ? job.subscribers.length : 0);
     return;
   }
   // A list that lives again under its id (never, with random ids) has nothing to erase.
@@ -45,20 +47,14 @@ export async function runJob(job: AudienceJob): Promise<void> {
   await lists.markErasureEnqueued(job.listId, now);
 }
 
-function parse(record: SQSRecord): AudienceJob {
-  try {
-    const job = parseAudienceJob(JSON.parse(record.body));
-    if (job) return job;
-  } catch {
-    // fall through
-  }
-  throw new PoisonMessageError("not an audience job");
-}
-
 export const handler = async (event: SQSEvent, context: Context) => {
   logger.addContext(context);
   try {
-    return await processBatch(event, (record) => runJob(parse(record)), { sqs, queueUrl: importQueueUrl });
+    return await processBatch(
+      event,
+      (record) => runJob(parseRecord(record, audienceJobSchema, "audience job")),
+      { sqs, queueUrl: importQueueUrl },
+    );
   } finally {
     metrics.publishStoredMetrics();
   }

@@ -10,22 +10,23 @@ import { numberEnv, requireEnv } from "../shared/env.ts";
 import { logger, metrics } from "../shared/powertools.ts";
 import { watchCampaigns } from "./campaign-watch.ts";
 import { runScheduledWork } from "./scheduled-campaigns.ts";
+import { ENV } from "../contracts/env.ts";
 
 const db = createDocumentClient();
-const audienceTable = requireEnv("AUDIENCE_TABLE");
+const audienceTable = requireEnv(ENV.audienceTable);
 const deps = {
   campaigns: new CampaignStore(db, audienceTable),
   agenda: new CampaignAgendaStore(db, audienceTable),
   lists: new ListStore(db, audienceTable),
   subscribers: new SubscriberStore(db, audienceTable),
-  ledger: new LedgerStore(db, requireEnv("LEDGER_TABLE")),
+  ledger: new LedgerStore(db, requireEnv(ENV.ledgerTable)),
   queue: new QueuePublisher(createSqsClient()),
-  fanoutQueueUrl: requireEnv("FANOUT_QUEUE_URL"),
-  sendQueueUrl: requireEnv("SEND_QUEUE_URL"),
+  fanoutQueueUrl: requireEnv(ENV.fanoutQueueUrl),
+  sendQueueUrl: requireEnv(ENV.sendQueueUrl),
   now: () => new Date(),
   // Twice the fan-out function's timeout: a live fan-out checkpoints far more often than that, and
   // a sending campaign whose recipients do not move for this long has lost its messages.
-  stalledAfterMs: numberEnv("STALLED_AFTER_SECONDS", 600) * 1000,
+  stalledAfterMs: numberEnv(ENV.stalledAfterSeconds, 600) * 1000,
 };
 
 /** A scheduler task: one job the every-minute tick runs. Tasks run one after another. */
@@ -41,7 +42,7 @@ export const TASKS: ScheduledTask[] = [
     run: async () => ({
       ...(await runScheduledWork({
         ...deps,
-        importQueueUrl: requireEnv("IMPORT_QUEUE_URL"),
+        importQueueUrl: requireEnv(ENV.importQueueUrl),
         erasureRetryAfterMs: 15 * 60_000,
       })),
     }),

@@ -1,4 +1,4 @@
-import type { SendRecipient } from "../adapters/queue.ts";
+import type { SendRecipient } from "../contracts/messages.ts";
 import type { OutgoingEmail } from "../adapters/ses-sender.ts";
 import type { Campaign } from "../domain/campaign.ts";
 import { hasUnsubscribeTag, htmlToText, renderTemplate } from "../domain/render.ts";

@@ -1,6 +1,6 @@
 import type { CampaignStore } from "../adapters/campaign-store.ts";
 import type { LedgerStore } from "../adapters/ledger-store.ts";
-import type { SendMessage, SendRecipient } from "../adapters/queue.ts";
+import type { SendMessage, SendRecipient } from "../contracts/messages.ts";
 import type { SesSender } from "../adapters/ses-sender.ts";
 import type { Campaign } from "../domain/campaign.ts";
 import { mapLimit, sleep } from "../shared/concurrency.ts";
@@ -56,7 +56,7 @@ export class Delivery {
 
   constructor(private readonly deps: DeliveryDeps) {}
 
-  async deliver(message: SendMessage): Promise<RecipientResult[]> {
+  async deliver(message: Pick<SendMessage, "campaignId" | "recipients">): Promise<RecipientResult[]> {
     await this.campaign(message.campaignId);
     return mapLimit(message.recipients, this.deps.parallelism, (recipient) =>
       this.deliverOne(message.campaignId, recipient),

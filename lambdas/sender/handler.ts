@@ -3,47 +3,54 @@ import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { CampaignStore } from "../adapters/campaign-store.ts";
 import { createDocumentClient, createSesClient, createSqsClient } from "../adapters/clients.ts";
 import { LedgerStore } from "../adapters/ledger-store.ts";
-import { QueuePublisher, type SendMessage, type SendRecipient } from "../adapters/queue.ts";
+import { QueuePublisher } from "../adapters/queue.ts";
 import { SesSender } from "../adapters/ses-sender.ts";
 import { SuppressionStore } from "../adapters/suppression-store.ts";
+import { type SendRecipient, sendMessageSchema } from "../contracts/messages.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
 import { logger, metrics } from "../shared/powertools.ts";
-import { backoffSeconds, PoisonMessageError, processBatch } from "../shared/sqs-batch.ts";
+import { backoffSeconds, parseRecord, processBatch } from "../shared/sqs-batch.ts";
 import { configureUnsubscribeLinks, unsubscribeLinks } from "./compose.ts";
 import { Delivery, type RecipientResult } from "./deliver.ts";
+import { ENV } from "../contracts/env.ts";
+import { METRIC } from "../contracts/metrics.ts";
 
 const db = createDocumentClient();
 const sqs = createSqsClient();
 const queue = new QueuePublisher(sqs);
-const sendQueueUrl = requireEnv("SEND_QUEUE_URL");
-const regions = requireEnv("SES_REGIONS")
+const sendQueueUrl = requireEnv(ENV.sendQueueUrl);
+const regions = requireEnv(ENV.sesRegions)
   .split(",")
   .map((r) => r.trim())
   .filter(Boolean);
 /** Longest wait before a retry: after an outage, sending resumes within this long. */
-const maxRetryDelaySeconds = numberEnv("RETRY_MAX_DELAY_SECONDS", 60);
+const maxRetryDelaySeconds = numberEnv(ENV.retryMaxDelaySeconds, 60);
 /** A paused campaign's recipients are looked at again this often. */
-const pausedRecheckSeconds = numberEnv("PAUSED_RECHECK_SECONDS", 10);
+const pausedRecheckSeconds = numberEnv(ENV.pausedRecheckSeconds, 10);
 
 const ses = new SesSender(
   regions.map((region) => ({ region, client: createSesClient(region) })),
-  requireEnv("SES_CONFIGURATION_SET"),
+  requireEnv(ENV.sesConfigurationSet),
   {
-    maxSendRate: numberEnv("MAX_SEND_RATE", 14),
-    concurrency: numberEnv("SENDER_CONCURRENCY", 2),
-    cooldownMs: numberEnv("BREAKER_COOLDOWN_SECONDS", 5) * 1000,
+    maxSendRate: numberEnv(ENV.maxSendRate, 14),
+    concurrency: numberEnv(ENV.senderConcurrency, 2),
+    cooldownMs: numberEnv(ENV.breakerCooldownSeconds, 5) * 1000,
     onEvent: (event) => {
       switch (event.type) {
         case "breaker":
           logger.warn("SES circuit breaker changed", { ...event });
-          metrics.addMetric(event.to === "open" ? "BreakerOpened" : "BreakerTransition", "Count", 1);
+          metrics.addMetric(
+            event.to === "open" ? METRIC.breakerOpened : METRIC.breakerTransition,
+            "Count",
+            1,
+          );
           break;
         case "failover":
           logger.info("sent through another region", { ...event });
-          metrics.addMetric("FailoverUsed", "Count", 1);
+          metrics.addMetric(METRIC.failoverUsed, "Count", 1);
           break;
         case "throttled":
-          metrics.addMetric("Throttled", "Count", 1);
+          metrics.addMetric(METRIC.throttled, "Count", 1);
           break;
         case "quota":
           logger.info("SES quota read", { ...event });
@@ -56,61 +63,42 @@ const ses = new SesSender(
 // Every email carries a signed one-click unsubscribe link: the key is read once per container
 // (top-level await: a container that cannot read it fails its init and Lambda retries).
 const unsubscribeSecret = await new SecretsManagerClient({}).send(
-  new GetSecretValueCommand({ SecretId: requireEnv("UNSUBSCRIBE_SECRET_ID") }),
+  new GetSecretValueCommand({ SecretId: requireEnv(ENV.unsubscribeSecretId) }),
 );
 if (!unsubscribeSecret.SecretString) throw new Error("the unsubscribe secret is empty");
-configureUnsubscribeLinks(unsubscribeLinks(unsubscribeSecret.SecretString, requireEnv("PUBLIC_API_URL")));
-const suppressions = new SuppressionStore(db, requireEnv("AUDIENCE_TABLE"));
+configureUnsubscribeLinks(unsubscribeLinks(unsubscribeSecret.SecretString, requireEnv(ENV.publicApiUrl)));
+const suppressions = new SuppressionStore(db, requireEnv(ENV.audienceTable));
 
 const delivery = new Delivery({
-  campaigns: new CampaignStore(db, requireEnv("AUDIENCE_TABLE")),
+  campaigns: new CampaignStore(db, requireEnv(ENV.audienceTable)),
   // Read at send time, not fan-out time: an unsubscribe or bounce during the campaign is honoured.
   suppressionReason: (campaign, recipient) => suppressions.reasonFor(campaign.listId, recipient.email),
-  ledger: new LedgerStore(db, requireEnv("LEDGER_TABLE"), numberEnv("LEDGER_RETENTION_DAYS", 90) * 86_400),
+  ledger: new LedgerStore(db, requireEnv(ENV.ledgerTable), numberEnv(ENV.ledgerRetentionDays, 90) * 86_400),
   ses,
   now: Date.now,
-  leaseMs: numberEnv("SEND_LEASE_SECONDS", 300) * 1000,
+  leaseMs: numberEnv(ENV.sendLeaseSeconds, 300) * 1000,
   parallelism: 8,
   onEvent: (event) => {
     switch (event.type) {
       case "sent":
-        metrics.addMetric("EmailsSent", "Count", 1);
+        metrics.addMetric(METRIC.emailsSent, "Count", 1);
         break;
       case "failed":
-        metrics.addMetric("SendFailed", "Count", 1);
+        metrics.addMetric(METRIC.sendFailed, "Count", 1);
         break;
       case "suppressed":
-        metrics.addMetric("Suppressed", "Count", 1);
+        metrics.addMetric(METRIC.suppressed, "Count", 1);
         break;
       case "retry":
-        if (event.errorClass !== "throttled") metrics.addMetric("SendDeferred", "Count", 1);
+        if (event.errorClass !== "throttled") metrics.addMetric(METRIC.sendDeferred, "Count", 1);
         break;
       case "duplicate-window":
         logger.warn("claim lost after SES accepted: possible duplicate", { campaignId: event.campaignId });
-        metrics.addMetric("PossibleDuplicate", "Count", 1);
+        metrics.addMetric(METRIC.possibleDuplicate, "Count", 1);
         break;
     }
   },
 });
-
-function parse(record: SQSRecord): SendMessage {
-  let body: Partial<SendMessage>;
-  try {
-    body = JSON.parse(record.body) as Partial<SendMessage>;
-  } catch {
-    throw new PoisonMessageError("send message is not JSON");
-  }
-  const valid =
-    typeof body?.campaignId === "string" &&
-    Array.isArray(body.recipients) &&
-    body.recipients.every((r) => typeof r?.email === "string" && typeof (r.attributes ?? {}) === "object");
-  if (!valid) throw new PoisonMessageError("send message is not {campaignId, recipients}");
-  return {
-    campaignId: body.campaignId as string,
-    recipients: (body.recipients ?? []).map((r) => ({ email: r.email, attributes: r.attributes ?? {} })),
-    attempt: Number.isInteger(body.attempt) ? Number(body.attempt) : 0,
-  };
-}
 
 /**
  * Handles one send message. Recipients to retry (throttled, SES unavailable everywhere, held by a
@@ -120,7 +108,7 @@ function parse(record: SQSRecord): SendMessage {
  * crash, a poison message) redeliver the original message, and those do count towards the DLQ.
  */
 async function handleRecord(record: SQSRecord): Promise<void> {
-  const message = parse(record);
+  const message = parseRecord(record, sendMessageSchema, "send");
   const results = await delivery.deliver(message);
   const pick = (wanted: RecipientResult) => message.recipients.filter((_, i) => results[i] === wanted);
   const retry = pick("retry");

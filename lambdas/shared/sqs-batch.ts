@@ -1,5 +1,7 @@
 import { ChangeMessageVisibilityCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { z } from "zod";
+import { decodeMessage } from "../contracts/messages.ts";
 import { logger } from "./powertools.ts";
 
 /**
@@ -19,6 +21,13 @@ export class RetryLaterError extends Error {
 /** A message that can never be processed (unparseable, unknown campaign): it goes to the DLQ after maxReceiveCount. */
 export class PoisonMessageError extends Error {
   override readonly name = "PoisonMessageError";
+}
+
+/** The record's message, validated against its contract; a body that does not fit is poison. */
+export function parseRecord<S extends z.ZodType>(record: SQSRecord, schema: S, what: string): z.output<S> {
+  const message = decodeMessage(schema, record.body);
+  if (message === undefined) throw new PoisonMessageError(`not a valid ${what} message`);
+  return message;
 }
 
 /** Exponential backoff with full jitter, capped: https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/ */
