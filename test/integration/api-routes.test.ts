@@ -1,13 +1,13 @@
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AudienceStore } from "../../lambdas/adapters/audience-store.ts";
+import { SubscriberStore } from "../../lambdas/adapters/subscriber-store.ts";
 import { SteadfastClient } from "../../local/client.ts";
 import { type LocalRuntime, localDocumentClient, startLocalRuntime } from "../../local/runtime.ts";
 
 /** Every route of the audience and campaign API, and every status code it promises. */
 let runtime: LocalRuntime;
 let api: SteadfastClient;
-let audience: AudienceStore;
+let subscribers: SubscriberStore;
 let db: DynamoDBDocumentClient;
 
 type ErrorBody = { error: { code: string; message: string; details?: { path: string; message: string }[] } };
@@ -16,7 +16,7 @@ beforeAll(async () => {
   runtime = await startLocalRuntime({ writeInfo: false, scheduleIntervalMs: 1000 });
   api = new SteadfastClient(runtime.info.apiUrl, runtime.info.apiKey);
   db = localDocumentClient(runtime);
-  audience = new AudienceStore(db, "steadfast-audience");
+  subscribers = new SubscriberStore(db, "steadfast-audience");
 });
 
 afterAll(async () => {
@@ -175,7 +175,7 @@ describe("lists and subscribers", () => {
     expect((await api.request("DELETE", `/v1/lists/${id}`)).status).toBe(204);
     expect((await api.request("GET", `/v1/lists/${id}`)).status).toBe(404);
     const page = await until(
-      () => audience.pageSubscribers(id, undefined, 10),
+      () => subscribers.pageForFanout(id, undefined, 10),
       (p) => p.subscribers.length === 0,
     );
     expect(page.subscribers).toEqual([]);

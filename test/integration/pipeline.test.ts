@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AudienceStore } from "../../lambdas/adapters/audience-store.ts";
+import { CampaignAgendaStore } from "../../lambdas/adapters/campaign-agenda-store.ts";
+import { CampaignStore } from "../../lambdas/adapters/campaign-store.ts";
 import { SteadfastClient, sesStore, waitForCampaign } from "../../local/client.ts";
 import { type LocalRuntime, localDocumentClient, startLocalRuntime } from "../../local/runtime.ts";
 
@@ -115,15 +116,16 @@ describe("a first campaign, end to end", () => {
     });
     await api.expect(202, "POST", `/v1/campaigns/${campaign.id}/send`);
     const db = localDocumentClient(runtime);
-    const audience = new AudienceStore(db, "steadfast-audience");
-    let stored = await audience.getCampaign(campaign.id, true);
+    const campaigns = new CampaignStore(db, "steadfast-audience");
+    const agenda = new CampaignAgendaStore(db, "steadfast-audience");
+    let stored = await campaigns.get(campaign.id, true);
     for (let i = 0; i < 120 && stored?.status !== "sent"; i++) {
       await new Promise((r) => setTimeout(r, 250));
-      stored = await audience.getCampaign(campaign.id, true);
+      stored = await campaigns.get(campaign.id, true);
     }
     expect(stored?.status).toBe("sent");
     expect(stored?.finalCounts).toMatchObject({ total: 20, sent: 20 });
-    expect(await audience.listActive()).not.toContain(campaign.id);
+    expect(await agenda.listActive()).not.toContain(campaign.id);
   });
 
   it("counts AWS requests and SES acceptances per region on the control API", async () => {
