@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   expectGlobalTables,
+  expectQueueUrlsGranted,
   expectReplicatedSecret,
   expectSameShape,
   expectScopedSesPermissions,
@@ -223,6 +224,10 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
       expect(alarm.AlarmActions?.map(refTarget), alarm.id).toEqual([topicId]);
       expect(alarm.OKActions?.map(refTarget), alarm.id).toEqual([topicId]);
     }
+  });
+
+  it("grants SQS permissions on every queue a function is given the URL of", () => {
+    expectQueueUrlsGranted(template);
   });
 
   it("scopes SES permissions to the identity and configuration set of every region", () => {
