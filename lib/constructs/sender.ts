@@ -83,8 +83,10 @@ export class Sender extends Construct {
     });
     this.function.bindTable("AUDIENCE_TABLE", props.audienceTable, "read");
     this.function.bindTable("LEDGER_TABLE", props.ledgerTable, "readWrite");
-    // Besides its event source, the sender sets a failed message's visibility as its backoff.
+    // Besides its event source, the sender sets a failed message's visibility as its backoff, and
+    // puts the recipients it retries back on the queue as new messages.
     this.function.bindQueue("SEND_QUEUE_URL", this.queue, "consume");
+    this.function.bindQueue("SEND_QUEUE_URL", this.queue, "send");
     this.function.bindSecret("UNSUBSCRIBE_SECRET_ID", props.unsubscribeKey);
     props.identity.grantSend(this.function);
     this.queue.addConsumer(this.function.function, {
