@@ -201,7 +201,7 @@ export class Chaos {
 
   sendQueueUrl(region = "us-east-1"): string {
     const regionRuntime = this.runtime.regions.find((r) => r.name === region);
-    const entry = [...(regionRuntime?.queues ?? new Map()).entries()].find(
+    const entry = [...(regionRuntime?.queues.entries() ?? [])].find(
       ([id]) => id.startsWith("SendQueue") && !id.includes("DeadLetter"),
     );
     if (!entry) throw new Error("send queue not found");

@@ -8,7 +8,6 @@ import {
   resources,
   serviceFunction,
   shape,
-  single,
 } from "./support.ts";
 
 /** Actions that have no resource-level permissions, so `Resource: "*"` is the only option. */
