@@ -36,7 +36,7 @@ export interface Recipient {
   sesMessageId?: string;
 }
 
-export interface Counts {
+interface Counts {
   total: number;
   queued: number;
   sending: number;
