@@ -10,7 +10,6 @@ import {
   serviceFunction,
   serviceFunctions,
   shape,
-  single,
 } from "./support.ts";
 
 /** Actions that have no resource-level permissions, so `Resource: "*"` is the only option. */
