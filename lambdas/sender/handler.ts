@@ -1,4 +1,3 @@
-import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { AudienceStore } from "../adapters/audience-store.ts";
 import { createDocumentClient, createSesClient, createSqsClient } from "../adapters/clients.ts";
@@ -6,6 +5,7 @@ import { LedgerStore } from "../adapters/ledger-store.ts";
 import { QueuePublisher, type SendMessage, type SendRecipient } from "../adapters/queue.ts";
 import { SesSender } from "../adapters/ses-sender.ts";
 import { SuppressionStore } from "../adapters/suppression-store.ts";
+import { cachedSecret, nonEmpty } from "../shared/cached-secret.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
 import { logger, metrics } from "../shared/powertools.ts";
 import { backoffSeconds, PoisonMessageError, processBatch } from "../shared/sqs-batch.ts";
@@ -55,11 +55,8 @@ const ses = new SesSender(
 
 // Every email carries a signed one-click unsubscribe link: the key is read once per container
 // (top-level await: a container that cannot read it fails its init and Lambda retries).
-const unsubscribeSecret = await new SecretsManagerClient({}).send(
-  new GetSecretValueCommand({ SecretId: requireEnv("UNSUBSCRIBE_SECRET_ID") }),
-);
-if (!unsubscribeSecret.SecretString) throw new Error("the unsubscribe secret is empty");
-configureUnsubscribeLinks(unsubscribeLinks(unsubscribeSecret.SecretString, requireEnv("PUBLIC_API_URL")));
+const unsubscribeSecret = await cachedSecret(requireEnv("UNSUBSCRIBE_SECRET_ID"), nonEmpty("unsubscribe"))();
+configureUnsubscribeLinks(unsubscribeLinks(unsubscribeSecret, requireEnv("PUBLIC_API_URL")));
 const suppressions = new SuppressionStore(db, requireEnv("AUDIENCE_TABLE"));
 
 const delivery = new Delivery({
