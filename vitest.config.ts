@@ -3,7 +3,12 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     // The AWS SDK warns about Node 20 on every client; the handlers run on Node 20 locally by design.
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", POWERTOOLS_LOG_LEVEL: "SILENT" },
+    // Tests that import a handler must not trace even where the host sets AWS_EXECUTION_ENV (CI on ECS).
+    env: {
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+      POWERTOOLS_LOG_LEVEL: "SILENT",
+      POWERTOOLS_TRACE_ENABLED: "false",
+    },
     projects: [
       { test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
       {

@@ -1,9 +1,8 @@
-import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { AudienceStore } from "../adapters/audience-store.ts";
 import { hashApiKey, hashesEqual } from "../domain/api-key.ts";
-import { ForbiddenError, UnauthorizedError } from "../domain/errors.ts";
 import type { HttpEvent } from "./http.ts";
 import { header } from "./http.ts";
+import { ForbiddenError, UnauthorizedError } from "./http-errors.ts";
 import type { Scope } from "./router.ts";
 
 export interface Principal {
@@ -17,12 +16,10 @@ export interface Principal {
  * audience table. Only hashes are compared, in constant time.
  */
 export class Authenticator {
-  private adminHash: Promise<string | undefined> | undefined;
-
   constructor(
     private readonly audience: AudienceStore,
-    private readonly secrets: SecretsManagerClient,
-    private readonly adminSecretId: string,
+    /** The hash of the admin key (undefined when the secret is empty), read once per container. */
+    private readonly adminKeyHash: () => Promise<string | undefined>,
   ) {}
 
   async authenticate(event: HttpEvent, scope: Scope): Promise<Principal> {
@@ -43,18 +40,6 @@ export class Authenticator {
     if (admin && hashesEqual(admin, hash)) return { keyId: "admin", scopes: ["admin"] };
     const record = await this.audience.getApiKey(hash);
     return record ? { keyId: record.id, scopes: record.scopes } : undefined;
-  }
-
-  private adminKeyHash(): Promise<string | undefined> {
-    this.adminHash ??= this.secrets
-      .send(new GetSecretValueCommand({ SecretId: this.adminSecretId }))
-      .then((out) => (out.SecretString ? hashApiKey(out.SecretString) : undefined))
-      .catch((error: unknown) => {
-        // Try again on the next request rather than caching a transient failure.
-        this.adminHash = undefined;
-        throw error;
-      });
-    return this.adminHash;
   }
 }
 

@@ -20,10 +20,12 @@ export interface Deps {
   readonly senderDomain: string;
   readonly defaultFrom: string;
   readonly now: () => Date;
-  /** The suppression list and list unsubscribes (routes-deliverability.ts). */
+  /** The suppression list and list unsubscribes (routes/suppressions.ts, routes/unsubscribe.ts). */
   readonly suppressions: SuppressionStore;
   /** The key unsubscribe tokens are signed with, read once from Secrets Manager. */
   readonly unsubscribeSecret: () => Promise<string>;
+  /** Resolves when the tables and the fan-out queue answer (GET /health); rejects otherwise. */
+  readonly checkHealth: () => Promise<void>;
 }
 
 export type RouteHandler = (

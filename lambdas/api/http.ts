@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import type { z } from "zod";
-import { ApiError, ValidationError } from "../domain/errors.ts";
+import { ValidationError } from "../domain/errors.ts";
+import { ApiError, errorBody } from "./http-errors.ts";
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -22,13 +23,7 @@ export function json(status: number, body: unknown, headers: Record<string, stri
 }
 
 export function errorResult(error: ApiError): HttpResult {
-  return json(error.status, {
-    error: {
-      code: error.code,
-      message: error.message,
-      ...(error.details?.length ? { details: error.details } : {}),
-    },
-  });
+  return json(error.status, errorBody(error));
 }
 
 export function header(event: HttpEvent, name: string): string | undefined {

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { ApiError } from "../domain/errors.ts";
+import { ApiError } from "./http-errors.ts";
 import type { RouteHandler } from "./context.ts";
 
 export type Scope = "admin" | "write" | "read";

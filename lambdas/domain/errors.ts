@@ -1,18 +1,17 @@
 /**
- * Errors the API maps to HTTP responses. Domain code throws these; the handler edge turns them into
- * `{ "error": { "code", "message" } }` bodies. Messages are written for clients: they never carry
- * stack traces or raw exceptions.
+ * What went wrong, in the domain's own terms. These errors know nothing of HTTP: the API edge
+ * (lambdas/api/http-errors.ts) decides which status and code each one becomes. Messages are
+ * written for clients: they never carry stack traces or raw exceptions.
  */
 export interface ErrorDetail {
   readonly path: string;
   readonly message: string;
 }
 
-export class ApiError extends Error {
-  override readonly name: string = "ApiError";
+/** Input that breaks a rule; `details` names each offending field. */
+export class ValidationError extends Error {
+  override readonly name = "ValidationError";
   constructor(
-    readonly status: number,
-    readonly code: string,
     message: string,
     readonly details?: readonly ErrorDetail[],
   ) {
@@ -20,37 +19,18 @@ export class ApiError extends Error {
   }
 }
 
-export class ValidationError extends ApiError {
-  override readonly name = "ValidationError";
-  constructor(message: string, details?: readonly ErrorDetail[]) {
-    super(400, "validation_failed", message, details);
-  }
-}
-
-export class NotFoundError extends ApiError {
+/** The thing asked for does not exist (`what` names it: "list", "campaign", ...). */
+export class NotFoundError extends Error {
   override readonly name = "NotFoundError";
-  constructor(what: string) {
-    super(404, "not_found", `${what} not found`);
+  constructor(readonly what: string) {
+    super(`${what} not found`);
   }
 }
 
-export class ConflictError extends ApiError {
+/** The request does not fit the current state of the resource. */
+export class ConflictError extends Error {
   override readonly name = "ConflictError";
   constructor(message: string) {
-    super(409, "conflict", message);
-  }
-}
-
-export class UnauthorizedError extends ApiError {
-  override readonly name = "UnauthorizedError";
-  constructor(message = "missing or unknown API key") {
-    super(401, "unauthorized", message);
-  }
-}
-
-export class ForbiddenError extends ApiError {
-  override readonly name = "ForbiddenError";
-  constructor(message: string) {
-    super(403, "forbidden", message);
+    super(message);
   }
 }

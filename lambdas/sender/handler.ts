@@ -1,4 +1,3 @@
-import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { CampaignStore } from "../adapters/campaign-store.ts";
 import { createDocumentClient, createSesClient, createSqsClient } from "../adapters/clients.ts";
@@ -7,6 +6,7 @@ import { QueuePublisher } from "../adapters/queue.ts";
 import { SesSender } from "../adapters/ses-sender.ts";
 import { SuppressionStore } from "../adapters/suppression-store.ts";
 import { type SendRecipient, sendMessageSchema } from "../contracts/messages.ts";
+import { cachedSecret, nonEmpty } from "../shared/cached-secret.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
 import { logger, metrics } from "../shared/powertools.ts";
 import { backoffSeconds, parseRecord, processBatch } from "../shared/sqs-batch.ts";
@@ -62,11 +62,8 @@ const ses = new SesSender(
 
 // Every email carries a signed one-click unsubscribe link: the key is read once per container
 // (top-level await: a container that cannot read it fails its init and Lambda retries).
-const unsubscribeSecret = await new SecretsManagerClient({}).send(
-  new GetSecretValueCommand({ SecretId: requireEnv(ENV.unsubscribeSecretId) }),
-);
-if (!unsubscribeSecret.SecretString) throw new Error("the unsubscribe secret is empty");
-configureUnsubscribeLinks(unsubscribeLinks(unsubscribeSecret.SecretString, requireEnv(ENV.publicApiUrl)));
+const unsubscribeSecret = await cachedSecret(requireEnv(ENV.unsubscribeSecretId), nonEmpty("unsubscribe"))();
+configureUnsubscribeLinks(unsubscribeLinks(unsubscribeSecret, requireEnv(ENV.publicApiUrl)));
 const suppressions = new SuppressionStore(db, requireEnv(ENV.audienceTable));
 
 const delivery = new Delivery({

@@ -3,11 +3,10 @@ import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
-import type * as logs from "aws-cdk-lib/aws-logs";
 import * as ses from "aws-cdk-lib/aws-ses";
 import { Construct } from "constructs";
 import { QueueWithDlq } from "./queue-with-dlq.ts";
-import { ServiceFunction } from "./service-function.ts";
+import { type FunctionCodeProps, ServiceFunction } from "./service-function.ts";
 
 const FEEDBACK_TIMEOUT = Duration.seconds(30);
 const FEEDBACK_BATCHING_WINDOW = Duration.seconds(1);
@@ -25,16 +24,11 @@ export const FEEDBACK_EVENTS: readonly [ses.EmailSendingEvent, string][] = [
   [ses.EmailSendingEvent.DELIVERY_DELAY, "Email Delivery Delayed"],
 ];
 
-export interface FeedbackPipelineProps {
+export interface FeedbackPipelineProps extends FunctionCodeProps {
   /** The configuration set every campaign email is sent with. */
   readonly configurationSet: ses.ConfigurationSet;
   readonly audienceTable: dynamodb.ITableV2;
   readonly ledgerTable: dynamodb.ITableV2;
-  /** Absolute path of the feedback function's entry file. */
-  readonly entry: string;
-  /** Directory holding package-lock.json. */
-  readonly projectRoot: string;
-  readonly logRetention: logs.RetentionDays;
   readonly queueRetention: Duration;
   /** Prefix of alarm names. */
   readonly alarmPrefix: string;
@@ -83,16 +77,13 @@ export class FeedbackPipeline extends Construct {
       logRetention: props.logRetention,
       timeout: FEEDBACK_TIMEOUT,
       memorySize: 512,
-      environment: {
-        FEEDBACK_QUEUE_URL: this.queue.queue.queueUrl,
-        // Unparseable events are moved to the DLQ at once.
-        FEEDBACK_DLQ_URL: this.queue.deadLetterQueue.queueUrl,
-      },
     });
     this.function.bindTable("AUDIENCE_TABLE", props.audienceTable, "readWrite");
     this.function.bindTable("LEDGER_TABLE", props.ledgerTable, "readWrite");
-    this.queue.deadLetterQueue.grantSendMessages(this.function);
-    this.queue.queue.grant(this.function, "sqs:ChangeMessageVisibility");
+    // Besides its event source, the function sets a failed message's visibility as its backoff.
+    this.function.bindQueue("FEEDBACK_QUEUE_URL", this.queue, "consume");
+    // Unparseable events are moved to the DLQ at once.
+    this.function.bindQueue("FEEDBACK_DLQ_URL", this.queue, "deadLetter");
     this.queue.addConsumer(this.function.function, {
       batchSize: 10,
       maxBatchingWindow: FEEDBACK_BATCHING_WINDOW,

@@ -6,16 +6,38 @@ import type * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
+import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
+import type { QueueWithDlq } from "./queue-with-dlq.ts";
 
 /** The Lambda functions of the pipeline. */
 export type ServiceName = "api" | "fanout" | "sender" | "scheduler" | "importer" | "feedback";
 
-export interface ServiceFunctionProps {
+/**
+ * Where a function's code lives and how long its logs are kept: every construct that owns a
+ * function takes these.
+ */
+export interface FunctionCodeProps {
+  /**
+   * Absolute path of the TypeScript entry file; it must export `handler`.
+   * @default - `lambdas/<service>/handler.ts` under projectRoot (one of the two is required)
+   */
+  readonly entry?: string;
+  /**
+   * Directory holding package-lock.json, used as the bundling root.
+   * @default - the lock file is searched upwards from the current directory
+   */
+  readonly projectRoot?: string;
+  /**
+   * Retention of the function's log group.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+export interface ServiceFunctionProps extends FunctionCodeProps {
   /** Which function this is; sets STEADFAST_FUNCTION and the Powertools service name. */
   readonly service: ServiceName;
-  /** Absolute path of the TypeScript entry file; it must export `handler`. */
-  readonly entry: string;
   /** Function timeout. Required: queue visibility timeouts are derived from it. */
   readonly timeout: Duration;
   /**
@@ -24,21 +46,25 @@ export interface ServiceFunctionProps {
    */
   readonly memorySize?: number;
   /**
-   * Retention of the function's log group.
-   * @default logs.RetentionDays.ONE_MONTH
-   */
-  readonly logRetention?: logs.RetentionDays;
-  /**
    * Extra environment variables, merged over the common ones.
    * @default - only the common variables
    */
   readonly environment?: Readonly<Record<string, string>>;
-  /**
-   * Directory holding package-lock.json, used as the bundling root.
-   * @default - the lock file is searched upwards from the current directory
-   */
-  readonly projectRoot?: string;
 }
+
+/**
+ * What a function does with a {@link QueueWithDlq}, which decides the URL it is given and what it may do:
+ * - `send`: the queue's URL; it may send messages to it.
+ * - `consume`: the queue's URL; it may receive and delete messages and change their visibility. The
+ *   event source grants the same: this is for a consumer that also calls the queue itself (e.g. sets a
+ *   message's visibility as its retry backoff).
+ * - `monitor`: the queue's URL; it may read the queue's attributes (its depth).
+ * - `deadLetter`: the dead-letter queue's URL; it may send messages to it (a consumer that moves a
+ *   message it can never process there at once).
+ * - `redrive`: the dead-letter queue's URL; it may read both queues' attributes (depths) and move
+ *   dead letters back to the queue.
+ */
+export type QueueAccess = "send" | "consume" | "monitor" | "deadLetter" | "redrive";
 
 /**
  * A bundled Node.js Lambda function with the project's conventions: arm64, X-Ray tracing,
@@ -50,6 +76,8 @@ export class ServiceFunction extends Construct implements iam.IGrantable {
   public readonly logGroup: logs.LogGroup;
   public readonly errorsAlarm: cloudwatch.Alarm;
   public readonly grantPrincipal: iam.IPrincipal;
+  /** Environment variables set so far, to refuse binding one name to two different values. */
+  private readonly environment = new Map<string, string>();
 
   constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
     super(scope, id);
@@ -57,6 +85,28 @@ export class ServiceFunction extends Construct implements iam.IGrantable {
     if (Token.isUnresolved(region)) {
       throw new Error(`ServiceFunction ${this.node.path}: the stack needs an explicit region (HOME_REGION)`);
     }
+
+    const entry =
+      props.entry ??
+      (props.projectRoot === undefined
+        ? undefined
+        : join(props.projectRoot, "lambdas", props.service, "handler.ts"));
+    if (entry === undefined) {
+      throw new Error(
+        `ServiceFunction ${this.node.path}: give entry, or projectRoot to find lambdas/${props.service}/handler.ts`,
+      );
+    }
+
+    const environment: Record<string, string> = {
+      STEADFAST_FUNCTION: props.service,
+      POWERTOOLS_SERVICE_NAME: `steadfast-${props.service}`,
+      POWERTOOLS_METRICS_NAMESPACE: "Steadfast",
+      POWERTOOLS_LOG_LEVEL: "INFO",
+      HOME_REGION: region,
+      NODE_OPTIONS: "--enable-source-maps",
+      ...props.environment,
+    };
+    for (const [name, value] of Object.entries(environment)) this.environment.set(name, value);
 
     // An explicit log group (instead of the implicit /aws/lambda/<name>) lets CloudFormation own
     // its retention and delete it with the stack.
@@ -66,7 +116,7 @@ export class ServiceFunction extends Construct implements iam.IGrantable {
     });
 
     this.function = new NodejsFunction(this, "Function", {
-      entry: props.entry,
+      entry,
       handler: "handler",
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
@@ -91,15 +141,7 @@ export class ServiceFunction extends Construct implements iam.IGrantable {
         // Some CommonJS dependencies call require(); give them one inside the ESM bundle.
         banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
       },
-      environment: {
-        STEADFAST_FUNCTION: props.service,
-        POWERTOOLS_SERVICE_NAME: `steadfast-${props.service}`,
-        POWERTOOLS_METRICS_NAMESPACE: "Steadfast",
-        POWERTOOLS_LOG_LEVEL: "INFO",
-        HOME_REGION: region,
-        NODE_OPTIONS: "--enable-source-maps",
-        ...props.environment,
-      },
+      environment,
     });
     this.grantPrincipal = this.function.grantPrincipal;
 
@@ -117,8 +159,68 @@ export class ServiceFunction extends Construct implements iam.IGrantable {
 
   /** Publishes the table name as `envName` and grants the matching data-plane access. */
   public bindTable(envName: string, table: dynamodb.ITableV2, access: "read" | "readWrite"): void {
-    this.function.addEnvironment(envName, table.tableName);
+    this.setEnvironment(envName, table.tableName);
     if (access === "read") table.grantReadData(this.function);
     else table.grantReadWriteData(this.function);
+  }
+
+  /**
+   * Publishes the URL `access` needs as `envName` and grants what `access` allows (see
+   * {@link QueueAccess}), so the function never has a URL it may not use, nor a grant without the
+   * URL. Binding the same name to the same URL again (e.g. `consume` and then `send`) adds the grants.
+   */
+  public bindQueue(envName: string, queue: QueueWithDlq, access: QueueAccess): void {
+    switch (access) {
+      case "send":
+        this.setEnvironment(envName, queue.queue.queueUrl);
+        queue.queue.grantSendMessages(this);
+        break;
+      case "consume":
+        this.setEnvironment(envName, queue.queue.queueUrl);
+        queue.queue.grantConsumeMessages(this);
+        break;
+      case "monitor":
+        this.setEnvironment(envName, queue.queue.queueUrl);
+        queue.queue.grant(this, "sqs:GetQueueAttributes");
+        break;
+      case "deadLetter":
+        this.setEnvironment(envName, queue.deadLetterQueue.queueUrl);
+        queue.deadLetterQueue.grantSendMessages(this);
+        break;
+      case "redrive":
+        this.setEnvironment(envName, queue.deadLetterQueue.queueUrl);
+        // Depth of the queue, and the destination of the moved messages.
+        queue.queue.grant(this, "sqs:GetQueueAttributes", "sqs:SendMessage");
+        // StartMessageMoveTask needs these on the source DLQ; receiving and deleting is the fallback
+        // that moves messages one batch at a time.
+        // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-configure-dead-letter-queue-redrive.html
+        queue.deadLetterQueue.grant(
+          this,
+          "sqs:GetQueueAttributes",
+          "sqs:StartMessageMoveTask",
+          "sqs:ReceiveMessage",
+          "sqs:DeleteMessage",
+        );
+        break;
+    }
+  }
+
+  /** Publishes the secret's name as `envName` and grants reading its value. */
+  public bindSecret(envName: string, secret: secretsmanager.ISecret): void {
+    this.setEnvironment(envName, secret.secretName);
+    secret.grantRead(this);
+  }
+
+  /** Sets `name`, refusing to point a name that is already set at something else. */
+  private setEnvironment(name: string, value: string): void {
+    const current = this.environment.get(name);
+    if (current !== undefined && current !== value) {
+      throw new Error(
+        `ServiceFunction ${this.node.path}: environment variable ${name} is already set to another value; ` +
+          "bind each variable to one resource",
+      );
+    }
+    this.environment.set(name, value);
+    this.function.addEnvironment(name, value);
   }
 }

@@ -37,7 +37,7 @@ export interface Recipient {
   sesMessageId?: string;
 }
 
-export interface Counts {
+interface Counts {
   total: number;
   queued: number;
   sending: number;
@@ -202,7 +202,7 @@ export class Chaos {
 
   sendQueueUrl(region = "us-east-1"): string {
     const regionRuntime = this.runtime.regions.find((r) => r.name === region);
-    const entry = [...(regionRuntime?.queues ?? new Map()).entries()].find(
+    const entry = [...(regionRuntime?.queues.entries() ?? [])].find(
       ([id]) => id.startsWith("SendQueue") && !id.includes("DeadLetter"),
     );
     if (!entry) throw new Error("send queue not found");

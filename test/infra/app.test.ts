@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   expectGlobalTables,
+  expectQueueUrlsGranted,
   expectReplicatedSecret,
   expectSameShape,
   expectScopedSesPermissions,
@@ -223,6 +224,35 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
       expect(alarm.AlarmActions?.map(refTarget), alarm.id).toEqual([topicId]);
       expect(alarm.OKActions?.map(refTarget), alarm.id).toEqual([topicId]);
     }
+  });
+
+  it("lets the sender put the recipients it retries back on its own queue", () => {
+    const [senderId, sender] = serviceFunction(template, "sender");
+    const mapping = single(
+      resources(template, "AWS::Lambda::EventSourceMapping").filter(
+        ([, m]) => refTarget(props<{ FunctionName: unknown }>(m).FunctionName) === senderId,
+      ),
+      "sender event source",
+    )[1];
+    const sendQueueId = refTarget(props<{ EventSourceArn: unknown }>(mapping).EventSourceArn);
+    expect(refTarget(environment(sender).SEND_QUEUE_URL)).toBe(sendQueueId);
+    const roleId = refTarget(props<{ Role: unknown }>(sender).Role);
+    const senderPolicies = resources(template, "AWS::IAM::Policy").filter(([, p]) =>
+      props<{ Roles: unknown[] }>(p).Roles.some((r) => refTarget(r) === roleId),
+    );
+    const sendGrants = senderPolicies
+      .flatMap(
+        ([, p]) =>
+          props<{ PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } }>(p).PolicyDocument
+            .Statement,
+      )
+      .filter((s) => [s.Action].flat().includes("sqs:SendMessage"))
+      .flatMap((s) => [s.Resource].flat().map(refTarget));
+    expect(sendGrants).toContain(sendQueueId);
+  });
+
+  it("grants SQS permissions on every queue a function is given the URL of", () => {
+    expectQueueUrlsGranted(template);
   });
 
   it("scopes SES permissions to the identity and configuration set of every region", () => {

@@ -150,8 +150,9 @@ describe.each([...synth.regionTemplates])("deliverability in %s", (region, templ
     const [, api] = serviceFunction(template, "api");
     expect(environment(sender).UNSUBSCRIBE_SECRET_ID).toBe("steadfast/unsubscribe-key");
     expect(environment(api).UNSUBSCRIBE_SECRET_ID).toBe("steadfast/unsubscribe-key");
+    const [apiId] = single(resources(template, "AWS::ApiGatewayV2::Api"), "HTTP API");
     expect(render(environment(sender).PUBLIC_API_URL)).toMatch(
-      new RegExp(`^https://\\$\\{HttpApi[A-F0-9]+\\}\\.execute-api\\.${region}\\.`),
+      new RegExp(`^https://\\$\\{${apiId}\\}\\.execute-api\\.${region}\\.`),
     );
     const readers = policyStatements(template).filter(
       (s) =>

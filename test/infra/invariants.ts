@@ -4,11 +4,12 @@ import {
   environment,
   policyStatements,
   props,
+  refTarget,
   render,
   resources,
   serviceFunction,
+  serviceFunctions,
   shape,
-  single,
 } from "./support.ts";
 
 /** Actions that have no resource-level permissions, so `Resource: "*"` is the only option. */
@@ -116,4 +117,34 @@ export function expectSameShape(templates: ReadonlyMap<string, Template>): void 
   for (const other of shapes) {
     expect(other.shape, `${other.region} vs ${first?.region}`).toEqual(first?.shape);
   }
+}
+
+/** Every queue a function is given the URL of, it has SQS permissions on (URL and grant go together). */
+export function expectQueueUrlsGranted(template: Template): void {
+  const queueIds = new Set(resources(template, "AWS::SQS::Queue").map(([id]) => id));
+  const policies = resources(template, "AWS::IAM::Policy");
+  let checked = 0;
+  for (const [name, [, fn]] of serviceFunctions(template)) {
+    const roleId = refTarget(props<{ Role: unknown }>(fn).Role);
+    const granted = new Set(
+      policies
+        .filter(([, policy]) =>
+          props<{ Roles: unknown[] }>(policy).Roles.some((r) => refTarget(r) === roleId),
+        )
+        .flatMap(
+          ([, policy]) =>
+            props<{ PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } }>(
+              policy,
+            ).PolicyDocument.Statement,
+        )
+        .filter(({ Action }) => [Action].flat().some((action) => action.startsWith("sqs:")))
+        .flatMap(({ Resource }) => [Resource].flat().map(refTarget)),
+    );
+    const urls = Object.entries(environment(fn)).filter(([, value]) => queueIds.has(refTarget(value) ?? ""));
+    for (const [envName, value] of urls) {
+      expect(granted.has(refTarget(value)), `${name} ${envName}`).toBe(true);
+      checked++;
+    }
+  }
+  expect(checked).toBeGreaterThan(0);
 }

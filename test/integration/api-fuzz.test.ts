@@ -65,7 +65,7 @@ async function snapshot(): Promise<string> {
     items.push(...(out.Items ?? []));
     start = out.LastEvaluatedKey;
   } while (start);
-  const key = (item: Record<string, unknown>) => `${item.pk}\u0000${item.sk}`;
+  const key = (item: Record<string, unknown>) => `${String(item.pk)}\u0000${String(item.sk)}`;
   return JSON.stringify(items.sort((a, b) => key(a).localeCompare(key(b))));
 }
 
@@ -137,7 +137,7 @@ function requestArbitrary(): fc.Arbitrary<FuzzRequest> {
       let i = 0;
       return path.replace(/\{(\w+)\}/g, (_m, name: string) => {
         const id = ids[i++] as string;
-        return useReal && real[name] ? encodeURIComponent(real[name] as string) : id;
+        return useReal && real[name] ? encodeURIComponent(real[name]) : id;
       });
     });
 

@@ -77,13 +77,13 @@ async function campaign(id: string): Promise<CampaignView> {
 
 async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let last: unknown;
+  let last: Error | undefined;
   for (;;) {
     try {
       const value = await fn();
       if (value !== undefined) return value;
     } catch (error) {
-      last = error;
+      last = error as Error;
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last ?? "")}`);
     await new Promise((r) => setTimeout(r, 250));
@@ -425,7 +425,8 @@ describe("one-click unsubscribe, suppression and SES feedback", () => {
       }),
     );
     expect(item.Item?.status).toBe("paused");
-    expect(item.Item?.reputationGuard?.reason).toBe(paused.pausedReason);
+    const guard = item.Item?.reputationGuard as { reason?: string } | undefined;
+    expect(guard?.reason).toBe(paused.pausedReason);
     const sentWhenPaused = Number(/of (\d+) sent/.exec(paused.pausedReason ?? "")?.[1]);
     expect(sentWhenPaused).toBeGreaterThanOrEqual(200);
     expect(20 / sentWhenPaused).toBeGreaterThan(0.05);

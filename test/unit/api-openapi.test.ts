@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Route } from "../../lambdas/api/router.ts";
 
-// handler.ts reads its configuration at load time; no request is made in these tests.
+// Loaded after the environment is set, as in a function container; no request is made in these tests.
 let ROUTES: readonly Route[];
 let openApiDocument: (routes: readonly Route[]) => Record<string, unknown>;
 
@@ -20,7 +20,7 @@ beforeAll(async () => {
     ADMIN_KEY_SECRET_ID: "steadfast/admin-api-key",
     UNSUBSCRIBE_SECRET_ID: "steadfast/unsubscribe-key",
   });
-  ({ ROUTES } = await import("../../lambdas/api/handler.ts"));
+  ({ ROUTES } = await import("../../lambdas/api/route-table.ts"));
   ({ openApiDocument } = await import("../../lambdas/api/openapi.ts"));
 });
 

@@ -40,9 +40,7 @@ beforeAll(async () => {
     LEDGER_TABLE: "ledger",
     POWERTOOLS_METRICS_NAMESPACE: "Test",
   });
-  ({ handler } = (await import("../../lambdas/feedback/handler.ts")) as unknown as {
-    handler: typeof handler;
-  });
+  ({ handler } = await import("../../lambdas/feedback/handler.ts"));
 });
 
 beforeEach(() => {

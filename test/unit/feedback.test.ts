@@ -15,7 +15,7 @@ const fixtures = new Map(
     readFileSync(new URL(file, FIXTURE_DIR), "utf8"),
   ]),
 );
-const fixture = (name: string): Record<string, unknown> => JSON.parse(fixtures.get(name) ?? "null");
+const fixture = (name: string) => JSON.parse(fixtures.get(name) ?? "null") as Record<string, unknown>;
 const MESSAGE_ID = "EXAMPLE7c191be45-e9aedb9a-02f9-4d12-a87d-dd0099a07f8a-000000";
 
 const eventBridge = (detail: unknown) =>
@@ -46,7 +46,7 @@ describe("parsing SES events", () => {
       const parsed = parseFeedbackMessage(body);
       if (!parsed.ok) throw new Error(parsed.error);
       expect(parsed.event.mail.messageId).toMatch(/^EXAMPLE/);
-      expect(parsed.event.type).toBe(JSON.parse(raw).eventType);
+      expect(parsed.event.type).toBe((JSON.parse(raw) as { eventType: string }).eventType);
       expect(parsed.event.at).toMatch(/^20\d\d-/);
     }
   });
@@ -262,11 +262,11 @@ describe("the feedback processor", () => {
       bounceSubType: "General",
       complainedAt: "2017-08-05T00:41:02.669Z",
       complaintFeedbackType: "abuse",
-      openedAt: expect.any(String),
+      openedAt: expect.any(String) as unknown,
       clickedAt: "2017-08-09T23:51:25.570Z",
       clickedLink: "http://docs.aws.amazon.com/ses/latest/DeveloperGuide/send-email-smtp.html",
       rejectReason: "Bad content",
-      renderingError: expect.stringMatching(/attributeName/),
+      renderingError: expect.stringMatching(/attributeName/) as unknown,
       delayType: "TransientCommunicationFailure",
     });
     expect(memory.suppressed.get("recipient@example.com")).toBe("bounce");

@@ -50,7 +50,9 @@ describe("processBatch", () => {
     const visibility = Object.fromEntries(
       sqsMock
         .commandCalls(ChangeMessageVisibilityCommand)
-        .map((call) => [call.args[0].input.ReceiptHandle, call.args[0].input.VisibilityTimeout]),
+        .map(
+          (call) => [String(call.args[0].input.ReceiptHandle), call.args[0].input.VisibilityTimeout] as const,
+        ),
     );
     // An explicit delay; an error's backoff (9th receive: capped at 60 s, jittered down to half);
     // a poison message straight back so that it reaches the DLQ quickly.

@@ -1,15 +1,15 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import type { ImportRowError } from "../adapters/import-store.ts";
-import { parseCsv } from "../domain/csv.ts";
-import { NotFoundError, ValidationError } from "../domain/errors.ts";
-import type { AudienceJob } from "../importer/jobs.ts";
-import { mapLimit } from "../shared/concurrency.ts";
-import type { RouteHandler } from "./context.ts";
-import { csvBody, json } from "./http.ts";
-import type { Route } from "./router.ts";
-import { pathId } from "./route-helpers.ts";
-import { importJobSchema, subscriberSchema } from "./schemas.ts";
+import type { ImportRowError } from "../../adapters/import-store.ts";
+import { parseCsv } from "../../domain/csv.ts";
+import { NotFoundError, ValidationError } from "../../domain/errors.ts";
+import type { AudienceJob } from "../../importer/jobs.ts";
+import { mapLimit } from "../../shared/concurrency.ts";
+import type { RouteHandler } from "../context.ts";
+import { csvBody, json } from "../http.ts";
+import type { RouteDoc } from "../router.ts";
+import { importJobSchema, subscriberSchema } from "../schemas.ts";
+import { pathId } from "./helpers.ts";
 
 export const MAX_IMPORT_ROWS = 100_000;
 /** Rows per queue message, and a byte budget well inside SQS's 256 KB message limit. */
@@ -26,7 +26,7 @@ type Row = { email: string; attributes: Record<string, string> };
  * are queued in chunks for the importer, which upserts them by address (re-posting the file never
  * duplicates anyone) and completes the job. 202 with the job id.
  */
-const createImport: RouteHandler = async (event, params, deps) => {
+export const createImport: RouteHandler = async (event, params, deps) => {
   const listId = pathId(params, "listId", "list");
   const text = csvBody(event);
   const parsed = parseCsv(text);
@@ -120,7 +120,7 @@ const createImport: RouteHandler = async (event, params, deps) => {
   return json(202, { id, listId, status: chunks.length === 0 ? "completed" : "running", rows: data.length });
 };
 
-const getImport: RouteHandler = async (_event, params, deps) => {
+export const getImport: RouteHandler = async (_event, params, deps) => {
   const id = pathId(params, "id", "import");
   const job = await deps.imports.get(id);
   if (!job) throw new NotFoundError("import");
@@ -145,32 +145,20 @@ function chunkRows(rows: Row[]): Row[][] {
   return chunks;
 }
 
-export const importRoutes: readonly Route[] = [
-  {
-    method: "POST",
-    path: "/v1/lists/{listId}/imports",
-    scope: "write",
-    handler: createImport,
-    doc: {
-      summary: "Import a CSV file (header row with an email column; up to 100,000 rows, 5 MB)",
-      body: z.string().meta({ description: "RFC 4180 CSV; other columns become string attributes" }),
-      bodyContentType: "text/csv",
-      responses: {
-        202: {
-          description: "accepted; poll GET /v1/imports/{id}",
-          schema: importJobSchema.pick({ id: true, listId: true, status: true, rows: true }),
-        },
+export const docs = {
+  createImport: {
+    summary: "Import a CSV file (header row with an email column; up to 100,000 rows, 5 MB)",
+    body: z.string().meta({ description: "RFC 4180 CSV; other columns become string attributes" }),
+    bodyContentType: "text/csv",
+    responses: {
+      202: {
+        description: "accepted; poll GET /v1/imports/{id}",
+        schema: importJobSchema.pick({ id: true, listId: true, status: true, rows: true }),
       },
     },
   },
-  {
-    method: "GET",
-    path: "/v1/imports/{id}",
-    scope: "read",
-    handler: getImport,
-    doc: {
-      summary: "Progress of an import",
-      responses: { 200: { description: "the job", schema: importJobSchema } },
-    },
+  getImport: {
+    summary: "Progress of an import",
+    responses: { 200: { description: "the job", schema: importJobSchema } },
   },
-];
+} satisfies Record<string, RouteDoc>;

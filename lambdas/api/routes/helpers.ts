@@ -1,8 +1,13 @@
-import { InvalidCursorError } from "../adapters/ledger-store.ts";
-import { ApiError, ValidationError } from "../domain/errors.ts";
-import { idSchema } from "./schemas.ts";
+import { InvalidCursorError } from "../../adapters/ledger-store.ts";
+import { NotFoundError, ValidationError } from "../../domain/errors.ts";
+import type { RouteHandler } from "../context.ts";
+import { header, jsonBody } from "../http.ts";
+import { idSchema } from "../schemas.ts";
 
 type Params = Record<string, string>;
+
+/** The success response of a route that deletes. */
+export const NO_CONTENT = { 204: { description: "deleted" } };
 
 /** A page read whose cursor a client may have tampered with: a bad cursor is a 400, not a 500. */
 export async function paged<T>(read: () => Promise<T>): Promise<T> {
@@ -21,6 +26,12 @@ export async function paged<T>(read: () => Promise<T>): Promise<T> {
 /** An id from the path. An id that cannot exist is simply not found: nothing to say about its syntax. */
 export function pathId(params: Params, name: string, what: string): string {
   const result = idSchema.safeParse(params[name] ?? "");
-  if (!result.success) throw new ApiError(404, "not_found", `${what} not found`);
+  if (!result.success) throw new NotFoundError(what);
   return result.data;
+}
+
+/** Optional JSON body: no body at all is `{}`; anything sent must be valid JSON. */
+export function optionalBody(event: Parameters<RouteHandler>[0]): unknown {
+  if (!event.body && !header(event, "content-type")) return {};
+  return jsonBody(event);
 }

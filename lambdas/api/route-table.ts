@@ -1,0 +1,275 @@
+import type { Route } from "./router.ts";
+import * as admin from "./routes/admin.ts";
+import * as apiKeys from "./routes/api-keys.ts";
+import * as campaignControl from "./routes/campaign-control.ts";
+import * as campaigns from "./routes/campaigns.ts";
+import * as health from "./routes/health.ts";
+import * as imports from "./routes/imports.ts";
+import * as lists from "./routes/lists.ts";
+import * as openApi from "./routes/openapi.ts";
+import * as subscribers from "./routes/subscribers.ts";
+import * as suppressions from "./routes/suppressions.ts";
+import * as unsubscribe from "./routes/unsubscribe.ts";
+
+/**
+ * Every route the API serves, in one place: method, path, the scope a key needs (`null`: public),
+ * the handler and its OpenAPI description. The handlers live one file per resource in routes/.
+ * The router tries routes in this order, and a 405 lists the methods of a path in this order.
+ */
+export const ROUTES: readonly Route[] = [
+  // --- Health and this document ------------------------------------------------------------------
+  {
+    method: "GET",
+    path: "/health",
+    scope: null,
+    handler: health.health,
+    doc: health.docs.health,
+  },
+  {
+    method: "GET",
+    path: "/v1/openapi.json",
+    scope: "read",
+    handler: openApi.serveOpenApi(() => ROUTES),
+    doc: openApi.docs.serveOpenApi,
+  },
+  // --- API keys ----------------------------------------------------------------------------------
+  {
+    method: "POST",
+    path: "/v1/api-keys",
+    scope: "admin",
+    handler: apiKeys.createKey,
+    doc: apiKeys.docs.createKey,
+  },
+  {
+    method: "GET",
+    path: "/v1/api-keys",
+    scope: "admin",
+    handler: apiKeys.listKeys,
+    doc: apiKeys.docs.listKeys,
+  },
+  {
+    method: "DELETE",
+    path: "/v1/api-keys/{id}",
+    scope: "admin",
+    handler: apiKeys.revokeKey,
+    doc: apiKeys.docs.revokeKey,
+  },
+  // --- Lists -------------------------------------------------------------------------------------
+  {
+    method: "POST",
+    path: "/v1/lists",
+    scope: "write",
+    handler: lists.createList,
+    doc: lists.docs.createList,
+  },
+  {
+    method: "GET",
+    path: "/v1/lists",
+    scope: "read",
+    handler: lists.pageLists,
+    doc: lists.docs.pageLists,
+  },
+  {
+    method: "GET",
+    path: "/v1/lists/{listId}",
+    scope: "read",
+    handler: lists.getList,
+    doc: lists.docs.getList,
+  },
+  {
+    method: "PATCH",
+    path: "/v1/lists/{listId}",
+    scope: "write",
+    handler: lists.patchList,
+    doc: lists.docs.patchList,
+  },
+  {
+    method: "DELETE",
+    path: "/v1/lists/{listId}",
+    scope: "write",
+    handler: lists.deleteList,
+    doc: lists.docs.deleteList,
+  },
+  // --- Subscribers -------------------------------------------------------------------------------
+  {
+    method: "PUT",
+    path: "/v1/lists/{listId}/subscribers",
+    scope: "write",
+    handler: subscribers.upsertSubscribers,
+    doc: subscribers.docs.upsertSubscribers,
+  },
+  {
+    method: "GET",
+    path: "/v1/lists/{listId}/subscribers",
+    scope: "read",
+    handler: subscribers.listSubscribers,
+    doc: subscribers.docs.listSubscribers,
+  },
+  {
+    method: "GET",
+    path: "/v1/lists/{listId}/subscribers/{email}",
+    scope: "read",
+    handler: subscribers.getSubscriber,
+    doc: subscribers.docs.getSubscriber,
+  },
+  {
+    method: "PATCH",
+    path: "/v1/lists/{listId}/subscribers/{email}",
+    scope: "write",
+    handler: subscribers.patchSubscriber,
+    doc: subscribers.docs.patchSubscriber,
+  },
+  {
+    method: "DELETE",
+    path: "/v1/lists/{listId}/subscribers/{email}",
+    scope: "write",
+    handler: subscribers.deleteSubscriber,
+    doc: subscribers.docs.deleteSubscriber,
+  },
+  // --- CSV imports -------------------------------------------------------------------------------
+  {
+    method: "POST",
+    path: "/v1/lists/{listId}/imports",
+    scope: "write",
+    handler: imports.createImport,
+    doc: imports.docs.createImport,
+  },
+  {
+    method: "GET",
+    path: "/v1/imports/{id}",
+    scope: "read",
+    handler: imports.getImport,
+    doc: imports.docs.getImport,
+  },
+  // --- Campaigns ---------------------------------------------------------------------------------
+  {
+    method: "POST",
+    path: "/v1/campaigns",
+    scope: "write",
+    handler: campaigns.createCampaign,
+    doc: campaigns.docs.createCampaign,
+  },
+  {
+    method: "GET",
+    path: "/v1/campaigns",
+    scope: "read",
+    handler: campaigns.pageCampaigns,
+    doc: campaigns.docs.pageCampaigns,
+  },
+  {
+    method: "GET",
+    path: "/v1/campaigns/{id}",
+    scope: "read",
+    handler: campaigns.getCampaign,
+    doc: campaigns.docs.getCampaign,
+  },
+  {
+    method: "PATCH",
+    path: "/v1/campaigns/{id}",
+    scope: "write",
+    handler: campaigns.patchCampaign,
+    doc: campaigns.docs.patchCampaign,
+  },
+  {
+    method: "DELETE",
+    path: "/v1/campaigns/{id}",
+    scope: "write",
+    handler: campaigns.deleteCampaign,
+    doc: campaigns.docs.deleteCampaign,
+  },
+  {
+    method: "POST",
+    path: "/v1/campaigns/{id}/send",
+    scope: "write",
+    handler: campaigns.sendCampaign,
+    doc: campaigns.docs.sendCampaign,
+  },
+  {
+    method: "POST",
+    path: "/v1/campaigns/{id}/preview",
+    scope: "read",
+    handler: campaigns.previewCampaign,
+    doc: campaigns.docs.previewCampaign,
+  },
+  {
+    method: "GET",
+    path: "/v1/campaigns/{id}/recipients",
+    scope: "read",
+    handler: campaigns.listRecipients,
+    doc: campaigns.docs.listRecipients,
+  },
+  // --- Campaign control --------------------------------------------------------------------------
+  {
+    method: "POST",
+    path: "/v1/campaigns/{id}/pause",
+    scope: "write",
+    handler: campaignControl.pause,
+    doc: campaignControl.docs.pause,
+  },
+  {
+    method: "POST",
+    path: "/v1/campaigns/{id}/resume",
+    scope: "write",
+    handler: campaignControl.resume,
+    doc: campaignControl.docs.resume,
+  },
+  {
+    method: "POST",
+    path: "/v1/campaigns/{id}/cancel",
+    scope: "write",
+    handler: campaignControl.cancel,
+    doc: campaignControl.docs.cancel,
+  },
+  // --- Queue administration ----------------------------------------------------------------------
+  {
+    method: "GET",
+    path: "/v1/admin/queues",
+    scope: "admin",
+    handler: admin.queues,
+    doc: admin.docs.queues,
+  },
+  {
+    method: "POST",
+    path: "/v1/admin/dlq/redrive",
+    scope: "admin",
+    handler: admin.redrive,
+    doc: admin.docs.redrive,
+  },
+  // --- One-click unsubscribe (public: the signed token is the credential) ------------------------
+  {
+    method: "GET",
+    path: "/u/{token}",
+    scope: null,
+    handler: unsubscribe.unsubscribePage,
+    doc: unsubscribe.docs.unsubscribePage,
+  },
+  {
+    method: "POST",
+    path: "/u/{token}",
+    scope: null,
+    handler: unsubscribe.unsubscribeOneClick,
+    doc: unsubscribe.docs.unsubscribeOneClick,
+  },
+  // --- The account-wide suppression list ---------------------------------------------------------
+  {
+    method: "GET",
+    path: "/v1/suppressions",
+    scope: "read",
+    handler: suppressions.listSuppressions,
+    doc: suppressions.docs.listSuppressions,
+  },
+  {
+    method: "PUT",
+    path: "/v1/suppressions/{email}",
+    scope: "write",
+    handler: suppressions.putSuppression,
+    doc: suppressions.docs.putSuppression,
+  },
+  {
+    method: "DELETE",
+    path: "/v1/suppressions/{email}",
+    scope: "write",
+    handler: suppressions.deleteSuppression,
+    doc: suppressions.docs.deleteSuppression,
+  },
+];

@@ -1,0 +1,48 @@
+import { randomUUID } from "node:crypto";
+import { generateApiKey, hashApiKey } from "../../domain/api-key.ts";
+import { NotFoundError } from "../../domain/errors.ts";
+import type { RouteHandler } from "../context.ts";
+import { json, jsonBody, validate } from "../http.ts";
+import type { RouteDoc } from "../router.ts";
+import { apiKeyPageSchema, createApiKeySchema, createdApiKeySchema, pageQuerySchema } from "../schemas.ts";
+import { paged, pathId } from "./helpers.ts";
+
+/** Creates a key: 256 random bits, returned once; only its SHA-256 is stored. */
+export const createKey: RouteHandler = async (event, _params, deps) => {
+  const input = validate(createApiKeySchema, jsonBody(event));
+  const secret = generateApiKey();
+  const key = {
+    id: randomUUID(),
+    name: input.name,
+    scopes: input.scopes,
+    createdAt: deps.now().toISOString(),
+  };
+  await deps.audience.createApiKey(key, hashApiKey(secret));
+  return json(201, { ...key, key: secret });
+};
+
+export const listKeys: RouteHandler = async (event, _params, deps) => {
+  const query = validate(pageQuerySchema, event.queryStringParameters ?? {}, "query");
+  return json(200, await paged(() => deps.audience.pageApiKeys(query.limit, query.cursor)));
+};
+
+/** Revokes at once: the next request with the key is refused (keys are looked up on every request). */
+export const revokeKey: RouteHandler = async (_event, params, deps) => {
+  const id = pathId(params, "id", "API key");
+  if (!(await deps.audience.revokeApiKey(id))) throw new NotFoundError("API key");
+  return { statusCode: 204, headers: { "cache-control": "no-store" } };
+};
+
+export const docs = {
+  createKey: {
+    summary: "Create an API key (the secret is shown only in this response)",
+    body: createApiKeySchema,
+    responses: { 201: { description: "created", schema: createdApiKeySchema } },
+  },
+  listKeys: {
+    summary: "API keys (never their secrets)",
+    query: pageQuerySchema,
+    responses: { 200: { description: "a page", schema: apiKeyPageSchema } },
+  },
+  revokeKey: { summary: "Revoke an API key at once", responses: { 204: { description: "revoked" } } },
+} satisfies Record<string, RouteDoc>;

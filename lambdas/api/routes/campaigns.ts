@@ -1,0 +1,245 @@
+import { randomUUID } from "node:crypto";
+import { startCampaign } from "../../adapters/campaign-starter.ts";
+import { type Campaign, deriveStatus } from "../../domain/campaign.ts";
+import { ConflictError, NotFoundError, ValidationError } from "../../domain/errors.ts";
+import type { RecipientCounts } from "../../domain/ledger.ts";
+import { htmlToText, renderTemplate } from "../../domain/render.ts";
+import type { Deps, RouteHandler } from "../context.ts";
+import { type HttpEvent, type HttpResult, json, jsonBody, validate } from "../http.ts";
+import type { RouteDoc } from "../router.ts";
+import {
+  campaignPageSchema,
+  campaignsQuerySchema,
+  campaignViewSchema,
+  createCampaignSchema,
+  patchCampaignSchema,
+  previewResultSchema,
+  previewSchema,
+  recipientPageSchema,
+  recipientsQuerySchema,
+  sendResultSchema,
+} from "../schemas.ts";
+import { NO_CONTENT, paged, pathId } from "./helpers.ts";
+
+type Params = Record<string, string>;
+
+export async function createCampaign(event: HttpEvent, _params: Params, deps: Deps): Promise<HttpResult> {
+  const input = validate(createCampaignSchema, jsonBody(event));
+  const from = input.from ?? deps.defaultFrom;
+  checkFrom(from, deps);
+  checkScheduledAt(input.scheduledAt, deps);
+  if (!(await deps.audience.getList(input.listId))) {
+    throw new ValidationError("body.listId: list does not exist", [
+      { path: "body.listId", message: "list does not exist" },
+    ]);
+  }
+  const now = deps.now().toISOString();
+  const campaign: Campaign = {
+    id: randomUUID(),
+    listId: input.listId,
+    from,
+    subject: input.subject,
+    html: input.html,
+    ...(input.text ? { text: input.text } : {}),
+    ...(input.replyTo ? { replyTo: input.replyTo } : {}),
+    ...(input.scheduledAt ? { scheduledAt: input.scheduledAt } : {}),
+    status: "draft",
+    createdAt: now,
+    updatedAt: now,
+  };
+  await deps.audience.createCampaign(campaign);
+  return json(201, present(campaign));
+}
+
+export const pageCampaigns: RouteHandler = async (event, _params, deps) => {
+  const query = validate(campaignsQuerySchema, event.queryStringParameters ?? {}, "query");
+  const page = await paged(() => deps.audience.pageCampaigns(query.limit, query.cursor, query.status));
+  return json(200, { ...page, items: page.items.map((c) => present(c)) });
+};
+
+/** Changes a draft. 409 once the campaign has left `draft` (scheduled, sending, …). */
+export const patchCampaign: RouteHandler = async (event, params, deps) => {
+  const id = pathId(params, "id", "campaign");
+  const input = validate(patchCampaignSchema, jsonBody(event));
+  const campaign = await deps.audience.getCampaign(id, true);
+  if (!campaign) throw new NotFoundError("campaign");
+  if (campaign.status !== "draft")
+    throw new ConflictError(`only draft campaigns can be changed; this one is ${campaign.status}`);
+  if (input.from !== undefined) checkFrom(input.from, deps);
+  if (input.scheduledAt) checkScheduledAt(input.scheduledAt, deps);
+  if (input.listId !== undefined && !(await deps.audience.getList(input.listId))) {
+    throw new ValidationError("body.listId: list does not exist", [
+      { path: "body.listId", message: "list does not exist" },
+    ]);
+  }
+  const set: Record<string, unknown> = {};
+  const remove: string[] = [];
+  for (const [key, value] of Object.entries(input)) {
+    if (value === null) remove.push(key);
+    else if (value !== undefined) set[key] = value;
+  }
+  if (!(await deps.audience.updateDraft(id, { set, remove }, deps.now().toISOString()))) {
+    throw new ConflictError("only draft campaigns can be changed; this one has just left draft");
+  }
+  const updated = await deps.audience.getCampaign(id, true);
+  if (!updated) throw new NotFoundError("campaign");
+  return json(200, present(updated));
+};
+
+/**
+ * Deletes a campaign that never started (draft or scheduled). A campaign that has started keeps its
+ * ledger and counts: 409 (cancel it instead).
+ */
+export const deleteCampaign: RouteHandler = async (_event, params, deps) => {
+  const id = pathId(params, "id", "campaign");
+  const campaign = await deps.audience.getCampaign(id, true);
+  if (!campaign) throw new NotFoundError("campaign");
+  if (!(await deps.audience.deleteUnstartedCampaign(campaign))) {
+    throw new ConflictError(
+      `only draft or scheduled campaigns can be deleted; this one is ${campaign.status} (cancel it instead)`,
+    );
+  }
+  return { statusCode: 204, headers: { "cache-control": "no-store" } };
+};
+
+/**
+ * Starts sending, or schedules the campaign when its `scheduledAt` is still ahead. Idempotent: the
+ * first call moves the campaign out of `draft`; later calls change nothing, except that they
+ * re-enqueue a fan-out that never made it to the queue.
+ */
+export async function sendCampaign(_event: HttpEvent, params: Params, deps: Deps): Promise<HttpResult> {
+  const id = pathId(params, "id", "campaign");
+  const campaign = await deps.audience.getCampaign(id, true);
+  if (!campaign) throw new NotFoundError("campaign");
+  const now = deps.now();
+  if (
+    campaign.status === "draft" &&
+    campaign.scheduledAt &&
+    Date.parse(campaign.scheduledAt) > now.getTime()
+  ) {
+    await deps.audience.scheduleCampaign(id, campaign.scheduledAt, now.toISOString());
+  } else if (campaign.status !== "scheduled") {
+    await startCampaign(deps, id, "draft", now.toISOString());
+  }
+  const after = await deps.audience.getCampaign(id, true);
+  if (!after) throw new NotFoundError("campaign");
+  return json(202, {
+    id,
+    status: after.status,
+    ...(after.scheduledAt ? { scheduledAt: after.scheduledAt } : {}),
+  });
+}
+
+export async function getCampaign(_event: HttpEvent, params: Params, deps: Deps): Promise<HttpResult> {
+  const id = pathId(params, "id", "campaign");
+  const campaign = await deps.audience.getCampaign(id, true);
+  if (!campaign) throw new NotFoundError("campaign");
+  if (campaign.finalCounts) return json(200, present(campaign, campaign.finalCounts));
+  const counts = await deps.ledger.count(id);
+  const status = deriveStatus(campaign, counts);
+  if (status === "sent" && campaign.status !== "sent") {
+    await deps.audience.completeCampaign(id, counts, deps.now().toISOString());
+    await deps.audience.clearActive(id);
+  }
+  return json(200, present({ ...campaign, status }, counts));
+}
+
+/** Renders the campaign for one subscriber of its list, as the sender would. Writes nothing. */
+export const previewCampaign: RouteHandler = async (event, params, deps) => {
+  const id = pathId(params, "id", "campaign");
+  const input = validate(previewSchema, jsonBody(event));
+  const campaign = await deps.audience.getCampaign(id);
+  if (!campaign) throw new NotFoundError("campaign");
+  const subscriber = await deps.audience.getSubscriber(campaign.listId, input.email);
+  if (!subscriber) throw new NotFoundError("subscriber (in the campaign's list)");
+  const ctx = { email: subscriber.email, attributes: subscriber.attributes };
+  return json(200, {
+    subject: renderTemplate(campaign.subject, ctx, "header"),
+    html: renderTemplate(campaign.html, ctx, "html"),
+    text: renderTemplate(campaign.text ?? htmlToText(campaign.html), ctx, "text"),
+  });
+};
+
+export async function listRecipients(event: HttpEvent, params: Params, deps: Deps): Promise<HttpResult> {
+  const id = pathId(params, "id", "campaign");
+  const query = validate(recipientsQuerySchema, event.queryStringParameters ?? {}, "query");
+  if (!(await deps.audience.getCampaign(id))) throw new NotFoundError("campaign");
+  const page = await paged(() => deps.ledger.list(id, query.status, query.limit, query.cursor));
+  return json(200, {
+    items: page.items.map((item) => ({
+      email: item.email,
+      status: item.status,
+      attempts: item.attempts,
+      ...(item.region ? { region: item.region } : {}),
+      ...(item.sesMessageId ? { sesMessageId: item.sesMessageId } : {}),
+      ...(item.error ? { error: item.error } : {}),
+      ...(item.reason ? { reason: item.reason } : {}),
+      ...(item.updatedAt ? { updatedAt: item.updatedAt } : {}),
+    })),
+    ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+  });
+}
+
+function checkFrom(from: string, deps: Deps): void {
+  const fromDomain = from.slice(from.lastIndexOf("@") + 1);
+  if (fromDomain !== deps.senderDomain && !fromDomain.endsWith(`.${deps.senderDomain}`)) {
+    const message = `must be an address at ${deps.senderDomain}, the verified sending domain`;
+    throw new ValidationError(`body.from: ${message}`, [{ path: "body.from", message }]);
+  }
+}
+
+function checkScheduledAt(scheduledAt: string | undefined, deps: Deps): void {
+  if (scheduledAt !== undefined && Date.parse(scheduledAt) <= deps.now().getTime()) {
+    throw new ValidationError("body.scheduledAt: must be in the future", [
+      { path: "body.scheduledAt", message: "must be in the future" },
+    ]);
+  }
+}
+
+function present(campaign: Campaign, counts?: RecipientCounts) {
+  const {
+    fanoutDone: _done,
+    fanoutEnqueuedAt: _enq,
+    finalCounts: _final,
+    fanoutCursor: _cursor,
+    ...visible
+  } = campaign as Campaign & { fanoutCursor?: string };
+  return { ...visible, ...(counts ? { counts } : {}) };
+}
+
+export const docs = {
+  createCampaign: {
+    summary: "Create a draft campaign",
+    body: createCampaignSchema,
+    responses: { 201: { description: "created", schema: campaignViewSchema } },
+  },
+  pageCampaigns: {
+    summary: "Campaigns, newest first",
+    query: campaignsQuerySchema,
+    responses: { 200: { description: "a page", schema: campaignPageSchema } },
+  },
+  getCampaign: {
+    summary: "A campaign with its recipient counts",
+    responses: { 200: { description: "the campaign", schema: campaignViewSchema } },
+  },
+  patchCampaign: {
+    summary: "Change a draft (null clears a field)",
+    body: patchCampaignSchema,
+    responses: { 200: { description: "the campaign", schema: campaignViewSchema } },
+  },
+  deleteCampaign: { summary: "Delete a draft or scheduled campaign (409 otherwise)", responses: NO_CONTENT },
+  sendCampaign: {
+    summary: "Send now, or schedule when scheduledAt is ahead",
+    responses: { 202: { description: "accepted", schema: sendResultSchema } },
+  },
+  previewCampaign: {
+    summary: "Render for one subscriber of the list",
+    body: previewSchema,
+    responses: { 200: { description: "rendered", schema: previewResultSchema } },
+  },
+  listRecipients: {
+    summary: "Recipients and their delivery state",
+    query: recipientsQuerySchema,
+    responses: { 200: { description: "a page", schema: recipientPageSchema } },
+  },
+} satisfies Record<string, RouteDoc>;

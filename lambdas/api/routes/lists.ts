@@ -1,0 +1,86 @@
+import { randomUUID } from "node:crypto";
+import { NotFoundError } from "../../domain/errors.ts";
+import type { Deps, RouteHandler } from "../context.ts";
+import { type HttpEvent, type HttpResult, json, jsonBody, validate } from "../http.ts";
+import type { RouteDoc } from "../router.ts";
+import {
+  createListSchema,
+  listPageSchema,
+  listSchema,
+  pageQuerySchema,
+  patchListSchema,
+} from "../schemas.ts";
+import { NO_CONTENT, paged, pathId } from "./helpers.ts";
+
+type Params = Record<string, string>;
+
+export async function createList(event: HttpEvent, _params: Params, deps: Deps): Promise<HttpResult> {
+  const input = validate(createListSchema, jsonBody(event));
+  const list = { id: randomUUID(), name: input.name, createdAt: deps.now().toISOString() };
+  await deps.audience.createList(list);
+  return json(201, list);
+}
+
+export const pageLists: RouteHandler = async (event, _params, deps) => {
+  const query = validate(pageQuerySchema, event.queryStringParameters ?? {}, "query");
+  return json(200, await paged(() => deps.audience.pageLists(query.limit, query.cursor)));
+};
+
+export const getList: RouteHandler = async (_event, params, deps) => {
+  const list = await requireList(params, deps);
+  return json(200, { ...list, subscriberCount: await deps.audience.countSubscribers(list.id) });
+};
+
+export const patchList: RouteHandler = async (event, params, deps) => {
+  const id = pathId(params, "listId", "list");
+  const input = validate(patchListSchema, jsonBody(event));
+  const list = await deps.audience.renameList(id, input.name, deps.now().toISOString());
+  if (!list) throw new NotFoundError("list");
+  return json(200, list);
+};
+
+/**
+ * Deletes a list and erases its subscribers (GDPR Art. 17) in the background; the list is gone at
+ * once. Suppressed addresses stay suppressed. Campaigns already sending to the list send only to
+ * subscribers not yet erased.
+ */
+export const deleteList: RouteHandler = async (_event, params, deps) => {
+  const list = await requireList(params, deps);
+  if (!(await deps.audience.deleteList(list, deps.now().toISOString()))) throw new NotFoundError("list");
+  // The erasure record written with the deletion is the durable to-do; this message only makes it
+  // start now (the scheduler re-enqueues it if the message is lost).
+  await deps.queue.send(deps.importQueueUrl, { kind: "erase-list", listId: list.id });
+  return { statusCode: 204, headers: { "cache-control": "no-store" } };
+};
+
+async function requireList(params: Params, deps: Deps) {
+  const list = await deps.audience.getList(pathId(params, "listId", "list"));
+  if (!list) throw new NotFoundError("list");
+  return list;
+}
+
+export const docs = {
+  createList: {
+    summary: "Create a list",
+    body: createListSchema,
+    responses: { 201: { description: "created", schema: listSchema } },
+  },
+  pageLists: {
+    summary: "Lists, newest first",
+    query: pageQuerySchema,
+    responses: { 200: { description: "a page", schema: listPageSchema } },
+  },
+  getList: {
+    summary: "A list with its subscriberCount",
+    responses: { 200: { description: "the list", schema: listSchema } },
+  },
+  patchList: {
+    summary: "Rename a list",
+    body: patchListSchema,
+    responses: { 200: { description: "the list", schema: listSchema } },
+  },
+  deleteList: {
+    summary: "Delete a list and erase its subscribers (suppressions stay)",
+    responses: NO_CONTENT,
+  },
+} satisfies Record<string, RouteDoc>;

@@ -1,0 +1,132 @@
+import { normalizeEmail } from "../../domain/email.ts";
+import { NotFoundError, ValidationError } from "../../domain/errors.ts";
+import type { Deps, RouteHandler } from "../context.ts";
+import { type HttpEvent, type HttpResult, json, jsonBody, validate } from "../http.ts";
+import type { RouteDoc } from "../router.ts";
+import {
+  patchSubscriberSchema,
+  subscriberPageSchema,
+  subscriberSchema,
+  subscribersQuerySchema,
+  subscriberViewSchema,
+  upsertResultSchema,
+  upsertSubscribersSchema,
+} from "../schemas.ts";
+import { NO_CONTENT, paged, pathId } from "./helpers.ts";
+
+type Params = Record<string, string>;
+
+export async function upsertSubscribers(event: HttpEvent, params: Params, deps: Deps): Promise<HttpResult> {
+  const listId = pathId(params, "listId", "list");
+  const input = validate(upsertSubscribersSchema, jsonBody(event));
+  if (!(await deps.audience.getList(listId))) throw new NotFoundError("list");
+  const rejected: { index: number; email: string | null; error: string }[] = [];
+  // Last occurrence wins when one request names the same address twice.
+  const accepted = new Map<
+    string,
+    { email: string; attributes: Record<string, string | number | boolean> }
+  >();
+  input.subscribers.forEach((raw, index) => {
+    const result = subscriberSchema.safeParse(raw);
+    if (result.success) {
+      accepted.set(result.data.email, { email: result.data.email, attributes: result.data.attributes ?? {} });
+    } else {
+      const issue = result.error.issues[0];
+      const email =
+        typeof raw === "object" && raw !== null && "email" in raw ? (raw as { email: unknown }).email : null;
+      rejected.push({
+        index,
+        email: typeof email === "string" ? email.slice(0, 254) : null,
+        error: issue ? `${issue.path.join(".") || "subscriber"}: ${issue.message}` : "invalid subscriber",
+      });
+    }
+  });
+  if (accepted.size === 0) {
+    throw new ValidationError(
+      "body.subscribers: no valid subscriber",
+      rejected.slice(0, 100).map((r) => ({ path: `body.subscribers.${r.index}`, message: r.error })),
+    );
+  }
+  await deps.audience.upsertSubscribers(listId, [...accepted.values()], deps.now().toISOString());
+  return json(200, { upserted: accepted.size, rejected });
+}
+
+export const listSubscribers: RouteHandler = async (event, params, deps) => {
+  const listId = pathId(params, "listId", "list");
+  const query = validate(subscribersQuerySchema, event.queryStringParameters ?? {}, "query");
+  if (!(await deps.audience.getList(listId))) throw new NotFoundError("list");
+  return json(
+    200,
+    await paged(() =>
+      deps.audience.listSubscribers(listId, {
+        limit: query.limit,
+        ...(query.cursor ? { cursor: query.cursor } : {}),
+        ...(query.status ? { status: query.status } : {}),
+      }),
+    ),
+  );
+};
+
+export const getSubscriber: RouteHandler = async (_event, params, deps) => {
+  const listId = pathId(params, "listId", "list");
+  const email = pathEmail(params);
+  const subscriber = await deps.audience.getSubscriber(listId, email);
+  if (!subscriber) throw new NotFoundError("subscriber");
+  return json(200, subscriber);
+};
+
+export const patchSubscriber: RouteHandler = async (event, params, deps) => {
+  const listId = pathId(params, "listId", "list");
+  const email = pathEmail(params);
+  const input = validate(patchSubscriberSchema, jsonBody(event));
+  const updated = await deps.audience.updateSubscriber(
+    listId,
+    email,
+    {
+      ...(input.attributes ? { attributes: input.attributes } : {}),
+      ...(input.status ? { status: input.status } : {}),
+    },
+    deps.now().toISOString(),
+  );
+  if (!updated) throw new NotFoundError("subscriber");
+  return json(200, updated);
+};
+
+/** Erases the subscriber (GDPR Art. 17). A suppressed address stays on the suppression list. */
+export const deleteSubscriber: RouteHandler = async (_event, params, deps) => {
+  const listId = pathId(params, "listId", "list");
+  const email = pathEmail(params);
+  if (!(await deps.audience.deleteSubscriber(listId, email))) throw new NotFoundError("subscriber");
+  return { statusCode: 204, headers: { "cache-control": "no-store" } };
+};
+
+function pathEmail(params: Params): string {
+  const check = normalizeEmail(params.email ?? "");
+  if (!check.ok) throw new NotFoundError("subscriber");
+  return check.email;
+}
+
+export const docs = {
+  upsertSubscribers: {
+    summary: "Insert or update up to 1,000 subscribers",
+    body: upsertSubscribersSchema,
+    responses: {
+      200: { description: "stored; invalid rows are listed in rejected", schema: upsertResultSchema },
+    },
+  },
+  listSubscribers: {
+    summary: "Subscribers in address order",
+    query: subscribersQuerySchema,
+    responses: { 200: { description: "a page", schema: subscriberPageSchema } },
+  },
+  getSubscriber: {
+    summary: "One subscriber",
+    responses: { 200: { description: "the subscriber", schema: subscriberViewSchema } },
+  },
+  patchSubscriber: {
+    summary: "Replace attributes and/or (un)subscribe",
+    body: patchSubscriberSchema,
+    responses: { 200: { description: "the subscriber", schema: subscriberViewSchema } },
+  },
+  deleteSubscriber: { summary: "Erase a subscriber (suppressions stay)", responses: NO_CONTENT },
+} satisfies Record<string, RouteDoc>;

@@ -1,0 +1,64 @@
+import { z } from "zod";
+import { InvalidSuppressionCursorError } from "../../adapters/suppression-store.ts";
+import { normalizeEmail } from "../../domain/email.ts";
+import { NotFoundError, ValidationError } from "../../domain/errors.ts";
+import type { RouteHandler } from "../context.ts";
+import { json, jsonBody, validate } from "../http.ts";
+import type { RouteDoc } from "../router.ts";
+
+const listQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().max(600).optional(),
+});
+
+const putSchema = z.strictObject({
+  reason: z
+    .string()
+    .trim()
+    .min(1, "reason is required")
+    .max(200, "reason must be at most 200 characters")
+    .refine((v) => !/[\r\n]/.test(v), "reason must not contain CR or LF"),
+});
+
+function pathEmail(params: Record<string, string>): string {
+  const check = normalizeEmail(params.email ?? "");
+  if (!check.ok)
+    throw new ValidationError(`path.email: ${check.error}`, [{ path: "path.email", message: check.error }]);
+  return check.email;
+}
+
+/** GET /v1/suppressions?limit=&cursor= */
+export const listSuppressions: RouteHandler = async (event, _params, deps) => {
+  const query = validate(listQuerySchema, event.queryStringParameters ?? {}, "query");
+  try {
+    const pageOut = await deps.suppressions.list(query.limit, query.cursor);
+    return json(200, pageOut);
+  } catch (error) {
+    if (error instanceof InvalidSuppressionCursorError)
+      throw new ValidationError("query.cursor: not a valid cursor", [
+        { path: "query.cursor", message: "not a valid cursor" },
+      ]);
+    throw error;
+  }
+};
+
+/** PUT /v1/suppressions/{email} { reason }: adds the address, or changes its reason. */
+export const putSuppression: RouteHandler = async (event, params, deps) => {
+  const email = pathEmail(params);
+  const body = validate(putSchema, jsonBody(event));
+  const item = await deps.suppressions.put(email, body.reason, deps.now().toISOString(), true);
+  return json(200, item);
+};
+
+/** DELETE /v1/suppressions/{email}: the address may be mailed again where it is subscribed. */
+export const deleteSuppression: RouteHandler = async (_event, params, deps) => {
+  const email = pathEmail(params);
+  if (!(await deps.suppressions.delete(email))) throw new NotFoundError("suppression");
+  return { statusCode: 204, headers: { "cache-control": "no-store" } };
+};
+
+export const docs = {
+  listSuppressions: { summary: "The account-wide suppression list", query: listQuerySchema },
+  putSuppression: { summary: "Suppress an address in every list", body: putSchema },
+  deleteSuppression: { summary: "Lift a suppression" },
+} satisfies Record<string, RouteDoc>;

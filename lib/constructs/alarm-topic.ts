@@ -1,0 +1,51 @@
+import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
+import * as sns from "aws-cdk-lib/aws-sns";
+import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
+import { Construct } from "constructs";
+
+export interface AlarmTopicProps {
+  /** Display name of the topic (the sender name of alarm emails). */
+  readonly displayName: string;
+  /**
+   * Address subscribed to the topic; AWS asks it to confirm the subscription.
+   * @default - no subscription: subscribe to the topic out of band
+   */
+  readonly email?: string;
+}
+
+/**
+ * The SNS topic every alarm of a region notifies, both when it fires and when it recovers.
+ *
+ * Not encrypted: CloudWatch cannot publish to a topic encrypted with the AWS-managed SNS key.
+ * https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger
+ */
+export class AlarmTopic extends Construct {
+  public readonly topic: sns.Topic;
+  private readonly action: SnsAction;
+  private readonly notified = new Set<cloudwatch.Alarm>();
+
+  constructor(scope: Construct, id: string, props: AlarmTopicProps) {
+    super(scope, id);
+    this.topic = new sns.Topic(this, "Topic", { displayName: props.displayName, enforceSSL: true });
+    if (props.email !== undefined) this.topic.addSubscription(new EmailSubscription(props.email));
+    this.action = new SnsAction(this.topic);
+  }
+
+  /** Every alarm given so far, in order. */
+  public get alarms(): readonly cloudwatch.Alarm[] {
+    return [...this.notified];
+  }
+
+  /** Sends each alarm's ALARM and OK transitions to the topic. */
+  public notify(alarms: readonly cloudwatch.Alarm[]): void {
+    for (const alarm of alarms) {
+      if (this.notified.has(alarm)) {
+        throw new Error(`AlarmTopic ${this.node.path}: alarm ${alarm.node.path} already notifies this topic`);
+      }
+      this.notified.add(alarm);
+      alarm.addAlarmAction(this.action);
+      alarm.addOkAction(this.action);
+    }
+  }
+}

@@ -1,0 +1,55 @@
+import { Duration } from "aws-cdk-lib";
+import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import { Construct } from "constructs";
+import { QueueWithDlq } from "./queue-with-dlq.ts";
+import { type FunctionCodeProps, ServiceFunction } from "./service-function.ts";
+
+const JOB_TIMEOUT = Duration.minutes(1);
+
+export interface AudienceJobsProps extends FunctionCodeProps {
+  readonly audienceTable: dynamodb.ITableV2;
+  /**
+   * How long the job queue keeps a message.
+   * @default Duration.days(4) (the SQS default)
+   */
+  readonly queueRetention?: Duration;
+}
+
+/**
+ * Audience work too large for one request: CSV import chunks and list erasures. A CSV of up to
+ * 100,000 rows arrives in one request (HTTP API bodies are at most 10 MB and a synchronous Lambda
+ * payload at most 6 MB); the API stores the job and enqueues chunks of rows that the function
+ * upserts, so the request returns in seconds. A list erasure larger than one invocation continues
+ * in a new message.
+ */
+export class AudienceJobs extends Construct {
+  public readonly queue: QueueWithDlq;
+  public readonly function: ServiceFunction;
+  /** The queue's alarms and the function's. */
+  public readonly alarms: readonly cloudwatch.Alarm[];
+
+  constructor(scope: Construct, id: string, props: AudienceJobsProps) {
+    super(scope, id);
+    this.queue = new QueueWithDlq(this, "Queue", {
+      consumerTimeout: JOB_TIMEOUT,
+      maxReceiveCount: 5,
+      retentionPeriod: props.queueRetention,
+    });
+
+    this.function = new ServiceFunction(this, "Function", {
+      service: "importer",
+      entry: props.entry,
+      projectRoot: props.projectRoot,
+      logRetention: props.logRetention,
+      timeout: JOB_TIMEOUT,
+      memorySize: 512,
+    });
+    this.function.bindTable("AUDIENCE_TABLE", props.audienceTable, "readWrite");
+    // Sends the continuation of a list erasure.
+    this.function.bindQueue("IMPORT_QUEUE_URL", this.queue, "send");
+    this.queue.addConsumer(this.function.function, { batchSize: 1, maxConcurrency: 2 });
+
+    this.alarms = [...this.queue.alarms, this.function.errorsAlarm];
+  }
+}

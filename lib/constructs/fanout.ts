@@ -1,0 +1,62 @@
+import { Duration } from "aws-cdk-lib";
+import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import { Construct } from "constructs";
+import { QueueWithDlq } from "./queue-with-dlq.ts";
+import { type FunctionCodeProps, ServiceFunction } from "./service-function.ts";
+
+const FANOUT_TIMEOUT = Duration.minutes(5);
+
+export interface FanoutProps extends FunctionCodeProps {
+  readonly audienceTable: dynamodb.ITableV2;
+  readonly ledgerTable: dynamodb.ITableV2;
+  /** Where the fan-out puts the send messages (up to 50 recipients each). */
+  readonly sendQueue: QueueWithDlq;
+  /** Days a ledger entry is kept before it expires. */
+  readonly ledgerRetentionDays: number;
+  /**
+   * How long the fan-out queue keeps a message.
+   * @default Duration.days(4) (the SQS default)
+   */
+  readonly queueRetention?: Duration;
+}
+
+/**
+ * The first stage of delivery: the fan-out queue (one message per campaign, or per page of its
+ * audience) and the fan-out function that walks the audience a page at a time, records each
+ * recipient on the ledger and enqueues the send messages.
+ */
+export class Fanout extends Construct {
+  public readonly queue: QueueWithDlq;
+  public readonly function: ServiceFunction;
+  /** The queue's alarms and the function's. */
+  public readonly alarms: readonly cloudwatch.Alarm[];
+
+  constructor(scope: Construct, id: string, props: FanoutProps) {
+    super(scope, id);
+    this.queue = new QueueWithDlq(this, "Queue", {
+      consumerTimeout: FANOUT_TIMEOUT,
+      maxReceiveCount: 5,
+      retentionPeriod: props.queueRetention,
+    });
+
+    this.function = new ServiceFunction(this, "Function", {
+      service: "fanout",
+      entry: props.entry,
+      projectRoot: props.projectRoot,
+      logRetention: props.logRetention,
+      timeout: FANOUT_TIMEOUT,
+      memorySize: 1024,
+      environment: { LEDGER_RETENTION_DAYS: String(props.ledgerRetentionDays) },
+    });
+    // Fan-out writes audience checkpoints, so it needs write access to the audience table too.
+    this.function.bindTable("AUDIENCE_TABLE", props.audienceTable, "readWrite");
+    this.function.bindTable("LEDGER_TABLE", props.ledgerTable, "readWrite");
+    this.function.bindQueue("SEND_QUEUE_URL", props.sendQueue, "send");
+    // Fan-out re-enqueues a continuation message when a page of the audience is done.
+    this.function.bindQueue("FANOUT_QUEUE_URL", this.queue, "send");
+    this.queue.addConsumer(this.function.function, { batchSize: 1, maxConcurrency: 2 });
+
+    this.alarms = [...this.queue.alarms, this.function.errorsAlarm];
+  }
+}

@@ -1,0 +1,148 @@
+import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
+import * as apigwv2 from "aws-cdk-lib/aws-apigatewayv2";
+import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as logs from "aws-cdk-lib/aws-logs";
+import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import { Construct } from "constructs";
+import type { QueueWithDlq } from "./queue-with-dlq.ts";
+import { type FunctionCodeProps, ServiceFunction } from "./service-function.ts";
+
+// An HTTP API waits at most 30 s for its integration.
+// https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html
+const MAX_INTEGRATION_TIMEOUT = Duration.seconds(30);
+
+export interface IntakeApiProps extends FunctionCodeProps {
+  /** Names and describes the API ("<appName> API (<region>)") and its 5xx alarm. */
+  readonly appName: string;
+  readonly audienceTable: dynamodb.ITableV2;
+  readonly ledgerTable: dynamodb.ITableV2;
+  /** The first admin API key. */
+  readonly adminApiKey: secretsmanager.ISecret;
+  /** Key unsubscribe links are signed with: the API verifies them. */
+  readonly unsubscribeKey: secretsmanager.ISecret;
+  /** Campaigns may only send from this domain (the verified identity's) or a subdomain of it. */
+  readonly senderDomain: string;
+  /** The `from` of campaigns that do not name one. */
+  readonly defaultFromAddress: string;
+  /** Where campaigns are started; administered too (depths, DLQ redrive). */
+  readonly fanoutQueue: QueueWithDlq;
+  /** Administered: depths and DLQ redrive. */
+  readonly sendQueue: QueueWithDlq;
+  /** Where CSV import chunks and list erasures are enqueued. */
+  readonly importQueue: QueueWithDlq;
+  /** Steady-state requests per second and burst of the stage. */
+  readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
+   * Timeout of the api function. At most 30 s, the longest an HTTP API waits for its integration.
+   * @default Duration.seconds(10)
+   */
+  readonly timeout?: Duration;
+}
+
+/**
+ * The HTTP API of a region: every route goes to the api function, on a throttled `$default` stage
+ * with JSON access logs, and an alarm on 5xx responses.
+ */
+export class IntakeApi extends Construct {
+  public readonly function: ServiceFunction;
+  public readonly httpApi: apigwv2.HttpApi;
+  public readonly stage: apigwv2.HttpStage;
+  public readonly accessLogs: logs.LogGroup;
+  /** 5 or more 5xx responses in 5 minutes. */
+  public readonly serverErrorAlarm: cloudwatch.Alarm;
+  /** The function's alarm and the 5xx alarm. */
+  public readonly alarms: readonly cloudwatch.Alarm[];
+  /** Base URL of the stage (HTTPS). */
+  public readonly url: string;
+
+  constructor(scope: Construct, id: string, props: IntakeApiProps) {
+    super(scope, id);
+    const region = Stack.of(this).region;
+    const timeout = props.timeout ?? Duration.seconds(10);
+    if (timeout.toSeconds() > MAX_INTEGRATION_TIMEOUT.toSeconds()) {
+      throw new Error(
+        `IntakeApi ${this.node.path}: timeout (${timeout.toSeconds()} s) exceeds the ` +
+          `${MAX_INTEGRATION_TIMEOUT.toSeconds()} s an HTTP API waits for its integration`,
+      );
+    }
+
+    this.function = new ServiceFunction(this, "Function", {
+      service: "api",
+      entry: props.entry,
+      projectRoot: props.projectRoot,
+      logRetention: props.logRetention,
+      timeout,
+      memorySize: 512,
+      environment: {
+        SENDER_DOMAIN: props.senderDomain,
+        DEFAULT_FROM_ADDRESS: props.defaultFromAddress,
+      },
+    });
+    const fn = this.function;
+    fn.bindTable("AUDIENCE_TABLE", props.audienceTable, "readWrite");
+    fn.bindTable("LEDGER_TABLE", props.ledgerTable, "readWrite");
+    fn.bindSecret("ADMIN_KEY_SECRET_ID", props.adminApiKey);
+    fn.bindSecret("UNSUBSCRIBE_SECRET_ID", props.unsubscribeKey);
+    fn.bindQueue("FANOUT_QUEUE_URL", props.fanoutQueue, "send");
+    fn.bindQueue("IMPORT_QUEUE_URL", props.importQueue, "send");
+    // Queue administration: depths (GET /v1/admin/queues) and DLQ redrive (POST /v1/admin/dlq/redrive).
+    fn.bindQueue("SEND_QUEUE_URL", props.sendQueue, "monitor");
+    fn.bindQueue("FANOUT_DLQ_URL", props.fanoutQueue, "redrive");
+    fn.bindQueue("SEND_DLQ_URL", props.sendQueue, "redrive");
+    // ApproximateAgeOfOldestMessage is only a CloudWatch metric; GetMetricData has no resource-level permissions.
+    fn.function.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ["cloudwatch:GetMetricData"], resources: ["*"] }),
+    );
+
+    this.httpApi = new apigwv2.HttpApi(this, "HttpApi", {
+      description: `${props.appName} API (${region})`,
+      defaultIntegration: new HttpLambdaIntegration("ApiIntegration", fn.function, {
+        payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
+      }),
+      // The default stage is created below to configure throttling and access logs.
+      createDefaultStage: false,
+    });
+    this.accessLogs = new logs.LogGroup(this, "AccessLogs", {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stage = this.httpApi.addStage("DefaultStage", {
+      stageName: "$default",
+      autoDeploy: true,
+      throttle: { rateLimit: props.throttle.rateLimit, burstLimit: props.throttle.burstLimit },
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(this.accessLogs),
+        // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: "$context.requestId",
+            ip: "$context.identity.sourceIp",
+            requestTime: "$context.requestTimeEpoch",
+            method: "$context.httpMethod",
+            path: "$context.path",
+            status: "$context.status",
+            latencyMs: "$context.responseLatency",
+            integrationError: "$context.integrationErrorMessage",
+          }),
+        ),
+      },
+    });
+    this.url = this.stage.url;
+
+    this.serverErrorAlarm = this.stage
+      .metricServerError({ period: Duration.minutes(5), statistic: "Sum" })
+      .createAlarm(this, "ServerErrorAlarm", {
+        alarmName: `${props.appName}-${region}-api-5xx`,
+        alarmDescription: `The ${props.appName} HTTP API in ${region} returned 5 or more 5xx responses in 5 minutes`,
+        threshold: 5,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    this.alarms = [fn.errorsAlarm, this.serverErrorAlarm];
+  }
+}

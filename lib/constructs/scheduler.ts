@@ -1,0 +1,73 @@
+import { Duration, Stack } from "aws-cdk-lib";
+import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as events from "aws-cdk-lib/aws-events";
+import * as targets from "aws-cdk-lib/aws-events-targets";
+import { Construct } from "constructs";
+import type { QueueWithDlq } from "./queue-with-dlq.ts";
+import { type FunctionCodeProps, ServiceFunction } from "./service-function.ts";
+
+const SCHEDULER_TIMEOUT = Duration.seconds(50);
+
+export interface SchedulerProps extends FunctionCodeProps {
+  /** Names the schedule: "<appName> scheduler (<region>)". */
+  readonly appName: string;
+  readonly audienceTable: dynamodb.ITableV2;
+  readonly ledgerTable: dynamodb.ITableV2;
+  /** Where due campaigns are started. */
+  readonly fanoutQueue: QueueWithDlq;
+  /** Where stalled recipients (their message lost) are put back. */
+  readonly sendQueue: QueueWithDlq;
+  /** Where list erasures that did not finish are enqueued again. */
+  readonly importQueue: QueueWithDlq;
+  /**
+   * How often the function runs. Must be longer than its timeout (50 s), so runs never overlap.
+   * @default Duration.minutes(1)
+   */
+  readonly rate?: Duration;
+}
+
+/**
+ * The scheduler function and its schedule: starts due campaigns, resumes stalled ones and
+ * re-enqueues unfinished list erasures.
+ */
+export class Scheduler extends Construct {
+  public readonly function: ServiceFunction;
+  public readonly rule: events.Rule;
+  /** The function's alarm. */
+  public readonly alarms: readonly cloudwatch.Alarm[];
+
+  constructor(scope: Construct, id: string, props: SchedulerProps) {
+    super(scope, id);
+    const rate = props.rate ?? Duration.minutes(1);
+    if (rate.toSeconds() <= SCHEDULER_TIMEOUT.toSeconds()) {
+      throw new Error(
+        `Scheduler ${this.node.path}: rate (${rate.toSeconds()} s) must be longer than the function ` +
+          `timeout (${SCHEDULER_TIMEOUT.toSeconds()} s), so runs never overlap`,
+      );
+    }
+
+    this.function = new ServiceFunction(this, "Function", {
+      service: "scheduler",
+      entry: props.entry,
+      projectRoot: props.projectRoot,
+      logRetention: props.logRetention,
+      timeout: SCHEDULER_TIMEOUT,
+      memorySize: 512,
+    });
+    this.function.bindTable("AUDIENCE_TABLE", props.audienceTable, "readWrite");
+    this.function.bindTable("LEDGER_TABLE", props.ledgerTable, "readWrite");
+    this.function.bindQueue("FANOUT_QUEUE_URL", props.fanoutQueue, "send");
+    this.function.bindQueue("SEND_QUEUE_URL", props.sendQueue, "send");
+    this.function.bindQueue("IMPORT_QUEUE_URL", props.importQueue, "send");
+
+    // No retries: the next tick comes soon and picks up whatever this one missed.
+    this.rule = new events.Rule(this, "Tick", {
+      description: `${props.appName} scheduler (${Stack.of(this).region})`,
+      schedule: events.Schedule.rate(rate),
+      targets: [new targets.LambdaFunction(this.function.function, { retryAttempts: 0 })],
+    });
+
+    this.alarms = [this.function.errorsAlarm];
+  }
+}

@@ -1,0 +1,118 @@
+import { Duration } from "aws-cdk-lib";
+import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import { Construct } from "constructs";
+import { QueueWithDlq } from "./queue-with-dlq.ts";
+import type { SendingIdentity } from "./sending-identity.ts";
+import { type FunctionCodeProps, ServiceFunction } from "./service-function.ts";
+
+const SENDER_TIMEOUT = Duration.minutes(2);
+const SENDER_BATCHING_WINDOW = Duration.seconds(1);
+
+export interface SenderProps extends FunctionCodeProps {
+  /** The identity and configuration set emails are sent with, in each region it covers. */
+  readonly identity: SendingIdentity;
+  /** Read only: the sender reads campaigns and the suppression list. */
+  readonly audienceTable: dynamodb.ITableV2;
+  readonly ledgerTable: dynamodb.ITableV2;
+  /** Key the one-click unsubscribe link of every email is signed with. */
+  readonly unsubscribeKey: secretsmanager.ISecret;
+  /** Days a ledger entry is kept before it expires. */
+  readonly ledgerRetentionDays: number;
+  /** Emails per second this region may send (its SES quota), shared by the concurrent senders. */
+  readonly maxSendRate: number;
+  /**
+   * Concurrent sender invocations (the SQS event source's maximum concurrency, 2..1000).
+   * @default 2
+   */
+  readonly concurrency?: number;
+  /**
+   * How long the send queue keeps a message.
+   * @default Duration.days(4) (the SQS default)
+   */
+  readonly queueRetention?: Duration;
+}
+
+/**
+ * The last stage of delivery: the send queue (up to 50 recipients a message, with its DLQ) and the
+ * sender function that sends each recipient through SES, failing over to the other regions of the
+ * identity, and records the outcome on the ledger.
+ *
+ * Call {@link setPublicApiUrl} once: every email carries an unsubscribe link to that API.
+ */
+export class Sender extends Construct {
+  public readonly queue: QueueWithDlq;
+  public readonly function: ServiceFunction;
+  /** The queue's alarms and the function's. */
+  public readonly alarms: readonly cloudwatch.Alarm[];
+  private publicApiUrl: string | undefined;
+
+  constructor(scope: Construct, id: string, props: SenderProps) {
+    super(scope, id);
+    const concurrency = props.concurrency ?? 2;
+
+    // The sender puts recipients it cannot send yet (throttled, SES unavailable in every region,
+    // campaign paused) back on the queue as a new, delayed message (exponential backoff with
+    // jitter), so those retries do not count as receives. Only errors (a dependency failing, a
+    // crash) redeliver the original message through its visibility timeout, with backoff.
+    this.queue = new QueueWithDlq(this, "Queue", {
+      consumerTimeout: SENDER_TIMEOUT,
+      consumerMaxBatchingWindow: SENDER_BATCHING_WINDOW,
+      maxReceiveCount: 10,
+      retentionPeriod: props.queueRetention,
+    });
+
+    this.function = new ServiceFunction(this, "Function", {
+      service: "sender",
+      entry: props.entry,
+      projectRoot: props.projectRoot,
+      logRetention: props.logRetention,
+      timeout: SENDER_TIMEOUT,
+      memorySize: 1024,
+      environment: {
+        // Own region first: the sender fails over to the others in the identity's order.
+        SES_REGIONS: props.identity.sendRegions.join(","),
+        SES_CONFIGURATION_SET: props.identity.configurationSet.configurationSetName,
+        LEDGER_RETENTION_DAYS: String(props.ledgerRetentionDays),
+        MAX_SEND_RATE: String(props.maxSendRate),
+        // Each concurrent sender takes MAX_SEND_RATE / SENDER_CONCURRENCY, keeping the region's
+        // total under its SES quota.
+        SENDER_CONCURRENCY: String(concurrency),
+      },
+    });
+    this.function.bindTable("AUDIENCE_TABLE", props.audienceTable, "read");
+    this.function.bindTable("LEDGER_TABLE", props.ledgerTable, "readWrite");
+    // Besides its event source, the sender sets a failed message's visibility as its backoff, and
+    // puts the recipients it retries back on the queue as new messages.
+    this.function.bindQueue("SEND_QUEUE_URL", this.queue, "consume");
+    this.function.bindQueue("SEND_QUEUE_URL", this.queue, "send");
+    this.function.bindSecret("UNSUBSCRIBE_SECRET_ID", props.unsubscribeKey);
+    props.identity.grantSend(this.function);
+    this.queue.addConsumer(this.function.function, {
+      batchSize: 4,
+      maxBatchingWindow: SENDER_BATCHING_WINDOW,
+      maxConcurrency: concurrency,
+    });
+
+    this.alarms = [...this.queue.alarms, this.function.errorsAlarm];
+    this.node.addValidation({
+      validate: () =>
+        this.publicApiUrl === undefined
+          ? [`Sender ${this.node.path}: call setPublicApiUrl(): every email needs an unsubscribe link`]
+          : [],
+    });
+  }
+
+  /**
+   * The base URL of unsubscribe links: this region's API (RFC 8058 one-click unsubscribe needs an
+   * HTTPS URL, which an API Gateway stage URL is).
+   */
+  public setPublicApiUrl(url: string): void {
+    if (this.publicApiUrl !== undefined) {
+      throw new Error(`Sender ${this.node.path}: the public API URL is set already`);
+    }
+    this.publicApiUrl = url;
+    this.function.function.addEnvironment("PUBLIC_API_URL", url);
+  }
+}

@@ -1,0 +1,160 @@
+import { fileURLToPath } from "node:url";
+import { App, Duration, Stack } from "aws-cdk-lib";
+import { Template } from "aws-cdk-lib/assertions";
+import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import { Secret } from "aws-cdk-lib/aws-secretsmanager";
+import { describe, expect, it } from "vitest";
+import { AlarmTopic } from "../../lib/constructs/alarm-topic.ts";
+import { IntakeApi } from "../../lib/constructs/intake-api.ts";
+import { QueueWithDlq } from "../../lib/constructs/queue-with-dlq.ts";
+import { Scheduler } from "../../lib/constructs/scheduler.ts";
+import { Sender } from "../../lib/constructs/sender.ts";
+import { SendingIdentity } from "../../lib/constructs/sending-identity.ts";
+import { environment, props, refTarget, resources, serviceFunction } from "./support.ts";
+
+const PROJECT_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/** A stack (functions not bundled) with the tables, secrets and queues the region constructs need. */
+function setup() {
+  const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
+  const stack = new Stack(app, "Test", { env: { region: "us-east-1" } });
+  const queue = (id: string) => new QueueWithDlq(stack, id, { consumerTimeout: Duration.minutes(5) });
+  return {
+    app,
+    stack,
+    code: { projectRoot: PROJECT_ROOT },
+    tables: {
+      audienceTable: dynamodb.TableV2.fromTableName(stack, "Audience", "audience"),
+      ledgerTable: dynamodb.TableV2.fromTableName(stack, "Ledger", "ledger"),
+    },
+    unsubscribeKey: Secret.fromSecretNameV2(stack, "UnsubscribeKey", "app/unsubscribe-key"),
+    adminApiKey: Secret.fromSecretNameV2(stack, "AdminApiKey", "app/admin-api-key"),
+    queues: { fanoutQueue: queue("F"), sendQueue: queue("S"), importQueue: queue("I") },
+  };
+}
+
+describe("SendingIdentity", () => {
+  it("lists this stack's region first among the regions it grants sending in", () => {
+    const { stack } = setup();
+    const identity = new SendingIdentity(stack, "Ses", {
+      domain: "example.com",
+      configurationSetName: "app",
+      sendRegions: ["eu-west-1", "us-east-1"],
+    });
+    expect(identity.sendRegions).toEqual(["us-east-1", "eu-west-1"]);
+  });
+
+  it("refuses sendRegions without this stack's region", () => {
+    const { stack } = setup();
+    expect(
+      () =>
+        new SendingIdentity(stack, "Ses", {
+          domain: "example.com",
+          configurationSetName: "app",
+          sendRegions: ["eu-west-1"],
+        }),
+    ).toThrow("SendingIdentity Test/Ses: sendRegions [eu-west-1] must include this stack's region us-east-1");
+  });
+});
+
+describe("Sender", () => {
+  const sender = () => {
+    const { app, stack, code, tables, unsubscribeKey } = setup();
+    const identity = new SendingIdentity(stack, "Ses", {
+      domain: "example.com",
+      configurationSetName: "app",
+    });
+    const built = new Sender(stack, "Send", {
+      ...code,
+      ...tables,
+      identity,
+      unsubscribeKey,
+      ledgerRetentionDays: 90,
+      maxSendRate: 14,
+    });
+    return { app, stack, sender: built };
+  };
+
+  it("fails synthesis until it knows the public API URL of its unsubscribe links", () => {
+    const { app } = sender();
+    expect(() => app.synth()).toThrow(/Sender Test\/Send: call setPublicApiUrl\(\)/);
+  });
+
+  it("publishes the URL once, and refuses a second one", () => {
+    const { stack, sender: built } = sender();
+    built.setPublicApiUrl("https://api.example.com/");
+    expect(environment(serviceFunction(Template.fromStack(stack), "sender")[1]).PUBLIC_API_URL).toBe(
+      "https://api.example.com/",
+    );
+    expect(() => built.setPublicApiUrl("https://other.example.com/")).toThrow(
+      "Sender Test/Send: the public API URL is set already",
+    );
+  });
+});
+
+describe("Scheduler", () => {
+  it("refuses a rate its runs could overlap at", () => {
+    const { stack, code, tables, queues } = setup();
+    expect(
+      () =>
+        new Scheduler(stack, "Scheduler", {
+          ...code,
+          ...tables,
+          ...queues,
+          appName: "app",
+          rate: Duration.seconds(30),
+        }),
+    ).toThrow(
+      "Scheduler Test/Scheduler: rate (30 s) must be longer than the function timeout (50 s), so runs never overlap",
+    );
+  });
+});
+
+describe("IntakeApi", () => {
+  const api = (timeout?: Duration) => {
+    const { stack, code, tables, queues, adminApiKey, unsubscribeKey } = setup();
+    const built = new IntakeApi(stack, "Api", {
+      ...code,
+      ...tables,
+      ...queues,
+      adminApiKey,
+      unsubscribeKey,
+      appName: "app",
+      senderDomain: "example.com",
+      defaultFromAddress: "news@example.com",
+      throttle: { rateLimit: 10, burstLimit: 20 },
+      timeout,
+    });
+    return { stack, api: built };
+  };
+
+  it("refuses a function timeout the HTTP API would not wait for", () => {
+    expect(() => api(Duration.seconds(31))).toThrow(
+      "IntakeApi Test/Api: timeout (31 s) exceeds the 30 s an HTTP API waits for its integration",
+    );
+  });
+
+  it("exposes its alarms: the function's errors and the stage's 5xx", () => {
+    const { api: built } = api();
+    expect(built.alarms).toEqual([built.function.errorsAlarm, built.serverErrorAlarm]);
+  });
+});
+
+describe("AlarmTopic", () => {
+  it("sends each alarm's ALARM and OK transitions to the topic, and refuses an alarm twice", () => {
+    const { stack, queues } = setup();
+    const topic = new AlarmTopic(stack, "Alarms", { displayName: "app alarms" });
+    const alarms = Object.values(queues).flatMap((queue) => queue.alarms);
+    topic.notify(alarms);
+    expect(topic.alarms).toEqual(alarms);
+    const template = Template.fromStack(stack);
+    const [topicId] = resources(template, "AWS::SNS::Topic")[0] ?? [""];
+    for (const [id, alarm] of resources(template, "AWS::CloudWatch::Alarm")) {
+      const { AlarmActions, OKActions } = props<{ AlarmActions: unknown[]; OKActions: unknown[] }>(alarm);
+      expect([AlarmActions.map(refTarget), OKActions.map(refTarget)], id).toEqual([[topicId], [topicId]]);
+    }
+    expect(() => topic.notify([queues.fanoutQueue.deadLetterAlarm])).toThrow(
+      "AlarmTopic Test/Alarms: alarm Test/F/DeadLetterAlarm already notifies this topic",
+    );
+  });
+});
