@@ -1,3 +1,4 @@
+import { ENV } from "../contracts/env.ts";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SESv2Client } from "@aws-sdk/client-sesv2";
 import { SQSClient } from "@aws-sdk/client-sqs";
@@ -26,7 +27,7 @@ export function createSqsClient(): SQSClient {
 }
 
 export function createSesClient(region: string): SESv2Client {
-  const endpoints = parseEndpoints(process.env.STEADFAST_SES_ENDPOINTS);
+  const endpoints = parseEndpoints(process.env[ENV.sesEndpoints]);
   const endpoint = endpoints[region];
   // Short timeouts: a region that hangs must fail over quickly rather than eat the invocation.
   return traced(

@@ -1,4 +1,4 @@
-import type { AudienceStore } from "../adapters/audience-store.ts";
+import type { ApiKeyStore } from "../adapters/api-key-store.ts";
 import { hashApiKey, hashesEqual } from "../domain/api-key.ts";
 import type { HttpEvent } from "./http.ts";
 import { header } from "./http.ts";
@@ -17,7 +17,7 @@ export interface Principal {
  */
 export class Authenticator {
   constructor(
-    private readonly audience: AudienceStore,
+    private readonly apiKeys: ApiKeyStore,
     /** The hash of the admin key (undefined when the secret is empty), read once per container. */
     private readonly adminKeyHash: () => Promise<string | undefined>,
   ) {}
@@ -38,7 +38,7 @@ export class Authenticator {
   private async lookup(hash: string): Promise<Principal | undefined> {
     const admin = await this.adminKeyHash();
     if (admin && hashesEqual(admin, hash)) return { keyId: "admin", scopes: ["admin"] };
-    const record = await this.audience.getApiKey(hash);
+    const record = await this.apiKeys.get(hash);
     return record ? { keyId: record.id, scopes: record.scopes } : undefined;
   }
 }

@@ -1,14 +1,23 @@
-import type { AudienceStore } from "../adapters/audience-store.ts";
+import type { ApiKeyStore } from "../adapters/api-key-store.ts";
+import type { CampaignAgendaStore } from "../adapters/campaign-agenda-store.ts";
+import type { CampaignStore } from "../adapters/campaign-store.ts";
 import type { ImportStore } from "../adapters/import-store.ts";
 import type { LedgerStore } from "../adapters/ledger-store.ts";
+import type { ListStore } from "../adapters/list-store.ts";
 import type { QueuePublisher } from "../adapters/queue.ts";
 import type { QueueAdmin } from "../adapters/queue-admin.ts";
+import type { SubscriberStore } from "../adapters/subscriber-store.ts";
 import type { SuppressionStore } from "../adapters/suppression-store.ts";
+import type { CampaignDeps } from "../usecases/campaign-workflows.ts";
 import type { HttpEvent, HttpResult } from "./http.ts";
 
 /** What route handlers work with; built once per container in handler.ts. */
-export interface Deps {
-  readonly audience: AudienceStore;
+export interface Deps extends CampaignDeps {
+  readonly lists: ListStore;
+  readonly subscribers: SubscriberStore;
+  readonly campaigns: CampaignStore;
+  readonly agenda: CampaignAgendaStore;
+  readonly apiKeys: ApiKeyStore;
   readonly ledger: LedgerStore;
   readonly queue: QueuePublisher;
   readonly fanoutQueueUrl: string;
@@ -20,7 +29,7 @@ export interface Deps {
   readonly senderDomain: string;
   readonly defaultFrom: string;
   readonly now: () => Date;
-  /** The suppression list and list unsubscribes (routes/suppressions.ts, routes/unsubscribe.ts). */
+  /** The suppression list (routes/suppressions.ts). */
   readonly suppressions: SuppressionStore;
   /** The key unsubscribe tokens are signed with, read once from Secrets Manager. */
   readonly unsubscribeSecret: () => Promise<string>;

@@ -1,13 +1,19 @@
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import type { Context } from "aws-lambda";
-import { AudienceStore } from "../adapters/audience-store.ts";
+import { ApiKeyStore } from "../adapters/api-key-store.ts";
+import { CampaignAgendaStore } from "../adapters/campaign-agenda-store.ts";
+import { CampaignStore } from "../adapters/campaign-store.ts";
 import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
 import { IdempotencyStore } from "../adapters/idempotency-store.ts";
+import { pingTable } from "../adapters/dynamo/health.ts";
 import { ImportStore } from "../adapters/import-store.ts";
 import { LedgerStore } from "../adapters/ledger-store.ts";
+import { ListStore } from "../adapters/list-store.ts";
 import { QueuePublisher } from "../adapters/queue.ts";
 import { CloudWatchOldestAge, EmulatorOldestAge, QueueAdmin } from "../adapters/queue-admin.ts";
+import { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { SuppressionStore } from "../adapters/suppression-store.ts";
+import { ENV } from "../contracts/env.ts";
 import { hashApiKey } from "../domain/api-key.ts";
 import { ValidationError } from "../domain/errors.ts";
 import { cachedSecret, nonEmpty } from "../shared/cached-secret.ts";
@@ -23,42 +29,46 @@ import { Router } from "./router.ts";
 
 const db = createDocumentClient();
 const sqs = createSqsClient();
-const fanoutQueueUrl = requireEnv("FANOUT_QUEUE_URL");
-const audienceTable = requireEnv("AUDIENCE_TABLE");
-const audience = new AudienceStore(db, audienceTable);
+const fanoutQueueUrl = requireEnv(ENV.fanoutQueueUrl);
+const audienceTable = requireEnv(ENV.audienceTable);
+const apiKeys = new ApiKeyStore(db, audienceTable);
+/** Set by the local runtime only: queue ages come from the emulator there, from CloudWatch on AWS. */
+const sqsInspectUrl = process.env[ENV.sqsInspectUrl];
 const idempotency = new IdempotencyStore(db, audienceTable);
 const deps: Deps = {
-  audience,
+  lists: new ListStore(db, audienceTable),
+  subscribers: new SubscriberStore(db, audienceTable),
+  campaigns: new CampaignStore(db, audienceTable),
+  agenda: new CampaignAgendaStore(db, audienceTable),
+  apiKeys,
   imports: new ImportStore(db, audienceTable),
-  importQueueUrl: requireEnv("IMPORT_QUEUE_URL"),
-  ledger: new LedgerStore(db, requireEnv("LEDGER_TABLE")),
+  importQueueUrl: requireEnv(ENV.importQueueUrl),
+  ledger: new LedgerStore(db, requireEnv(ENV.ledgerTable)),
   queue: new QueuePublisher(sqs),
   fanoutQueueUrl,
   queueAdmin: new QueueAdmin(
     sqs,
     [
-      { name: "fanout", url: fanoutQueueUrl, dlqUrl: requireEnv("FANOUT_DLQ_URL") },
-      { name: "send", url: requireEnv("SEND_QUEUE_URL"), dlqUrl: requireEnv("SEND_DLQ_URL") },
+      { name: "fanout", url: fanoutQueueUrl, dlqUrl: requireEnv(ENV.fanoutDlqUrl) },
+      { name: "send", url: requireEnv(ENV.sendQueueUrl), dlqUrl: requireEnv(ENV.sendDlqUrl) },
     ],
-    process.env.STEADFAST_SQS_INSPECT_URL
-      ? new EmulatorOldestAge(process.env.STEADFAST_SQS_INSPECT_URL)
-      : new CloudWatchOldestAge(),
+    sqsInspectUrl ? new EmulatorOldestAge(sqsInspectUrl) : new CloudWatchOldestAge(),
   ),
-  senderDomain: requireEnv("SENDER_DOMAIN").toLowerCase(),
-  defaultFrom: requireEnv("DEFAULT_FROM_ADDRESS"),
+  senderDomain: requireEnv(ENV.senderDomain).toLowerCase(),
+  defaultFrom: requireEnv(ENV.defaultFromAddress),
   now: () => new Date(),
-  suppressions: new SuppressionStore(db, requireEnv("AUDIENCE_TABLE")),
-  unsubscribeSecret: cachedSecret(requireEnv("UNSUBSCRIBE_SECRET_ID"), nonEmpty("unsubscribe")),
+  suppressions: new SuppressionStore(db, audienceTable),
+  unsubscribeSecret: cachedSecret(requireEnv(ENV.unsubscribeSecretId), nonEmpty("unsubscribe")),
   checkHealth: async () => {
     await Promise.all([
-      audience.ping(),
+      pingTable(db, audienceTable),
       sqs.send(new GetQueueAttributesCommand({ QueueUrl: fanoutQueueUrl, AttributeNames: ["QueueArn"] })),
     ]);
   },
 };
 const authenticator = new Authenticator(
-  audience,
-  cachedSecret(requireEnv("ADMIN_KEY_SECRET_ID"), (key) => (key ? hashApiKey(key) : undefined)),
+  apiKeys,
+  cachedSecret(requireEnv(ENV.adminKeySecretId), (key) => (key ? hashApiKey(key) : undefined)),
 );
 
 const router = new Router(ROUTES);

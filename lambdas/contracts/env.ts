@@ -37,6 +37,8 @@ export const ENV = {
   stalledAfterSeconds: "STALLED_AFTER_SECONDS",
   fanoutPageSize: "FANOUT_PAGE_SIZE",
   fanoutLeaseSeconds: "FANOUT_LEASE_SECONDS",
+  /** The SQS emulator's inspection endpoint (local runtime only): queue ages without CloudWatch. */
+  sqsInspectUrl: "STEADFAST_SQS_INSPECT_URL",
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

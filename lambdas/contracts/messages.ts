@@ -50,9 +50,7 @@ export type AudienceJob = z.infer<typeof audienceJobSchema>;
 
 /** Anything a producer may put on one of the queues (defaults filled in on receive). */
 export type QueueMessage =
-  | z.input<typeof fanoutMessageSchema>
-  | z.input<typeof sendMessageSchema>
-  | z.input<typeof audienceJobSchema>;
+  z.input<typeof fanoutMessageSchema> | z.input<typeof sendMessageSchema> | z.input<typeof audienceJobSchema>;
 
 /** The message in `body`, or undefined when it is not JSON or not of `schema`'s shape. */
 export function decodeMessage<S extends z.ZodType>(schema: S, body: string): z.output<S> | undefined {

@@ -17,19 +17,19 @@ export const createKey: RouteHandler = async (event, _params, deps) => {
     scopes: input.scopes,
     createdAt: deps.now().toISOString(),
   };
-  await deps.audience.createApiKey(key, hashApiKey(secret));
+  await deps.apiKeys.create(key, hashApiKey(secret));
   return json(201, { ...key, key: secret });
 };
 
 export const listKeys: RouteHandler = async (event, _params, deps) => {
   const query = validate(pageQuerySchema, event.queryStringParameters ?? {}, "query");
-  return json(200, await paged(() => deps.audience.pageApiKeys(query.limit, query.cursor)));
+  return json(200, await paged(() => deps.apiKeys.page(query.limit, query.cursor)));
 };
 
 /** Revokes at once: the next request with the key is refused (keys are looked up on every request). */
 export const revokeKey: RouteHandler = async (_event, params, deps) => {
   const id = pathId(params, "id", "API key");
-  if (!(await deps.audience.revokeApiKey(id))) throw new NotFoundError("API key");
+  if (!(await deps.apiKeys.revoke(id))) throw new NotFoundError("API key");
   return { statusCode: 204, headers: { "cache-control": "no-store" } };
 };
 

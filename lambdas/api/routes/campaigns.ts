@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { startCampaign } from "../../adapters/campaign-starter.ts";
-import { type Campaign, deriveStatus } from "../../domain/campaign.ts";
+import type { Campaign } from "../../domain/campaign.ts";
+import { completeIfDone, requestSend } from "../../usecases/campaign-workflows.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../../domain/errors.ts";
 import type { RecipientCounts } from "../../domain/ledger.ts";
 import { htmlToText, renderTemplate } from "../../domain/render.ts";
@@ -28,7 +28,7 @@ export async function createCampaign(event: HttpEvent, _params: Params, deps: De
   const from = input.from ?? deps.defaultFrom;
   checkFrom(from, deps);
   checkScheduledAt(input.scheduledAt, deps);
-  if (!(await deps.audience.getList(input.listId))) {
+  if (!(await deps.lists.get(input.listId))) {
     throw new ValidationError("body.listId: list does not exist", [
       { path: "body.listId", message: "list does not exist" },
     ]);
@@ -47,13 +47,13 @@ export async function createCampaign(event: HttpEvent, _params: Params, deps: De
     createdAt: now,
     updatedAt: now,
   };
-  await deps.audience.createCampaign(campaign);
+  await deps.campaigns.create(campaign);
   return json(201, present(campaign));
 }
 
 export const pageCampaigns: RouteHandler = async (event, _params, deps) => {
   const query = validate(campaignsQuerySchema, event.queryStringParameters ?? {}, "query");
-  const page = await paged(() => deps.audience.pageCampaigns(query.limit, query.cursor, query.status));
+  const page = await paged(() => deps.campaigns.page(query.limit, query.cursor, query.status));
   return json(200, { ...page, items: page.items.map((c) => present(c)) });
 };
 
@@ -61,13 +61,13 @@ export const pageCampaigns: RouteHandler = async (event, _params, deps) => {
 export const patchCampaign: RouteHandler = async (event, params, deps) => {
   const id = pathId(params, "id", "campaign");
   const input = validate(patchCampaignSchema, jsonBody(event));
-  const campaign = await deps.audience.getCampaign(id, true);
+  const campaign = await deps.campaigns.get(id, true);
   if (!campaign) throw new NotFoundError("campaign");
   if (campaign.status !== "draft")
     throw new ConflictError(`only draft campaigns can be changed; this one is ${campaign.status}`);
   if (input.from !== undefined) checkFrom(input.from, deps);
   if (input.scheduledAt) checkScheduledAt(input.scheduledAt, deps);
-  if (input.listId !== undefined && !(await deps.audience.getList(input.listId))) {
+  if (input.listId !== undefined && !(await deps.lists.get(input.listId))) {
     throw new ValidationError("body.listId: list does not exist", [
       { path: "body.listId", message: "list does not exist" },
     ]);
@@ -78,10 +78,10 @@ export const patchCampaign: RouteHandler = async (event, params, deps) => {
     if (value === null) remove.push(key);
     else if (value !== undefined) set[key] = value;
   }
-  if (!(await deps.audience.updateDraft(id, { set, remove }, deps.now().toISOString()))) {
+  if (!(await deps.campaigns.updateDraft(id, { set, remove }, deps.now().toISOString()))) {
     throw new ConflictError("only draft campaigns can be changed; this one has just left draft");
   }
-  const updated = await deps.audience.getCampaign(id, true);
+  const updated = await deps.campaigns.get(id, true);
   if (!updated) throw new NotFoundError("campaign");
   return json(200, present(updated));
 };
@@ -92,9 +92,10 @@ export const patchCampaign: RouteHandler = async (event, params, deps) => {
  */
 export const deleteCampaign: RouteHandler = async (_event, params, deps) => {
   const id = pathId(params, "id", "campaign");
-  const campaign = await deps.audience.getCampaign(id, true);
+  const campaign = await deps.campaigns.get(id, true);
   if (!campaign) throw new NotFoundError("campaign");
-  if (!(await deps.audience.deleteUnstartedCampaign(campaign))) {
+  const unschedule = campaign.scheduledAt ? [deps.agenda.unscheduledEntry(id, campaign.scheduledAt)] : [];
+  if (!(await deps.campaigns.deleteUnstarted(campaign, unschedule))) {
     throw new ConflictError(
       `only draft or scheduled campaigns can be deleted; this one is ${campaign.status} (cancel it instead)`,
     );
@@ -109,19 +110,7 @@ export const deleteCampaign: RouteHandler = async (_event, params, deps) => {
  */
 export async function sendCampaign(_event: HttpEvent, params: Params, deps: Deps): Promise<HttpResult> {
   const id = pathId(params, "id", "campaign");
-  const campaign = await deps.audience.getCampaign(id, true);
-  if (!campaign) throw new NotFoundError("campaign");
-  const now = deps.now();
-  if (
-    campaign.status === "draft" &&
-    campaign.scheduledAt &&
-    Date.parse(campaign.scheduledAt) > now.getTime()
-  ) {
-    await deps.audience.scheduleCampaign(id, campaign.scheduledAt, now.toISOString());
-  } else if (campaign.status !== "scheduled") {
-    await startCampaign(deps, id, "draft", now.toISOString());
-  }
-  const after = await deps.audience.getCampaign(id, true);
+  const after = await requestSend(deps, id, deps.now());
   if (!after) throw new NotFoundError("campaign");
   return json(202, {
     id,
@@ -132,15 +121,11 @@ export async function sendCampaign(_event: HttpEvent, params: Params, deps: Deps
 
 export async function getCampaign(_event: HttpEvent, params: Params, deps: Deps): Promise<HttpResult> {
   const id = pathId(params, "id", "campaign");
-  const campaign = await deps.audience.getCampaign(id, true);
+  const campaign = await deps.campaigns.get(id, true);
   if (!campaign) throw new NotFoundError("campaign");
   if (campaign.finalCounts) return json(200, present(campaign, campaign.finalCounts));
   const counts = await deps.ledger.count(id);
-  const status = deriveStatus(campaign, counts);
-  if (status === "sent" && campaign.status !== "sent") {
-    await deps.audience.completeCampaign(id, counts, deps.now().toISOString());
-    await deps.audience.clearActive(id);
-  }
+  const status = await completeIfDone(deps, campaign, counts, deps.now().toISOString());
   return json(200, present({ ...campaign, status }, counts));
 }
 
@@ -148,9 +133,9 @@ export async function getCampaign(_event: HttpEvent, params: Params, deps: Deps)
 export const previewCampaign: RouteHandler = async (event, params, deps) => {
   const id = pathId(params, "id", "campaign");
   const input = validate(previewSchema, jsonBody(event));
-  const campaign = await deps.audience.getCampaign(id);
+  const campaign = await deps.campaigns.get(id);
   if (!campaign) throw new NotFoundError("campaign");
-  const subscriber = await deps.audience.getSubscriber(campaign.listId, input.email);
+  const subscriber = await deps.subscribers.get(campaign.listId, input.email);
   if (!subscriber) throw new NotFoundError("subscriber (in the campaign's list)");
   const ctx = { email: subscriber.email, attributes: subscriber.attributes };
   return json(200, {
@@ -163,7 +148,7 @@ export const previewCampaign: RouteHandler = async (event, params, deps) => {
 export async function listRecipients(event: HttpEvent, params: Params, deps: Deps): Promise<HttpResult> {
   const id = pathId(params, "id", "campaign");
   const query = validate(recipientsQuerySchema, event.queryStringParameters ?? {}, "query");
-  if (!(await deps.audience.getCampaign(id))) throw new NotFoundError("campaign");
+  if (!(await deps.campaigns.get(id))) throw new NotFoundError("campaign");
   const page = await paged(() => deps.ledger.list(id, query.status, query.limit, query.cursor));
   return json(200, {
     items: page.items.map((item) => ({

@@ -1,4 +1,4 @@
-import { InvalidCursorError } from "../../adapters/ledger-store.ts";
+import { InvalidCursorError } from "../../adapters/dynamo/cursor.ts";
 import { NotFoundError, ValidationError } from "../../domain/errors.ts";
 import type { RouteHandler } from "../context.ts";
 import { header, jsonBody } from "../http.ts";

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { ImportRowError } from "../../adapters/import-store.ts";
 import { parseCsv } from "../../domain/csv.ts";
 import { NotFoundError, ValidationError } from "../../domain/errors.ts";
-import type { AudienceJob } from "../../importer/jobs.ts";
+import type { AudienceJob } from "../../contracts/messages.ts";
 import { mapLimit } from "../../shared/concurrency.ts";
 import type { RouteHandler } from "../context.ts";
 import { csvBody, json } from "../http.ts";
@@ -53,7 +53,7 @@ export const createImport: RouteHandler = async (event, params, deps) => {
     headerIssues.push({ path: "body", message: `at most ${MAX_IMPORT_ROWS} rows per file` });
   if (headerIssues.length > 0)
     throw new ValidationError(`${headerIssues[0]?.path}: ${headerIssues[0]?.message}`, headerIssues);
-  if (!(await deps.audience.getList(listId))) throw new NotFoundError("list");
+  if (!(await deps.lists.get(listId))) throw new NotFoundError("list");
 
   const errors: ImportRowError[] = [];
   // Last row wins for an address that appears twice, as in PUT /subscribers.

@@ -17,24 +17,24 @@ type Params = Record<string, string>;
 export async function createList(event: HttpEvent, _params: Params, deps: Deps): Promise<HttpResult> {
   const input = validate(createListSchema, jsonBody(event));
   const list = { id: randomUUID(), name: input.name, createdAt: deps.now().toISOString() };
-  await deps.audience.createList(list);
+  await deps.lists.create(list);
   return json(201, list);
 }
 
 export const pageLists: RouteHandler = async (event, _params, deps) => {
   const query = validate(pageQuerySchema, event.queryStringParameters ?? {}, "query");
-  return json(200, await paged(() => deps.audience.pageLists(query.limit, query.cursor)));
+  return json(200, await paged(() => deps.lists.page(query.limit, query.cursor)));
 };
 
 export const getList: RouteHandler = async (_event, params, deps) => {
   const list = await requireList(params, deps);
-  return json(200, { ...list, subscriberCount: await deps.audience.countSubscribers(list.id) });
+  return json(200, { ...list, subscriberCount: await deps.subscribers.count(list.id) });
 };
 
 export const patchList: RouteHandler = async (event, params, deps) => {
   const id = pathId(params, "listId", "list");
   const input = validate(patchListSchema, jsonBody(event));
-  const list = await deps.audience.renameList(id, input.name, deps.now().toISOString());
+  const list = await deps.lists.rename(id, input.name, deps.now().toISOString());
   if (!list) throw new NotFoundError("list");
   return json(200, list);
 };
@@ -46,7 +46,7 @@ export const patchList: RouteHandler = async (event, params, deps) => {
  */
 export const deleteList: RouteHandler = async (_event, params, deps) => {
   const list = await requireList(params, deps);
-  if (!(await deps.audience.deleteList(list, deps.now().toISOString()))) throw new NotFoundError("list");
+  if (!(await deps.lists.delete(list, deps.now().toISOString()))) throw new NotFoundError("list");
   // The erasure record written with the deletion is the durable to-do; this message only makes it
   // start now (the scheduler re-enqueues it if the message is lost).
   await deps.queue.send(deps.importQueueUrl, { kind: "erase-list", listId: list.id });
@@ -54,7 +54,7 @@ export const deleteList: RouteHandler = async (_event, params, deps) => {
 };
 
 async function requireList(params: Params, deps: Deps) {
-  const list = await deps.audience.getList(pathId(params, "listId", "list"));
+  const list = await deps.lists.get(pathId(params, "listId", "list"));
   if (!list) throw new NotFoundError("list");
   return list;
 }

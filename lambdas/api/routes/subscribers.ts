@@ -19,7 +19,7 @@ type Params = Record<string, string>;
 export async function upsertSubscribers(event: HttpEvent, params: Params, deps: Deps): Promise<HttpResult> {
   const listId = pathId(params, "listId", "list");
   const input = validate(upsertSubscribersSchema, jsonBody(event));
-  if (!(await deps.audience.getList(listId))) throw new NotFoundError("list");
+  if (!(await deps.lists.get(listId))) throw new NotFoundError("list");
   const rejected: { index: number; email: string | null; error: string }[] = [];
   // Last occurrence wins when one request names the same address twice.
   const accepted = new Map<
@@ -47,18 +47,18 @@ export async function upsertSubscribers(event: HttpEvent, params: Params, deps: 
       rejected.slice(0, 100).map((r) => ({ path: `body.subscribers.${r.index}`, message: r.error })),
     );
   }
-  await deps.audience.upsertSubscribers(listId, [...accepted.values()], deps.now().toISOString());
+  await deps.subscribers.upsert(listId, [...accepted.values()], deps.now().toISOString());
   return json(200, { upserted: accepted.size, rejected });
 }
 
 export const listSubscribers: RouteHandler = async (event, params, deps) => {
   const listId = pathId(params, "listId", "list");
   const query = validate(subscribersQuerySchema, event.queryStringParameters ?? {}, "query");
-  if (!(await deps.audience.getList(listId))) throw new NotFoundError("list");
+  if (!(await deps.lists.get(listId))) throw new NotFoundError("list");
   return json(
     200,
     await paged(() =>
-      deps.audience.listSubscribers(listId, {
+      deps.subscribers.page(listId, {
         limit: query.limit,
         ...(query.cursor ? { cursor: query.cursor } : {}),
         ...(query.status ? { status: query.status } : {}),
@@ -70,7 +70,7 @@ export const listSubscribers: RouteHandler = async (event, params, deps) => {
 export const getSubscriber: RouteHandler = async (_event, params, deps) => {
   const listId = pathId(params, "listId", "list");
   const email = pathEmail(params);
-  const subscriber = await deps.audience.getSubscriber(listId, email);
+  const subscriber = await deps.subscribers.get(listId, email);
   if (!subscriber) throw new NotFoundError("subscriber");
   return json(200, subscriber);
 };
@@ -79,7 +79,7 @@ export const patchSubscriber: RouteHandler = async (event, params, deps) => {
   const listId = pathId(params, "listId", "list");
   const email = pathEmail(params);
   const input = validate(patchSubscriberSchema, jsonBody(event));
-  const updated = await deps.audience.updateSubscriber(
+  const updated = await deps.subscribers.update(
     listId,
     email,
     {
@@ -96,7 +96,7 @@ export const patchSubscriber: RouteHandler = async (event, params, deps) => {
 export const deleteSubscriber: RouteHandler = async (_event, params, deps) => {
   const listId = pathId(params, "listId", "list");
   const email = pathEmail(params);
-  if (!(await deps.audience.deleteSubscriber(listId, email))) throw new NotFoundError("subscriber");
+  if (!(await deps.subscribers.delete(listId, email))) throw new NotFoundError("subscriber");
   return { statusCode: 204, headers: { "cache-control": "no-store" } };
 };
 

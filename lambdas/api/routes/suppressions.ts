@@ -1,10 +1,10 @@
 import { z } from "zod";
-import { InvalidSuppressionCursorError } from "../../adapters/suppression-store.ts";
 import { normalizeEmail } from "../../domain/email.ts";
 import { NotFoundError, ValidationError } from "../../domain/errors.ts";
 import type { RouteHandler } from "../context.ts";
 import { json, jsonBody, validate } from "../http.ts";
 import type { RouteDoc } from "../router.ts";
+import { paged } from "./helpers.ts";
 
 const listQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
@@ -30,16 +30,7 @@ function pathEmail(params: Record<string, string>): string {
 /** GET /v1/suppressions?limit=&cursor= */
 export const listSuppressions: RouteHandler = async (event, _params, deps) => {
   const query = validate(listQuerySchema, event.queryStringParameters ?? {}, "query");
-  try {
-    const pageOut = await deps.suppressions.list(query.limit, query.cursor);
-    return json(200, pageOut);
-  } catch (error) {
-    if (error instanceof InvalidSuppressionCursorError)
-      throw new ValidationError("query.cursor: not a valid cursor", [
-        { path: "query.cursor", message: "not a valid cursor" },
-      ]);
-    throw error;
-  }
+  return json(200, await paged(() => deps.suppressions.list(query.limit, query.cursor)));
 };
 
 /** PUT /v1/suppressions/{email} { reason }: adds the address, or changes its reason. */

@@ -67,11 +67,15 @@ export const unsubscribeOneClick: RouteHandler = async (event, params, deps) => 
       { path: "body.List-Unsubscribe", message: "must be One-Click" },
     ]);
   }
-  await deps.suppressions.unsubscribe(
+  // Counted once on the campaign the link came from, in the same write as the status change.
+  const counted = claims.campaignId && (await deps.campaigns.ensureCounters(claims.campaignId));
+  await deps.subscribers.unsubscribe(
     claims.listId,
     claims.email,
-    claims.campaignId,
     deps.now().toISOString(),
+    counted && claims.campaignId
+      ? deps.campaigns.counterIncrement(claims.campaignId, "unsubscribed")
+      : undefined,
   );
   return page(200, "You are unsubscribed", "<p>You will not receive further emails from this list.</p>");
 };
