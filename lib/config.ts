@@ -2,7 +2,7 @@ import type { App } from "aws-cdk-lib";
 import { z } from "zod";
 
 /** CDK context key holding the Steadfast configuration object (see cdk.json). */
-export const CONTEXT_KEY = "steadfast";
+const CONTEXT_KEY = "steadfast";
 
 /** Raised when the configuration is invalid; `key` names the offending top-level key. */
 export class ConfigError extends Error {
@@ -83,7 +83,7 @@ const schema = z.strictObject({
 export type SteadfastConfig = z.output<typeof schema>;
 
 /** Top-level keys; each can be overridden on the command line with `-c key=value`. */
-export const CONFIG_KEYS = Object.keys(schema.shape) as (keyof SteadfastConfig)[];
+const CONFIG_KEYS = Object.keys(schema.shape) as (keyof SteadfastConfig)[];
 
 /** Validates a raw configuration object. Pure: no CDK app needed. Throws {@link ConfigError}. */
 export function parseConfig(raw: unknown): SteadfastConfig {

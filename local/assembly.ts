@@ -52,7 +52,7 @@ export function synthesize(projectDir: string, outDir: string, context: Record<s
   return readAssembly(outDir);
 }
 
-export function readAssembly(dir: string): Assembly {
+function readAssembly(dir: string): Assembly {
   const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as {
     artifacts: Record<string, { type: string; environment?: string; properties?: { templateFile?: string } }>;
   };

@@ -32,13 +32,13 @@ export function registerControlRoutes(control: ControlServer, regions: readonly 
       throw new ControlError("error must be an AWS error name");
     }
     for (const key of ["ratePerSecond", "latencyMs"] as const) {
-      if (body[key] !== undefined && !(typeof body[key] === "number" && (body[key] as number) >= 0)) {
+      if (body[key] !== undefined && !(typeof body[key] === "number" && body[key] >= 0)) {
         throw new ControlError(`${key} must be a non-negative number`);
       }
     }
     const settings: FaultSettings = {
       mode: body.mode as FaultMode,
-      ...(body.error ? { error: body.error as string } : {}),
+      ...(body.error ? { error: body.error } : {}),
       ...(body.ratePerSecond !== undefined ? { ratePerSecond: body.ratePerSecond as number } : {}),
       ...(body.latencyMs !== undefined ? { latencyMs: body.latencyMs as number } : {}),
     };

@@ -231,7 +231,7 @@ function awsError(res: http.ServerResponse, status: number, name: string, messag
 }
 
 /** The AWS operation a request calls: from X-Amz-Target (JSON protocols) or the REST path (SES v2). */
-export function operationOf(service: ServiceName, req: http.IncomingMessage): string {
+function operationOf(service: ServiceName, req: http.IncomingMessage): string {
   const target = req.headers["x-amz-target"];
   if (typeof target === "string") return target.split(".").pop() ?? target;
   if (service === "ses") {

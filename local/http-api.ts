@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import type { FunctionPool } from "./function-pool.ts";
 import { InvocationError } from "./function-pool.ts";
 import { LOCAL_ACCOUNT } from "./local-account.ts";
@@ -49,10 +48,6 @@ export async function serveHttpApi(pool: FunctionPool, port: number, apiId: stri
     server.listen(port, "127.0.0.1", () => resolve());
   });
   return server;
-}
-
-export function serverPort(server: http.Server): number {
-  return (server.address() as AddressInfo).port;
 }
 
 interface Reply {

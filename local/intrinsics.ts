@@ -22,7 +22,7 @@ export function resolve(value: unknown, scope: ResolveScope): unknown {
       case "Ref":
         return ref(String(arg), scope);
       case "Fn::GetAtt": {
-        const [id, attr] = Array.isArray(arg) ? arg : String(arg).split(".");
+        const [id, attr] = (Array.isArray(arg) ? arg : String(arg).split(".")) as unknown[];
         return scope.getAtt(String(id), String(attr));
       }
       case "Fn::Join": {

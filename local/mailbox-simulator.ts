@@ -27,7 +27,7 @@ import { feedbackQueueOf } from "./template-queries.ts";
  * The queue is reached directly, not through the app's SQS fault proxy: SES → EventBridge → SQS is
  * AWS's own path, which faults injected on the app's SQS endpoint do not touch.
  */
-export const SIMULATOR_DOMAIN = "simulator.amazonses.com";
+const SIMULATOR_DOMAIN = "simulator.amazonses.com";
 export const INJECTABLE_TYPES = ["Open", "Click", "Bounce", "Complaint", "Delivery"] as const;
 export type InjectableType = (typeof INJECTABLE_TYPES)[number];
 
@@ -101,7 +101,7 @@ export class MailboxSimulator {
       Content?: { Simple?: { Subject?: { Data?: string } } };
     };
     try {
-      body = JSON.parse(request.toString("utf8"));
+      body = JSON.parse(request.toString("utf8")) as typeof body;
     } catch {
       return;
     }
@@ -164,7 +164,7 @@ export class MailboxSimulator {
 }
 
 /** The simulator script for an address, or undefined for an ordinary recipient. */
-export function scriptFor(address: string): readonly SimulatedEvent[] | undefined {
+function scriptFor(address: string): readonly SimulatedEvent[] | undefined {
   const at = address.lastIndexOf("@");
   if (at <= 0 || address.slice(at + 1).toLowerCase() !== SIMULATOR_DOMAIN) return undefined;
   const base = address.slice(0, at).split("+")[0]?.toLowerCase() ?? "";

@@ -15,7 +15,7 @@ import type { Assembly, StackTemplate } from "./assembly.ts";
 import { resolve } from "./intrinsics.ts";
 import { LOCAL_CREDENTIALS } from "./local-account.ts";
 import type { QueueRef } from "./runtime-types.ts";
-import { type Exports, resourcesOf, stackScope } from "./template-queries.ts";
+import { type Exports, resourcesOf, scalar, stackScope } from "./template-queries.ts";
 
 /**
  * Creates what the templates declare on the emulators: tables (one DynamoDB Local with -sharedDb
@@ -89,7 +89,7 @@ export async function provisionQueues(
       "ReceiveMessageWaitTimeSeconds",
       "MaximumMessageSize",
     ]) {
-      if (props[key] !== undefined) attributes[key] = String(props[key]);
+      if (props[key] !== undefined) attributes[key] = scalar(props[key], "");
     }
     if (maxVisibility !== undefined && Number(attributes.VisibilityTimeout ?? 30) > maxVisibility) {
       attributes.VisibilityTimeout = String(maxVisibility);
@@ -120,7 +120,7 @@ export function secretValues(assembly: Assembly, apiKey: string): Map<string, st
   const values = new Map<string, string>();
   for (const stack of assembly.stacks) {
     for (const [logicalId, resource] of resourcesOf(stack, "AWS::SecretsManager::Secret")) {
-      const name = String(resource.Properties?.Name ?? logicalId);
+      const name = scalar(resource.Properties?.Name, logicalId);
       values.set(name, name.endsWith("admin-api-key") ? apiKey : generateApiKey());
     }
   }

@@ -26,6 +26,7 @@ import {
   rateMs,
   refTarget,
   resourcesOf,
+  scalar,
   stackScope,
   stringValues,
 } from "./template-queries.ts";
@@ -33,8 +34,9 @@ import { ControlServer } from "./control.ts";
 import { registerControlRoutes } from "./control-routes.ts";
 import { registerFeedbackRoutes } from "./control-routes-feedback.ts";
 import { MailboxSimulator } from "./mailbox-simulator.ts";
+import { ENV } from "../lambdas/contracts/env.ts";
 
-export type { LocalInfo, LocalRuntime, LocalRuntimeOptions, RegionRuntime } from "./runtime-types.ts";
+export type { LocalRuntime, LocalRuntimeOptions } from "./runtime-types.ts";
 
 /**
  * A DynamoDB document client on the runtime's DynamoDB Local, for tests, benchmarks and setup
@@ -164,7 +166,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           (props.Environment as { Variables?: unknown })?.Variables ?? {},
           scope,
         ) as Record<string, string>;
-        const role = environment.STEADFAST_FUNCTION ?? logicalId;
+        const role = environment[ENV.function] ?? logicalId;
         const maxWorkers = maxConcurrencyFor(stack, logicalId) ?? 4;
         const pool = new FunctionPool(
           {
@@ -172,16 +174,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
             role,
             region: stack.region,
             modulePath: assetModule(assembly, resource),
-            handler:
-              String(props.Handler ?? "index.handler")
-                .split(".")
-                .pop() ?? "handler",
+            handler: scalar(props.Handler, "index.handler").split(".").pop() ?? "handler",
             timeoutSeconds: Number(props.Timeout ?? 3),
             memoryMb: Number(props.MemorySize ?? 128),
             environment: {
               ...stringValues(environment),
               // The API's public URL (an HTTPS stage URL on AWS) is the local API's URL here.
-              ...(environment.PUBLIC_API_URL !== undefined ? { PUBLIC_API_URL: region.apiUrl } : {}),
+              ...(environment[ENV.publicApiUrl] !== undefined ? { [ENV.publicApiUrl]: region.apiUrl } : {}),
               PATH: process.env.PATH ?? "",
               AWS_REGION: stack.region,
               AWS_DEFAULT_REGION: stack.region,
@@ -190,12 +189,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
               AWS_ENDPOINT_URL_DYNAMODB: region.proxies.dynamodb.url,
               AWS_ENDPOINT_URL_SQS: region.proxies.sqs.url,
               AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${secretsPort}`,
-              STEADFAST_SES_ENDPOINTS: sesEndpoints,
+              [ENV.sesEndpoints]: sesEndpoints,
               AWS_LAMBDA_FUNCTION_NAME: `${stack.stackName}-${logicalId}`,
-              AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(props.MemorySize ?? 128),
+              AWS_LAMBDA_FUNCTION_MEMORY_SIZE: scalar(props.MemorySize, "128"),
               AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
               // No CloudWatch locally: the age of a queue's oldest message comes from the emulator.
-              STEADFAST_SQS_INSPECT_URL: sqs.url,
+              [ENV.sqsInspectUrl]: sqs.url,
               ...(options.environment?.[role] ?? {}),
             },
           },
@@ -240,8 +239,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       }
 
       for (const [, rule] of resourcesOf(stack, "AWS::Events::Rule")) {
-        const everyMs =
-          options.scheduleIntervalMs ?? rateMs(String(rule.Properties?.ScheduleExpression ?? ""));
+        const everyMs = options.scheduleIntervalMs ?? rateMs(scalar(rule.Properties?.ScheduleExpression, ""));
         const targetsOf = (rule.Properties?.Targets as { Arn?: unknown }[] | undefined) ?? [];
         for (const target of targetsOf) {
           const pool = functions.get(refTarget(target.Arn) ?? "");

@@ -123,7 +123,7 @@ export function stackScope(
         return must(tableNames.get(id), id);
       if (type === "AWS::Lambda::Function") return `${stack.stackName}-${id}`;
       if (type === "AWS::SecretsManager::Secret")
-        return arn("secretsmanager", `secret:${String(stack.resources[id]?.Properties?.Name ?? id)}`);
+        return arn("secretsmanager", `secret:${scalar(stack.resources[id]?.Properties?.Name, id)}`);
       if (type === "AWS::SNS::Topic") return arn("sns", id);
       const name = stack.resources[id]?.Properties?.Name;
       return typeof name === "string" ? name : id;
@@ -152,4 +152,11 @@ export function stackScope(
 function must<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw new Error(`cannot resolve ${what} locally`);
   return value;
+}
+
+/** A template property as text: strings, numbers and booleans as written, anything else `fallback`. */
+export function scalar(value: unknown, fallback: string): string {
+  return typeof value === "string" || typeof value === "number" || typeof value === "boolean"
+    ? String(value)
+    : fallback;
 }

@@ -30,8 +30,9 @@ export class ApiKeyStore {
     const out = await this.db.send(
       new GetCommand({ TableName: this.table, Key: apiKeyKey(hash), ConsistentRead: true }),
     );
-    if (!out.Item || out.Item.revokedAt) return undefined;
-    return { id: out.Item.id, name: out.Item.name, scopes: out.Item.scopes };
+    const item = out.Item as (ApiKeyRecord & { revokedAt?: string }) | undefined;
+    if (!item || item.revokedAt) return undefined;
+    return { id: item.id, name: item.name, scopes: item.scopes };
   }
 
   /** Stores a new key under its hash, with an index entry (by id) for listing and revoking. */

@@ -352,12 +352,20 @@ export class CampaignStore {
         ExpressionAttributeNames: { "#status": "status", "#feedback": "feedback" },
       }),
     );
-    if (!out.Item) return undefined;
+    const item = out.Item as
+      | {
+          status: string;
+          listId?: string;
+          feedback?: Partial<FeedbackCounters>;
+          reputationGuard?: CampaignFeedback["reputationGuard"];
+        }
+      | undefined;
+    if (!item) return undefined;
     return {
-      status: out.Item.status,
-      ...(out.Item.listId ? { listId: out.Item.listId } : {}),
-      counters: { ...zeroCounters(), ...(out.Item.feedback ?? {}) },
-      ...(out.Item.reputationGuard ? { reputationGuard: out.Item.reputationGuard } : {}),
+      status: item.status,
+      ...(item.listId ? { listId: item.listId } : {}),
+      counters: { ...zeroCounters(), ...item.feedback },
+      ...(item.reputationGuard ? { reputationGuard: item.reputationGuard } : {}),
     };
   }
 

@@ -23,7 +23,7 @@ export type BeginResult =
   | { readonly kind: "in_progress" };
 
 /** How long a key is remembered (the API promises 24 hours). */
-export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 /** A claim older than this is considered abandoned (the API function times out after 10 s). */
 const IN_PROGRESS_LEASE_SECONDS = 60;
 /** DynamoDB items are at most 400 KB: bigger responses are kept without their largest fields. */

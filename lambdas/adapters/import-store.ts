@@ -3,7 +3,7 @@ import { updateIf } from "./dynamo/conditional.ts";
 import { isConditionalFailure } from "./dynamo/errors.ts";
 import { importKey } from "./dynamo/keys.ts";
 
-export type ImportStatus = "running" | "completed" | "failed";
+type ImportStatus = "running" | "completed" | "failed";
 
 export interface ImportRowError {
   readonly row: number;

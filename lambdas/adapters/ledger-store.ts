@@ -323,7 +323,7 @@ export class LedgerStore {
         Limit: 2,
       }),
     );
-    const item = out.Items?.[0];
+    const item = out.Items?.[0] as LedgerRef | undefined;
     if (!item) return undefined;
     return { pk: item.pk, sk: item.sk, campaignId: item.campaignId, email: item.email };
   }

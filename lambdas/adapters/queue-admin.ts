@@ -7,6 +7,7 @@ import {
   type SQSClient,
   StartMessageMoveTaskCommand,
 } from "@aws-sdk/client-sqs";
+import { traced } from "./clients.ts";
 
 export interface ManagedQueue {
   /** Short name used by the API: `fanout`, `send`. */
@@ -44,7 +45,7 @@ export interface OldestAgeSource {
  * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html
  */
 export class CloudWatchOldestAge implements OldestAgeSource {
-  constructor(private readonly cloudwatch: CloudWatchClient = new CloudWatchClient({})) {}
+  constructor(private readonly cloudwatch: CloudWatchClient = traced(new CloudWatchClient({}))) {}
 
   async oldestAgeSeconds(queueUrl: string): Promise<number | null> {
     const queueName = queueUrl.split("/").pop() ?? "";

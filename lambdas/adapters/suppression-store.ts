@@ -22,7 +22,7 @@ export interface Suppression {
 }
 
 /** The suppression key of an address: normalized when it parses, else as given. */
-export function suppressionKey(email: string): string {
+function suppressionKey(email: string): string {
   const check = normalizeEmail(email);
   return check.ok ? check.email : email.trim();
 }
@@ -104,7 +104,8 @@ export class SuppressionStore {
       { consistent: true, projection: "pk, sk, #status, reason", names: { "#status": "status" } },
     );
     const suppression = found.find((item) => item.pk === SUPPRESSION_PK);
-    if (suppression) return `suppression list: ${String(suppression.reason ?? "suppressed")}`;
+    if (suppression)
+      return `suppression list: ${typeof suppression.reason === "string" ? suppression.reason : "suppressed"}`;
     const subscriber = found.find((item) => item.pk !== SUPPRESSION_PK);
     if (!subscriber) return "no longer on the list";
     if (subscriber.status !== "subscribed") return String(subscriber.status);

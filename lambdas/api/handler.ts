@@ -16,9 +16,9 @@ import { SuppressionStore } from "../adapters/suppression-store.ts";
 import { ENV } from "../contracts/env.ts";
 import { hashApiKey } from "../domain/api-key.ts";
 import { ValidationError } from "../domain/errors.ts";
-import { cachedSecret, nonEmpty } from "../shared/cached-secret.ts";
+import { cachedSecret, nonEmpty } from "../adapters/cached-secret.ts";
 import { requireEnv } from "../shared/env.ts";
-import { logger } from "../shared/powertools.ts";
+import { logger, traceHandler } from "../shared/powertools.ts";
 import { Authenticator } from "./auth.ts";
 import type { Deps } from "./context.ts";
 import { errorResult, type HttpEvent, type HttpResult } from "./http.ts";
@@ -84,7 +84,7 @@ const UNAVAILABLE = new Set([
 ]);
 
 /** Parses, authenticates, routes (at most once per Idempotency-Key) and maps errors to responses. */
-export const handler = async (event: HttpEvent, context?: Context): Promise<HttpResult> => {
+export const handler = traceHandler(async (event: HttpEvent, context?: Context): Promise<HttpResult> => {
   logger.addContext(context as Context);
   const method = event.requestContext?.http?.method ?? "GET";
   const path = event.rawPath ?? "/";
@@ -114,7 +114,7 @@ export const handler = async (event: HttpEvent, context?: Context): Promise<Http
   } finally {
     logger.resetKeys?.();
   }
-};
+});
 
 /** A documented route that takes no query parameters refuses them rather than ignoring them. */
 function refuseQuery(event: HttpEvent): void {

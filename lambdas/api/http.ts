@@ -7,12 +7,12 @@ export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 
 /** Largest JSON body accepted (an HTML part may be up to 512 KB; JSON escaping adds some). */
-export const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_BODY_BYTES = 1024 * 1024;
 /**
  * Largest CSV body accepted: a synchronous Lambda invocation carries at most 6 MB, the event
  * envelope included. https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
  */
-export const MAX_CSV_BYTES = 5 * 1024 * 1024;
+const MAX_CSV_BYTES = 5 * 1024 * 1024;
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
   return {

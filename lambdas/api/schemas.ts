@@ -9,12 +9,12 @@ import { unknownTags } from "../domain/render.ts";
  * Every object is strict: an unknown field is an error that names it, not something ignored.
  */
 
-export const SUBSCRIBER_STATUSES = ["subscribed", "unsubscribed", "bounced", "complained"] as const;
-export const API_KEY_SCOPES = ["admin", "write", "read"] as const;
+const SUBSCRIBER_STATUSES = ["subscribed", "unsubscribed", "bounced", "complained"] as const;
+const API_KEY_SCOPES = ["admin", "write", "read"] as const;
 /** Largest page a client may ask for. */
-export const MAX_PAGE = 1000;
+const MAX_PAGE = 1000;
 
-export const emailField = z
+const emailField = z
   .string()
   .max(1000)
   .transform((value, ctx) => {
@@ -28,7 +28,7 @@ export const emailField = z
   .meta({ format: "email", description: "trimmed; the domain is lower-cased; at most 254 characters" });
 
 /** Subscriber attributes: a flat object of strings, numbers and booleans, at most 4 KB. */
-export const attributesSchema = z
+const attributesSchema = z
   .record(
     z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, "attribute names are letters, digits, _ and -"),
     z.union([z.string(), z.number(), z.boolean()]),
@@ -237,7 +237,7 @@ export const recipientPageSchema = page(
   }),
 );
 
-export const apiKeySchema = z.object({
+const apiKeySchema = z.object({
   id: z.string(),
   name: z.string(),
   scopes: z.array(z.enum(API_KEY_SCOPES)),

@@ -34,7 +34,7 @@ export const SES_DETAIL_TYPES: Readonly<Record<SesEventType, string>> = {
 };
 
 /** The event types the feedback pipeline subscribes to (SES-managed subscriptions are not used). */
-export const FEEDBACK_EVENT_TYPES: readonly SesEventType[] = [
+export const FEEDBACK_EVENT_TYPES = [
   "Send",
   "Delivery",
   "Bounce",
@@ -44,4 +44,4 @@ export const FEEDBACK_EVENT_TYPES: readonly SesEventType[] = [
   "Click",
   "Rendering Failure",
   "DeliveryDelay",
-];
+] as const satisfies readonly SesEventType[];

@@ -15,7 +15,7 @@ const attributeValue = z.union([z.string(), z.number(), z.boolean()]);
 export const fanoutMessageSchema = z.object({ campaignId: z.string().min(1) });
 export type FanoutMessage = z.infer<typeof fanoutMessageSchema>;
 
-export const sendRecipientSchema = z.object({
+const sendRecipientSchema = z.object({
   email: z.string().min(1),
   attributes: z.record(z.string(), attributeValue).default({}),
 });

@@ -22,5 +22,3 @@ export const METRIC = {
   feedbackInvalid: "FeedbackInvalid",
   feedbackUnmatched: "FeedbackUnmatched",
 } as const;
-
-export type MetricName = (typeof METRIC)[keyof typeof METRIC];

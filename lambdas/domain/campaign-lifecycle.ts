@@ -31,8 +31,6 @@ const TRANSITIONS: Readonly<Record<CampaignAction, Transition>> = {
   cancel: { from: ["scheduled", "queued", "sending", "paused"], to: "cancelled" },
 };
 
-export const FINAL_STATUSES: ReadonlySet<CampaignStatus> = new Set(["sent", "cancelled"]);
-
 /** Statuses in which a campaign's content may still change, or the campaign be deleted. */
 export const UNSTARTED_STATUSES: readonly CampaignStatus[] = ["draft", "scheduled"];
 

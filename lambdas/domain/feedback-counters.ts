@@ -2,7 +2,7 @@
  * What a campaign counts of its SES feedback: each counter moves once per recipient, the first time
  * the fact it counts is recorded (unique opens, unique clickers, …).
  */
-export const FEEDBACK_COUNTERS = [
+const FEEDBACK_COUNTERS = [
   "sent",
   "delivered",
   "bounced",

@@ -6,9 +6,8 @@ import { SES_EVENT_SOURCE, SES_EVENT_TYPES, type SesEventType } from "../contrac
  * notification (`Message`, when raw delivery is off), or bare. Parsing is pure and total: anything
  * that is not an SES event comes back as an error string, never an exception.
  */
-export type { SesEventType };
 
-export interface SesMail {
+interface SesMail {
   readonly messageId: string;
   readonly timestamp?: string;
   readonly destination: readonly string[];
@@ -66,7 +65,7 @@ function unwrap(value: unknown): unknown {
   return value;
 }
 
-export function parseFeedbackRecord(value: unknown): ParseResult {
+function parseFeedbackRecord(value: unknown): ParseResult {
   if (!isObject(value)) return { ok: false, error: "not an SES event object" };
   // `notificationType` is the older feedback-notification name of the same field.
   const type = str(value.eventType) ?? str(value.notificationType);
@@ -88,7 +87,7 @@ export function parseFeedbackRecord(value: unknown): ParseResult {
       tags,
     },
   };
-  const detail = (key: string): Json => (isObject(value[key]) ? (value[key] as Json) : {});
+  const detail = (key: string): Json => (isObject(value[key]) ? value[key] : {});
   switch (event.type) {
     case "Bounce": {
       const b = detail("bounce");

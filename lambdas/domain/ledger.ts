@@ -13,7 +13,7 @@
 export const RECIPIENT_STATUSES = ["queued", "sending", "sent", "failed", "suppressed", "cancelled"] as const;
 export type RecipientStatus = (typeof RECIPIENT_STATUSES)[number];
 
-export const TERMINAL_STATUSES: ReadonlySet<RecipientStatus> = new Set([
+const TERMINAL_STATUSES: ReadonlySet<RecipientStatus> = new Set([
   "sent",
   "failed",
   "suppressed",

@@ -4,7 +4,7 @@
  * Values are HTML-escaped when rendered into the HTML part; subject and text get them as they are
  * (a subject cannot carry CR/LF: values are flattened to one line there).
  */
-export type AttributeValue = string | number | boolean;
+type AttributeValue = string | number | boolean;
 export type Attributes = Readonly<Record<string, AttributeValue>>;
 
 export interface MergeContext {
@@ -15,7 +15,7 @@ export interface MergeContext {
 }
 
 /** The tag that renders the recipient's unsubscribe link. */
-export const UNSUBSCRIBE_TAG = "unsubscribeUrl";
+const UNSUBSCRIBE_TAG = "unsubscribeUrl";
 
 const TAG = /\{\{\s*([^{}|]*?)\s*(?:\|\s*"([^"]*)"\s*)?\}\}/g;
 const ATTRIBUTE_TAG = /^attributes\.([A-Za-z_][A-Za-z0-9_-]{0,63})$/;

@@ -23,7 +23,7 @@ const REGION = new Set([
   "InternalServiceError",
 ]);
 
-export interface ErrorLike {
+interface ErrorLike {
   readonly name?: string;
   readonly message?: string;
   readonly code?: string;

@@ -25,7 +25,7 @@ const VERSION = 1;
 const IV_BYTES = 16;
 const TAG_BYTES = 16;
 /** Longest token accepted: far above any real one, small enough to refuse junk cheaply. */
-export const MAX_TOKEN_LENGTH = 1024;
+const MAX_TOKEN_LENGTH = 1024;
 
 interface Keys {
   readonly enc: Buffer;

@@ -8,7 +8,7 @@ import { QueuePublisher } from "../adapters/queue.ts";
 import { type FanoutMessage, fanoutMessageSchema, RECIPIENTS_PER_MESSAGE } from "../contracts/messages.ts";
 import { chunk } from "../shared/concurrency.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
-import { logger, metrics } from "../shared/powertools.ts";
+import { logger, metrics, traceHandler } from "../shared/powertools.ts";
 import { PoisonMessageError, parseRecord, processBatch, RetryLaterError } from "../shared/sqs-batch.ts";
 import { ENV } from "../contracts/env.ts";
 import { METRIC } from "../contracts/metrics.ts";
@@ -102,7 +102,7 @@ export async function fanOut(message: FanoutMessage, remainingMs: () => number):
   }
 }
 
-export const handler = async (event: SQSEvent, context: Context) => {
+export const handler = traceHandler(async (event: SQSEvent, context: Context) => {
   logger.addContext(context);
   try {
     return await processBatch(
@@ -117,4 +117,4 @@ export const handler = async (event: SQSEvent, context: Context) => {
   } finally {
     metrics.publishStoredMetrics();
   }
-};
+});

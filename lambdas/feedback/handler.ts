@@ -7,7 +7,7 @@ import { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { SuppressionStore } from "../adapters/suppression-store.ts";
 import { parseFeedbackMessage } from "../domain/feedback-event.ts";
 import { requireEnv } from "../shared/env.ts";
-import { logger, metrics } from "../shared/powertools.ts";
+import { logger, metrics, traceHandler } from "../shared/powertools.ts";
 import { backoffSeconds, processBatch, RetryLaterError } from "../shared/sqs-batch.ts";
 import { FeedbackProcessor } from "./process.ts";
 import { ENV } from "../contracts/env.ts";
@@ -91,7 +91,7 @@ async function handleRecord(record: SQSRecord): Promise<void> {
   }
 }
 
-export const handler = async (event: SQSEvent, context: Context) => {
+export const handler = traceHandler(async (event: SQSEvent, context: Context) => {
   logger.addContext(context);
   try {
     // One record at a time: every event of a campaign updates the same campaign item, and
@@ -100,4 +100,4 @@ export const handler = async (event: SQSEvent, context: Context) => {
   } finally {
     metrics.publishStoredMetrics();
   }
-};
+});

@@ -5,7 +5,7 @@ import { ImportStore } from "../adapters/import-store.ts";
 import { QueuePublisher } from "../adapters/queue.ts";
 import { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { requireEnv } from "../shared/env.ts";
-import { logger, metrics } from "../shared/powertools.ts";
+import { logger, metrics, traceHandler } from "../shared/powertools.ts";
 import { parseRecord, processBatch } from "../shared/sqs-batch.ts";
 import { type AudienceJob, audienceJobSchema } from "../contracts/messages.ts";
 import { ENV } from "../contracts/env.ts";
@@ -47,7 +47,7 @@ export async function runJob(job: AudienceJob): Promise<void> {
   await lists.markErasureEnqueued(job.listId, now);
 }
 
-export const handler = async (event: SQSEvent, context: Context) => {
+export const handler = traceHandler(async (event: SQSEvent, context: Context) => {
   logger.addContext(context);
   try {
     return await processBatch(
@@ -58,4 +58,4 @@ export const handler = async (event: SQSEvent, context: Context) => {
   } finally {
     metrics.publishStoredMetrics();
   }
-};
+});

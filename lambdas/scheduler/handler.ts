@@ -7,7 +7,7 @@ import { ListStore } from "../adapters/list-store.ts";
 import { QueuePublisher } from "../adapters/queue.ts";
 import { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
-import { logger, metrics } from "../shared/powertools.ts";
+import { logger, metrics, traceHandler } from "../shared/powertools.ts";
 import { watchCampaigns } from "./campaign-watch.ts";
 import { runScheduledWork } from "./scheduled-campaigns.ts";
 import { ENV } from "../contracts/env.ts";
@@ -50,7 +50,7 @@ export const TASKS: ScheduledTask[] = [
 ];
 
 /** Runs every minute (EventBridge schedule). A failing task is logged and does not stop the others. */
-export const handler = async (_event: unknown, context: Context) => {
+export const handler = traceHandler(async (_event: unknown, context: Context) => {
   logger.addContext(context);
   const results: Record<string, unknown> = {};
   let failed = 0;
@@ -70,4 +70,4 @@ export const handler = async (_event: unknown, context: Context) => {
   metrics.publishStoredMetrics();
   if (failed > 0) throw new Error(`${failed} scheduled task(s) failed`);
   return results;
-};
+});

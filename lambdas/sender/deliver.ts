@@ -35,7 +35,7 @@ export interface DeliveryDeps {
   readonly suppressionReason?: (campaign: Campaign, recipient: SendRecipient) => Promise<string | undefined>;
 }
 
-export type DeliveryEvent =
+type DeliveryEvent =
   | { type: "sent"; region: string; failedOver: boolean }
   | { type: "failed"; errorClass: string }
   | { type: "suppressed" }

@@ -6,9 +6,9 @@ import { QueuePublisher } from "../adapters/queue.ts";
 import { SesSender } from "../adapters/ses-sender.ts";
 import { SuppressionStore } from "../adapters/suppression-store.ts";
 import { type SendRecipient, sendMessageSchema } from "../contracts/messages.ts";
-import { cachedSecret, nonEmpty } from "../shared/cached-secret.ts";
+import { cachedSecret, nonEmpty } from "../adapters/cached-secret.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
-import { logger, metrics } from "../shared/powertools.ts";
+import { logger, metrics, traceHandler } from "../shared/powertools.ts";
 import { backoffSeconds, parseRecord, processBatch } from "../shared/sqs-batch.ts";
 import { configureUnsubscribeLinks, unsubscribeLinks } from "./compose.ts";
 import { Delivery, type RecipientResult } from "./deliver.ts";
@@ -133,7 +133,7 @@ async function handleRecord(record: SQSRecord): Promise<void> {
   });
 }
 
-export const handler = async (event: SQSEvent, context: Context) => {
+export const handler = traceHandler(async (event: SQSEvent, context: Context) => {
   logger.addContext(context);
   try {
     return await processBatch(event, handleRecord, {
@@ -145,4 +145,4 @@ export const handler = async (event: SQSEvent, context: Context) => {
   } finally {
     metrics.publishStoredMetrics();
   }
-};
+});

@@ -10,3 +10,29 @@ import { Tracer } from "@aws-lambda-powertools/tracer";
 export const logger = new Logger();
 export const metrics = new Metrics();
 export const tracer = new Tracer();
+
+/**
+ * Wraps a Lambda handler in a `## handler` subsegment with the cold-start and service annotations
+ * (Powertools' manual instrumentation, without middy); errors are recorded and rethrown. The SDK
+ * clients' calls (adapters/clients.ts) appear as subsegments of it.
+ */
+export function traceHandler<E, C, R>(handler: (event: E, context: C) => Promise<R>) {
+  return async (event: E, context: C): Promise<R> => {
+    const segment = tracer.getSegment();
+    const subsegment = segment?.addNewSubsegment(`## ${process.env._HANDLER ?? "handler"}`);
+    if (subsegment) tracer.setSegment(subsegment);
+    tracer.annotateColdStart();
+    tracer.addServiceNameAnnotation();
+    try {
+      return await handler(event, context);
+    } catch (error) {
+      tracer.addErrorAsMetadata(error as Error);
+      throw error;
+    } finally {
+      if (segment && subsegment) {
+        subsegment.close();
+        tracer.setSegment(segment);
+      }
+    }
+  };
+}

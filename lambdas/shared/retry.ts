@@ -13,7 +13,7 @@ export interface RetryPolicy {
   readonly capMs: number;
 }
 
-export const LEFTOVER_RETRY: RetryPolicy = { attempts: 8, baseMs: 50, capMs: 2_000 };
+const LEFTOVER_RETRY: RetryPolicy = { attempts: 8, baseMs: 50, capMs: 2_000 };
 
 /** What a batch call still had not done after the last attempt: the caller's request fails. */
 export class UnprocessedItemsError extends Error {

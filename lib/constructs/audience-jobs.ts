@@ -4,6 +4,7 @@ import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import { Construct } from "constructs";
 import { QueueWithDlq } from "./queue-with-dlq.ts";
 import { type FunctionCodeProps, ServiceFunction } from "./service-function.ts";
+import { ENV } from "../../lambdas/contracts/env.ts";
 
 const JOB_TIMEOUT = Duration.minutes(1);
 
@@ -45,9 +46,9 @@ export class AudienceJobs extends Construct {
       timeout: JOB_TIMEOUT,
       memorySize: 512,
     });
-    this.function.bindTable("AUDIENCE_TABLE", props.audienceTable, "readWrite");
+    this.function.bindTable(ENV.audienceTable, props.audienceTable, "readWrite");
     // Sends the continuation of a list erasure.
-    this.function.bindQueue("IMPORT_QUEUE_URL", this.queue, "send");
+    this.function.bindQueue(ENV.importQueueUrl, this.queue, "send");
     this.queue.addConsumer(this.function.function, { batchSize: 1, maxConcurrency: 2 });
 
     this.alarms = [...this.queue.alarms, this.function.errorsAlarm];

@@ -4,6 +4,7 @@ import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import { Construct } from "constructs";
 import { QueueWithDlq } from "./queue-with-dlq.ts";
 import { type FunctionCodeProps, ServiceFunction } from "./service-function.ts";
+import { ENV } from "../../lambdas/contracts/env.ts";
 
 const FANOUT_TIMEOUT = Duration.minutes(5);
 
@@ -50,11 +51,11 @@ export class Fanout extends Construct {
       environment: { LEDGER_RETENTION_DAYS: String(props.ledgerRetentionDays) },
     });
     // Fan-out writes audience checkpoints, so it needs write access to the audience table too.
-    this.function.bindTable("AUDIENCE_TABLE", props.audienceTable, "readWrite");
-    this.function.bindTable("LEDGER_TABLE", props.ledgerTable, "readWrite");
-    this.function.bindQueue("SEND_QUEUE_URL", props.sendQueue, "send");
+    this.function.bindTable(ENV.audienceTable, props.audienceTable, "readWrite");
+    this.function.bindTable(ENV.ledgerTable, props.ledgerTable, "readWrite");
+    this.function.bindQueue(ENV.sendQueueUrl, props.sendQueue, "send");
     // Fan-out re-enqueues a continuation message when a page of the audience is done.
-    this.function.bindQueue("FANOUT_QUEUE_URL", this.queue, "send");
+    this.function.bindQueue(ENV.fanoutQueueUrl, this.queue, "send");
     this.queue.addConsumer(this.function.function, { batchSize: 1, maxConcurrency: 2 });
 
     this.alarms = [...this.queue.alarms, this.function.errorsAlarm];

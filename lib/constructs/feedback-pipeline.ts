@@ -5,24 +5,28 @@ import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as ses from "aws-cdk-lib/aws-ses";
 import { Construct } from "constructs";
+import { FEEDBACK_EVENT_TYPES, SES_DETAIL_TYPES, SES_EVENT_SOURCE } from "../../lambdas/contracts/events.ts";
+import { METRIC } from "../../lambdas/contracts/metrics.ts";
+import { REPUTATION_LIMITS } from "../../lambdas/domain/reputation.ts";
 import { QueueWithDlq } from "./queue-with-dlq.ts";
 import { type FunctionCodeProps, ServiceFunction } from "./service-function.ts";
+import { ENV } from "../../lambdas/contracts/env.ts";
 
 const FEEDBACK_TIMEOUT = Duration.seconds(30);
 const FEEDBACK_BATCHING_WINDOW = Duration.seconds(1);
 
-/** The SES events published, and their EventBridge detail types (https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-ses.html). */
-export const FEEDBACK_EVENTS: readonly [ses.EmailSendingEvent, string][] = [
-  [ses.EmailSendingEvent.SEND, "Email Sent"],
-  [ses.EmailSendingEvent.DELIVERY, "Email Delivered"],
-  [ses.EmailSendingEvent.BOUNCE, "Email Bounced"],
-  [ses.EmailSendingEvent.COMPLAINT, "Email Complaint Received"],
-  [ses.EmailSendingEvent.REJECT, "Email Rejected"],
-  [ses.EmailSendingEvent.OPEN, "Email Opened"],
-  [ses.EmailSendingEvent.CLICK, "Email Clicked"],
-  [ses.EmailSendingEvent.RENDERING_FAILURE, "Email Rendering Failed"],
-  [ses.EmailSendingEvent.DELIVERY_DELAY, "Email Delivery Delayed"],
-];
+/** The configuration set's event destination type of each SES event the pipeline consumes. */
+const SENDING_EVENT: Readonly<Record<(typeof FEEDBACK_EVENT_TYPES)[number], ses.EmailSendingEvent>> = {
+  Send: ses.EmailSendingEvent.SEND,
+  Delivery: ses.EmailSendingEvent.DELIVERY,
+  Bounce: ses.EmailSendingEvent.BOUNCE,
+  Complaint: ses.EmailSendingEvent.COMPLAINT,
+  Reject: ses.EmailSendingEvent.REJECT,
+  Open: ses.EmailSendingEvent.OPEN,
+  Click: ses.EmailSendingEvent.CLICK,
+  "Rendering Failure": ses.EmailSendingEvent.RENDERING_FAILURE,
+  DeliveryDelay: ses.EmailSendingEvent.DELIVERY_DELAY,
+};
 
 export interface FeedbackPipelineProps extends FunctionCodeProps {
   /** The configuration set every campaign email is sent with. */
@@ -78,12 +82,12 @@ export class FeedbackPipeline extends Construct {
       timeout: FEEDBACK_TIMEOUT,
       memorySize: 512,
     });
-    this.function.bindTable("AUDIENCE_TABLE", props.audienceTable, "readWrite");
-    this.function.bindTable("LEDGER_TABLE", props.ledgerTable, "readWrite");
+    this.function.bindTable(ENV.audienceTable, props.audienceTable, "readWrite");
+    this.function.bindTable(ENV.ledgerTable, props.ledgerTable, "readWrite");
     // Besides its event source, the function sets a failed message's visibility as its backoff.
-    this.function.bindQueue("FEEDBACK_QUEUE_URL", this.queue, "consume");
+    this.function.bindQueue(ENV.feedbackQueueUrl, this.queue, "consume");
     // Unparseable events are moved to the DLQ at once.
-    this.function.bindQueue("FEEDBACK_DLQ_URL", this.queue, "deadLetter");
+    this.function.bindQueue(ENV.feedbackDlqUrl, this.queue, "deadLetter");
     this.queue.addConsumer(this.function.function, {
       batchSize: 10,
       maxBatchingWindow: FEEDBACK_BATCHING_WINDOW,
@@ -95,14 +99,14 @@ export class FeedbackPipeline extends Construct {
     const defaultBus = events.EventBus.fromEventBusName(this, "DefaultBus", "default");
     props.configurationSet.addEventDestination("EventBridge", {
       destination: ses.EventDestination.eventBus(defaultBus),
-      events: FEEDBACK_EVENTS.map(([event]) => event),
+      events: FEEDBACK_EVENT_TYPES.map((type) => SENDING_EVENT[type]),
     });
     this.rule = new events.Rule(this, "SesEvents", {
       description: `SES events of configuration set ${configurationSetName} to the feedback queue`,
       eventBus: defaultBus,
       eventPattern: {
-        source: ["aws.ses"],
-        detailType: FEEDBACK_EVENTS.map(([, detailType]) => detailType),
+        source: [SES_EVENT_SOURCE],
+        detailType: FEEDBACK_EVENT_TYPES.map((type) => SES_DETAIL_TYPES[type]),
         detail: { mail: { tags: { "ses:configuration-set": [configurationSetName] } } },
       },
       // Events EventBridge cannot deliver land in the same DLQ as events the function cannot process.
@@ -117,7 +121,7 @@ export class FeedbackPipeline extends Construct {
 
     this.reputationPauseAlarm = new cloudwatch.Metric({
       namespace: "Steadfast",
-      metricName: "ReputationPause",
+      metricName: METRIC.reputationPause,
       // Powertools adds the service name as a dimension to every metric.
       dimensionsMap: { service: "steadfast-feedback" },
       period: Duration.minutes(5),
@@ -144,10 +148,15 @@ export class FeedbackPipeline extends Construct {
         evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
-    this.bounceRateAlarm = reputation("Reputation.BounceRate", 0.05, "BounceRateAlarm", "bounce");
+    this.bounceRateAlarm = reputation(
+      "Reputation.BounceRate",
+      REPUTATION_LIMITS.maxBounceRate,
+      "BounceRateAlarm",
+      "bounce",
+    );
     this.complaintRateAlarm = reputation(
       "Reputation.ComplaintRate",
-      0.001,
+      REPUTATION_LIMITS.maxComplaintRate,
       "ComplaintRateAlarm",
       "complaint",
     );

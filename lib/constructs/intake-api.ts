@@ -10,6 +10,7 @@ import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import type { QueueWithDlq } from "./queue-with-dlq.ts";
 import { type FunctionCodeProps, ServiceFunction } from "./service-function.ts";
+import { ENV } from "../../lambdas/contracts/env.ts";
 
 // An HTTP API waits at most 30 s for its integration.
 // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html
@@ -78,21 +79,21 @@ export class IntakeApi extends Construct {
       timeout,
       memorySize: 512,
       environment: {
-        SENDER_DOMAIN: props.senderDomain,
-        DEFAULT_FROM_ADDRESS: props.defaultFromAddress,
+        [ENV.senderDomain]: props.senderDomain,
+        [ENV.defaultFromAddress]: props.defaultFromAddress,
       },
     });
     const fn = this.function;
-    fn.bindTable("AUDIENCE_TABLE", props.audienceTable, "readWrite");
-    fn.bindTable("LEDGER_TABLE", props.ledgerTable, "readWrite");
-    fn.bindSecret("ADMIN_KEY_SECRET_ID", props.adminApiKey);
-    fn.bindSecret("UNSUBSCRIBE_SECRET_ID", props.unsubscribeKey);
-    fn.bindQueue("FANOUT_QUEUE_URL", props.fanoutQueue, "send");
-    fn.bindQueue("IMPORT_QUEUE_URL", props.importQueue, "send");
+    fn.bindTable(ENV.audienceTable, props.audienceTable, "readWrite");
+    fn.bindTable(ENV.ledgerTable, props.ledgerTable, "readWrite");
+    fn.bindSecret(ENV.adminKeySecretId, props.adminApiKey);
+    fn.bindSecret(ENV.unsubscribeSecretId, props.unsubscribeKey);
+    fn.bindQueue(ENV.fanoutQueueUrl, props.fanoutQueue, "send");
+    fn.bindQueue(ENV.importQueueUrl, props.importQueue, "send");
     // Queue administration: depths (GET /v1/admin/queues) and DLQ redrive (POST /v1/admin/dlq/redrive).
-    fn.bindQueue("SEND_QUEUE_URL", props.sendQueue, "monitor");
-    fn.bindQueue("FANOUT_DLQ_URL", props.fanoutQueue, "redrive");
-    fn.bindQueue("SEND_DLQ_URL", props.sendQueue, "redrive");
+    fn.bindQueue(ENV.sendQueueUrl, props.sendQueue, "monitor");
+    fn.bindQueue(ENV.fanoutDlqUrl, props.fanoutQueue, "redrive");
+    fn.bindQueue(ENV.sendDlqUrl, props.sendQueue, "redrive");
     // ApproximateAgeOfOldestMessage is only a CloudWatch metric; GetMetricData has no resource-level permissions.
     fn.function.addToRolePolicy(
       new iam.PolicyStatement({ actions: ["cloudwatch:GetMetricData"], resources: ["*"] }),

@@ -11,7 +11,7 @@ import { Construct } from "constructs";
  * invocation still holds it.
  * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html#events-sqs-queueconfig
  */
-export const VISIBILITY_TO_TIMEOUT_RATIO = 6;
+const VISIBILITY_TO_TIMEOUT_RATIO = 6;
 
 // SQS hard limit. https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html
 const MAX_VISIBILITY_TIMEOUT = Duration.hours(12);

@@ -6,6 +6,7 @@ import * as targets from "aws-cdk-lib/aws-events-targets";
 import { Construct } from "constructs";
 import type { QueueWithDlq } from "./queue-with-dlq.ts";
 import { type FunctionCodeProps, ServiceFunction } from "./service-function.ts";
+import { ENV } from "../../lambdas/contracts/env.ts";
 
 const SCHEDULER_TIMEOUT = Duration.seconds(50);
 
@@ -55,11 +56,11 @@ export class Scheduler extends Construct {
       timeout: SCHEDULER_TIMEOUT,
       memorySize: 512,
     });
-    this.function.bindTable("AUDIENCE_TABLE", props.audienceTable, "readWrite");
-    this.function.bindTable("LEDGER_TABLE", props.ledgerTable, "readWrite");
-    this.function.bindQueue("FANOUT_QUEUE_URL", props.fanoutQueue, "send");
-    this.function.bindQueue("SEND_QUEUE_URL", props.sendQueue, "send");
-    this.function.bindQueue("IMPORT_QUEUE_URL", props.importQueue, "send");
+    this.function.bindTable(ENV.audienceTable, props.audienceTable, "readWrite");
+    this.function.bindTable(ENV.ledgerTable, props.ledgerTable, "readWrite");
+    this.function.bindQueue(ENV.fanoutQueueUrl, props.fanoutQueue, "send");
+    this.function.bindQueue(ENV.sendQueueUrl, props.sendQueue, "send");
+    this.function.bindQueue(ENV.importQueueUrl, props.importQueue, "send");
 
     // No retries: the next tick comes soon and picks up whatever this one missed.
     this.rule = new events.Rule(this, "Tick", {

@@ -6,6 +6,7 @@ import { Construct } from "constructs";
 import { QueueWithDlq } from "./queue-with-dlq.ts";
 import type { SendingIdentity } from "./sending-identity.ts";
 import { type FunctionCodeProps, ServiceFunction } from "./service-function.ts";
+import { ENV } from "../../lambdas/contracts/env.ts";
 
 const SENDER_TIMEOUT = Duration.minutes(2);
 const SENDER_BATCHING_WINDOW = Duration.seconds(1);
@@ -72,22 +73,22 @@ export class Sender extends Construct {
       memorySize: 1024,
       environment: {
         // Own region first: the sender fails over to the others in the identity's order.
-        SES_REGIONS: props.identity.sendRegions.join(","),
-        SES_CONFIGURATION_SET: props.identity.configurationSet.configurationSetName,
-        LEDGER_RETENTION_DAYS: String(props.ledgerRetentionDays),
-        MAX_SEND_RATE: String(props.maxSendRate),
+        [ENV.sesRegions]: props.identity.sendRegions.join(","),
+        [ENV.sesConfigurationSet]: props.identity.configurationSet.configurationSetName,
+        [ENV.ledgerRetentionDays]: String(props.ledgerRetentionDays),
+        [ENV.maxSendRate]: String(props.maxSendRate),
         // Each concurrent sender takes MAX_SEND_RATE / SENDER_CONCURRENCY, keeping the region's
         // total under its SES quota.
-        SENDER_CONCURRENCY: String(concurrency),
+        [ENV.senderConcurrency]: String(concurrency),
       },
     });
-    this.function.bindTable("AUDIENCE_TABLE", props.audienceTable, "read");
-    this.function.bindTable("LEDGER_TABLE", props.ledgerTable, "readWrite");
+    this.function.bindTable(ENV.audienceTable, props.audienceTable, "read");
+    this.function.bindTable(ENV.ledgerTable, props.ledgerTable, "readWrite");
     // Besides its event source, the sender sets a failed message's visibility as its backoff, and
     // puts the recipients it retries back on the queue as new messages.
-    this.function.bindQueue("SEND_QUEUE_URL", this.queue, "consume");
-    this.function.bindQueue("SEND_QUEUE_URL", this.queue, "send");
-    this.function.bindSecret("UNSUBSCRIBE_SECRET_ID", props.unsubscribeKey);
+    this.function.bindQueue(ENV.sendQueueUrl, this.queue, "consume");
+    this.function.bindQueue(ENV.sendQueueUrl, this.queue, "send");
+    this.function.bindSecret(ENV.unsubscribeSecretId, props.unsubscribeKey);
     props.identity.grantSend(this.function);
     this.queue.addConsumer(this.function.function, {
       batchSize: 4,
@@ -113,6 +114,6 @@ export class Sender extends Construct {
       throw new Error(`Sender ${this.node.path}: the public API URL is set already`);
     }
     this.publicApiUrl = url;
-    this.function.function.addEnvironment("PUBLIC_API_URL", url);
+    this.function.function.addEnvironment(ENV.publicApiUrl, url);
   }
 }

@@ -9,9 +9,10 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import type { QueueWithDlq } from "./queue-with-dlq.ts";
+import { ENV, type EnvName } from "../../lambdas/contracts/env.ts";
 
 /** The Lambda functions of the pipeline. */
-export type ServiceName = "api" | "fanout" | "sender" | "scheduler" | "importer" | "feedback";
+type ServiceName = "api" | "fanout" | "sender" | "scheduler" | "importer" | "feedback";
 
 /**
  * Where a function's code lives and how long its logs are kept: every construct that owns a
@@ -98,10 +99,16 @@ export class ServiceFunction extends Construct implements iam.IGrantable {
     }
 
     const environment: Record<string, string> = {
-      STEADFAST_FUNCTION: props.service,
+      [ENV.function]: props.service,
       POWERTOOLS_SERVICE_NAME: `steadfast-${props.service}`,
       POWERTOOLS_METRICS_NAMESPACE: "Steadfast",
       POWERTOOLS_LOG_LEVEL: "INFO",
+      // Handler responses carry addresses (API bodies): traces keep timings and errors, not payloads.
+      POWERTOOLS_TRACER_CAPTURE_RESPONSE: "false",
+      // SDK calls made outside an invocation (a secret read at init) have no segment to attach to;
+      // without this the X-Ray SDK logs an error for each. It reads the variable before Powertools
+      // can set its own default in an ESM bundle.
+      AWS_XRAY_CONTEXT_MISSING: "IGNORE_ERROR",
       HOME_REGION: region,
       NODE_OPTIONS: "--enable-source-maps",
       ...props.environment,
@@ -158,7 +165,7 @@ export class ServiceFunction extends Construct implements iam.IGrantable {
   }
 
   /** Publishes the table name as `envName` and grants the matching data-plane access. */
-  public bindTable(envName: string, table: dynamodb.ITableV2, access: "read" | "readWrite"): void {
+  public bindTable(envName: EnvName, table: dynamodb.ITableV2, access: "read" | "readWrite"): void {
     this.setEnvironment(envName, table.tableName);
     if (access === "read") table.grantReadData(this.function);
     else table.grantReadWriteData(this.function);
@@ -169,7 +176,7 @@ export class ServiceFunction extends Construct implements iam.IGrantable {
    * {@link QueueAccess}), so the function never has a URL it may not use, nor a grant without the
    * URL. Binding the same name to the same URL again (e.g. `consume` and then `send`) adds the grants.
    */
-  public bindQueue(envName: string, queue: QueueWithDlq, access: QueueAccess): void {
+  public bindQueue(envName: EnvName, queue: QueueWithDlq, access: QueueAccess): void {
     switch (access) {
       case "send":
         this.setEnvironment(envName, queue.queue.queueUrl);
@@ -206,7 +213,7 @@ export class ServiceFunction extends Construct implements iam.IGrantable {
   }
 
   /** Publishes the secret's name as `envName` and grants reading its value. */
-  public bindSecret(envName: string, secret: secretsmanager.ISecret): void {
+  public bindSecret(envName: EnvName, secret: secretsmanager.ISecret): void {
     this.setEnvironment(envName, secret.secretName);
     secret.grantRead(this);
   }

@@ -20,7 +20,7 @@ import { adminApiKeySecretName, unsubscribeKeySecretName } from "./data-stack.ts
 const PROJECT_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /** The SES configuration set has the same name in every region. */
-export const configurationSetName = (config: SteadfastConfig): string => config.appName;
+const configurationSetName = (config: SteadfastConfig): string => config.appName;
 
 export interface RegionStackProps extends StackProps {
   readonly config: SteadfastConfig;

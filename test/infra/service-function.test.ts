@@ -78,10 +78,10 @@ describe("ServiceFunction.bindQueue", () => {
     "%s: publishes the %s queue's URL and grants exactly what the access needs",
     (access, url, grants) => {
       const { queue, fn, ids } = setup();
-      fn.bindQueue("WORK_QUEUE_URL", queue, access);
+      fn.bindQueue("SEND_QUEUE_URL", queue, access);
       const { template, mainId, dlqId } = ids();
       const [, resource] = serviceFunction(template, "scheduler");
-      expect(refTarget(environment(resource).WORK_QUEUE_URL)).toBe(url === "main" ? mainId : dlqId);
+      expect(refTarget(environment(resource).SEND_QUEUE_URL)).toBe(url === "main" ? mainId : dlqId);
       const expected: Record<string, string[]> = {};
       if (grants.main) expected[mainId] = grants.main;
       if (grants.dlq) expected[dlqId] = grants.dlq;
@@ -91,25 +91,25 @@ describe("ServiceFunction.bindQueue", () => {
 
   it("adds the grants when the same name is bound to the same URL again", () => {
     const { queue, fn, ids } = setup();
-    fn.bindQueue("WORK_QUEUE_URL", queue, "consume");
-    fn.bindQueue("WORK_QUEUE_URL", queue, "send");
+    fn.bindQueue("SEND_QUEUE_URL", queue, "consume");
+    fn.bindQueue("SEND_QUEUE_URL", queue, "send");
     const { template, mainId } = ids();
     expect(sqsGrants(template)).toEqual({ [mainId]: [...new Set([...CONSUME, ...SEND])].sort() });
   });
 
   it("refuses to bind a name to a second URL", () => {
     const { queue, fn } = setup();
-    fn.bindQueue("WORK_QUEUE_URL", queue, "send");
-    expect(() => fn.bindQueue("WORK_QUEUE_URL", queue, "redrive")).toThrow(
-      "ServiceFunction Test/Fn: environment variable WORK_QUEUE_URL is already set to another value; " +
+    fn.bindQueue("SEND_QUEUE_URL", queue, "send");
+    expect(() => fn.bindQueue("SEND_QUEUE_URL", queue, "redrive")).toThrow(
+      "ServiceFunction Test/Fn: environment variable SEND_QUEUE_URL is already set to another value; " +
         "bind each variable to one resource",
     );
   });
 
   it("refuses to bind a name the function's environment already sets", () => {
-    const { queue, fn } = setup({ WORK_QUEUE_URL: "https://example.com/queue" });
-    expect(() => fn.bindQueue("WORK_QUEUE_URL", queue, "send")).toThrow(
-      /environment variable WORK_QUEUE_URL is already set to another value/,
+    const { queue, fn } = setup({ SEND_QUEUE_URL: "https://example.com/queue" });
+    expect(() => fn.bindQueue("SEND_QUEUE_URL", queue, "send")).toThrow(
+      /environment variable SEND_QUEUE_URL is already set to another value/,
     );
   });
 });

@@ -25,7 +25,7 @@
  * Ledger table: `C#<campaignId>#<shard>` / `R#<email>`, one item per (campaign, recipient)
  * (LedgerStore), with the `bySesMessageId` index for feedback events.
  */
-export const META = "#META";
+const META = "#META";
 
 export type Key = { readonly pk: string; readonly sk: string };
 

@@ -11,7 +11,7 @@ import type { RouteDoc } from "../router.ts";
 import { importJobSchema, subscriberSchema } from "../schemas.ts";
 import { pathId } from "./helpers.ts";
 
-export const MAX_IMPORT_ROWS = 100_000;
+const MAX_IMPORT_ROWS = 100_000;
 /** Rows per queue message, and a byte budget well inside SQS's 256 KB message limit. */
 const CHUNK_ROWS = 1_000;
 const CHUNK_BYTES = 200 * 1024;

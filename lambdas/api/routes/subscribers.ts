@@ -32,8 +32,7 @@ export async function upsertSubscribers(event: HttpEvent, params: Params, deps: 
       accepted.set(result.data.email, { email: result.data.email, attributes: result.data.attributes ?? {} });
     } else {
       const issue = result.error.issues[0];
-      const email =
-        typeof raw === "object" && raw !== null && "email" in raw ? (raw as { email: unknown }).email : null;
+      const email = typeof raw === "object" && raw !== null && "email" in raw ? raw.email : null;
       rejected.push({
         index,
         email: typeof email === "string" ? email.slice(0, 254) : null,

@@ -1,4 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { traced } from "./clients.ts";
 
 let sharedClient: SecretsManagerClient | undefined;
 
@@ -18,7 +19,7 @@ export function cachedSecret<T>(
 ): () => Promise<T> {
   let value: Promise<T> | undefined;
   return () =>
-    (value ??= (client ?? (sharedClient ??= new SecretsManagerClient({})))
+    (value ??= (client ?? (sharedClient ??= traced(new SecretsManagerClient({}))))
       .send(new GetSecretValueCommand({ SecretId: secretId }))
       .then((out) => parse(out.SecretString))
       .catch((error: unknown) => {
