@@ -31,7 +31,7 @@ const JOB_TTL_SECONDS = 30 * 86_400;
 
 /**
  * CSV import jobs in the audience table (`IMPORT#<id>`). The API writes the job with the rows it
- * rejected up front; the importer records each chunk once (a set of done chunk numbers makes a
+ * rejected up front; the audience-jobs function records each chunk once (a set of done chunk numbers makes a
  * redelivered chunk count once) and completes the job with the last one.
  */
 export class ImportStore {

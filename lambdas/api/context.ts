@@ -24,7 +24,7 @@ export interface Deps extends CampaignDeps {
   readonly queueAdmin: QueueAdmin;
   readonly imports: ImportStore;
   /** Audience jobs: CSV import chunks and list erasures. */
-  readonly importQueueUrl: string;
+  readonly audienceJobsQueueUrl: string;
   /** The verified SES identity: campaigns send from it or a subdomain. */
   readonly senderDomain: string;
   readonly defaultFrom: string;

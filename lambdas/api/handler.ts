@@ -42,7 +42,7 @@ const deps: Deps = {
   agenda: new CampaignAgendaStore(db, audienceTable),
   apiKeys,
   imports: new ImportStore(db, audienceTable),
-  importQueueUrl: requireEnv(ENV.importQueueUrl),
+  audienceJobsQueueUrl: requireEnv(ENV.audienceJobsQueueUrl),
   ledger: new LedgerStore(db, requireEnv(ENV.ledgerTable)),
   queue: new QueuePublisher(sqs),
   fanoutQueueUrl,

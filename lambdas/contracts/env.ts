@@ -4,7 +4,7 @@
  * drift apart.
  */
 export const ENV = {
-  /** Which function this is (api, fanout, sender, scheduler, importer, feedback). */
+  /** Which function this is (api, fanout, sender, scheduler, audience-jobs, feedback). */
   function: "STEADFAST_FUNCTION",
   audienceTable: "AUDIENCE_TABLE",
   ledgerTable: "LEDGER_TABLE",
@@ -13,7 +13,7 @@ export const ENV = {
   sendQueueUrl: "SEND_QUEUE_URL",
   sendDlqUrl: "SEND_DLQ_URL",
   /** The audience-jobs queue: CSV import chunks and list erasures. */
-  importQueueUrl: "IMPORT_QUEUE_URL",
+  audienceJobsQueueUrl: "AUDIENCE_JOBS_QUEUE_URL",
   feedbackQueueUrl: "FEEDBACK_QUEUE_URL",
   feedbackDlqUrl: "FEEDBACK_DLQ_URL",
   unsubscribeSecretId: "UNSUBSCRIBE_SECRET_ID",

@@ -42,7 +42,7 @@ export const TASKS: ScheduledTask[] = [
     run: async () => ({
       ...(await runScheduledWork({
         ...deps,
-        importQueueUrl: requireEnv(ENV.importQueueUrl),
+        audienceJobsQueueUrl: requireEnv(ENV.audienceJobsQueueUrl),
         erasureRetryAfterMs: 15 * 60_000,
       })),
     }),

@@ -5,8 +5,8 @@ import { type CampaignDeps, startCampaign } from "../usecases/campaign-workflows
 export interface ScheduledDeps extends CampaignDeps {
   readonly lists: ListStore;
   readonly queue: QueuePublisher;
-  /** Where list erasures go (the importer consumes them). */
-  readonly importQueueUrl: string;
+  /** Where list erasures go (the audience-jobs function consumes them). */
+  readonly audienceJobsQueueUrl: string;
   readonly now: () => Date;
   /** An erasure not finished this long after it was enqueued is enqueued again. */
   readonly erasureRetryAfterMs: number;
@@ -36,7 +36,7 @@ export async function runScheduledWork(deps: ScheduledDeps): Promise<ScheduledRe
   let erasuresResumed = 0;
   const stale = new Date(now.getTime() - deps.erasureRetryAfterMs).toISOString();
   for (const listId of await deps.lists.pendingErasures(stale)) {
-    await deps.queue.send(deps.importQueueUrl, { kind: "erase-list", listId });
+    await deps.queue.send(deps.audienceJobsQueueUrl, { kind: "erase-list", listId });
     await deps.lists.markErasureEnqueued(listId, now.toISOString());
     erasuresResumed++;
   }

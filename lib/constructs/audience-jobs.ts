@@ -39,7 +39,7 @@ export class AudienceJobs extends Construct {
     });
 
     this.function = new ServiceFunction(this, "Function", {
-      service: "importer",
+      service: "audience-jobs",
       entry: props.entry,
       projectRoot: props.projectRoot,
       logRetention: props.logRetention,
@@ -48,7 +48,7 @@ export class AudienceJobs extends Construct {
     });
     this.function.bindTable(ENV.audienceTable, props.audienceTable, "readWrite");
     // Sends the continuation of a list erasure.
-    this.function.bindQueue(ENV.importQueueUrl, this.queue, "send");
+    this.function.bindQueue(ENV.audienceJobsQueueUrl, this.queue, "send");
     this.queue.addConsumer(this.function.function, { batchSize: 1, maxConcurrency: 2 });
 
     this.alarms = [...this.queue.alarms, this.function.errorsAlarm];

@@ -34,7 +34,7 @@ export interface IntakeApiProps extends FunctionCodeProps {
   /** Administered: depths and DLQ redrive. */
   readonly sendQueue: QueueWithDlq;
   /** Where CSV import chunks and list erasures are enqueued. */
-  readonly importQueue: QueueWithDlq;
+  readonly audienceJobsQueue: QueueWithDlq;
   /** Steady-state requests per second and burst of the stage. */
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
   /**
@@ -89,7 +89,7 @@ export class IntakeApi extends Construct {
     fn.bindSecret(ENV.adminKeySecretId, props.adminApiKey);
     fn.bindSecret(ENV.unsubscribeSecretId, props.unsubscribeKey);
     fn.bindQueue(ENV.fanoutQueueUrl, props.fanoutQueue, "send");
-    fn.bindQueue(ENV.importQueueUrl, props.importQueue, "send");
+    fn.bindQueue(ENV.audienceJobsQueueUrl, props.audienceJobsQueue, "send");
     // Queue administration: depths (GET /v1/admin/queues) and DLQ redrive (POST /v1/admin/dlq/redrive).
     fn.bindQueue(ENV.sendQueueUrl, props.sendQueue, "monitor");
     fn.bindQueue(ENV.fanoutDlqUrl, props.fanoutQueue, "redrive");

@@ -20,7 +20,7 @@ export interface SchedulerProps extends FunctionCodeProps {
   /** Where stalled recipients (their message lost) are put back. */
   readonly sendQueue: QueueWithDlq;
   /** Where list erasures that did not finish are enqueued again. */
-  readonly importQueue: QueueWithDlq;
+  readonly audienceJobsQueue: QueueWithDlq;
   /**
    * How often the function runs. Must be longer than its timeout (50 s), so runs never overlap.
    * @default Duration.minutes(1)
@@ -60,7 +60,7 @@ export class Scheduler extends Construct {
     this.function.bindTable(ENV.ledgerTable, props.ledgerTable, "readWrite");
     this.function.bindQueue(ENV.fanoutQueueUrl, props.fanoutQueue, "send");
     this.function.bindQueue(ENV.sendQueueUrl, props.sendQueue, "send");
-    this.function.bindQueue(ENV.importQueueUrl, props.importQueue, "send");
+    this.function.bindQueue(ENV.audienceJobsQueueUrl, props.audienceJobsQueue, "send");
 
     // No retries: the next tick comes soon and picks up whatever this one missed.
     this.rule = new events.Rule(this, "Tick", {

@@ -74,8 +74,8 @@ export class RegionStack extends Stack {
       configurationSetName: configurationSetName(config),
       sendRegions: config.regions,
     });
-    // Ids "Send", "Fanout", "Import": queue logical ids (so alarm names) keep starting with SendQueue,
-    // FanoutQueue, ImportQueue, as the README's alarm table says and the chaos harness looks for.
+    // Ids "Send", "Fanout", "AudienceJobs": queue logical ids (so alarm names) start with SendQueue,
+    // FanoutQueue, AudienceJobsQueue, as the README's alarm table says and the chaos harness looks for.
     this.sender = new Sender(this, "Send", {
       ...code,
       identity: this.identity,
@@ -93,7 +93,7 @@ export class RegionStack extends Stack {
       ledgerRetentionDays: config.ledgerRetentionDays,
       queueRetention,
     });
-    this.audienceJobs = new AudienceJobs(this, "Import", {
+    this.audienceJobs = new AudienceJobs(this, "AudienceJobs", {
       ...code,
       audienceTable: props.audienceTable,
       queueRetention,
@@ -101,7 +101,7 @@ export class RegionStack extends Stack {
     const queues = {
       fanoutQueue: this.fanout.queue,
       sendQueue: this.sender.queue,
-      importQueue: this.audienceJobs.queue,
+      audienceJobsQueue: this.audienceJobs.queue,
     };
     this.scheduler = new Scheduler(this, "Scheduler", { ...code, appName, ...tables, ...queues });
     this.api = new IntakeApi(this, "Api", {

@@ -163,8 +163,8 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
       }),
     );
     const fanout = byFunction.get(serviceFunction(template, "fanout")[0]);
-    const importer = byFunction.get(serviceFunction(template, "importer")[0]);
-    expect([importer?.BatchSize, importer?.ScalingConfig.MaximumConcurrency]).toEqual([1, 2]);
+    const jobs = byFunction.get(serviceFunction(template, "audience-jobs")[0]);
+    expect([jobs?.BatchSize, jobs?.ScalingConfig.MaximumConcurrency]).toEqual([1, 2]);
     const sender = byFunction.get(serviceFunction(template, "sender")[0]);
     expect([fanout?.BatchSize, fanout?.ScalingConfig.MaximumConcurrency]).toEqual([1, 2]);
     expect([sender?.BatchSize, sender?.ScalingConfig.MaximumConcurrency]).toEqual([
@@ -177,9 +177,9 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
     const functions = serviceFunctions(template);
     expect([...functions.keys()].sort()).toEqual([
       "api",
+      "audience-jobs",
       "fanout",
       "feedback",
-      "importer",
       "scheduler",
       "sender",
     ]);
@@ -202,20 +202,20 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
     expect(api5xx[0]?.Threshold).toBeGreaterThanOrEqual(5);
   });
 
-  it("feeds the import queue from the API and the scheduler, and only the importer consumes it", () => {
-    const [importerId, importer] = serviceFunction(template, "importer");
-    const importQueueRef = environment(importer).IMPORT_QUEUE_URL;
-    const importQueueId = refTarget(importQueueRef);
-    expect(importQueueId).toBeDefined();
+  it("feeds the audience-jobs queue from the API and the scheduler, and only the audience-jobs function consumes it", () => {
+    const [jobsId, jobsFn] = serviceFunction(template, "audience-jobs");
+    const audienceJobsQueueRef = environment(jobsFn).AUDIENCE_JOBS_QUEUE_URL;
+    const audienceJobsQueueId = refTarget(audienceJobsQueueRef);
+    expect(audienceJobsQueueId).toBeDefined();
     for (const name of ["api", "scheduler"]) {
       const [, fn] = serviceFunction(template, name);
-      expect(refTarget(environment(fn).IMPORT_QUEUE_URL), name).toBe(importQueueId);
+      expect(refTarget(environment(fn).AUDIENCE_JOBS_QUEUE_URL), name).toBe(audienceJobsQueueId);
     }
     const consumers = resources(template, "AWS::Lambda::EventSourceMapping")
       .map(([, m]) => props<{ EventSourceArn: unknown; FunctionName: unknown }>(m))
-      .filter((m) => refTarget(m.EventSourceArn) === importQueueId)
+      .filter((m) => refTarget(m.EventSourceArn) === audienceJobsQueueId)
       .map((m) => refTarget(m.FunctionName));
-    expect(consumers).toEqual([importerId]);
+    expect(consumers).toEqual([jobsId]);
   });
 
   it("sends every alarm and its recovery to the alarm topic", () => {

@@ -29,7 +29,7 @@ function setup() {
     },
     unsubscribeKey: Secret.fromSecretNameV2(stack, "UnsubscribeKey", "app/unsubscribe-key"),
     adminApiKey: Secret.fromSecretNameV2(stack, "AdminApiKey", "app/admin-api-key"),
-    queues: { fanoutQueue: queue("F"), sendQueue: queue("S"), importQueue: queue("I") },
+    queues: { fanoutQueue: queue("F"), sendQueue: queue("S"), audienceJobsQueue: queue("I") },
   };
 }
 

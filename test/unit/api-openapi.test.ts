@@ -11,7 +11,7 @@ beforeAll(async () => {
     AUDIENCE_TABLE: "audience",
     LEDGER_TABLE: "ledger",
     FANOUT_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/fanout",
-    IMPORT_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/import",
+    AUDIENCE_JOBS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/import",
     SEND_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/send",
     FANOUT_DLQ_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/fanout-dlq",
     SEND_DLQ_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/send-dlq",

@@ -81,7 +81,7 @@ describe("architecture", () => {
   it("sees the source and its imports", () => {
     expect(files.length).toBeGreaterThan(50);
     expect(FUNCTIONS).toEqual(
-      expect.arrayContaining(["api", "fanout", "sender", "scheduler", "feedback", "importer"]),
+      expect.arrayContaining(["api", "fanout", "sender", "scheduler", "feedback", "audience-jobs"]),
     );
     expect(imports.filter((i) => within(i.file, "lambdas/domain")).length).toBeGreaterThan(0);
     expect(imports.some((i) => i.file.endsWith("/handler.ts") && within(i.target, "lambdas"))).toBe(true);

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { batchGetAll, batchWriteAll } from "../../lambdas/adapters/dynamo/batch.ts";
 import {
   decodeKeyCursor,
@@ -25,6 +25,7 @@ const subscriberItem = (key: Key) => ({
 });
 
 beforeEach(() => mock.reset());
+afterEach(() => vi.restoreAllMocks());
 
 describe("SubscriberStore.subscribersOf", () => {
   it("reads again the keys DynamoDB left unprocessed, until every subscriber is read", async () => {
@@ -49,6 +50,8 @@ describe("SubscriberStore.subscribersOf", () => {
   });
 
   it("fails loudly when keys stay unprocessed, rather than return part of the recipients", async () => {
+    // No backoff waits: the jitter draws 0.
+    vi.spyOn(Math, "random").mockReturnValue(0);
     mock.on(BatchGetCommand).callsFake((input: { RequestItems: Record<string, { Keys: Key[] }> }) => {
       const keys = input.RequestItems[TABLE]?.Keys ?? [];
       return { Responses: { [TABLE]: [] }, UnprocessedKeys: { [TABLE]: { Keys: keys.slice(0, 1) } } };

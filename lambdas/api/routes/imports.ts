@@ -23,7 +23,7 @@ type Row = { email: string; attributes: Record<string, string> };
 
 /**
  * Imports a CSV file into a list. The file is validated here (header, every row); the valid rows
- * are queued in chunks for the importer, which upserts them by address (re-posting the file never
+ * are queued in chunks for the audience-jobs function, which upserts them by address (re-posting the file never
  * duplicates anyone) and completes the job. 202 with the job id.
  */
 export const createImport: RouteHandler = async (event, params, deps) => {
@@ -103,7 +103,7 @@ export const createImport: RouteHandler = async (event, params, deps) => {
   });
   try {
     await mapLimit(chunks, 8, (subscribers, chunk) =>
-      deps.queue.send(deps.importQueueUrl, {
+      deps.queue.send(deps.audienceJobsQueueUrl, {
         kind: "import-chunk",
         jobId: id,
         listId,

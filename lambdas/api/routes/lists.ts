@@ -49,7 +49,7 @@ export const deleteList: RouteHandler = async (_event, params, deps) => {
   if (!(await deps.lists.delete(list, deps.now().toISOString()))) throw new NotFoundError("list");
   // The erasure record written with the deletion is the durable to-do; this message only makes it
   // start now (the scheduler re-enqueues it if the message is lost).
-  await deps.queue.send(deps.importQueueUrl, { kind: "erase-list", listId: list.id });
+  await deps.queue.send(deps.audienceJobsQueueUrl, { kind: "erase-list", listId: list.id });
   return { statusCode: 204, headers: { "cache-control": "no-store" } };
 };
 

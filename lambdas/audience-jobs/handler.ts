@@ -18,7 +18,7 @@ const lists = new ListStore(db, audienceTable);
 const subscribers = new SubscriberStore(db, audienceTable);
 const imports = new ImportStore(db, audienceTable);
 const queue = new QueuePublisher(sqs);
-const importQueueUrl = requireEnv(ENV.importQueueUrl);
+const audienceJobsQueueUrl = requireEnv(ENV.audienceJobsQueueUrl);
 
 /** Items erased per message before the rest continues in a new message. */
 const ERASE_BATCH = 5_000;
@@ -43,7 +43,7 @@ export async function runJob(job: AudienceJob): Promise<void> {
     await lists.finishErasure(job.listId);
     return;
   }
-  await queue.send(importQueueUrl, job);
+  await queue.send(audienceJobsQueueUrl, job);
   await lists.markErasureEnqueued(job.listId, now);
 }
 
@@ -53,7 +53,7 @@ export const handler = traceHandler(async (event: SQSEvent, context: Context) =>
     return await processBatch(
       event,
       (record) => runJob(parseRecord(record, audienceJobSchema, "audience job")),
-      { sqs, queueUrl: importQueueUrl },
+      { sqs, queueUrl: audienceJobsQueueUrl },
     );
   } finally {
     metrics.publishStoredMetrics();
