@@ -2,6 +2,7 @@ import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SubscriberStore } from "../../lambdas/adapters/subscriber-store.ts";
 import { SteadfastClient } from "../../local/client.ts";
+import { sesStore } from "../../local/client.ts";
 import { type LocalRuntime, localDocumentClient, startLocalRuntime } from "../../local/runtime.ts";
 
 /** Every route of the audience and campaign API, and every status code it promises. */
@@ -374,6 +375,42 @@ describe("campaigns", () => {
       60_000,
     );
     expect(done).toMatchObject({ status: "sent", counts: { sent: 1 } });
+  });
+
+  it("cancels a scheduled campaign: it never starts, and nobody is mailed", async () => {
+    const listId = await newList("Scheduled, then cancelled");
+    const email = `never-${Date.now()}@example.com`;
+    await api.expect(200, "PUT", `/v1/lists/${listId}/subscribers`, { subscribers: [{ email }] });
+    const at = new Date(Date.now() + 2_000).toISOString();
+    const campaign = await api.expect<{ id: string }>(201, "POST", "/v1/campaigns", {
+      listId,
+      subject: "Not after all",
+      html: "<p>x</p>",
+      scheduledAt: at,
+    });
+    await api.expect(202, "POST", `/v1/campaigns/${campaign.id}/send`);
+    const cancelled = await api.expect<{ status: string }>(
+      200,
+      "POST",
+      `/v1/campaigns/${campaign.id}/cancel`,
+    );
+    expect(cancelled.status).toBe("cancelled");
+    // Repeating is harmless; pausing a cancelled campaign is refused with the lifecycle's reason.
+    await api.expect(200, "POST", `/v1/campaigns/${campaign.id}/cancel`);
+    const pause = await api.request<ErrorBody>("POST", `/v1/campaigns/${campaign.id}/pause`);
+    expect([pause.status, pause.body.error.message]).toEqual([409, "a cancelled campaign cannot be paused"]);
+    // Well past its time and several scheduler ticks (1 s here): still cancelled, no recipient, no mail.
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    const view = await api.expect<{ status: string; counts: { total: number } }>(
+      200,
+      "GET",
+      `/v1/campaigns/${campaign.id}`,
+    );
+    expect([view.status, view.counts.total]).toEqual(["cancelled", 0]);
+    const mailed = (await Promise.all(runtime.info.regions.map((r) => sesStore(r.sesUrl))))
+      .flat()
+      .filter((m) => m.destination.to.includes(email));
+    expect(mailed).toEqual([]);
   });
 });
 
