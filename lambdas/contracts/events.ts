@@ -34,14 +34,7 @@ export const SES_DETAIL_TYPES: Readonly<Record<SesEventType, string>> = {
 };
 
 /** The event types the feedback pipeline subscribes to (SES-managed subscriptions are not used). */
-export const FEEDBACK_EVENT_TYPES = [
-  "Send",
-  "Delivery",
-  "Bounce",
-  "Complaint",
-  "Reject",
-  "Open",
-  "Click",
-  "Rendering Failure",
-  "DeliveryDelay",
-] as const satisfies readonly SesEventType[];
+export type FeedbackEventType = Exclude<SesEventType, "Subscription">;
+export const FEEDBACK_EVENT_TYPES = SES_EVENT_TYPES.filter(
+  (type): type is FeedbackEventType => type !== "Subscription",
+);

@@ -5,7 +5,12 @@ import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as ses from "aws-cdk-lib/aws-ses";
 import { Construct } from "constructs";
-import { FEEDBACK_EVENT_TYPES, SES_DETAIL_TYPES, SES_EVENT_SOURCE } from "../../lambdas/contracts/events.ts";
+import {
+  FEEDBACK_EVENT_TYPES,
+  type FeedbackEventType,
+  SES_DETAIL_TYPES,
+  SES_EVENT_SOURCE,
+} from "../../lambdas/contracts/events.ts";
 import { METRIC } from "../../lambdas/contracts/metrics.ts";
 import { REPUTATION_LIMITS } from "../../lambdas/domain/reputation.ts";
 import { QueueWithDlq } from "./queue-with-dlq.ts";
@@ -16,7 +21,7 @@ const FEEDBACK_TIMEOUT = Duration.seconds(30);
 const FEEDBACK_BATCHING_WINDOW = Duration.seconds(1);
 
 /** The configuration set's event destination type of each SES event the pipeline consumes. */
-const SENDING_EVENT: Readonly<Record<(typeof FEEDBACK_EVENT_TYPES)[number], ses.EmailSendingEvent>> = {
+const SENDING_EVENT: Readonly<Record<FeedbackEventType, ses.EmailSendingEvent>> = {
   Send: ses.EmailSendingEvent.SEND,
   Delivery: ses.EmailSendingEvent.DELIVERY,
   Bounce: ses.EmailSendingEvent.BOUNCE,
