@@ -149,7 +149,9 @@ export async function resumeCampaign(
   now: Date,
   requeueMs: number,
 ): Promise<ControlOutcome & { readonly recipientsRequeued?: number }> {
-  const outcome = await control(deps, id, "resume", now.toISOString(), { pausedReason: null });
+  // The watch's stall clock starts again: recipients not moving while paused is no stall, and the
+  // watch would otherwise re-enqueue at its first tick what resume is enqueueing now.
+  const outcome = await control(deps, id, "resume", now.toISOString(), { pausedReason: null, watchAt: null });
   if (outcome.kind !== "applied") return outcome;
   const deadline = Date.now() + requeueMs;
   let requeued = 0;
