@@ -21,6 +21,8 @@ export interface Deps extends CampaignDeps {
   readonly ledger: LedgerStore;
   readonly queue: QueuePublisher;
   readonly fanoutQueueUrl: string;
+  /** Where resume puts a paused campaign's held recipients back. */
+  readonly sendQueueUrl: string;
   readonly queueAdmin: QueueAdmin;
   readonly imports: ImportStore;
   /** Audience jobs: CSV import chunks and list erasures. */

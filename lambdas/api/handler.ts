@@ -46,6 +46,7 @@ const deps: Deps = {
   ledger: new LedgerStore(db, requireEnv(ENV.ledgerTable)),
   queue: new QueuePublisher(sqs),
   fanoutQueueUrl,
+  sendQueueUrl: requireEnv(ENV.sendQueueUrl),
   queueAdmin: new QueueAdmin(
     sqs,
     [

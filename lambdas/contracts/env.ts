@@ -32,7 +32,6 @@ export const ENV = {
   breakerCooldownSeconds: "BREAKER_COOLDOWN_SECONDS",
   sendLeaseSeconds: "SEND_LEASE_SECONDS",
   retryMaxDelaySeconds: "RETRY_MAX_DELAY_SECONDS",
-  pausedRecheckSeconds: "PAUSED_RECHECK_SECONDS",
   ledgerRetentionDays: "LEDGER_RETENTION_DAYS",
   stalledAfterSeconds: "STALLED_AFTER_SECONDS",
   fanoutPageSize: "FANOUT_PAGE_SIZE",

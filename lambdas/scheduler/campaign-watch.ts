@@ -4,6 +4,7 @@ import type { LedgerStore } from "../adapters/ledger-store.ts";
 import type { QueuePublisher } from "../adapters/queue.ts";
 import type { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { pendingCount, type RecipientCounts } from "../domain/ledger.ts";
+import { mapLimit } from "../shared/concurrency.ts";
 import { completeIfDone, requeueRecipients, sweepCancelled } from "../usecases/campaign-workflows.ts";
 
 export interface WatchDeps {
@@ -24,61 +25,82 @@ export interface WatchReport {
   readonly completed: number;
   readonly fanoutsResumed: number;
   readonly recipientsRequeued: number;
+  /** Campaigns whose turn threw (logged); the others had theirs. */
+  readonly failed: number;
 }
+
+/** Campaigns watched at once: one slow (huge) campaign holds one slot, not the whole tick. */
+const WATCH_PARALLELISM = 4;
+/** Per campaign per tick: a huge campaign's sweep or re-enqueue goes on at the next tick. */
+const SWEEP_PER_TICK = 500;
+const REQUEUE_PER_TICK = 5_000;
+
+type Outcome = "completed" | "fanout-resumed" | { requeued: number } | undefined;
 
 /**
  * Watches every campaign on its way: completes those whose recipients are all terminal (so a
  * campaign ends `sent` even if nobody asks), finishes the sweep of cancelled ones, and re-enqueues a
  * fan-out that stopped moving (its message went to the DLQ, or the enqueue after `send` never
- * happened).
+ * happened). Each campaign is on its own: one that throws is reported to `onError` and counted,
+ * and the others still get their turn; the work per campaign per tick is bounded.
  */
-export async function watchCampaigns(deps: WatchDeps): Promise<WatchReport> {
-  let completed = 0;
-  let fanoutsResumed = 0;
-  let recipientsRequeued = 0;
+export async function watchCampaigns(
+  deps: WatchDeps,
+  onError: (campaignId: string, error: unknown) => void = () => {},
+): Promise<WatchReport> {
   const ids = await deps.agenda.listActive();
-  for (const id of ids) {
-    const campaign = await deps.campaigns.get(id, true);
-    if (!campaign || campaign.status === "sent") {
-      await deps.agenda.clearActive(id);
-      continue;
+  const outcomes = await mapLimit(ids, WATCH_PARALLELISM, async (id) => {
+    try {
+      return await watchOne(deps, id);
+    } catch (error) {
+      onError(id, error);
+      return "failed" as const;
     }
-    if (campaign.status === "cancelled") {
-      // Finish what the cancel request could not: every recipient still waiting becomes cancelled.
-      const swept = await sweepCancelled(deps, id, 500);
-      if (swept.pending === 0) {
-        const counts = await deps.ledger.count(id);
-        if (counts.sending === 0) {
-          await deps.campaigns.freezeCounts(id, counts, deps.now().toISOString());
-          await deps.agenda.clearActive(id);
-          completed++;
-        }
-      }
-      continue;
-    }
-    if (campaign.status === "draft") continue;
-    if (!campaign.fanoutDone) {
-      const idleMs = deps.now().getTime() - Date.parse(campaign.updatedAt);
-      if (idleMs > deps.stalledAfterMs) {
-        await deps.queue.send(deps.fanoutQueueUrl, { campaignId: id });
-        await deps.campaigns.markFanoutEnqueued(id, deps.now().toISOString());
-        fanoutsResumed++;
-      }
-      continue;
-    }
-    const counts = await deps.ledger.count(id);
-    if ((await completeIfDone(deps, campaign, counts, deps.now().toISOString())) === "sent") {
-      completed++;
-      continue;
-    }
-    if (campaign.status === "sending") recipientsRequeued += await requeueIfStalled(deps, campaign, counts);
+  });
+  return {
+    watched: ids.length,
+    completed: outcomes.filter((o) => o === "completed").length,
+    fanoutsResumed: outcomes.filter((o) => o === "fanout-resumed").length,
+    recipientsRequeued: outcomes.reduce((n, o) => n + (typeof o === "object" ? o.requeued : 0), 0),
+    failed: outcomes.filter((o) => o === "failed").length,
+  };
+}
+
+async function watchOne(deps: WatchDeps, id: string): Promise<Outcome> {
+  const campaign = await deps.campaigns.get(id, true);
+  if (!campaign || campaign.status === "sent") {
+    await deps.agenda.clearActive(id);
+    return undefined;
   }
-  return { watched: ids.length, completed, fanoutsResumed, recipientsRequeued };
+  if (campaign.status === "cancelled") {
+    // Finish what the cancel request could not: every recipient still waiting becomes cancelled.
+    const swept = await sweepCancelled(deps, id, SWEEP_PER_TICK);
+    if (swept.pending > 0) return undefined;
+    const counts = await deps.ledger.count(id);
+    if (counts.sending > 0) return undefined;
+    await deps.campaigns.freezeCounts(id, counts, deps.now().toISOString());
+    await deps.agenda.clearActive(id);
+    return "completed";
+  }
+  if (campaign.status === "draft") return undefined;
+  if (!campaign.fanoutDone) {
+    const idleMs = deps.now().getTime() - Date.parse(campaign.updatedAt);
+    if (idleMs <= deps.stalledAfterMs) return undefined;
+    await deps.queue.send(deps.fanoutQueueUrl, { campaignId: id });
+    await deps.campaigns.markFanoutEnqueued(id, deps.now().toISOString());
+    return "fanout-resumed";
+  }
+  const counts = await deps.ledger.count(id);
+  if ((await completeIfDone(deps, campaign, counts, deps.now().toISOString())) === "sent") return "completed";
+  // A paused campaign's recipients wait in the ledger on purpose: resume enqueues them.
+  if (campaign.status !== "sending") return undefined;
+  return { requeued: await requeueIfStalled(deps, campaign, counts) };
 }
 
 /**
  * The last safety net of "nobody lost": a sending campaign whose recipients have not moved for
- * `stalledAfterMs` (their send message was dead-lettered, or lost with a crashed worker) gets its
+ * `stalledAfterMs` (their send message was dead-lettered, or lost with a crashed worker, or a resume
+ * was interrupted before it enqueued every held recipient again) gets its
  * waiting recipients put back on the send queue. Re-sending a recipient twice is impossible: the
  * ledger claim decides.
  */
@@ -94,7 +116,7 @@ async function requeueIfStalled(
     return 0;
   }
   if (now.getTime() - Date.parse(campaign.watchAt) < deps.stalledAfterMs) return 0;
-  const emails = await deps.ledger.pending(campaign.id, now.getTime(), 5_000);
+  const emails = await deps.ledger.pending(campaign.id, now.getTime(), REQUEUE_PER_TICK);
   const requeued = await requeueRecipients(deps, campaign, emails);
   await deps.campaigns.recordWatch(campaign.id, terminal, now.toISOString());
   return requeued;

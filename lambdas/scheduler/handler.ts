@@ -29,45 +29,69 @@ const deps = {
   stalledAfterMs: numberEnv(ENV.stalledAfterSeconds, 600) * 1000,
 };
 
-/** A scheduler task: one job the every-minute tick runs. Tasks run one after another. */
+/** A scheduler task: one job the every-minute tick runs. Tasks run side by side. */
 export interface ScheduledTask {
   readonly name: string;
+  /** What the task did; `failed` counts the campaigns (or lists) whose turn threw. */
   run(): Promise<Record<string, number>>;
 }
 
+/** Logs one campaign's (or list's) failure; the task carries on with the others. */
+const itemFailed = (task: string) => (id: string, error: unknown) =>
+  logger.error("scheduled work failed for one item", {
+    task,
+    id,
+    error: (error as Error)?.name,
+    message: (error as Error)?.message,
+  });
+
 export const TASKS: ScheduledTask[] = [
-  { name: "watch-campaigns", run: async () => ({ ...(await watchCampaigns(deps)) }) },
+  {
+    name: "watch-campaigns",
+    run: async () => ({ ...(await watchCampaigns(deps, itemFailed("watch-campaigns"))) }),
+  },
   {
     name: "scheduled-campaigns",
     run: async () => ({
-      ...(await runScheduledWork({
-        ...deps,
-        audienceJobsQueueUrl: requireEnv(ENV.audienceJobsQueueUrl),
-        erasureRetryAfterMs: 15 * 60_000,
-      })),
+      ...(await runScheduledWork(
+        {
+          ...deps,
+          audienceJobsQueueUrl: requireEnv(ENV.audienceJobsQueueUrl),
+          erasureRetryAfterMs: 15 * 60_000,
+        },
+        itemFailed("scheduled-campaigns"),
+      )),
     }),
   },
 ];
 
-/** Runs every minute (EventBridge schedule). A failing task is logged and does not stop the others. */
+/**
+ * Runs every minute (EventBridge schedule, no retries: the next tick picks up what this one
+ * missed). Tasks run side by side, so a slow watch does not hold back scheduled starts; a failing
+ * task, campaign or list is logged and does not stop the others. The tick fails at the end if
+ * anything failed, so the failure reaches the function's alarms and its on-failure queue.
+ */
 export const handler = traceHandler(async (_event: unknown, context: Context) => {
   logger.addContext(context);
-  const results: Record<string, unknown> = {};
+  const results: Record<string, Record<string, number>> = {};
   let failed = 0;
-  for (const task of TASKS) {
-    try {
-      results[task.name] = await task.run();
-    } catch (error) {
-      failed++;
-      logger.error("scheduled task failed", {
-        task: task.name,
-        error: (error as Error)?.name,
-        message: (error as Error)?.message,
-      });
+  const settled = await Promise.allSettled(TASKS.map((task) => task.run()));
+  settled.forEach((outcome, i) => {
+    const name = TASKS[i]?.name ?? String(i);
+    if (outcome.status === "fulfilled") {
+      results[name] = outcome.value;
+      failed += outcome.value.failed ?? 0;
+      return;
     }
-  }
+    failed++;
+    logger.error("scheduled task failed", {
+      task: name,
+      error: (outcome.reason as Error)?.name,
+      message: (outcome.reason as Error)?.message,
+    });
+  });
   logger.info("scheduler tick", { results });
   metrics.publishStoredMetrics();
-  if (failed > 0) throw new Error(`${failed} scheduled task(s) failed`);
+  if (failed > 0) throw new Error(`${failed} scheduled task(s) or item(s) failed`);
   return results;
 });

@@ -15,30 +15,50 @@ export interface ScheduledDeps extends CampaignDeps {
 export interface ScheduledReport {
   readonly started: number;
   readonly erasuresResumed: number;
+  /** Campaigns or erasures whose turn threw (logged); the others had theirs. */
+  readonly failed: number;
 }
 
 /**
  * Starts every scheduled campaign whose time has come (`scheduled → queued`, then the fan-out, as
  * `send` does), and re-enqueues list erasures that did not finish (their message was lost or went
- * to the DLQ). Runs every minute, so a campaign starts within a minute of its `scheduledAt`.
+ * to the DLQ). Runs every minute, so a campaign starts within a minute of its `scheduledAt`. Each
+ * campaign and erasure is on its own: one that throws is reported to `onError` and counted, and
+ * the others still get their turn (the failed one is tried again at the next tick).
  */
-export async function runScheduledWork(deps: ScheduledDeps): Promise<ScheduledReport> {
+export async function runScheduledWork(
+  deps: ScheduledDeps,
+  onError: (id: string, error: unknown) => void = () => {},
+): Promise<ScheduledReport> {
   const now = deps.now();
+  let failed = 0;
+  const isolated = async (id: string, work: () => Promise<void>) => {
+    try {
+      await work();
+    } catch (error) {
+      failed++;
+      onError(id, error);
+    }
+  };
   let started = 0;
   for (const { id, entry } of await deps.agenda.dueScheduled(now.toISOString())) {
-    const campaign = await deps.campaigns.get(id, true);
-    const status = campaign && (await startCampaign(deps, campaign, now.toISOString()))?.status;
-    // The entry goes only once the campaign has left `scheduled` (or is gone): a crash before
-    // this point leaves it for the next tick, and startCampaign is safe to repeat.
-    if (status !== "scheduled") await deps.agenda.clearScheduled(entry);
-    if (status !== undefined && status !== "scheduled" && status !== "cancelled") started++;
+    await isolated(id, async () => {
+      const campaign = await deps.campaigns.get(id, true);
+      const status = campaign && (await startCampaign(deps, campaign, now.toISOString()))?.status;
+      // The entry goes only once the campaign has left `scheduled` (or is gone): a crash before
+      // this point leaves it for the next tick, and startCampaign is safe to repeat.
+      if (status !== "scheduled") await deps.agenda.clearScheduled(entry);
+      if (status !== undefined && status !== "scheduled" && status !== "cancelled") started++;
+    });
   }
   let erasuresResumed = 0;
   const stale = new Date(now.getTime() - deps.erasureRetryAfterMs).toISOString();
   for (const listId of await deps.lists.pendingErasures(stale)) {
-    await deps.queue.send(deps.audienceJobsQueueUrl, { kind: "erase-list", listId });
-    await deps.lists.markErasureEnqueued(listId, now.toISOString());
-    erasuresResumed++;
+    await isolated(listId, async () => {
+      await deps.queue.send(deps.audienceJobsQueueUrl, { kind: "erase-list", listId });
+      await deps.lists.markErasureEnqueued(listId, now.toISOString());
+      erasuresResumed++;
+    });
   }
-  return { started, erasuresResumed };
+  return { started, erasuresResumed, failed };
 }

@@ -5,7 +5,7 @@ import { LedgerStore } from "../adapters/ledger-store.ts";
 import { QueuePublisher } from "../adapters/queue.ts";
 import { SesSender } from "../adapters/ses-sender.ts";
 import { SuppressionStore } from "../adapters/suppression-store.ts";
-import { type SendRecipient, sendMessageSchema } from "../contracts/messages.ts";
+import { sendMessageSchema } from "../contracts/messages.ts";
 import { cachedSecret, nonEmpty } from "../adapters/cached-secret.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
 import { logger, metrics, traceHandler } from "../shared/powertools.ts";
@@ -25,8 +25,6 @@ const regions = requireEnv(ENV.sesRegions)
   .filter(Boolean);
 /** Longest wait before a retry: after an outage, sending resumes within this long. */
 const maxRetryDelaySeconds = numberEnv(ENV.retryMaxDelaySeconds, 60);
-/** A paused campaign's recipients are looked at again this often. */
-const pausedRecheckSeconds = numberEnv(ENV.pausedRecheckSeconds, 10);
 
 const ses = new SesSender(
   regions.map((region) => ({ region, client: createSesClient(region) })),
@@ -98,10 +96,12 @@ const delivery = new Delivery({
 });
 
 /**
- * Handles one send message. Recipients to retry (throttled, SES unavailable everywhere, held by a
- * paused campaign) go back to the queue as a new, delayed message with just them, and the original
- * message is done: retries do not use up the queue's maxReceiveCount, so an outage of every region
- * delays sending without ever moving a message to the DLQ. Only errors (a dependency failing, a
+ * Handles one send message. Recipients to retry (throttled, SES unavailable everywhere) go back to
+ * the queue as a new, delayed message with just them, and the original message is done: retries do
+ * not use up the queue's maxReceiveCount, so an outage of every region delays sending without ever
+ * moving a message to the DLQ. Recipients held by a paused campaign are dropped from the queue:
+ * they stay `queued` in the ledger (the truth), and resuming the campaign enqueues them again, so a
+ * paused campaign costs the senders nothing while it waits. Only errors (a dependency failing, a
  * crash, a poison message) redeliver the original message, and those do count towards the DLQ.
  */
 async function handleRecord(record: SQSRecord): Promise<void> {
@@ -111,16 +111,13 @@ async function handleRecord(record: SQSRecord): Promise<void> {
   const retry = pick("retry");
   const held = pick("held");
   const attempt = message.attempt ?? 0;
-  const requeue = async (recipients: SendRecipient[], nextAttempt: number, delaySeconds: number) => {
-    if (recipients.length === 0) return;
+  if (retry.length > 0) {
     await queue.send(
       sendQueueUrl,
-      { campaignId: message.campaignId, recipients, attempt: nextAttempt },
-      delaySeconds,
+      { campaignId: message.campaignId, recipients: retry, attempt: attempt + 1 },
+      backoffSeconds(attempt + 1, 1, maxRetryDelaySeconds),
     );
-  };
-  await requeue(retry, attempt + 1, backoffSeconds(attempt + 1, 1, maxRetryDelaySeconds));
-  await requeue(held, attempt, pausedRecheckSeconds);
+  }
   logger.info("send message handled", {
     campaignId: message.campaignId,
     attempt,

@@ -128,9 +128,41 @@ export function pauseCampaign(deps: CampaignControlDeps, id: string, reason: str
   return control(deps, id, "pause", now, { pausedReason: reason.slice(0, 200), pausedAt: now });
 }
 
-/** Resumes a paused campaign: held recipients are sent, none twice (the ledger decides). */
-export function resumeCampaign(deps: CampaignControlDeps, id: string, now: string) {
-  return control(deps, id, "resume", now, { pausedReason: null });
+/** What resume needs besides the status: the ledger's waiting recipients and the send queue. */
+export interface ResumeDeps extends CampaignControlDeps, RequeueDeps {
+  readonly ledger: Pick<LedgerStore, "list">;
+}
+
+/** Recipients read from the ledger and re-enqueued at once by resume. */
+const RESUME_PAGE = 500;
+
+/**
+ * Resumes a paused campaign. Senders dropped its held recipients from the queue (they stay `queued`
+ * in the ledger), so resume enqueues them again, a page at a time, for up to `requeueMs`; none is
+ * sent twice (the ledger claim decides). Whatever resume could not enqueue (its time ran out, or it
+ * was interrupted) is picked up by the scheduler's watch, which re-enqueues the waiting recipients
+ * of a `sending` campaign that stops moving.
+ */
+export async function resumeCampaign(
+  deps: ResumeDeps,
+  id: string,
+  now: Date,
+  requeueMs: number,
+): Promise<ControlOutcome & { readonly recipientsRequeued?: number }> {
+  // The watch's stall clock starts again: recipients not moving while paused is no stall, and the
+  // watch would otherwise re-enqueue at its first tick what resume is enqueueing now.
+  const outcome = await control(deps, id, "resume", now.toISOString(), { pausedReason: null, watchAt: null });
+  if (outcome.kind !== "applied") return outcome;
+  const deadline = Date.now() + requeueMs;
+  let requeued = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await deps.ledger.list(id, "queued", RESUME_PAGE, cursor);
+    const emails = page.items.map((item) => item.email);
+    if (emails.length > 0) requeued += await requeueRecipients(deps, outcome.campaign, emails);
+    cursor = page.nextCursor;
+  } while (cursor && Date.now() < deadline);
+  return { ...outcome, recipientsRequeued: requeued };
 }
 
 /**
@@ -185,16 +217,19 @@ export async function completeIfDone(
   return status;
 }
 
+/** Where re-enqueued recipients go, and where their merge fields come from. */
+export interface RequeueDeps {
+  readonly subscribers: Pick<SubscriberStore, "subscribersOf">;
+  readonly queue: Pick<QueuePublisher, "sendAll">;
+  readonly sendQueueUrl: string;
+}
+
 /**
  * Puts recipients back on the send queue with their current merge fields, 50 to a message. Sending
  * anyone twice is impossible: the ledger claim decides.
  */
 export async function requeueRecipients(
-  deps: {
-    readonly subscribers: SubscriberStore;
-    readonly queue: QueuePublisher;
-    readonly sendQueueUrl: string;
-  },
+  deps: RequeueDeps,
   campaign: Campaign,
   emails: readonly string[],
 ): Promise<number> {

@@ -90,6 +90,8 @@ export class IntakeApi extends Construct {
     fn.bindSecret(ENV.unsubscribeSecretId, props.unsubscribeKey);
     fn.bindQueue(ENV.fanoutQueueUrl, props.fanoutQueue, "send");
     fn.bindQueue(ENV.audienceJobsQueueUrl, props.audienceJobsQueue, "send");
+    // Resume enqueues a paused campaign's held recipients again.
+    fn.bindQueue(ENV.sendQueueUrl, props.sendQueue, "send");
     // Queue administration: depths (GET /v1/admin/queues) and DLQ redrive (POST /v1/admin/dlq/redrive).
     fn.bindQueue(ENV.sendQueueUrl, props.sendQueue, "monitor");
     fn.bindQueue(ENV.fanoutDlqUrl, props.fanoutQueue, "redrive");

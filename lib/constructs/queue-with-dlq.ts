@@ -6,6 +6,28 @@ import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 
 /**
+ * Alarms as soon as one message waits in `queue`: for queues that only hold what failed (a DLQ, a
+ * function's on-failure destination), where any message needs a person.
+ */
+export function anyMessageAlarm(
+  scope: Construct,
+  id: string,
+  queue: sqs.IQueue,
+  description: string,
+): cloudwatch.Alarm {
+  return queue
+    .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: "Maximum" })
+    .createAlarm(scope, id, {
+      alarmDescription: description,
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+}
+
+/**
  * Lambda recommends a queue visibility timeout of at least six times the function timeout
  * (plus the batching window), so a message is not redelivered while a throttled or retried
  * invocation still holds it.
@@ -86,16 +108,12 @@ export class QueueWithDlq extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
     });
 
-    this.deadLetterAlarm = this.deadLetterQueue
-      .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: "Maximum" })
-      .createAlarm(this, "DeadLetterAlarm", {
-        alarmDescription: `Messages are waiting in the dead-letter queue of ${this.node.path}`,
-        threshold: 0,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        datapointsToAlarm: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
+    this.deadLetterAlarm = anyMessageAlarm(
+      this,
+      "DeadLetterAlarm",
+      this.deadLetterQueue,
+      `Messages are waiting in the dead-letter queue of ${this.node.path}`,
+    );
     const maxMessageAge = props.maxMessageAge ?? Duration.minutes(15);
     this.messageAgeAlarm = this.queue
       .metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: "Maximum" })

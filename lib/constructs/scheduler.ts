@@ -3,8 +3,10 @@ import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
+import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
+import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import type { QueueWithDlq } from "./queue-with-dlq.ts";
+import { anyMessageAlarm, type QueueWithDlq } from "./queue-with-dlq.ts";
 import { type FunctionCodeProps, ServiceFunction } from "./service-function.ts";
 import { ENV } from "../../lambdas/contracts/env.ts";
 
@@ -35,7 +37,9 @@ export interface SchedulerProps extends FunctionCodeProps {
 export class Scheduler extends Construct {
   public readonly function: ServiceFunction;
   public readonly rule: events.Rule;
-  /** The function's alarm. */
+  /** Where a failed tick's event goes (Lambda's on-failure destination); any message alarms. */
+  public readonly failedTicks: sqs.Queue;
+  /** The function's errors alarm and the failed-ticks alarm. */
   public readonly alarms: readonly cloudwatch.Alarm[];
 
   constructor(scope: Construct, id: string, props: SchedulerProps) {
@@ -62,13 +66,32 @@ export class Scheduler extends Construct {
     this.function.bindQueue(ENV.sendQueueUrl, props.sendQueue, "send");
     this.function.bindQueue(ENV.audienceJobsQueueUrl, props.audienceJobsQueue, "send");
 
-    // No retries: the next tick comes soon and picks up whatever this one missed.
+    // No retries, neither by EventBridge nor by Lambda's asynchronous invocation (two by default):
+    // a retried tick would run alongside later ones, and the next tick comes soon and picks up
+    // whatever this one missed. A failed tick is recorded in a queue that alarms.
+    this.failedTicks = new sqs.Queue(this, "FailedTicks", {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.function.function.configureAsyncInvoke({
+      retryAttempts: 0,
+      onFailure: new SqsDestination(this.failedTicks),
+    });
     this.rule = new events.Rule(this, "Tick", {
       description: `${props.appName} scheduler (${Stack.of(this).region})`,
       schedule: events.Schedule.rate(rate),
       targets: [new targets.LambdaFunction(this.function.function, { retryAttempts: 0 })],
     });
 
-    this.alarms = [this.function.errorsAlarm];
+    this.alarms = [
+      this.function.errorsAlarm,
+      anyMessageAlarm(
+        this,
+        "FailedTicksAlarm",
+        this.failedTicks,
+        `Scheduler ticks failed (${this.node.path})`,
+      ),
+    ];
   }
 }

@@ -21,7 +21,6 @@ export async function startChaosRuntime(): Promise<Chaos> {
         SEND_LEASE_SECONDS: "20",
         BREAKER_COOLDOWN_SECONDS: "2",
         RETRY_MAX_DELAY_SECONDS: "8",
-        PAUSED_RECHECK_SECONDS: "2",
       },
       fanout: { FANOUT_PAGE_SIZE: "50", FANOUT_LEASE_SECONDS: "10" },
       scheduler: { STALLED_AFTER_SECONDS: "45" },

@@ -102,8 +102,19 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
     }),
   );
 
+  // Queues a function's failed asynchronous invocations go to (the scheduler's failed ticks).
+  const failureQueueIds = new Set(
+    resources(template, "AWS::Lambda::EventInvokeConfig").flatMap(([, config]) => {
+      const target = refTarget(
+        props<{ DestinationConfig?: { OnFailure?: { Destination: unknown } } }>(config).DestinationConfig
+          ?.OnFailure?.Destination,
+      );
+      return target === undefined ? [] : [target];
+    }),
+  );
+
   it("redrives every work queue to a dead-letter queue of the same stack", () => {
-    const workQueues = queues.filter(([id]) => !dlqIds.has(id));
+    const workQueues = queues.filter(([id]) => !dlqIds.has(id) && !failureQueueIds.has(id));
     // fan-out, send, import (CSV chunks and list erasures), and SES feedback
     expect(workQueues).toHaveLength(4);
     expect(dlqIds.size).toBe(4);
@@ -118,8 +129,9 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
     }
   });
 
-  it("alarms on any message in every DLQ, notifying the alarm topic", () => {
-    for (const dlqId of dlqIds) {
+  it("alarms on any message in every DLQ and on-failure queue, notifying the alarm topic", () => {
+    expect(failureQueueIds.size).toBe(1);
+    for (const dlqId of [...dlqIds, ...failureQueueIds]) {
       const alarm = alarms.find(
         (a) =>
           a.Namespace === "AWS/SQS" &&

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
-import { App, Duration, Stack } from "aws-cdk-lib";
-import { Template } from "aws-cdk-lib/assertions";
+import { App, type CfnElement, Duration, Stack } from "aws-cdk-lib";
+import { Match, Template } from "aws-cdk-lib/assertions";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import { describe, expect, it } from "vitest";
@@ -10,7 +10,7 @@ import { QueueWithDlq } from "../../lib/constructs/queue-with-dlq.ts";
 import { Scheduler } from "../../lib/constructs/scheduler.ts";
 import { Sender } from "../../lib/constructs/sender.ts";
 import { SendingIdentity } from "../../lib/constructs/sending-identity.ts";
-import { environment, props, refTarget, resources, serviceFunction } from "./support.ts";
+import { environment, props, refTarget, resources, serviceFunction, single } from "./support.ts";
 
 const PROJECT_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -93,6 +93,33 @@ describe("Sender", () => {
 });
 
 describe("Scheduler", () => {
+  it("never retries a tick, records a failed one in a queue, and alarms on it", () => {
+    const { stack, code, tables, queues } = setup();
+    const scheduler = new Scheduler(stack, "Scheduler", { ...code, ...tables, ...queues, appName: "app" });
+    const template = Template.fromStack(stack);
+    const [, config] = single(resources(template, "AWS::Lambda::EventInvokeConfig"), "async config");
+    const { MaximumRetryAttempts, DestinationConfig, FunctionName } = props<{
+      MaximumRetryAttempts: number;
+      DestinationConfig: { OnFailure: { Destination: unknown } };
+      FunctionName: unknown;
+    }>(config);
+    expect(MaximumRetryAttempts).toBe(0);
+    expect(refTarget(FunctionName)).toBe(
+      stack.getLogicalId(scheduler.function.function.node.defaultChild as CfnElement),
+    );
+    const failedTicks = stack.getLogicalId(scheduler.failedTicks.node.defaultChild as CfnElement);
+    expect(refTarget(DestinationConfig.OnFailure.Destination)).toBe(failedTicks);
+    template.hasResourceProperties("AWS::Events::Rule", {
+      Targets: [Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 0 } })],
+    });
+    const alarm = resources(template, "AWS::CloudWatch::Alarm")
+      .map(([, a]) => props<{ MetricName: string; Threshold: number; Dimensions: { Value: unknown }[] }>(a))
+      .find((a) => a.Dimensions.some((d) => refTarget(d.Value) === failedTicks));
+    expect(alarm).toMatchObject({ MetricName: "ApproximateNumberOfMessagesVisible", Threshold: 0 });
+    // In the construct's alarm list: the region stack hands that list to the alarm topic.
+    expect(scheduler.alarms).toHaveLength(2);
+  });
+
   it("refuses a rate its runs could overlap at", () => {
     const { stack, code, tables, queues } = setup();
     expect(

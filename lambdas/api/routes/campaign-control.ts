@@ -14,6 +14,8 @@ import { optionalBody } from "./helpers.ts";
 
 /** How long cancel spends marking recipients in the request itself; the scheduler finishes the rest. */
 const CANCEL_SWEEP_MS = 3_000;
+/** How long resume spends re-enqueueing held recipients; the scheduler's watch enqueues the rest. */
+const RESUME_REQUEUE_MS = 5_000;
 
 const pauseSchema = z.strictObject({ reason: z.string().trim().min(1).max(200).optional() });
 
@@ -38,9 +40,17 @@ export const pause: RouteHandler = async (event, params, deps) => {
   return answer(await pauseCampaign(deps, id, input.reason ?? "paused by API", deps.now().toISOString()));
 };
 
-/** Resumes a paused campaign: held recipients are sent, none twice (the ledger decides). Idempotent. */
-export const resume: RouteHandler = async (_event, params, deps) =>
-  answer(await resumeCampaign(deps, campaignId(params), deps.now().toISOString()));
+/**
+ * Resumes a paused campaign: its held recipients are enqueued again and sent, none twice (the ledger
+ * decides). Idempotent.
+ */
+export const resume: RouteHandler = async (_event, params, deps) => {
+  const outcome = await resumeCampaign(deps, campaignId(params), deps.now(), RESUME_REQUEUE_MS);
+  return answer(
+    outcome,
+    outcome.kind === "applied" ? { recipientsRequeued: outcome.recipientsRequeued ?? 0 } : {},
+  );
+};
 
 /**
  * Cancels a scheduled or running campaign: no new SES calls; every recipient not yet sent ends

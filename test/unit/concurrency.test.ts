@@ -1,0 +1,60 @@
+import { describe, expect, it } from "vitest";
+import { mapLimit } from "../../lambdas/shared/concurrency.ts";
+
+/** A promise with its resolve and reject handed out, so the test decides when each task ends. */
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+describe("mapLimit", () => {
+  it("keeps the input order and never runs more than the limit at once", async () => {
+    let inFlight = 0;
+    let most = 0;
+    const results = await mapLimit([5, 1, 4, 2, 3], 2, async (n) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, n));
+      inFlight--;
+      return n * 10;
+    });
+    expect(results).toEqual([50, 10, 40, 20, 30]);
+    expect(most).toBe(2);
+  });
+
+  it("starts no task after one rejects, and rejects only once the tasks in flight have settled", async () => {
+    const tasks = Array.from({ length: 10 }, () => deferred<number>());
+    const started: number[] = [];
+    let settled = false;
+    const run = mapLimit(tasks, 3, (task, index) => {
+      started.push(index);
+      return task.promise;
+    });
+    const outcome = run.then(
+      () => "resolved",
+      (error: Error) => error.message,
+    );
+    void outcome.finally(() => (settled = true));
+    await tick();
+    expect(started).toEqual([0, 1, 2]);
+
+    tasks[0]?.reject(new Error("first"));
+    await tick();
+    tasks[2]?.resolve(2);
+    await tick();
+    // A worker freed after the failure starts nothing new, and the call waits for task 1.
+    expect(started).toEqual([0, 1, 2]);
+    expect(settled).toBe(false);
+
+    tasks[1]?.reject(new Error("second"));
+    expect(await outcome).toBe("first");
+    expect(started).toEqual([0, 1, 2]);
+  });
+});
