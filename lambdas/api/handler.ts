@@ -94,8 +94,13 @@ export const handler = traceHandler(async (event: HttpEvent, context?: Context):
     if (route.doc && !route.doc.query) refuseQuery(event);
     const key = method === "POST" ? idempotencyKey(event) : undefined;
     if (key === undefined) return await route.handler(event, params, deps);
-    return await idempotent(idempotency, principal?.keyId ?? "public", key, event, () =>
-      route.handler(event, params, deps),
+    return await idempotent(
+      idempotency,
+      principal?.keyId ?? "public",
+      key,
+      event,
+      () => route.handler(event, params, deps),
+      route.replayable,
     );
   } catch (error) {
     const refused = toApiError(error);

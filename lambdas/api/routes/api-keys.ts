@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { generateApiKey, hashApiKey } from "../../domain/api-key.ts";
 import { NotFoundError } from "../../domain/errors.ts";
 import type { RouteHandler } from "../context.ts";
-import { json, jsonBody, validate } from "../http.ts";
+import { type HttpResult, json, jsonBody, validate } from "../http.ts";
 import type { RouteDoc } from "../router.ts";
 import { apiKeyPageSchema, createApiKeySchema, createdApiKeySchema, pageQuerySchema } from "../schemas.ts";
 import { paged, pathId } from "./helpers.ts";
@@ -21,6 +21,20 @@ export const createKey: RouteHandler = async (event, _params, deps) => {
   return json(201, { ...key, key: secret });
 };
 
+/**
+ * What a replay of a key creation (same Idempotency-Key) answers: the key's metadata, never the
+ * secret, which is not persisted anywhere but as its hash. The `idempotent-replay: secret-withheld`
+ * header says so; a client that lost the first answer revokes the key and creates another.
+ */
+export function withoutSecret(result: HttpResult): HttpResult {
+  const { key: _secret, ...metadata } = JSON.parse(String(result.body)) as Record<string, unknown>;
+  return {
+    ...result,
+    headers: { ...result.headers, "idempotent-replay": "secret-withheld" },
+    body: JSON.stringify(metadata),
+  };
+}
+
 export const listKeys: RouteHandler = async (event, _params, deps) => {
   const query = validate(pageQuerySchema, event.queryStringParameters ?? {}, "query");
   return json(200, await paged(() => deps.apiKeys.page(query.limit, query.cursor)));
@@ -37,7 +51,14 @@ export const docs = {
   createKey: {
     summary: "Create an API key (the secret is shown only in this response)",
     body: createApiKeySchema,
-    responses: { 201: { description: "created", schema: createdApiKeySchema } },
+    responses: {
+      201: {
+        description:
+          "created. A replay (same Idempotency-Key and body) answers the key's metadata without " +
+          "`key` and with the header `idempotent-replay: secret-withheld`: the secret is never stored",
+        schema: createdApiKeySchema,
+      },
+    },
   },
   listKeys: {
     summary: "API keys (never their secrets)",
