@@ -19,7 +19,7 @@ import { ValidationError } from "../domain/errors.ts";
 import { cachedSecret, nonEmpty } from "../adapters/cached-secret.ts";
 import { requireEnv } from "../shared/env.ts";
 import { logger, traceHandler } from "../shared/powertools.ts";
-import { Authenticator } from "./auth.ts";
+import { ADMIN_KEY_CACHE_MS, Authenticator } from "./auth.ts";
 import type { Deps } from "./context.ts";
 import { errorResult, type HttpEvent, type HttpResult } from "./http.ts";
 import { ApiError, toApiError } from "./http-errors.ts";
@@ -35,6 +35,13 @@ const apiKeys = new ApiKeyStore(db, audienceTable);
 /** Set by the local runtime only: queue ages come from the emulator there, from CloudWatch on AWS. */
 const sqsInspectUrl = process.env[ENV.sqsInspectUrl];
 const idempotency = new IdempotencyStore(db, audienceTable);
+// Re-read within a minute, so a changed admin secret takes effect everywhere that soon.
+const adminKeyHash = cachedSecret(
+  requireEnv(ENV.adminKeySecretId),
+  (key) => (key ? hashApiKey(key) : undefined),
+  undefined,
+  ADMIN_KEY_CACHE_MS,
+);
 const deps: Deps = {
   lists: new ListStore(db, audienceTable),
   subscribers: new SubscriberStore(db, audienceTable),
@@ -58,6 +65,7 @@ const deps: Deps = {
   defaultFrom: requireEnv(ENV.defaultFromAddress),
   now: () => new Date(),
   suppressions: new SuppressionStore(db, audienceTable),
+  adminKeyHash,
   unsubscribeSecret: cachedSecret(requireEnv(ENV.unsubscribeSecretId), nonEmpty("unsubscribe")),
   checkHealth: async () => {
     await Promise.all([
@@ -66,10 +74,7 @@ const deps: Deps = {
     ]);
   },
 };
-const authenticator = new Authenticator(
-  apiKeys,
-  cachedSecret(requireEnv(ENV.adminKeySecretId), (key) => (key ? hashApiKey(key) : undefined)),
-);
+const authenticator = new Authenticator(apiKeys, adminKeyHash);
 
 const router = new Router(ROUTES);
 

@@ -9,6 +9,8 @@ let runtime: LocalRuntime;
 let api: SteadfastClient;
 let db: DynamoDBDocumentClient;
 
+type ErrorBody = { error: { code: string; message: string } };
+
 beforeAll(async () => {
   runtime = await startLocalRuntime({ writeInfo: false });
   api = new SteadfastClient(runtime.info.apiUrl, runtime.info.apiKey);
@@ -66,5 +68,24 @@ describe("idempotent key creation", () => {
     expect((await new SteadfastClient(runtime.info.apiUrl, secret).request("GET", "/v1/lists")).status).toBe(
       200,
     );
+  });
+});
+
+// Last in this file: it revokes the runtime's bootstrap admin key.
+describe("revoking the bootstrap admin key", () => {
+  it("is done with another admin key; the old admin key is refused at once", async () => {
+    const other = await api.expect<{ key: string }>(201, "POST", "/v1/api-keys", {
+      name: "second admin",
+      scopes: ["admin"],
+    });
+    const second = new SteadfastClient(runtime.info.apiUrl, other.key);
+    expect((await api.request("GET", "/v1/lists")).status).toBe(200);
+
+    expect((await second.request("DELETE", "/v1/api-keys/admin")).status).toBe(204);
+    const refused = await api.request<ErrorBody>("GET", "/v1/lists");
+    expect([refused.status, refused.body.error.code]).toEqual([401, "unauthorized"]);
+    // Repeating finds nothing to revoke; the other admin key carries on.
+    expect((await second.request("DELETE", "/v1/api-keys/admin")).status).toBe(404);
+    expect((await second.request("GET", "/v1/api-keys")).status).toBe(200);
   });
 });

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { generateApiKey, hashApiKey } from "../../domain/api-key.ts";
 import { NotFoundError } from "../../domain/errors.ts";
+import { ADMIN_KEY_ID } from "../auth.ts";
 import type { RouteHandler } from "../context.ts";
 import { type HttpResult, json, jsonBody, validate } from "../http.ts";
 import type { RouteDoc } from "../router.ts";
@@ -40,8 +41,19 @@ export const listKeys: RouteHandler = async (event, _params, deps) => {
   return json(200, await paged(() => deps.apiKeys.page(query.limit, query.cursor)));
 };
 
-/** Revokes at once: the next request with the key is refused (keys are looked up on every request). */
+/**
+ * Revokes at once: the next request with the key is refused (keys are looked up on every request).
+ * `admin` is the bootstrap key from Secrets Manager: its revocation is recorded under its hash.
+ */
 export const revokeKey: RouteHandler = async (_event, params, deps) => {
+  if (params.id === ADMIN_KEY_ID) {
+    const hash = await deps.adminKeyHash();
+    const at = deps.now().toISOString();
+    if (!hash || !(await deps.apiKeys.revokeExternal(ADMIN_KEY_ID, hash, at))) {
+      throw new NotFoundError("API key");
+    }
+    return { statusCode: 204, headers: { "cache-control": "no-store" } };
+  }
   const id = pathId(params, "id", "API key");
   if (!(await deps.apiKeys.revoke(id))) throw new NotFoundError("API key");
   return { statusCode: 204, headers: { "cache-control": "no-store" } };
@@ -65,5 +77,10 @@ export const docs = {
     query: pageQuerySchema,
     responses: { 200: { description: "a page", schema: apiKeyPageSchema } },
   },
-  revokeKey: { summary: "Revoke an API key at once", responses: { 204: { description: "revoked" } } },
+  revokeKey: {
+    summary:
+      "Revoke an API key at once; `admin` revokes the bootstrap admin key (the Secrets Manager " +
+      "one) until that secret gets a new value",
+    responses: { 204: { description: "revoked" } },
+  },
 } satisfies Record<string, RouteDoc>;
