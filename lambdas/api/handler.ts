@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import type { Context } from "aws-lambda";
 import { ApiKeyStore } from "../adapters/api-key-store.ts";
@@ -25,7 +26,7 @@ import { errorResult, type HttpEvent, type HttpResult } from "./http.ts";
 import { ApiError, toApiError } from "./http-errors.ts";
 import { idempotencyKey, idempotent } from "./idempotency.ts";
 import { ROUTES } from "./route-table.ts";
-import { Router } from "./router.ts";
+import { type Match, Router } from "./router.ts";
 
 const db = createDocumentClient();
 const sqs = createSqsClient();
@@ -93,8 +94,10 @@ export const handler = traceHandler(async (event: HttpEvent, context?: Context):
   logger.addContext(context as Context);
   const method = event.requestContext?.http?.method ?? "GET";
   const path = event.rawPath ?? "/";
+  let matched: Match | undefined;
   try {
-    const { route, params } = router.match(method, path);
+    matched = router.match(method, path);
+    const { route, params } = matched;
     const principal = route.scope ? await authenticator.authenticate(event, route.scope) : undefined;
     if (route.doc && !route.doc.query) refuseQuery(event);
     const key = method === "POST" ? idempotencyKey(event) : undefined;
@@ -113,18 +116,36 @@ export const handler = traceHandler(async (event: HttpEvent, context?: Context):
     const name = (error as Error)?.name ?? "Error";
     const code = (error as { code?: string })?.code;
     if (UNAVAILABLE.has(name) || code === "ECONNREFUSED" || code === "ECONNRESET") {
-      logger.warn("dependency unavailable", { method, path, error: name });
+      logger.warn("dependency unavailable", { method, ...where(matched), error: name });
       return {
         ...errorResult(new ApiError(503, "service_unavailable", "try again shortly")),
         headers: { "content-type": "application/json", "retry-after": "5" },
       };
     }
-    logger.error("unhandled error", { method, path, error: name, message: (error as Error)?.message });
+    logger.error("unhandled error", {
+      method,
+      ...where(matched),
+      error: name,
+      message: (error as Error)?.message,
+    });
     return errorResult(new ApiError(500, "internal_error", "internal error"));
   } finally {
     logger.resetKeys?.();
   }
 });
+
+/**
+ * Where a request went, for logs: the route template, never the path (it holds addresses and
+ * unsubscribe tokens), and a hash of the address a route names, to correlate without the address.
+ */
+function where(matched: Match | undefined): Record<string, string> {
+  if (!matched) return { route: "unmatched" };
+  const email = matched.params.email;
+  return {
+    route: matched.route.path,
+    ...(email ? { emailHash: createHash("sha256").update(email).digest("hex").slice(0, 16) } : {}),
+  };
+}
 
 /** A documented route that takes no query parameters refuses them rather than ignoring them. */
 function refuseQuery(event: HttpEvent): void {

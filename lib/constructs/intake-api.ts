@@ -123,8 +123,9 @@ export class IntakeApi extends Construct {
             requestId: "$context.requestId",
             ip: "$context.identity.sourceIp",
             requestTime: "$context.requestTimeEpoch",
-            method: "$context.httpMethod",
-            path: "$context.path",
+            // The route key ("POST /u/{token}"), never the path: paths hold unsubscribe tokens and
+            // subscribers' addresses.
+            routeKey: "$context.routeKey",
             status: "$context.status",
             latencyMs: "$context.responseLatency",
             integrationError: "$context.integrationErrorMessage",

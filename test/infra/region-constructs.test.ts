@@ -138,6 +138,16 @@ describe("IntakeApi", () => {
     const { api: built } = api();
     expect(built.alarms).toEqual([built.function.errorsAlarm, built.serverErrorAlarm]);
   });
+
+  it("logs the route key, never the raw path (it holds addresses and unsubscribe tokens)", () => {
+    const { stack } = api();
+    const stages = resources(Template.fromStack(stack), "AWS::ApiGatewayV2::Stage");
+    expect(stages).toHaveLength(1);
+    const [, stage] = stages[0]!;
+    const format = props<{ AccessLogSettings: { Format: string } }>(stage).AccessLogSettings.Format;
+    expect(JSON.parse(format)).toMatchObject({ routeKey: "$context.routeKey" });
+    expect(format).not.toMatch(/\$context\.(path|resourcePath)|rawPath/);
+  });
 });
 
 describe("AlarmTopic", () => {
