@@ -18,7 +18,7 @@ import { ENV } from "../contracts/env.ts";
 import { hashApiKey } from "../domain/api-key.ts";
 import { ValidationError } from "../domain/errors.ts";
 import { cachedSecret, nonEmpty } from "../adapters/cached-secret.ts";
-import { requireEnv } from "../shared/env.ts";
+import { numberEnv, requireEnv } from "../shared/env.ts";
 import { logger, traceHandler } from "../shared/powertools.ts";
 import { ADMIN_KEY_CACHE_MS, Authenticator } from "./auth.ts";
 import type { Deps } from "./context.ts";
@@ -27,6 +27,7 @@ import { ApiError, toApiError } from "./http-errors.ts";
 import { idempotencyKey, idempotent } from "./idempotency.ts";
 import { ROUTES } from "./route-table.ts";
 import { type Match, Router } from "./router.ts";
+import { KeyRateLimiter } from "./rate-limit.ts";
 
 const db = createDocumentClient();
 const sqs = createSqsClient();
@@ -78,6 +79,11 @@ const deps: Deps = {
 const authenticator = new Authenticator(apiKeys, adminKeyHash);
 
 const router = new Router(ROUTES);
+// The stacks set both (IntakeApi keyThrottle); the fallbacks are the stacks' defaults.
+const rateLimiter = new KeyRateLimiter(
+  numberEnv(ENV.apiKeyRateLimit, 20),
+  numberEnv(ENV.apiKeyBurstLimit, 40),
+);
 
 /** Errors the AWS SDK raises when a dependency is overloaded or unreachable: the client may retry. */
 const UNAVAILABLE = new Set([
@@ -99,6 +105,13 @@ export const handler = traceHandler(async (event: HttpEvent, context?: Context):
     matched = router.match(method, path);
     const { route, params } = matched;
     const principal = route.scope ? await authenticator.authenticate(event, route.scope) : undefined;
+    const wait = principal ? rateLimiter.retryAfterSeconds(principal.keyId) : 0;
+    if (wait > 0) {
+      return {
+        ...errorResult(new ApiError(429, "rate_limited", "too many requests for this API key; retry later")),
+        headers: { "content-type": "application/json", "retry-after": String(wait) },
+      };
+    }
     if (route.doc && !route.doc.query) refuseQuery(event);
     const key = method === "POST" ? idempotencyKey(event) : undefined;
     if (key === undefined) return await route.handler(event, params, deps);

@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { Context } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
@@ -28,6 +28,9 @@ beforeAll(async () => {
     // The logger writes through the global console, where the test captures it, at its deployed level.
     POWERTOOLS_DEV: "true",
     POWERTOOLS_LOG_LEVEL: "INFO",
+    // Small, so that a few requests reach the per-key limit.
+    API_KEY_RATE_LIMIT: "0.5",
+    API_KEY_BURST_LIMIT: "3",
   });
   ({ handler } = await import("../../lambdas/api/handler.ts"));
 });
@@ -115,5 +118,29 @@ describe("api function logs", () => {
     expect(result?.statusCode).toBe(503);
     expect(logged).toContain("/u/{token}");
     expect(logged).not.toContain(token);
+  });
+});
+
+describe("per-key rate limit", () => {
+  it("answers 429 with Retry-After once a key has used its burst, and lets it go on at the rate", async () => {
+    vi.useFakeTimers({ now: Date.now(), toFake: ["Date"] });
+    try {
+      db.on(GetCommand).resolves({});
+      db.on(QueryCommand).resolves({ Items: [] });
+      const statuses: (number | undefined)[] = [];
+      for (let i = 0; i < 3; i++)
+        statuses.push((await handler(request("GET", "/v1/api-keys"), context)).statusCode);
+      expect(statuses).toEqual([200, 200, 200]);
+      const limited = await handler(request("GET", "/v1/api-keys"), context);
+      expect(limited.statusCode).toBe(429);
+      expect(limited.headers?.["retry-after"]).toBe("2");
+      expect(JSON.parse(String(limited.body))).toMatchObject({ error: { code: "rate_limited" } });
+      // Nothing behind the limit ran: no query for the refused request.
+      expect(db.commandCalls(QueryCommand)).toHaveLength(3);
+      vi.setSystemTime(Date.now() + 2000);
+      expect((await handler(request("GET", "/v1/api-keys"), context)).statusCode).toBe(200);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
