@@ -5,7 +5,7 @@ import { decodeKeyCursor, encodeKeyCursor } from "./dynamo/cursor.ts";
 import { APIKEYS_PK, apiKeyIndexKey, apiKeyKey } from "./dynamo/keys.ts";
 import type { Page } from "./list-store.ts";
 
-export interface ApiKeyRecord {
+interface ApiKeyRecord {
   readonly id: string;
   readonly name: string;
   readonly scopes: readonly string[];
