@@ -1,14 +1,20 @@
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { isConditionalFailure } from "./dynamo/errors.ts";
 import { transactWrite } from "./dynamo/batch.ts";
 import { decodeKeyCursor, encodeKeyCursor } from "./dynamo/cursor.ts";
 import { APIKEYS_PK, apiKeyIndexKey, apiKeyKey } from "./dynamo/keys.ts";
 import type { Page } from "./list-store.ts";
 
-export interface ApiKeyRecord {
+interface ApiKeyRecord {
   readonly id: string;
   readonly name: string;
   readonly scopes: readonly string[];
 }
+
+export type ApiKeyLookup =
+  | { readonly kind: "active"; readonly record: ApiKeyRecord }
+  | { readonly kind: "revoked" }
+  | { readonly kind: "unknown" };
 
 export interface ApiKeyView extends ApiKeyRecord {
   readonly createdAt: string;
@@ -25,14 +31,40 @@ export class ApiKeyStore {
     private readonly table: string,
   ) {}
 
-  async get(hash: string): Promise<ApiKeyRecord | undefined> {
+  /**
+   * The key with this hash: `revoked` when a revocation is recorded under it (the bootstrap admin
+   * key, which lives in Secrets Manager, is revoked that way), `unknown` when nothing is.
+   */
+  async get(hash: string): Promise<ApiKeyLookup> {
     // Strongly consistent: a revoked key must stop working on the next request.
     const out = await this.db.send(
       new GetCommand({ TableName: this.table, Key: apiKeyKey(hash), ConsistentRead: true }),
     );
     const item = out.Item as (ApiKeyRecord & { revokedAt?: string }) | undefined;
-    if (!item || item.revokedAt) return undefined;
-    return { id: item.id, name: item.name, scopes: item.scopes };
+    if (!item) return { kind: "unknown" };
+    if (item.revokedAt) return { kind: "revoked" };
+    return { kind: "active", record: { id: item.id, name: item.name, scopes: item.scopes } };
+  }
+
+  /**
+   * Records the revocation of a key kept outside the table (the bootstrap admin key) under its
+   * hash, where every request's lookup reads. A new secret value has another hash, so rotating the
+   * secret brings an admin key back. False when that key is already revoked.
+   */
+  async revokeExternal(id: string, hash: string, revokedAt: string): Promise<boolean> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...apiKeyKey(hash), type: "api-key-revocation", id, revokedAt },
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalFailure(error)) return false;
+      throw error;
+    }
   }
 
   /** Stores a new key under its hash, with an index entry (by id) for listing and revoking. */

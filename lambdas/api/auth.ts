@@ -5,6 +5,12 @@ import { header } from "./http.ts";
 import { ForbiddenError, UnauthorizedError } from "./http-errors.ts";
 import type { Scope } from "./router.ts";
 
+/** The id of the bootstrap admin key (the Secrets Manager one) in the API and as idempotency scope. */
+export const ADMIN_KEY_ID = "admin";
+
+/** How long a container keeps the admin key's hash before reading the secret again. */
+export const ADMIN_KEY_CACHE_MS = 60_000;
+
 export interface Principal {
   readonly keyId: string;
   readonly scopes: readonly string[];
@@ -18,7 +24,7 @@ export interface Principal {
 export class Authenticator {
   constructor(
     private readonly apiKeys: ApiKeyStore,
-    /** The hash of the admin key (undefined when the secret is empty), read once per container. */
+    /** The hash of the admin key (undefined when the secret is empty), read at most a minute ago. */
     private readonly adminKeyHash: () => Promise<string | undefined>,
   ) {}
 
@@ -36,10 +42,12 @@ export class Authenticator {
   }
 
   private async lookup(hash: string): Promise<Principal | undefined> {
-    const admin = await this.adminKeyHash();
-    if (admin && hashesEqual(admin, hash)) return { keyId: "admin", scopes: ["admin"] };
-    const record = await this.apiKeys.get(hash);
-    return record ? { keyId: record.id, scopes: record.scopes } : undefined;
+    // One strongly consistent read serves both kinds of key: a stored key's record, or the
+    // revocation recorded under the admin key's hash (DELETE /v1/api-keys/admin).
+    const [admin, found] = await Promise.all([this.adminKeyHash(), this.apiKeys.get(hash)]);
+    if (found.kind === "revoked") return undefined;
+    if (admin && hashesEqual(admin, hash)) return { keyId: ADMIN_KEY_ID, scopes: ["admin"] };
+    return found.kind === "active" ? { keyId: found.record.id, scopes: found.record.scopes } : undefined;
   }
 }
 

@@ -33,6 +33,8 @@ export interface Deps extends CampaignDeps {
   readonly now: () => Date;
   /** The suppression list (routes/suppressions.ts). */
   readonly suppressions: SuppressionStore;
+  /** The hash of the bootstrap admin key (undefined when its secret is empty). */
+  readonly adminKeyHash: () => Promise<string | undefined>;
   /** The key unsubscribe tokens are signed with, read once from Secrets Manager. */
   readonly unsubscribeSecret: () => Promise<string>;
   /** Resolves when the tables and the fan-out queue answer (GET /health); rejects otherwise. */

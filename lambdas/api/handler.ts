@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import type { Context } from "aws-lambda";
 import { ApiKeyStore } from "../adapters/api-key-store.ts";
@@ -17,15 +18,16 @@ import { ENV } from "../contracts/env.ts";
 import { hashApiKey } from "../domain/api-key.ts";
 import { ValidationError } from "../domain/errors.ts";
 import { cachedSecret, nonEmpty } from "../adapters/cached-secret.ts";
-import { requireEnv } from "../shared/env.ts";
+import { numberEnv, requireEnv } from "../shared/env.ts";
 import { logger, traceHandler } from "../shared/powertools.ts";
-import { Authenticator } from "./auth.ts";
+import { ADMIN_KEY_CACHE_MS, Authenticator } from "./auth.ts";
 import type { Deps } from "./context.ts";
 import { errorResult, type HttpEvent, type HttpResult } from "./http.ts";
 import { ApiError, toApiError } from "./http-errors.ts";
 import { idempotencyKey, idempotent } from "./idempotency.ts";
 import { ROUTES } from "./route-table.ts";
-import { Router } from "./router.ts";
+import { type Match, Router } from "./router.ts";
+import { KeyRateLimiter } from "./rate-limit.ts";
 
 const db = createDocumentClient();
 const sqs = createSqsClient();
@@ -35,6 +37,13 @@ const apiKeys = new ApiKeyStore(db, audienceTable);
 /** Set by the local runtime only: queue ages come from the emulator there, from CloudWatch on AWS. */
 const sqsInspectUrl = process.env[ENV.sqsInspectUrl];
 const idempotency = new IdempotencyStore(db, audienceTable);
+// Re-read within a minute, so a changed admin secret takes effect everywhere that soon.
+const adminKeyHash = cachedSecret(
+  requireEnv(ENV.adminKeySecretId),
+  (key) => (key ? hashApiKey(key) : undefined),
+  undefined,
+  ADMIN_KEY_CACHE_MS,
+);
 const deps: Deps = {
   lists: new ListStore(db, audienceTable),
   subscribers: new SubscriberStore(db, audienceTable),
@@ -59,6 +68,7 @@ const deps: Deps = {
   defaultFrom: requireEnv(ENV.defaultFromAddress),
   now: () => new Date(),
   suppressions: new SuppressionStore(db, audienceTable),
+  adminKeyHash,
   unsubscribeSecret: cachedSecret(requireEnv(ENV.unsubscribeSecretId), nonEmpty("unsubscribe")),
   checkHealth: async () => {
     await Promise.all([
@@ -67,12 +77,14 @@ const deps: Deps = {
     ]);
   },
 };
-const authenticator = new Authenticator(
-  apiKeys,
-  cachedSecret(requireEnv(ENV.adminKeySecretId), (key) => (key ? hashApiKey(key) : undefined)),
-);
+const authenticator = new Authenticator(apiKeys, adminKeyHash);
 
 const router = new Router(ROUTES);
+// The stacks set both (IntakeApi keyThrottle); the fallbacks are the stacks' defaults.
+const rateLimiter = new KeyRateLimiter(
+  numberEnv(ENV.apiKeyRateLimit, 20),
+  numberEnv(ENV.apiKeyBurstLimit, 40),
+);
 
 /** Errors the AWS SDK raises when a dependency is overloaded or unreachable: the client may retry. */
 const UNAVAILABLE = new Set([
@@ -89,14 +101,28 @@ export const handler = traceHandler(async (event: HttpEvent, context?: Context):
   logger.addContext(context as Context);
   const method = event.requestContext?.http?.method ?? "GET";
   const path = event.rawPath ?? "/";
+  let matched: Match | undefined;
   try {
-    const { route, params } = router.match(method, path);
+    matched = router.match(method, path);
+    const { route, params } = matched;
     const principal = route.scope ? await authenticator.authenticate(event, route.scope) : undefined;
+    const wait = principal ? rateLimiter.retryAfterSeconds(principal.keyId) : 0;
+    if (wait > 0) {
+      return {
+        ...errorResult(new ApiError(429, "rate_limited", "too many requests for this API key; retry later")),
+        headers: { "content-type": "application/json", "retry-after": String(wait) },
+      };
+    }
     if (route.doc && !route.doc.query) refuseQuery(event);
     const key = method === "POST" ? idempotencyKey(event) : undefined;
     if (key === undefined) return await route.handler(event, params, deps);
-    return await idempotent(idempotency, principal?.keyId ?? "public", key, event, () =>
-      route.handler(event, params, deps),
+    return await idempotent(
+      idempotency,
+      principal?.keyId ?? "public",
+      key,
+      event,
+      () => route.handler(event, params, deps),
+      route.replayable,
     );
   } catch (error) {
     const refused = toApiError(error);
@@ -104,18 +130,36 @@ export const handler = traceHandler(async (event: HttpEvent, context?: Context):
     const name = (error as Error)?.name ?? "Error";
     const code = (error as { code?: string })?.code;
     if (UNAVAILABLE.has(name) || code === "ECONNREFUSED" || code === "ECONNRESET") {
-      logger.warn("dependency unavailable", { method, path, error: name });
+      logger.warn("dependency unavailable", { method, ...where(matched), error: name });
       return {
         ...errorResult(new ApiError(503, "service_unavailable", "try again shortly")),
         headers: { "content-type": "application/json", "retry-after": "5" },
       };
     }
-    logger.error("unhandled error", { method, path, error: name, message: (error as Error)?.message });
+    logger.error("unhandled error", {
+      method,
+      ...where(matched),
+      error: name,
+      message: (error as Error)?.message,
+    });
     return errorResult(new ApiError(500, "internal_error", "internal error"));
   } finally {
     logger.resetKeys?.();
   }
 });
+
+/**
+ * Where a request went, for logs: the route template, never the path (it holds addresses and
+ * unsubscribe tokens), and a hash of the address a route names, to correlate without the address.
+ */
+function where(matched: Match | undefined): Record<string, string> {
+  if (!matched) return { route: "unmatched" };
+  const email = matched.params.email;
+  return {
+    route: matched.route.path,
+    ...(email ? { emailHash: createHash("sha256").update(email).digest("hex").slice(0, 16) } : {}),
+  };
+}
 
 /** A documented route that takes no query parameters refuses them rather than ignoring them. */
 function refuseQuery(event: HttpEvent): void {

@@ -23,6 +23,8 @@ export function idempotencyKey(event: HttpEvent): string | undefined {
  * Runs a POST at most once per (API key, Idempotency-Key) for 24 hours: a repeat with the same
  * method, path and body gets the first response; another request under the same key is a 409.
  * Only successful responses are kept: a refused request leaves no record, so a corrected retry works.
+ * `replayable` picks what of the response may be stored (a secret never is: the record lives 24 h,
+ * in every replica and in the table's backups).
  */
 export async function idempotent(
   store: IdempotencyStore,
@@ -30,6 +32,7 @@ export async function idempotent(
   key: string,
   event: HttpEvent,
   run: () => Promise<HttpResult>,
+  replayable: (result: HttpResult) => HttpResult = (result) => result,
 ): Promise<HttpResult> {
   const body = event.isBase64Encoded
     ? Buffer.from(event.body ?? "", "base64")
@@ -59,10 +62,11 @@ export async function idempotent(
   }
   const status = result.statusCode ?? 200;
   if (status >= 200 && status < 300) {
+    const kept = replayable(result);
     await store.complete(scope, key, {
-      statusCode: status,
-      headers: Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k, String(v)])),
-      body: typeof result.body === "string" ? result.body : "",
+      statusCode: kept.statusCode ?? status,
+      headers: Object.fromEntries(Object.entries(kept.headers ?? {}).map(([k, v]) => [k, String(v)])),
+      body: typeof kept.body === "string" ? kept.body : "",
     });
   } else {
     await store.abandon(scope, key);

@@ -23,6 +23,8 @@ const ERRORS: Record<string, string> = {
   "409": "conflict with the resource's state, or an Idempotency-Key reused with another body",
   "413": "body too large",
   "415": "unsupported content type",
+  "429":
+    "too many requests (the route's throttle, or this API key's rate); retry after the Retry-After header",
   "503": "a dependency is unavailable; retry after the Retry-After header",
 };
 

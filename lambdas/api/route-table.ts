@@ -39,6 +39,7 @@ export const ROUTES: readonly Route[] = [
     scope: "admin",
     handler: apiKeys.createKey,
     doc: apiKeys.docs.createKey,
+    replayable: apiKeys.withoutSecret,
   },
   {
     method: "GET",

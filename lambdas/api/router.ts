@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { ApiError } from "./http-errors.ts";
 import type { RouteHandler } from "./context.ts";
+import type { HttpResult } from "./http.ts";
 
 export type Scope = "admin" | "write" | "read";
 
@@ -30,6 +31,11 @@ export interface Route {
   readonly scope: Scope | null;
   readonly handler: RouteHandler;
   readonly doc?: RouteDoc;
+  /**
+   * What of a success the idempotency store may keep for replay (default: all of it). A route
+   * whose answer holds a secret keeps only what is safe to persist.
+   */
+  readonly replayable?: (result: HttpResult) => HttpResult;
 }
 
 interface CompiledRoute extends Route {

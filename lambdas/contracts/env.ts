@@ -18,6 +18,10 @@ export const ENV = {
   feedbackDlqUrl: "FEEDBACK_DLQ_URL",
   unsubscribeSecretId: "UNSUBSCRIBE_SECRET_ID",
   adminKeySecretId: "ADMIN_KEY_SECRET_ID",
+  /** Requests per second each API key may make, per API container (429 with Retry-After beyond). */
+  apiKeyRateLimit: "API_KEY_RATE_LIMIT",
+  /** Burst of requests each API key may make at once, per API container. */
+  apiKeyBurstLimit: "API_KEY_BURST_LIMIT",
   /** The HTTPS base URL mailed links point at. */
   publicApiUrl: "PUBLIC_API_URL",
   senderDomain: "SENDER_DOMAIN",

@@ -12,8 +12,10 @@ export class TokenBucket {
     private readonly burst: number = Math.max(1, rate),
     private readonly now: () => number = Date.now,
     private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+    /** Tokens at the start (by default one: no burst before the rate is known to be right). */
+    initialTokens: number = Math.min(1, burst),
   ) {
-    this.tokens = Math.min(1, burst);
+    this.tokens = Math.min(initialTokens, burst);
     this.last = now();
   }
 
@@ -24,6 +26,16 @@ export class TokenBucket {
   setRate(rate: number): void {
     this.refill();
     this.rate = rate;
+  }
+
+  /** Takes a token if one is there: 0; else the milliseconds until one will be (nothing taken). */
+  tryTake(): number {
+    this.refill();
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 0;
+    }
+    return Math.ceil(((1 - this.tokens) / this.rate) * 1000);
   }
 
   take(): Promise<void> {

@@ -38,6 +38,21 @@ export interface IntakeApiProps extends FunctionCodeProps {
   /** Steady-state requests per second and burst of the stage. */
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
   /**
+   * Requests per second and burst each API key may make, per api function container (429 with
+   * Retry-After beyond).
+   * @default { rateLimit: 20, burstLimit: 40 }
+   */
+  readonly keyThrottle?: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
+   * Route-level throttles of the public routes, apart from the stage's so that API clients cannot
+   * starve unsubscribes (`/u/{token}`) or health checks.
+   * @default unsubscribe 100/s (burst 200), health 10/s (burst 20)
+   */
+  readonly publicThrottle?: {
+    readonly unsubscribe: { readonly rateLimit: number; readonly burstLimit: number };
+    readonly health: { readonly rateLimit: number; readonly burstLimit: number };
+  };
+  /**
    * Timeout of the api function. At most 30 s, the longest an HTTP API waits for its integration.
    * @default Duration.seconds(10)
    */
@@ -46,7 +61,8 @@ export interface IntakeApiProps extends FunctionCodeProps {
 
 /**
  * The HTTP API of a region: every route goes to the api function, on a throttled `$default` stage
- * with JSON access logs, and an alarm on 5xx responses.
+ * with JSON access logs, and an alarm on 5xx responses. The public routes (`/u/{token}`,
+ * `/health`) have routes and throttles of their own; `$default` serves the rest.
  */
 export class IntakeApi extends Construct {
   public readonly function: ServiceFunction;
@@ -64,6 +80,11 @@ export class IntakeApi extends Construct {
     super(scope, id);
     const region = Stack.of(this).region;
     const timeout = props.timeout ?? Duration.seconds(10);
+    const keyThrottle = props.keyThrottle ?? { rateLimit: 20, burstLimit: 40 };
+    const publicThrottle = props.publicThrottle ?? {
+      unsubscribe: { rateLimit: 100, burstLimit: 200 },
+      health: { rateLimit: 10, burstLimit: 20 },
+    };
     if (timeout.toSeconds() > MAX_INTEGRATION_TIMEOUT.toSeconds()) {
       throw new Error(
         `IntakeApi ${this.node.path}: timeout (${timeout.toSeconds()} s) exceeds the ` +
@@ -81,6 +102,8 @@ export class IntakeApi extends Construct {
       environment: {
         [ENV.senderDomain]: props.senderDomain,
         [ENV.defaultFromAddress]: props.defaultFromAddress,
+        [ENV.apiKeyRateLimit]: String(keyThrottle.rateLimit),
+        [ENV.apiKeyBurstLimit]: String(keyThrottle.burstLimit),
       },
     });
     const fn = this.function;
@@ -101,11 +124,12 @@ export class IntakeApi extends Construct {
       new iam.PolicyStatement({ actions: ["cloudwatch:GetMetricData"], resources: ["*"] }),
     );
 
+    const integration = new HttpLambdaIntegration("ApiIntegration", fn.function, {
+      payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
+    });
     this.httpApi = new apigwv2.HttpApi(this, "HttpApi", {
       description: `${props.appName} API (${region})`,
-      defaultIntegration: new HttpLambdaIntegration("ApiIntegration", fn.function, {
-        payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
-      }),
+      defaultIntegration: integration,
       // The default stage is created below to configure throttling and access logs.
       createDefaultStage: false,
     });
@@ -125,8 +149,9 @@ export class IntakeApi extends Construct {
             requestId: "$context.requestId",
             ip: "$context.identity.sourceIp",
             requestTime: "$context.requestTimeEpoch",
-            method: "$context.httpMethod",
-            path: "$context.path",
+            // The route key ("POST /u/{token}"), never the path: paths hold unsubscribe tokens and
+            // subscribers' addresses.
+            routeKey: "$context.routeKey",
             status: "$context.status",
             latencyMs: "$context.responseLatency",
             integrationError: "$context.integrationErrorMessage",
@@ -134,6 +159,31 @@ export class IntakeApi extends Construct {
         ),
       },
     });
+    // The public routes get routes of their own, each throttled apart from `$default` (every API
+    // client): a client at the stage's limit cannot starve unsubscribes or health checks.
+    // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html
+    const publicRoutes = [
+      {
+        path: "/u/{token}",
+        methods: [apigwv2.HttpMethod.GET, apigwv2.HttpMethod.POST],
+        ...publicThrottle.unsubscribe,
+      },
+      { path: "/health", methods: [apigwv2.HttpMethod.GET], ...publicThrottle.health },
+    ];
+    // A JSON map in CloudFormation: its values are passed as they are, hence the CloudFormation case.
+    const routeSettings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
+    for (const route of publicRoutes) {
+      const routes = this.httpApi.addRoutes({ path: route.path, methods: route.methods, integration });
+      for (const method of route.methods) {
+        routeSettings[`${method} ${route.path}`] = {
+          ThrottlingRateLimit: route.rateLimit,
+          ThrottlingBurstLimit: route.burstLimit,
+        };
+      }
+      // Route settings name route keys: the routes must exist before the stage refers to them.
+      for (const created of routes) this.stage.node.addDependency(created);
+    }
+    (this.stage.node.defaultChild as apigwv2.CfnStage).routeSettings = routeSettings;
     this.url = this.stage.url;
 
     this.serverErrorAlarm = this.stage

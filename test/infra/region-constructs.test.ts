@@ -165,6 +165,44 @@ describe("IntakeApi", () => {
     const { api: built } = api();
     expect(built.alarms).toEqual([built.function.errorsAlarm, built.serverErrorAlarm]);
   });
+
+  it("gives the public routes their own routes and throttles; $default serves the API clients", () => {
+    const { stack } = api();
+    const template = Template.fromStack(stack);
+    const keys = resources(template, "AWS::ApiGatewayV2::Route").map(
+      ([, route]) => props<{ RouteKey: string }>(route).RouteKey,
+    );
+    expect(keys.sort()).toEqual(["$default", "GET /health", "GET /u/{token}", "POST /u/{token}"]);
+    const [, stage] = single(resources(template, "AWS::ApiGatewayV2::Stage"), "stage");
+    const { DefaultRouteSettings, RouteSettings } = props<{
+      DefaultRouteSettings: unknown;
+      RouteSettings: Record<string, unknown>;
+    }>(stage);
+    expect(DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 });
+    expect(RouteSettings).toEqual({
+      "GET /u/{token}": { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+      "POST /u/{token}": { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+      "GET /health": { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 },
+    });
+    // Every route reaches the one function.
+    expect(resources(template, "AWS::ApiGatewayV2::Integration")).toHaveLength(1);
+  });
+
+  it("sets the per-key rate limit of the function", () => {
+    const { stack } = api();
+    const env = environment(serviceFunction(Template.fromStack(stack), "api")[1]);
+    expect([env.API_KEY_RATE_LIMIT, env.API_KEY_BURST_LIMIT]).toEqual(["20", "40"]);
+  });
+
+  it("logs the route key, never the raw path (it holds addresses and unsubscribe tokens)", () => {
+    const { stack } = api();
+    const stages = resources(Template.fromStack(stack), "AWS::ApiGatewayV2::Stage");
+    expect(stages).toHaveLength(1);
+    const [, stage] = stages[0]!;
+    const format = props<{ AccessLogSettings: { Format: string } }>(stage).AccessLogSettings.Format;
+    expect(JSON.parse(format)).toMatchObject({ routeKey: "$context.routeKey" });
+    expect(format).not.toMatch(/\$context\.(path|resourcePath)|rawPath/);
+  });
 });
 
 describe("AlarmTopic", () => {
