@@ -93,9 +93,9 @@ export const handler = traceHandler(async (event: HttpEvent, context?: Context):
     const principal = route.scope ? await authenticator.authenticate(event, route.scope) : undefined;
     if (route.doc && !route.doc.query) refuseQuery(event);
     const key = method === "POST" ? idempotencyKey(event) : undefined;
-    if (key === undefined) return await route.handler(event, params, deps);
+    if (key === undefined) return await route.handler(event, params, deps, principal);
     return await idempotent(idempotency, principal?.keyId ?? "public", key, event, () =>
-      route.handler(event, params, deps),
+      route.handler(event, params, deps, principal),
     );
   } catch (error) {
     const refused = toApiError(error);
