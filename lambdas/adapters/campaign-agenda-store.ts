@@ -40,11 +40,34 @@ export class CampaignAgendaStore {
   async clearScheduled(entry: string): Promise<void> {
     await this.db.send(new DeleteCommand({ TableName: this.table, Key: { pk: SCHEDULED_PK, sk: entry } }));
   }
-  /** Registers a campaign as sending, so the scheduler can finish or resume it. */
-  async markActive(id: string, now: string): Promise<void> {
+  /**
+   * Registers a campaign as sending, so the scheduler can finish or resume it. The entry carries the
+   * list, so that deleting a list can see who is sending to it without reading every campaign.
+   */
+  async markActive(id: string, listId: string, now: string): Promise<void> {
     await this.db.send(
-      new PutCommand({ TableName: this.table, Item: { ...activeKey(id), type: "active", since: now } }),
+      new PutCommand({
+        TableName: this.table,
+        Item: { ...activeKey(id), type: "active", since: now, listId },
+      }),
     );
+  }
+  /**
+   * Campaigns on their way that may be sending to `listId`: those whose entry names it, and those
+   * whose entry names no list (written before entries carried one; the caller reads the campaign).
+   */
+  async activeOn(listId: string): Promise<{ id: string; listId?: string }[]> {
+    const items = await queryAll(this.db, {
+      TableName: this.table,
+      KeyConditionExpression: "pk = :pk",
+      FilterExpression: "listId = :listId OR attribute_not_exists(listId)",
+      ExpressionAttributeValues: { ":pk": ACTIVE_PK, ":listId": listId },
+      ConsistentRead: true,
+    });
+    return items.map((item) => ({
+      id: item.sk as string,
+      ...(typeof item.listId === "string" ? { listId: item.listId } : {}),
+    }));
   }
   async listActive(): Promise<string[]> {
     const items = await queryAll(this.db, {

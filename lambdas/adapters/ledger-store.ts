@@ -18,7 +18,14 @@ import { decodeCursor, encodeCursor } from "./dynamo/cursor.ts";
 import { cancellationCodes, isConditionalFailure } from "./dynamo/errors.ts";
 import { updateIf } from "./dynamo/conditional.ts";
 import { queryAll } from "./dynamo/query.ts";
-import { LEDGER_SHARDS, ledgerKey, ledgerPk, RECIPIENT_PREFIX } from "./dynamo/keys.ts";
+import {
+  campaignOfLedgerPk,
+  type Key,
+  LEDGER_SHARDS,
+  ledgerKey,
+  ledgerPk,
+  RECIPIENT_PREFIX,
+} from "./dynamo/keys.ts";
 
 export interface LedgerItem {
   readonly campaignId: string;
@@ -352,6 +359,33 @@ export class LedgerStore {
       if (codes?.[1] !== "ConditionalCheckFailed") throw error;
       return (await updateIf(this.db, update)) ? "recorded" : "duplicate";
     }
+  }
+
+  /**
+   * Every ledger item of an address, from the `byRecipient` index (keys only): what erasure deletes.
+   * The index is eventually consistent, so an item written a moment ago may be missing.
+   */
+  async itemsOf(email: string): Promise<(Key & { campaignId: string })[]> {
+    const items = await queryAll(this.db, {
+      TableName: this.table,
+      IndexName: "byRecipient",
+      KeyConditionExpression: "email = :email",
+      ExpressionAttributeValues: { ":email": email },
+    });
+    return items.map((item) => ({
+      pk: item.pk as string,
+      sk: item.sk as string,
+      campaignId: campaignOfLedgerPk(item.pk as string),
+    }));
+  }
+
+  /** Erases ledger items (GDPR Art. 17): the address, its bounce diagnostics, the links it clicked. */
+  async erase(keys: readonly Key[]): Promise<void> {
+    await batchWriteAll(
+      this.db,
+      this.table,
+      keys.map((key) => ({ DeleteRequest: { Key: { pk: key.pk, sk: key.sk } } })),
+    );
   }
 
   /** Records feedback attributes every time (the latest value wins). */

@@ -50,8 +50,11 @@ export class ListStore {
     ]);
   }
 
-  async get(id: string): Promise<MailingList | undefined> {
-    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: listKey(id) }));
+  /** A list; `consistent` where a list deleted a moment ago must already be gone. */
+  async get(id: string, consistent = false): Promise<MailingList | undefined> {
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: listKey(id), ConsistentRead: consistent }),
+    );
     return out.Item ? toList(out.Item) : undefined;
   }
 

@@ -10,7 +10,7 @@ import { mapLimit } from "../shared/concurrency.ts";
 import { batchGetAll, batchWriteAll, type TransactItem, transactWrite } from "./dynamo/batch.ts";
 import { decodeKeyCursor, encodeKeyCursor } from "./dynamo/cursor.ts";
 import { cancellationCodes, isConditionalFailure } from "./dynamo/errors.ts";
-import { SUBSCRIBER_PREFIX, subscriberKey, subscriberPk } from "./dynamo/keys.ts";
+import { listKey, SUBSCRIBER_PREFIX, subscriberKey, subscriberPk } from "./dynamo/keys.ts";
 import type { Page } from "./list-store.ts";
 
 export type SubscriberStatus = "subscribed" | "unsubscribed" | "bounced" | "complained";
@@ -21,10 +21,25 @@ export interface Subscriber {
   readonly status: SubscriberStatus;
 }
 
+/** Who set an opted-out address back to `subscribed`, when, and the consent they recorded. */
+export interface Resubscription {
+  readonly at: string;
+  /** The API key id. */
+  readonly by: string;
+  readonly consent: string;
+}
+
 export interface StoredSubscriber extends Subscriber {
   readonly createdAt: string;
   readonly updatedAt: string;
+  readonly resubscribed?: Resubscription;
 }
+
+export type UpdateOutcome =
+  | { readonly kind: "updated"; readonly subscriber: StoredSubscriber }
+  | { readonly kind: "absent" }
+  /** `subscribed` was asked of an opted-out address without a resubscription: nothing changed. */
+  | { readonly kind: "opt-out-kept"; readonly status: SubscriberStatus };
 
 export interface SubscriberPage {
   readonly subscribers: Subscriber[];
@@ -136,12 +151,16 @@ export class SubscriberStore {
   /**
    * Inserts or updates subscribers. A new subscriber starts `subscribed`; an existing one keeps its
    * status, so re-importing a list never re-subscribes someone who left.
+   *
+   * False when the list is gone after the writes (deleted while they were in flight): the items just
+   * written are erased again, since its erasure may have finished before they landed. A list still
+   * there after the writes was deleted after them, if at all, so its erasure finds them.
    */
   async upsert(
     listId: string,
     subscribers: readonly Omit<Subscriber, "status">[],
     now: string,
-  ): Promise<void> {
+  ): Promise<boolean> {
     await mapLimit(subscribers, 16, (s) =>
       this.db.send(
         new UpdateCommand({
@@ -160,17 +179,32 @@ export class SubscriberStore {
         }),
       ),
     );
+    const list = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: listKey(listId), ConsistentRead: true }),
+    );
+    if (list.Item) return true;
+    await batchWriteAll(
+      this.db,
+      this.table,
+      subscribers.map((s) => ({ DeleteRequest: { Key: subscriberKey(listId, s.email) } })),
+    );
+    return false;
   }
 
-  /** Changes a subscriber's attributes and/or status; undefined when there is no such subscriber. */
+  /**
+   * Changes a subscriber's attributes and/or status. An opt-out (`unsubscribed`, `bounced`,
+   * `complained`) becomes `subscribed` again only with `resubscribe`, which is recorded on the
+   * subscriber; without it the opt-out is kept and nothing changes.
+   */
   async update(
     listId: string,
     email: string,
-    changes: { attributes?: Attributes; status?: SubscriberStatus },
+    changes: { attributes?: Attributes; status?: SubscriberStatus; resubscribe?: Resubscription },
     now: string,
-  ): Promise<StoredSubscriber | undefined> {
+  ): Promise<UpdateOutcome> {
     const sets = ["updatedAt = :now"];
     const values: Record<string, unknown> = { ":now": now };
+    let condition = "attribute_exists(pk)";
     if (changes.attributes) {
       sets.push("attributes = :attributes");
       values[":attributes"] = changes.attributes;
@@ -179,22 +213,29 @@ export class SubscriberStore {
       sets.push("#status = :status");
       values[":status"] = changes.status;
     }
+    if (changes.status === "subscribed" && changes.resubscribe) {
+      sets.push("resubscribed = :resubscribed");
+      values[":resubscribed"] = changes.resubscribe;
+    } else if (changes.status === "subscribed") {
+      condition += " AND #status = :status";
+    }
     try {
       const out = await this.db.send(
         new UpdateCommand({
           TableName: this.table,
           Key: subscriberKey(listId, email),
           UpdateExpression: `SET ${sets.join(", ")}`,
-          ConditionExpression: "attribute_exists(pk)",
+          ConditionExpression: condition,
           ...(changes.status ? { ExpressionAttributeNames: { "#status": "status" } } : {}),
           ExpressionAttributeValues: values,
           ReturnValues: "ALL_NEW",
         }),
       );
-      return toSubscriber(out.Attributes ?? {});
+      return { kind: "updated", subscriber: toSubscriber(out.Attributes ?? {}) };
     } catch (error) {
-      if (isConditionalFailure(error)) return undefined;
-      throw error;
+      if (!isConditionalFailure(error)) throw error;
+      const current = await this.get(listId, email);
+      return current ? { kind: "opt-out-kept", status: current.status } : { kind: "absent" };
     }
   }
 
@@ -213,9 +254,14 @@ export class SubscriberStore {
   /**
    * Erases up to about `max` subscribers of a deleted list. Returns true when the list's partition is
    * empty. The suppression list lives in its own partition and is never touched, so an erased
-   * address stays suppressed.
+   * address stays suppressed. `beforeErase` gets each page's addresses before their items go (the
+   * ledger erasure: the addresses are what finds their ledger items).
    */
-  async erasePartition(listId: string, max: number): Promise<boolean> {
+  async erasePartition(
+    listId: string,
+    max: number,
+    beforeErase: (emails: string[]) => Promise<void> = async () => undefined,
+  ): Promise<boolean> {
     let erased = 0;
     while (erased < max) {
       const out = await this.db.send(
@@ -223,13 +269,16 @@ export class SubscriberStore {
           TableName: this.table,
           KeyConditionExpression: "pk = :pk",
           ExpressionAttributeValues: { ":pk": subscriberPk(listId) },
-          ProjectionExpression: "pk, sk",
+          ProjectionExpression: "pk, sk, email",
           Limit: 500,
           ConsistentRead: true,
         }),
       );
       const keys = (out.Items ?? []).map((item) => ({ pk: item.pk as string, sk: item.sk as string }));
       if (keys.length === 0) return true;
+      await beforeErase(
+        (out.Items ?? []).flatMap((item) => (typeof item.email === "string" ? [item.email] : [])),
+      );
       await batchWriteAll(
         this.db,
         this.table,
@@ -326,5 +375,6 @@ function toSubscriber(item: Record<string, unknown>): StoredSubscriber {
     status: item.status as SubscriberStatus,
     createdAt: item.createdAt as string,
     updatedAt: item.updatedAt as string,
+    ...(item.resubscribed ? { resubscribed: item.resubscribed as Resubscription } : {}),
   };
 }

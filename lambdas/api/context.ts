@@ -9,6 +9,7 @@ import type { QueueAdmin } from "../adapters/queue-admin.ts";
 import type { SubscriberStore } from "../adapters/subscriber-store.ts";
 import type { SuppressionStore } from "../adapters/suppression-store.ts";
 import type { CampaignDeps } from "../usecases/campaign-workflows.ts";
+import type { Principal } from "./auth.ts";
 import type { HttpEvent, HttpResult } from "./http.ts";
 
 /** What route handlers work with; built once per container in handler.ts. */
@@ -45,4 +46,6 @@ export type RouteHandler = (
   event: HttpEvent,
   params: Record<string, string>,
   deps: Deps,
+  /** The API key the request came with (absent on public routes): who changed what. */
+  caller?: Principal,
 ) => Promise<HttpResult>;

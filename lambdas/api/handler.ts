@@ -115,13 +115,13 @@ export const handler = traceHandler(async (event: HttpEvent, context?: Context):
     }
     if (route.doc && !route.doc.query) refuseQuery(event);
     const key = method === "POST" ? idempotencyKey(event) : undefined;
-    if (key === undefined) return await route.handler(event, params, deps);
+    if (key === undefined) return await route.handler(event, params, deps, principal);
     return await idempotent(
       idempotency,
       principal?.keyId ?? "public",
       key,
       event,
-      () => route.handler(event, params, deps),
+      () => route.handler(event, params, deps, principal),
       route.replayable,
     );
   } catch (error) {

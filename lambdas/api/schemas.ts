@@ -68,8 +68,25 @@ export const patchSubscriberSchema = z
   .strictObject({
     attributes: attributesSchema.optional(),
     status: z.enum(["subscribed", "unsubscribed"]).optional(),
+    /**
+     * The person opted in again: the only way an unsubscribed, bounced or complained address
+     * becomes `subscribed` again. Recorded on the subscriber with the API key and the time.
+     */
+    resubscribe: z
+      .strictObject({
+        consent: z
+          .string()
+          .trim()
+          .min(1, "say how the person opted in again")
+          .max(500, "at most 500 characters"),
+      })
+      .optional(),
   })
-  .refine((v) => v.attributes !== undefined || v.status !== undefined, "give attributes or status");
+  .refine((v) => v.attributes !== undefined || v.status !== undefined, "give attributes or status")
+  .refine((v) => v.resubscribe === undefined || v.status === "subscribed", {
+    message: 'resubscribe goes with "status": "subscribed"',
+    path: ["resubscribe"],
+  });
 
 const templateField = (field: string, max: number) =>
   z
@@ -185,6 +202,10 @@ export const subscriberViewSchema = z.object({
   status: z.enum(SUBSCRIBER_STATUSES),
   createdAt: z.string(),
   updatedAt: z.string(),
+  resubscribed: z
+    .object({ at: z.string(), by: z.string().meta({ description: "API key id" }), consent: z.string() })
+    .optional()
+    .meta({ description: "the last time an opted-out address was subscribed again, by whom, why" }),
 });
 export const subscriberPageSchema = page(subscriberViewSchema);
 export const upsertResultSchema = z.object({

@@ -1,7 +1,9 @@
 import type { Context, SQSEvent } from "aws-lambda";
 import { ListStore } from "../adapters/list-store.ts";
 import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
+import { CampaignStore } from "../adapters/campaign-store.ts";
 import { ImportStore } from "../adapters/import-store.ts";
+import { LedgerStore } from "../adapters/ledger-store.ts";
 import { QueuePublisher } from "../adapters/queue.ts";
 import { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { requireEnv } from "../shared/env.ts";
@@ -10,6 +12,7 @@ import { parseRecord, processBatch } from "../shared/sqs-batch.ts";
 import { type AudienceJob, audienceJobSchema } from "../contracts/messages.ts";
 import { ENV } from "../contracts/env.ts";
 import { METRIC } from "../contracts/metrics.ts";
+import { eraseLedgerOf } from "../usecases/erasure.ts";
 
 const db = createDocumentClient();
 const sqs = createSqsClient();
@@ -17,6 +20,10 @@ const audienceTable = requireEnv(ENV.audienceTable);
 const lists = new ListStore(db, audienceTable);
 const subscribers = new SubscriberStore(db, audienceTable);
 const imports = new ImportStore(db, audienceTable);
+const erasure = {
+  ledger: new LedgerStore(db, requireEnv(ENV.ledgerTable)),
+  campaigns: new CampaignStore(db, audienceTable),
+};
 const queue = new QueuePublisher(sqs);
 const audienceJobsQueueUrl = requireEnv(ENV.audienceJobsQueueUrl);
 
@@ -25,20 +32,27 @@ const ERASE_BATCH = 5_000;
 
 /**
  * Audience jobs the API hands off: chunks of a CSV import (upserted by email, so a redelivered
- * chunk or a re-posted file never duplicates anyone) and the erasure of a deleted list.
+ * chunk or a re-posted file never duplicates anyone) and the erasure of a deleted list (its
+ * subscribers and their ledger items of the list's campaigns).
  */
 export async function runJob(job: AudienceJob): Promise<void> {
   const now = new Date().toISOString();
   if (job.kind === "import-chunk") {
-    // A list deleted while its import runs gets nothing more: its partition is being erased.
-    const live = await lists.get(job.listId);
-    if (live) await subscribers.upsert(job.listId, job.subscribers, now);
+    // A list deleted while its import runs gets nothing more: its partition is being erased, and
+    // rows that land after the deletion are erased again by the upsert itself.
+    const live =
+      (await lists.get(job.listId, true)) !== undefined &&
+      (await subscribers.upsert(job.listId, job.subscribers, now));
     await imports.recordChunk(job.jobId, job.chunk, job.rows, live ? job.subscribers.length : 0, now);
     metrics.addMetric(METRIC.subscribersImported, "Count", live ? job.subscribers.length : 0);
     return;
   }
   // A list that lives again under its id (never, with random ids) has nothing to erase.
-  const done = (await lists.get(job.listId)) || (await subscribers.erasePartition(job.listId, ERASE_BATCH));
+  const done =
+    (await lists.get(job.listId, true)) ||
+    (await subscribers.erasePartition(job.listId, ERASE_BATCH, (emails) =>
+      eraseLedgerOf(erasure, job.listId, emails),
+    ));
   if (done) {
     await lists.finishErasure(job.listId);
     return;

@@ -78,7 +78,7 @@ export async function startCampaign(
 ): Promise<StoredCampaign | undefined> {
   let current: StoredCampaign | undefined = campaign;
   if (decide(campaign.status, "start").kind === "apply") {
-    await deps.agenda.markActive(campaign.id, now);
+    await deps.agenda.markActive(campaign.id, campaign.listId, now);
     current =
       (await deps.campaigns.transition(campaign.id, "start", now, { sendRequestedAt: now })) ??
       (await deps.campaigns.get(campaign.id, true));

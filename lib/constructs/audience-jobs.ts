@@ -10,6 +10,8 @@ const JOB_TIMEOUT = Duration.minutes(1);
 
 export interface AudienceJobsProps extends FunctionCodeProps {
   readonly audienceTable: dynamodb.ITableV2;
+  /** Erasing a list erases its subscribers' ledger items too. */
+  readonly ledgerTable: dynamodb.ITableV2;
   /**
    * How long the job queue keeps a message.
    * @default Duration.days(4) (the SQS default)
@@ -47,6 +49,7 @@ export class AudienceJobs extends Construct {
       memorySize: 512,
     });
     this.function.bindTable(ENV.audienceTable, props.audienceTable, "readWrite");
+    this.function.bindTable(ENV.ledgerTable, props.ledgerTable, "readWrite");
     // Sends the continuation of a list erasure.
     this.function.bindQueue(ENV.audienceJobsQueueUrl, this.queue, "send");
     this.queue.addConsumer(this.function.function, { batchSize: 1, maxConcurrency: 2 });

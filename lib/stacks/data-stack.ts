@@ -59,6 +59,12 @@ export class DataStack extends Stack {
           partitionKey: { name: "sesMessageId", type: dynamodb.AttributeType.STRING },
           projectionType: dynamodb.ProjectionType.ALL,
         },
+        // Erasure (GDPR Art. 17) finds a person's items by address; the keys are all it deletes by.
+        {
+          indexName: "byRecipient",
+          partitionKey: { name: "email", type: dynamodb.AttributeType.STRING },
+          projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+        },
       ],
     });
 

@@ -96,6 +96,7 @@ export class RegionStack extends Stack {
     this.audienceJobs = new AudienceJobs(this, "AudienceJobs", {
       ...code,
       audienceTable: props.audienceTable,
+      ledgerTable: props.ledgerTable,
       queueRetention,
     });
     const queues = {

@@ -53,7 +53,7 @@ describe("data stack", () => {
     expectGlobalTables(dataTemplate, config.regions);
   });
 
-  it("gives the ledger a TTL and the bySesMessageId index", () => {
+  it("gives the ledger a TTL, the bySesMessageId index and the byRecipient index erasure uses", () => {
     const [, ledger] = single(
       resources(dataTemplate, "AWS::DynamoDB::GlobalTable").filter(
         ([, t]) => props<{ TableName: string }>(t).TableName === "steadfast-ledger",
@@ -70,6 +70,11 @@ describe("data stack", () => {
         IndexName: "bySesMessageId",
         KeySchema: [{ AttributeName: "sesMessageId", KeyType: "HASH" }],
         Projection: { ProjectionType: "ALL" },
+      },
+      {
+        IndexName: "byRecipient",
+        KeySchema: [{ AttributeName: "email", KeyType: "HASH" }],
+        Projection: { ProjectionType: "KEYS_ONLY" },
       },
     ]);
   });

@@ -12,8 +12,8 @@
  *                                               checkpoint and counters
  *   CAMPAIGNS              <createdAt>#<id>     index of campaigns             CampaignStore
  *   SCHEDULED              <scheduledAt>#<id>   a scheduled campaign           CampaignStore
- *   ACTIVE                 <campaignId>         a campaign the scheduler       CampaignStore
- *                                               watches
+ *   ACTIVE                 <campaignId>         a campaign the scheduler       CampaignAgendaStore
+ *                                               watches (with its listId)
  *   APIKEY#<hash>          #META                an API key (SHA-256 of the     ApiKeyStore
  *                                               secret; never the secret)
  *   APIKEYS                <id>                 index of API keys              ApiKeyStore
@@ -23,7 +23,8 @@
  *   IDEMPOTENCY#<scope>#<key> #META             a remembered API response      IdempotencyStore
  *
  * Ledger table: `C#<campaignId>#<shard>` / `R#<email>`, one item per (campaign, recipient)
- * (LedgerStore), with the `bySesMessageId` index for feedback events.
+ * (LedgerStore), with the `bySesMessageId` index for feedback events and the `byRecipient` index
+ * (the address, keys only) that erasure finds a person's ledger items by.
  */
 const META = "#META";
 
@@ -102,4 +103,9 @@ export function ledgerPk(campaignId: string, shard: number): string {
 
 export function ledgerKey(campaignId: string, email: string): Key {
   return { pk: ledgerPk(campaignId, shardOf(email)), sk: `${RECIPIENT_PREFIX}${email}` };
+}
+
+/** The campaign a ledger partition key belongs to (the inverse of {@link ledgerPk}). */
+export function campaignOfLedgerPk(pk: string): string {
+  return pk.slice(2, pk.lastIndexOf("#"));
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { NotFoundError } from "../../domain/errors.ts";
+import { decide } from "../../domain/campaign-lifecycle.ts";
+import { ConflictError, NotFoundError } from "../../domain/errors.ts";
 import type { Deps, RouteHandler } from "../context.ts";
 import { type HttpEvent, type HttpResult, json, jsonBody, validate } from "../http.ts";
 import type { RouteDoc } from "../router.ts";
@@ -40,18 +41,35 @@ export const patchList: RouteHandler = async (event, params, deps) => {
 };
 
 /**
- * Deletes a list and erases its subscribers (GDPR Art. 17) in the background; the list is gone at
- * once. Suppressed addresses stay suppressed. Campaigns already sending to the list send only to
- * subscribers not yet erased.
+ * Deletes a list and erases its subscribers and their ledger items of its campaigns (GDPR Art. 17)
+ * in the background; the list is gone at once. Suppressed addresses stay suppressed. Refused (409,
+ * naming the campaign) while a campaign is on its way to the list: cancel it or let it finish first.
  */
 export const deleteList: RouteHandler = async (_event, params, deps) => {
   const list = await requireList(params, deps);
+  const sending = await campaignSendingTo(list.id, deps);
+  if (sending)
+    throw new ConflictError(
+      `campaign ${sending} is sending to this list: cancel it or let it finish before deleting the list`,
+    );
   if (!(await deps.lists.delete(list, deps.now().toISOString()))) throw new NotFoundError("list");
   // The erasure record written with the deletion is the durable to-do; this message only makes it
   // start now (the scheduler re-enqueues it if the message is lost).
   await deps.queue.send(deps.audienceJobsQueueUrl, { kind: "erase-list", listId: list.id });
   return { statusCode: 204, headers: { "cache-control": "no-store" } };
 };
+
+/**
+ * A campaign on its way to the list that can still be cancelled (queued, sending, paused), if any:
+ * the scheduler's watch entries name their list, so only those campaigns are read.
+ */
+async function campaignSendingTo(listId: string, deps: Deps): Promise<string | undefined> {
+  for (const entry of await deps.agenda.activeOn(listId)) {
+    const campaign = await deps.campaigns.get(entry.id, true);
+    if (campaign?.listId === listId && decide(campaign.status, "cancel").kind === "apply") return campaign.id;
+  }
+  return undefined;
+}
 
 async function requireList(params: Params, deps: Deps) {
   const list = await deps.lists.get(pathId(params, "listId", "list"));

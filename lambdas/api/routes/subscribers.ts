@@ -1,5 +1,6 @@
 import { normalizeEmail } from "../../domain/email.ts";
-import { NotFoundError, ValidationError } from "../../domain/errors.ts";
+import { ConflictError, NotFoundError, ValidationError } from "../../domain/errors.ts";
+import { eraseLedgerOf } from "../../usecases/erasure.ts";
 import type { Deps, RouteHandler } from "../context.ts";
 import { type HttpEvent, type HttpResult, json, jsonBody, validate } from "../http.ts";
 import type { RouteDoc } from "../router.ts";
@@ -19,7 +20,7 @@ type Params = Record<string, string>;
 export async function upsertSubscribers(event: HttpEvent, params: Params, deps: Deps): Promise<HttpResult> {
   const listId = pathId(params, "listId", "list");
   const input = validate(upsertSubscribersSchema, jsonBody(event));
-  if (!(await deps.lists.get(listId))) throw new NotFoundError("list");
+  await requireList(listId, deps);
   const rejected: { index: number; email: string | null; error: string }[] = [];
   // Last occurrence wins when one request names the same address twice.
   const accepted = new Map<
@@ -46,14 +47,16 @@ export async function upsertSubscribers(event: HttpEvent, params: Params, deps: 
       rejected.slice(0, 100).map((r) => ({ path: `body.subscribers.${r.index}`, message: r.error })),
     );
   }
-  await deps.subscribers.upsert(listId, [...accepted.values()], deps.now().toISOString());
+  // A list deleted while the writes were in flight keeps none of them.
+  if (!(await deps.subscribers.upsert(listId, [...accepted.values()], deps.now().toISOString())))
+    throw new NotFoundError("list");
   return json(200, { upserted: accepted.size, rejected });
 }
 
 export const listSubscribers: RouteHandler = async (event, params, deps) => {
   const listId = pathId(params, "listId", "list");
   const query = validate(subscribersQuerySchema, event.queryStringParameters ?? {}, "query");
-  if (!(await deps.lists.get(listId))) throw new NotFoundError("list");
+  await requireList(listId, deps);
   return json(
     200,
     await paged(() =>
@@ -69,35 +72,61 @@ export const listSubscribers: RouteHandler = async (event, params, deps) => {
 export const getSubscriber: RouteHandler = async (_event, params, deps) => {
   const listId = pathId(params, "listId", "list");
   const email = pathEmail(params);
+  await requireList(listId, deps);
   const subscriber = await deps.subscribers.get(listId, email);
   if (!subscriber) throw new NotFoundError("subscriber");
   return json(200, subscriber);
 };
 
-export const patchSubscriber: RouteHandler = async (event, params, deps) => {
+/**
+ * Replaces attributes and/or (un)subscribes. An opted-out address (unsubscribed, bounced,
+ * complained) is subscribed again only with `resubscribe.consent`, recorded with the API key and
+ * the time; otherwise 409 and nothing changes.
+ */
+export const patchSubscriber: RouteHandler = async (event, params, deps, caller) => {
   const listId = pathId(params, "listId", "list");
   const email = pathEmail(params);
   const input = validate(patchSubscriberSchema, jsonBody(event));
-  const updated = await deps.subscribers.update(
+  await requireList(listId, deps);
+  const now = deps.now().toISOString();
+  const outcome = await deps.subscribers.update(
     listId,
     email,
     {
       ...(input.attributes ? { attributes: input.attributes } : {}),
       ...(input.status ? { status: input.status } : {}),
+      ...(input.resubscribe
+        ? { resubscribe: { at: now, by: caller?.keyId ?? "unknown", consent: input.resubscribe.consent } }
+        : {}),
     },
-    deps.now().toISOString(),
+    now,
   );
-  if (!updated) throw new NotFoundError("subscriber");
-  return json(200, updated);
+  if (outcome.kind === "absent") throw new NotFoundError("subscriber");
+  if (outcome.kind === "opt-out-kept")
+    throw new ConflictError(
+      `the subscriber is ${outcome.status}: subscribe them again only with resubscribe.consent, once they opted in again`,
+    );
+  return json(200, outcome.subscriber);
 };
 
-/** Erases the subscriber (GDPR Art. 17). A suppressed address stays on the suppression list. */
+/**
+ * Erases the subscriber (GDPR Art. 17): their item, and their ledger items of the campaigns sent to
+ * this list (ledger first: the address is what finds them, so a retry after a crash still can). A
+ * suppressed address stays on the suppression list.
+ */
 export const deleteSubscriber: RouteHandler = async (_event, params, deps) => {
   const listId = pathId(params, "listId", "list");
   const email = pathEmail(params);
+  await requireList(listId, deps);
+  await eraseLedgerOf(deps, listId, [email]);
   if (!(await deps.subscribers.delete(listId, email))) throw new NotFoundError("subscriber");
   return { statusCode: 204, headers: { "cache-control": "no-store" } };
 };
+
+/** A deleted list's subscribers are gone at once, even before their erasure has run. */
+async function requireList(listId: string, deps: Deps): Promise<void> {
+  if (!(await deps.lists.get(listId, true))) throw new NotFoundError("list");
+}
 
 function pathEmail(params: Params): string {
   const check = normalizeEmail(params.email ?? "");
