@@ -25,6 +25,14 @@ const regions = requireEnv(ENV.sesRegions)
   .filter(Boolean);
 /** Longest wait before a retry: after an outage, sending resumes within this long. */
 const maxRetryDelaySeconds = numberEnv(ENV.retryMaxDelaySeconds, 60);
+/**
+ * An invocation is time-boxed: it claims a recipient only while this much of it is left (to send
+ * it and record it through a DynamoDB outage of ten seconds or so: a record given up on is a
+ * possible duplicate), and it stops this long before its timeout to put back what it did not take
+ * and answer. With the sender's 20 s timeout, claims are taken in the first 6 s.
+ */
+const CLAIM_RESERVE_MS = 12_000;
+const FINISH_RESERVE_MS = 2_000;
 /** A paused campaign's recipients are looked at again this often. */
 const pausedRecheckSeconds = numberEnv(ENV.pausedRecheckSeconds, 10);
 
@@ -73,7 +81,8 @@ const delivery = new Delivery({
   ledger: new LedgerStore(db, requireEnv(ENV.ledgerTable), numberEnv(ENV.ledgerRetentionDays, 90) * 86_400),
   ses,
   now: Date.now,
-  leaseMs: numberEnv(ENV.sendLeaseSeconds, 300) * 1000,
+  leaseMs: numberEnv(ENV.sendLeaseSeconds, 30) * 1000,
+  claimReserveMs: CLAIM_RESERVE_MS,
   parallelism: 8,
   onEvent: (event) => {
     switch (event.type) {
@@ -104,9 +113,9 @@ const delivery = new Delivery({
  * delays sending without ever moving a message to the DLQ. Only errors (a dependency failing, a
  * crash, a poison message) redeliver the original message, and those do count towards the DLQ.
  */
-async function handleRecord(record: SQSRecord): Promise<void> {
+async function handleRecord(record: SQSRecord, deadline: number): Promise<void> {
   const message = parseRecord(record, sendMessageSchema, "send");
-  const results = await delivery.deliver(message);
+  const results = await delivery.deliver(message, deadline);
   const pick = (wanted: RecipientResult) => message.recipients.filter((_, i) => results[i] === wanted);
   const retry = pick("retry");
   const held = pick("held");
@@ -119,6 +128,9 @@ async function handleRecord(record: SQSRecord): Promise<void> {
       delaySeconds,
     );
   };
+  const deferred = pick("deferred");
+  // Recipients this invocation had no time for: back at once, for the next invocation to take.
+  await requeue(deferred, attempt, 0);
   await requeue(retry, attempt + 1, backoffSeconds(attempt + 1, 1, maxRetryDelaySeconds));
   await requeue(held, attempt, pausedRecheckSeconds);
   logger.info("send message handled", {
@@ -130,13 +142,15 @@ async function handleRecord(record: SQSRecord): Promise<void> {
     failed: results.filter((r) => r === "failed").length,
     retry: retry.length,
     held: held.length,
+    deferred: deferred.length,
   });
 }
 
 export const handler = traceHandler(async (event: SQSEvent, context: Context) => {
   logger.addContext(context);
+  const deadline = Date.now() + context.getRemainingTimeInMillis() - FINISH_RESERVE_MS;
   try {
-    return await processBatch(event, handleRecord, {
+    return await processBatch(event, (record) => handleRecord(record, deadline), {
       sqs,
       queueUrl: sendQueueUrl,
       concurrent: true,
