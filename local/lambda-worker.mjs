@@ -38,4 +38,6 @@ process.on("message", async (message) => {
     });
   }
 });
+// The runtime gone (even killed outright), its execution environments go with it.
+process.on("disconnect", () => process.exit(0));
 process.send({ ready: true });

@@ -1,5 +1,5 @@
-import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
-import { createWriteStream, mkdirSync } from "node:fs";
+import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from "node:child_process";
+import { createWriteStream, existsSync, mkdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { dirname } from "node:path";
 
@@ -9,6 +9,7 @@ import { dirname } from "node:path";
  */
 export class ProcessGroup {
   private readonly children = new Set<ChildProcess>();
+  private readonly names = new Map<ChildProcess, string>();
 
   constructor() {
     process.once("exit", () => this.killAllNow());
@@ -21,8 +22,8 @@ export class ProcessGroup {
     options: SpawnOptions & { logFile?: string },
   ): ChildProcess {
     const child = spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
-    this.children.add(child);
-    child.once("exit", () => this.children.delete(child));
+    this.track(child);
+    this.names.set(child, name);
     if (options.logFile) {
       mkdirSync(dirname(options.logFile), { recursive: true });
       const log = createWriteStream(options.logFile, { flags: "a" });
@@ -40,7 +41,15 @@ export class ProcessGroup {
 
   track(child: ChildProcess): void {
     this.children.add(child);
-    child.once("exit", () => this.children.delete(child));
+    child.once("exit", () => {
+      this.children.delete(child);
+      this.names.delete(child);
+    });
+  }
+
+  /** The named children (the emulators) still running, so that a supervisor can check they are gone. */
+  pids(): { name: string; pid: number }[] {
+    return [...this.names].flatMap(([child, name]) => (child.pid ? [{ name, pid: child.pid }] : []));
   }
 
   /** SIGTERM every child, then SIGKILL whatever is still alive after `graceMs`. */
@@ -72,6 +81,73 @@ export class ProcessGroup {
         // already gone
       }
     }
+  }
+}
+
+/**
+ * Calls `onGone` once the process that launched this one goes away. `npm start` runs the runtime
+ * through a shell (and tsx's CLI): on SIGTERM npm ends that shell and exits, and on SIGKILL the shell
+ * lives on, so neither the runtime's parent dying nor a signal reaching it can be relied on. So the
+ * whole chain from the parent up to npm (or just the parent, when npm did not start this process)
+ * is watched: a link breaks when a process of it dies, whether or not its own parent noticed.
+ */
+export function watchLaunchers(onGone: () => void, everyMs = 1000): void {
+  // Where processes cannot be looked at (no /proc, no ps), being re-parented is the only sign.
+  const inspectable = processInfo(process.pid) !== undefined;
+  const chain = inspectable ? launcherChain() : [process.ppid];
+  const timer = setInterval(() => {
+    const broken =
+      process.ppid !== chain[0] ||
+      (inspectable &&
+        chain.some((pid, i) => {
+          const info = processInfo(pid);
+          return !info || (i + 1 < chain.length && info.ppid !== chain[i + 1]);
+        }));
+    if (!broken) return;
+    clearInterval(timer);
+    onGone();
+  }, everyMs);
+  timer.unref();
+}
+
+/** The parent and, when npm or npx started this process, every ancestor up to it. */
+function launcherChain(): number[] {
+  const parent = process.ppid;
+  if (process.env.npm_lifecycle_event === undefined) return [parent];
+  const chain: number[] = [];
+  for (let pid = parent; pid > 1 && chain.length < 5;) {
+    const info = processInfo(pid);
+    if (!info) break;
+    chain.push(pid);
+    // npm names itself "npm <command>" (npx is "npm exec"); without a title it runs npm-cli.js.
+    if (/(^|[\s/])np[mx](-cli\.js)?(\s|$)/.test(info.command)) return chain;
+    pid = info.ppid;
+  }
+  return [parent];
+}
+
+/** A live (not zombie) process's parent and command line, or undefined once it is gone. */
+function processInfo(pid: number): { ppid: number; command: string } | undefined {
+  if (existsSync("/proc/self/stat")) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (state === "Z") return undefined;
+      const command = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
+      return { ppid: Number(ppid), command };
+    } catch {
+      return undefined;
+    }
+  }
+  try {
+    const line = execFileSync("ps", ["-o", "ppid=,args=", "-p", String(pid)], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    const match = /^\s*(\d+)\s+(.*)$/.exec(line.trim());
+    return match ? { ppid: Number(match[1]), command: match[2] ?? "" } : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -46,6 +46,8 @@ export interface LocalInfo {
   /** Fault injection, crashes and statistics: see local/control-routes.ts. */
   readonly controlUrl: string;
   readonly regions: { name: string; apiUrl: string; sesUrl: string }[];
+  /** The runtime's own process and its emulators (DynamoDB Local's JVM included), by PID. */
+  readonly processes: { name: string; pid: number }[];
 }
 
 /** A queue the runtime created, by the URL clients use and the ARN templates and events name. */

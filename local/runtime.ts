@@ -280,6 +280,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       apiKey,
       controlUrl,
       regions: regions.map((r) => ({ name: r.name, apiUrl: r.apiUrl, sesUrl: r.sesUrl })),
+      processes: [{ name: "runtime", pid: process.pid }, ...group.pids()],
     };
     if (options.writeInfo ?? true)
       writeFileSync(join(stateDir, "local.json"), `${JSON.stringify(info, null, 2)}\n`);

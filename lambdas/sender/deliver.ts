@@ -12,17 +12,28 @@ import { composeEmail } from "./compose.ts";
  * - sent / failed / suppressed / cancelled: recorded terminal in the ledger by this call;
  * - skipped: already terminal (a redelivered message);
  * - retry: SES throttled or unavailable, or another worker holds the recipient: try again later;
- * - held: the campaign is paused: keep the recipient queued until it resumes.
+ * - held: the campaign is paused: keep the recipient queued until it resumes;
+ * - deferred: not claimed, the invocation had no time left to send it: hand it back at once.
  */
-export type RecipientResult = "sent" | "failed" | "suppressed" | "cancelled" | "skipped" | "retry" | "held";
+export type RecipientResult =
+  "sent" | "failed" | "suppressed" | "cancelled" | "skipped" | "retry" | "held" | "deferred";
 
 export interface DeliveryDeps {
   readonly campaigns: Pick<CampaignStore, "get">;
   readonly ledger: Pick<LedgerStore, "claim" | "complete" | "createQueued" | "cancel">;
   readonly ses: Pick<SesSender, "send">;
   readonly now: () => number;
-  /** How long a claim is held before another worker may take the recipient over. */
+  /**
+   * How long a claim is held before another worker may take the recipient over: longer than an
+   * invocation can live, so that a live worker never loses a claim, and no longer, so that a dead
+   * worker's recipients come back soon.
+   */
   readonly leaseMs: number;
+  /**
+   * Time an invocation keeps after its last claim: a recipient is claimed only while this much is
+   * left before the deadline, for the SES call and for recording it through a short DynamoDB outage.
+   */
+  readonly claimReserveMs: number;
   /** Recipients handled at once within one message. */
   readonly parallelism: number;
   /** How stale a campaign's status may be: a pause takes effect within this long. @default 2000 */
@@ -56,10 +67,17 @@ export class Delivery {
 
   constructor(private readonly deps: DeliveryDeps) {}
 
-  async deliver(message: Pick<SendMessage, "campaignId" | "recipients">): Promise<RecipientResult[]> {
+  /**
+   * `deadline` (epoch ms) is when the invocation must be done with the message: recipients it would
+   * claim too late to send and record are `deferred`, never claimed.
+   */
+  async deliver(
+    message: Pick<SendMessage, "campaignId" | "recipients">,
+    deadline = Number.POSITIVE_INFINITY,
+  ): Promise<RecipientResult[]> {
     await this.campaign(message.campaignId);
     return mapLimit(message.recipients, this.deps.parallelism, (recipient) =>
-      this.deliverOne(message.campaignId, recipient),
+      this.deliverOne(message.campaignId, recipient, deadline),
     );
   }
 
@@ -77,7 +95,11 @@ export class Delivery {
     return campaign;
   }
 
-  private async deliverOne(campaignId: string, recipient: SendRecipient): Promise<RecipientResult> {
+  private async deliverOne(
+    campaignId: string,
+    recipient: SendRecipient,
+    deadline: number,
+  ): Promise<RecipientResult> {
     const { ledger, ses } = this.deps;
     const before = await this.campaign(campaignId);
     if (before.status === "cancelled") {
@@ -85,6 +107,7 @@ export class Delivery {
       return "cancelled";
     }
     if (before.status === "paused") return "held";
+    if (this.deps.now() + this.deps.claimReserveMs > deadline) return "deferred";
 
     let claimedAt = this.deps.now();
     let claim = await ledger.claim(campaignId, recipient.email, claimedAt, this.deps.leaseMs);
@@ -138,7 +161,7 @@ export class Delivery {
         claim.attempt,
         outcome.region,
         outcome.messageId,
-        claimedAt + this.deps.leaseMs,
+        Math.min(claimedAt + this.deps.leaseMs, deadline),
       );
       this.deps.onEvent?.({ type: "sent", region: outcome.region, failedOver: outcome.failedOver });
       if (!recorded) this.deps.onEvent?.({ type: "duplicate-window", campaignId });
@@ -169,8 +192,8 @@ export class Delivery {
 
   /**
    * After SES accepted a message, recording it is what prevents a second send: keep trying through
-   * a DynamoDB outage for as long as the claim's lease lasts (after that, another worker may take
-   * the recipient over and nothing this worker writes can stop it). Retries are at most 2 s apart so
+   * a DynamoDB outage for as long as the claim's lease and the invocation last (after that, another
+   * worker may take the recipient over and nothing this worker writes can stop it). Retries are at most 2 s apart so
    * the record lands right after the outage ends. Returns false when the claim was lost: the one
    * documented duplicate window.
    */
@@ -180,7 +203,7 @@ export class Delivery {
     attempt: number,
     region: string,
     sesMessageId: string,
-    leaseEnds: number,
+    until: number,
   ) {
     for (let i = 0; ; i++) {
       try {
@@ -193,7 +216,7 @@ export class Delivery {
         );
       } catch (error) {
         const wait = Math.min(2_000, 250 * 2 ** i);
-        if (this.deps.now() + wait >= leaseEnds) throw error;
+        if (this.deps.now() + wait >= until) throw error;
         await sleep(wait);
       }
     }

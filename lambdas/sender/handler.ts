@@ -5,7 +5,7 @@ import { LedgerStore } from "../adapters/ledger-store.ts";
 import { QueuePublisher } from "../adapters/queue.ts";
 import { SesSender } from "../adapters/ses-sender.ts";
 import { SuppressionStore } from "../adapters/suppression-store.ts";
-import { sendMessageSchema } from "../contracts/messages.ts";
+import { type SendRecipient, sendMessageSchema } from "../contracts/messages.ts";
 import { cachedSecret, nonEmpty } from "../adapters/cached-secret.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
 import { logger, metrics, traceHandler } from "../shared/powertools.ts";
@@ -25,6 +25,14 @@ const regions = requireEnv(ENV.sesRegions)
   .filter(Boolean);
 /** Longest wait before a retry: after an outage, sending resumes within this long. */
 const maxRetryDelaySeconds = numberEnv(ENV.retryMaxDelaySeconds, 60);
+/**
+ * An invocation is time-boxed: it claims a recipient only while this much of it is left (to send
+ * it and record it through a DynamoDB outage of ten seconds or so: a record given up on is a
+ * possible duplicate), and it stops this long before its timeout to put back what it did not take
+ * and answer. With the sender's 20 s timeout, claims are taken in the first 6 s.
+ */
+const CLAIM_RESERVE_MS = 12_000;
+const FINISH_RESERVE_MS = 2_000;
 
 const ses = new SesSender(
   regions.map((region) => ({ region, client: createSesClient(region) })),
@@ -71,7 +79,8 @@ const delivery = new Delivery({
   ledger: new LedgerStore(db, requireEnv(ENV.ledgerTable), numberEnv(ENV.ledgerRetentionDays, 90) * 86_400),
   ses,
   now: Date.now,
-  leaseMs: numberEnv(ENV.sendLeaseSeconds, 300) * 1000,
+  leaseMs: numberEnv(ENV.sendLeaseSeconds, 30) * 1000,
+  claimReserveMs: CLAIM_RESERVE_MS,
   parallelism: 8,
   onEvent: (event) => {
     switch (event.type) {
@@ -104,20 +113,25 @@ const delivery = new Delivery({
  * paused campaign costs the senders nothing while it waits. Only errors (a dependency failing, a
  * crash, a poison message) redeliver the original message, and those do count towards the DLQ.
  */
-async function handleRecord(record: SQSRecord): Promise<void> {
+async function handleRecord(record: SQSRecord, deadline: number): Promise<void> {
   const message = parseRecord(record, sendMessageSchema, "send");
-  const results = await delivery.deliver(message);
+  const results = await delivery.deliver(message, deadline);
   const pick = (wanted: RecipientResult) => message.recipients.filter((_, i) => results[i] === wanted);
   const retry = pick("retry");
   const held = pick("held");
   const attempt = message.attempt ?? 0;
-  if (retry.length > 0) {
+  const requeue = async (recipients: SendRecipient[], nextAttempt: number, delaySeconds: number) => {
+    if (recipients.length === 0) return;
     await queue.send(
       sendQueueUrl,
-      { campaignId: message.campaignId, recipients: retry, attempt: attempt + 1 },
-      backoffSeconds(attempt + 1, 1, maxRetryDelaySeconds),
+      { campaignId: message.campaignId, recipients, attempt: nextAttempt },
+      delaySeconds,
     );
-  }
+  };
+  const deferred = pick("deferred");
+  // Recipients this invocation had no time for: back at once, for the next invocation to take.
+  await requeue(deferred, attempt, 0);
+  await requeue(retry, attempt + 1, backoffSeconds(attempt + 1, 1, maxRetryDelaySeconds));
   logger.info("send message handled", {
     campaignId: message.campaignId,
     attempt,
@@ -127,13 +141,15 @@ async function handleRecord(record: SQSRecord): Promise<void> {
     failed: results.filter((r) => r === "failed").length,
     retry: retry.length,
     held: held.length,
+    deferred: deferred.length,
   });
 }
 
 export const handler = traceHandler(async (event: SQSEvent, context: Context) => {
   logger.addContext(context);
+  const deadline = Date.now() + context.getRemainingTimeInMillis() - FINISH_RESERVE_MS;
   try {
-    return await processBatch(event, handleRecord, {
+    return await processBatch(event, (record) => handleRecord(record, deadline), {
       sqs,
       queueUrl: sendQueueUrl,
       concurrent: true,

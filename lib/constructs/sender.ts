@@ -8,8 +8,17 @@ import type { SendingIdentity } from "./sending-identity.ts";
 import { type FunctionCodeProps, ServiceFunction } from "./service-function.ts";
 import { ENV } from "../../lambdas/contracts/env.ts";
 
-const SENDER_TIMEOUT = Duration.minutes(2);
+/**
+ * The sender's timings, together because they only work together. An invocation is time-boxed
+ * within its timeout (it takes only what it can send in the time left and puts the rest back on the
+ * queue at once). A claim's lease outlives the longest invocation, so a live sender never loses a
+ * claim, and no more, so a dead sender's recipients are free again soon. The queue's visibility
+ * timeout (6 × the timeout plus the batching window, as Lambda recommends: 121 s) outlives the lease:
+ * a crashed batch comes back after about two minutes with its recipients claimable.
+ */
+const SENDER_TIMEOUT = Duration.seconds(20);
 const SENDER_BATCHING_WINDOW = Duration.seconds(1);
+const SEND_LEASE = SENDER_TIMEOUT.plus(Duration.seconds(10));
 
 export interface SenderProps extends FunctionCodeProps {
   /** The identity and configuration set emails are sent with, in each region it covers. */
@@ -80,6 +89,7 @@ export class Sender extends Construct {
         // Each concurrent sender takes MAX_SEND_RATE / SENDER_CONCURRENCY, keeping the region's
         // total under its SES quota.
         [ENV.senderConcurrency]: String(concurrency),
+        [ENV.sendLeaseSeconds]: String(SEND_LEASE.toSeconds()),
       },
     });
     this.function.bindTable(ENV.audienceTable, props.audienceTable, "read");

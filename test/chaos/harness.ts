@@ -5,20 +5,18 @@ import { LOCAL_CREDENTIALS } from "../../local/local-account.ts";
 import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
 
 /**
- * The chaos harness: one local runtime for the whole suite, with time compressed so that what a
- * crash leaves behind (a lease, an invisible message) comes back in seconds: 20 s send leases,
- * queue visibility capped at 25 s (above the lease, as in production), retries capped at 8 s,
- * breaker cool-down 2 s.
+ * The chaos harness: one local runtime for the whole suite. What a sender crash leaves behind (its
+ * claims' leases, its batch's invisible messages) comes back on the production timings (30 s lease,
+ * 121 s visibility). Compressed here: retries capped at 8 s, breaker cool-down 2 s, paused campaigns
+ * looked at every 2 s, the fan-out's page and lease, and the scheduler's stalled-campaign net.
  */
 export async function startChaosRuntime(): Promise<Chaos> {
   const runtime = await startLocalRuntime({
     writeInfo: false,
     sendRate: 200,
     scheduleIntervalMs: 1000,
-    maxVisibilityTimeoutSeconds: 25,
     environment: {
       sender: {
-        SEND_LEASE_SECONDS: "20",
         BREAKER_COOLDOWN_SECONDS: "2",
         RETRY_MAX_DELAY_SECONDS: "8",
       },

@@ -90,6 +90,25 @@ describe("Sender", () => {
       "Sender Test/Send: the public API URL is set already",
     );
   });
+
+  it("aligns timeout, claim lease and visibility: a crashed batch is claimable again within 121 s", () => {
+    const { stack, sender: built } = sender();
+    built.setPublicApiUrl("https://api.example.com/");
+    const template = Template.fromStack(stack);
+    const [, fn] = serviceFunction(template, "sender");
+    const timeout = Number(props<{ Timeout: number }>(fn).Timeout);
+    const lease = Number(environment(fn).SEND_LEASE_SECONDS);
+    const visibilities = resources(template, "AWS::SQS::Queue")
+      .filter(([id]) => id.startsWith("Send"))
+      .map(([, q]) => props<{ VisibilityTimeout?: number }>(q).VisibilityTimeout)
+      .filter((v) => v !== undefined);
+    expect(visibilities).toHaveLength(1);
+    const visibility = Number(visibilities[0]);
+    // A live sender never outlasts its claims; a dead one's claims expire before its batch returns.
+    expect(lease).toBeGreaterThan(timeout);
+    expect(visibility).toBeGreaterThan(lease);
+    expect(visibility).toBeLessThanOrEqual(121);
+  });
 });
 
 describe("Scheduler", () => {

@@ -69,6 +69,7 @@ function setup(
   outcome: (email: OutgoingEmail) => SendOutcome,
   status: Campaign["status"] = "sending",
   fanoutDone = false,
+  clock = { now: 1_000_000, perSendMs: 0 },
 ) {
   const ledger = new MemoryLedger();
   const sent: OutgoingEmail[] = [];
@@ -80,11 +81,13 @@ function setup(
     ses: {
       send: async (email) => {
         sent.push(email);
+        clock.now += clock.perSendMs;
         return outcome(email);
       },
     },
-    now: () => 1_000_000,
+    now: () => clock.now,
     leaseMs: 60_000,
+    claimReserveMs: 5_000,
     parallelism: 4,
   });
   return { ledger, sent, delivery };
@@ -108,6 +111,43 @@ describe("Delivery", () => {
     expect(sent.map((e) => e.subject).sort()).toEqual(["Hi R0", "Hi R1"]);
     expect(sent[0]?.text).toBe(sent[0]?.subject.replace("Hi ", ""));
     expect([...ledger.items.values()].every((i) => i.status === "sent" && i.sesMessageId)).toBe(true);
+  });
+
+  it("claims only what it can send before the deadline and defers the rest, unclaimed", async () => {
+    // Each SES call takes 1 s; 4 at a time; claims stop once less than 5 s is left of 7 s.
+    const clock = { now: 1_000_000, perSendMs: 1_000 };
+    const { ledger, sent, delivery } = setup(ok, "sending", false, clock);
+    await ledger.createQueued(
+      "c1",
+      recipients(12).map((r) => r.email),
+    );
+    const results = await delivery.deliver(
+      { campaignId: "c1", recipients: recipients(12) },
+      clock.now + 7_000,
+    );
+    const sentCount = results.filter((r) => r === "sent").length;
+    expect(sentCount).toBeGreaterThan(0);
+    expect(sentCount).toBeLessThan(12);
+    expect(results.filter((r) => r === "deferred")).toHaveLength(12 - sentCount);
+    expect(sent).toHaveLength(sentCount);
+    // Deferred recipients were never claimed: the next message can take them at once.
+    const queued = [...ledger.items.values()].filter((i) => i.status === "queued");
+    expect(queued).toHaveLength(12 - sentCount);
+    expect(queued.every((i) => i.attempts === 0)).toBe(true);
+  });
+
+  it("gives up recording an accepted send at the invocation's deadline, not only the lease's", async () => {
+    // The SES call takes 5 s of the 5.5 s left; the lease (60 s) outlives the invocation, and
+    // retrying past the deadline would only be cut short by the invocation's end, mid-write.
+    const clock = { now: 1_000_000, perSendMs: 5_000 };
+    const { ledger, delivery } = setup(ok, "sending", false, clock);
+    await ledger.createQueued("c1", ["r0@example.com"]);
+    ledger.failCompleteTimes = 1_000;
+    const realNow = Date.now();
+    await expect(
+      delivery.deliver({ campaignId: "c1", recipients: recipients(1) }, clock.now + 5_500),
+    ).rejects.toThrow("throttled");
+    expect(Date.now() - realNow).toBeLessThan(2_000);
   });
 
   it("skips recipients a redelivered message already sent", async () => {
