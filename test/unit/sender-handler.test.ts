@@ -52,7 +52,8 @@ describe("sender handler", () => {
       { email: "a@example.com", attributes: {} },
       { email: "b@example.com", attributes: {} },
     ];
-    const out = await handler({ Records: [record("m1", { campaignId: "c1", recipients })] }, {} as Context);
+    const context = { getRemainingTimeInMillis: () => 20_000 } as unknown as Context;
+    const out = await handler({ Records: [record("m1", { campaignId: "c1", recipients })] }, context);
     expect(out.batchItemFailures).toEqual([]);
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
     expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
