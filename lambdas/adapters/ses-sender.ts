@@ -23,6 +23,15 @@ export type SendOutcome =
       readonly error: string;
     };
 
+/**
+ * A send-rate token taken ahead of a send (see SesSender.reserve): the send through its region
+ * spends it; one never spent goes back to the region's bucket.
+ */
+export interface SendPermit {
+  readonly region: string;
+  spent: boolean;
+}
+
 export interface RegionalClient {
   readonly region: string;
   readonly client: SESv2Client;
@@ -95,13 +104,45 @@ export class SesSender {
     return Object.fromEntries(this.regions.map((r) => [r.name, r.breaker.current]));
   }
 
-  async send(email: OutgoingEmail): Promise<SendOutcome> {
+  /**
+   * Takes a token of the region a send would go to now (the first whose breaker lets calls
+   * through), waiting at most until `until` (epoch ms); undefined, taking nothing, if none comes in
+   * time. The sender claims a recipient only once it holds a permit, so no claim is held through
+   * a throttled region's wait, and an invocation never claims more than it can send.
+   */
+  async reserve(until: number): Promise<SendPermit | undefined> {
+    const region = this.regions.find((r) => r.breaker.available) ?? this.regions[0];
+    await this.refreshQuota(region);
+    return (await region.rate.takeBefore(until)) ? { region: region.name, spent: false } : undefined;
+  }
+
+  /** Gives a permit's token back unless a send spent it (the recipient was not sent after all). */
+  release(permit: SendPermit): void {
+    if (permit.spent) return;
+    permit.spent = true;
+    this.regions.find((r) => r.name === permit.region)?.rate.giveBack();
+  }
+
+  /** Sends one email; a permit for the region it goes through stands in for that region's token. */
+  async send(email: OutgoingEmail, permit?: SendPermit): Promise<SendOutcome> {
+    try {
+      return await this.sendThroughPool(email, permit);
+    } finally {
+      if (permit) this.release(permit);
+    }
+  }
+
+  private async sendThroughPool(email: OutgoingEmail, permit?: SendPermit): Promise<SendOutcome> {
     const home = this.regions[0] as Region;
     let last: SendOutcome | undefined;
     for (const region of this.regions) {
       if (!region.breaker.allow()) continue;
-      await this.refreshQuota(region);
-      await region.rate.take();
+      if (permit && !permit.spent && permit.region === region.name) {
+        permit.spent = true;
+      } else {
+        await this.refreshQuota(region);
+        await region.rate.take();
+      }
       try {
         const out = await region.client.send(this.command(email));
         if (!out.MessageId)

@@ -28,6 +28,12 @@ export class CircuitBreaker {
     return this.state;
   }
 
+  /** Whether allow() would let a call through now, without counting one. */
+  get available(): boolean {
+    if (this.state === "open") return this.now() - this.openedAt >= this.options.cooldownMs;
+    return this.state === "closed" || !this.probing;
+  }
+
   /** Whether a call may go to this region now. In half-open state only one probe at a time. */
   allow(): boolean {
     if (this.state === "closed") return true;

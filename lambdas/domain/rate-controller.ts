@@ -51,6 +51,15 @@ export class RateController {
     return this.bucket.take();
   }
 
+  /** A token if one comes by `until` (epoch ms); false, taking nothing, if not. */
+  takeBefore(until: number): Promise<boolean> {
+    return this.bucket.takeBefore(until);
+  }
+
+  giveBack(): void {
+    this.bucket.giveBack();
+  }
+
   onThrottled(): void {
     const t = this.now();
     // One decrease per half second: a burst of 429s from one overshoot is one signal, not many.

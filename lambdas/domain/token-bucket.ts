@@ -38,20 +38,39 @@ export class TokenBucket {
     return Math.ceil(((1 - this.tokens) / this.rate) * 1000);
   }
 
-  take(): Promise<void> {
-    const turn = this.queue.then(() => this.waitForToken());
-    this.queue = turn.catch(() => undefined);
+  async take(): Promise<void> {
+    await this.takeBefore(Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * Waits its turn for a token, unless the token would come after `until` (epoch ms): then it
+   * resolves false at once and takes nothing, so a caller with a deadline never waits in vain.
+   */
+  takeBefore(until: number): Promise<boolean> {
+    const turn = this.queue.then(() => this.waitForToken(until));
+    this.queue = turn.then(
+      () => undefined,
+      () => undefined,
+    );
     return turn;
   }
 
-  private async waitForToken(): Promise<void> {
+  /** Puts back a token taken but not used (what it paid for did not happen). */
+  giveBack(): void {
+    this.refill();
+    this.tokens = Math.min(this.burst, this.tokens + 1);
+  }
+
+  private async waitForToken(until: number): Promise<boolean> {
     for (;;) {
       this.refill();
       if (this.tokens >= 1) {
         this.tokens -= 1;
-        return;
+        return true;
       }
-      await this.sleep(Math.ceil(((1 - this.tokens) / this.rate) * 1000));
+      const waitMs = Math.ceil(((1 - this.tokens) / this.rate) * 1000);
+      if (this.now() + waitMs > until) return false;
+      await this.sleep(waitMs);
     }
   }
 

@@ -1,7 +1,7 @@
 import type { CampaignStore } from "../adapters/campaign-store.ts";
 import type { LedgerStore } from "../adapters/ledger-store.ts";
 import type { SendMessage, SendRecipient } from "../contracts/messages.ts";
-import type { SesSender } from "../adapters/ses-sender.ts";
+import type { SendPermit, SesSender } from "../adapters/ses-sender.ts";
 import type { Campaign } from "../domain/campaign.ts";
 import { mapLimit, sleep } from "../shared/concurrency.ts";
 import { PoisonMessageError } from "../shared/sqs-batch.ts";
@@ -21,7 +21,7 @@ export type RecipientResult =
 export interface DeliveryDeps {
   readonly campaigns: Pick<CampaignStore, "get">;
   readonly ledger: Pick<LedgerStore, "claim" | "complete" | "createQueued" | "cancel">;
-  readonly ses: Pick<SesSender, "send">;
+  readonly ses: Pick<SesSender, "reserve" | "send" | "release">;
   readonly now: () => number;
   /**
    * How long a claim is held before another worker may take the recipient over: longer than an
@@ -107,8 +107,27 @@ export class Delivery {
       return "cancelled";
     }
     if (before.status === "paused") return "held";
-    if (this.deps.now() + this.deps.claimReserveMs > deadline) return "deferred";
+    // A send token first, then the claim: under throttling, a recipient whose turn would come too
+    // late for this invocation is handed back unclaimed instead of holding its claim while waiting.
+    const claimUntil = deadline - this.deps.claimReserveMs;
+    if (this.deps.now() > claimUntil) return "deferred";
+    const permit = await ses.reserve(claimUntil);
+    if (!permit) return "deferred";
+    try {
+      return await this.claimAndSend(campaignId, recipient, deadline, before, permit);
+    } finally {
+      ses.release(permit);
+    }
+  }
 
+  private async claimAndSend(
+    campaignId: string,
+    recipient: SendRecipient,
+    deadline: number,
+    before: Campaign,
+    permit: SendPermit,
+  ): Promise<RecipientResult> {
+    const { ledger, ses } = this.deps;
     let claimedAt = this.deps.now();
     let claim = await ledger.claim(campaignId, recipient.email, claimedAt, this.deps.leaseMs);
     if (!claim.claimed && !claim.current) {
@@ -153,7 +172,7 @@ export class Delivery {
       return "suppressed";
     }
 
-    const outcome = await ses.send(composeEmail(campaign, recipient));
+    const outcome = await ses.send(composeEmail(campaign, recipient), permit);
     if (outcome.ok) {
       const recorded = await this.recordSent(
         campaignId,

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { ClaimResult, LedgerItem } from "../../lambdas/adapters/ledger-store.ts";
 import type { OutgoingEmail, SendOutcome } from "../../lambdas/adapters/ses-sender.ts";
 import type { Campaign } from "../../lambdas/domain/campaign.ts";
+import { TokenBucket } from "../../lambdas/domain/token-bucket.ts";
 import { Delivery } from "../../lambdas/sender/deliver.ts";
 
 const campaign: Campaign = {
@@ -70,16 +71,33 @@ function setup(
   status: Campaign["status"] = "sending",
   fanoutDone = false,
   clock = { now: 1_000_000, perSendMs: 0 },
+  sendRate = 1e9,
 ) {
   const ledger = new MemoryLedger();
   const sent: OutgoingEmail[] = [];
+  // The SES pool's pacing on the test's clock: a reserve waits by moving the clock on.
+  const bucket = new TokenBucket(
+    sendRate,
+    1,
+    () => clock.now,
+    async (ms) => {
+      clock.now += ms;
+    },
+  );
   const delivery = new Delivery({
     campaigns: {
       get: async (id) => (id === campaign.id ? { ...campaign, status, fanoutDone } : undefined),
     },
     ledger,
     ses: {
-      send: async (email) => {
+      reserve: async (until) =>
+        (await bucket.takeBefore(until)) ? { region: "us-east-1", spent: false } : undefined,
+      release: (permit) => {
+        if (!permit.spent) bucket.giveBack();
+        permit.spent = true;
+      },
+      send: async (email, permit) => {
+        if (permit) permit.spent = true;
         sent.push(email);
         clock.now += clock.perSendMs;
         return outcome(email);
@@ -134,6 +152,45 @@ describe("Delivery", () => {
     const queued = [...ledger.items.values()].filter((i) => i.status === "queued");
     expect(queued).toHaveLength(12 - sentCount);
     expect(queued.every((i) => i.attempts === 0)).toBe(true);
+  });
+
+  it("takes a send token before claiming: under throttling, who would wait past the claim deadline is deferred unclaimed", async () => {
+    // One send a second; claims stop 5 s before the 8 s deadline: tokens at 0, 1, 2 and 3 s.
+    const clock = { now: 1_000_000, perSendMs: 0 };
+    const { ledger, sent, delivery } = setup(ok, "sending", false, clock, 1);
+    await ledger.createQueued(
+      "c1",
+      recipients(12).map((r) => r.email),
+    );
+    const results = await delivery.deliver(
+      { campaignId: "c1", recipients: recipients(12) },
+      clock.now + 8_000,
+    );
+    expect(results.filter((r) => r === "sent")).toHaveLength(4);
+    expect(results.filter((r) => r === "deferred")).toHaveLength(8);
+    expect(sent).toHaveLength(4);
+    // No claim was taken and left waiting for a token: the deferred eight are untouched.
+    const claimed = [...ledger.items.values()].filter((i) => i.attempts > 0);
+    expect(claimed).toHaveLength(4);
+    expect(claimed.every((i) => i.status === "sent")).toBe(true);
+  });
+
+  it("gives a send token back when the recipient is not sent after all", async () => {
+    const clock = { now: 1_000_000, perSendMs: 0 };
+    const { ledger, sent, delivery } = setup(ok, "sending", false, clock, 1);
+    await ledger.createQueued("c1", ["r0@example.com", "r1@example.com"]);
+    await delivery.deliver({ campaignId: "c1", recipients: recipients(1) });
+    clock.now += 1_000;
+    // r0 again takes the one token there is, is found sent already, and gives the token back...
+    expect(
+      await delivery.deliver({ campaignId: "c1", recipients: recipients(1) }, clock.now + 5_500),
+    ).toEqual(["skipped"]);
+    // ...so r1 gets it at once, inside the half second its invocation had for claims.
+    const r1 = { email: "r1@example.com", attributes: { name: "R1" } };
+    expect(await delivery.deliver({ campaignId: "c1", recipients: [r1] }, clock.now + 5_500)).toEqual([
+      "sent",
+    ]);
+    expect(sent.map((e) => e.to)).toEqual(["r0@example.com", "r1@example.com"]);
   });
 
   it("gives up recording an accepted send at the invocation's deadline, not only the lease's", async () => {

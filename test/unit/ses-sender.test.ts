@@ -108,4 +108,37 @@ describe("SesSender", () => {
     await sender.send(email);
     expect(events).toContainEqual({ type: "quota", region: "us-east-1", maxSendRate: 5, rate: 5 });
   });
+
+  it("reserves the home region's token ahead of the send, and answers no permit when it would come too late", async () => {
+    eastMock.on(GetAccountCommand).resolves({ SendQuota: { MaxSendRate: 2 } });
+    eastMock.on(SendEmailCommand).resolves({ MessageId: "m" });
+    const first = await sender.reserve(Date.now() + 100);
+    expect(first).toEqual({ region: "us-east-1", spent: false });
+    // At 2/s the next token is half a second away: not within 100 ms.
+    expect(await sender.reserve(Date.now() + 100)).toBeUndefined();
+    // The permit pays for its send: no second wait.
+    const started = Date.now();
+    expect(await sender.send(email, first)).toMatchObject({ ok: true, region: "us-east-1" });
+    expect(Date.now() - started).toBeLessThan(250);
+    expect(first?.spent).toBe(true);
+  });
+
+  it("takes the next region's token for a permit when the home region's breaker is open", async () => {
+    eastMock.on(SendEmailCommand).rejects(error("InternalFailure", 500));
+    westMock.on(SendEmailCommand).resolves({ MessageId: "w" });
+    await sender.send(email);
+    await sender.send(email);
+    expect(sender.breakerStates()["us-east-1"]).toBe("open");
+    const permit = await sender.reserve(Date.now() + 1_000);
+    expect(permit?.region).toBe("us-west-2");
+    expect(await sender.send(email, permit)).toMatchObject({ ok: true, region: "us-west-2" });
+  });
+
+  it("gives an unspent permit's token back", async () => {
+    eastMock.on(GetAccountCommand).resolves({ SendQuota: { MaxSendRate: 1 } });
+    const permit = await sender.reserve(Date.now() + 100);
+    expect(await sender.reserve(Date.now() + 100)).toBeUndefined();
+    sender.release(permit as NonNullable<typeof permit>);
+    expect(await sender.reserve(Date.now() + 100)).toBeDefined();
+  });
 });

@@ -32,4 +32,18 @@ describe("TokenBucket", () => {
     expect(clock.now()).toBeGreaterThanOrEqual(1000);
     expect(bucket.currentRate).toBe(2);
   });
+
+  it("gives up at once, taking nothing, when the token would come after the caller's deadline", async () => {
+    const clock = virtualClock();
+    const bucket = new TokenBucket(1, 1, clock.now, clock.sleep);
+    expect(await bucket.takeBefore(500)).toBe(true);
+    // The next token is 1 s away: not by 500 ms, and waiting for it would be in vain.
+    expect(await bucket.takeBefore(500)).toBe(false);
+    expect(clock.now()).toBe(0);
+    expect(await bucket.takeBefore(1_000)).toBe(true);
+    expect(clock.now()).toBe(1_000);
+    bucket.giveBack();
+    expect(await bucket.takeBefore(1_000)).toBe(true);
+    expect(clock.now()).toBe(1_000);
+  });
 });
