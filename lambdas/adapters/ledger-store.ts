@@ -1,10 +1,4 @@
-import {
-  type DynamoDBDocumentClient,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-  type UpdateCommandInput,
-} from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import {
   addCounts,
   emptyCounts,
@@ -18,53 +12,18 @@ import { decodeCursor, encodeCursor } from "./dynamo/cursor.ts";
 import { cancellationCodes, isConditionalFailure } from "./dynamo/errors.ts";
 import { updateIf } from "./dynamo/conditional.ts";
 import { queryAll } from "./dynamo/query.ts";
+import { campaignOfLedgerPk, type Key, LEDGER_SHARDS, ledgerKey, ledgerPk } from "./dynamo/keys.ts";
 import {
-  campaignOfLedgerPk,
-  type Key,
-  LEDGER_SHARDS,
-  ledgerKey,
-  ledgerPk,
-  RECIPIENT_PREFIX,
-} from "./dynamo/keys.ts";
-
-export interface LedgerItem {
-  readonly campaignId: string;
-  readonly email: string;
-  readonly status: RecipientStatus;
-  readonly attempts: number;
-  readonly region?: string;
-  readonly sesMessageId?: string;
-  readonly error?: string;
-  /** Why a recipient was suppressed or cancelled. */
-  readonly reason?: string;
-  readonly leaseUntil?: number;
-  readonly updatedAt?: string;
-}
-
-export type ClaimResult =
-  | { readonly claimed: true; readonly attempt: number }
-  | { readonly claimed: false; readonly current?: LedgerItem };
-
-export interface RecipientPage {
-  readonly items: LedgerItem[];
-  readonly nextCursor?: string;
-}
-
-/** Where a recipient listing stands: a shard, and the last key read in it. */
-interface Cursor {
-  s: number;
-  k?: Record<string, string>;
-}
-
-/** The ledger item an SES message id belongs to. */
-export interface LedgerRef {
-  readonly pk: string;
-  readonly sk: string;
-  readonly campaignId: string;
-  readonly email: string;
-}
-
-export type FirstTime = "recorded" | "duplicate";
+  acceptCursor,
+  type ClaimResult,
+  type Cursor,
+  eventUpdate,
+  type FirstTime,
+  type LedgerItem,
+  type LedgerRef,
+  type RecipientPage,
+  unmarshalled,
+} from "./ledger-items.ts";
 
 /**
  * The delivery ledger (see domain/ledger.ts for the state machine). Every transition is a
@@ -392,59 +351,4 @@ export class LedgerStore {
   async recordAlways(ref: LedgerRef, sets: Readonly<Record<string, string>>): Promise<void> {
     await updateIf(this.db, eventUpdate(this.table, ref, sets));
   }
-}
-
-function unmarshalled(item: Record<string, unknown>): LedgerItem {
-  return {
-    campaignId: item.campaignId as string,
-    email: item.email as string,
-    status: item.status as RecipientStatus,
-    attempts: Number(item.attempts ?? 0),
-    ...(item.region ? { region: item.region as string } : {}),
-    ...(item.sesMessageId ? { sesMessageId: item.sesMessageId as string } : {}),
-    ...(item.error ? { error: item.error as string } : {}),
-    ...(item.reason ? { reason: item.reason as string } : {}),
-    ...(item.leaseUntil ? { leaseUntil: Number(item.leaseUntil) } : {}),
-    ...(item.updatedAt ? { updatedAt: item.updatedAt as string } : {}),
-  };
-}
-
-/** A listing cursor of `campaignId`: a shard in range and, if any, a key of that shard. */
-function acceptCursor(campaignId: string, value: Record<string, unknown>): Cursor | undefined {
-  const s = value.s;
-  if (typeof s !== "number" || !Number.isInteger(s) || s < 0 || s >= LEDGER_SHARDS) return undefined;
-  if (value.k === undefined) return { s };
-  const k = value.k as Record<string, unknown> | null;
-  if (typeof k !== "object" || k === null || k.pk !== ledgerPk(campaignId, s)) return undefined;
-  if (typeof k.sk !== "string" || !k.sk.startsWith(RECIPIENT_PREFIX)) return undefined;
-  return { s, k: { pk: k.pk, sk: k.sk } };
-}
-
-/** Sets feedback attributes on an existing ledger item, optionally only while `absentFlag` is unset. */
-function eventUpdate(
-  table: string,
-  ref: LedgerRef,
-  sets: Readonly<Record<string, string>>,
-  absentFlag?: string,
-): UpdateCommandInput & { UpdateExpression: string } {
-  const names: Record<string, string> = {};
-  const values: Record<string, string> = {};
-  const parts = Object.entries(sets).map(([key, value], i) => {
-    names[`#a${i}`] = key;
-    values[`:v${i}`] = value;
-    return `#a${i} = :v${i}`;
-  });
-  let condition = "attribute_exists(pk)";
-  if (absentFlag) {
-    names["#flag"] = absentFlag;
-    condition += " AND attribute_not_exists(#flag)";
-  }
-  return {
-    TableName: table,
-    Key: { pk: ref.pk, sk: ref.sk },
-    UpdateExpression: `SET ${parts.join(", ")}`,
-    ConditionExpression: condition,
-    ExpressionAttributeNames: names,
-    ExpressionAttributeValues: values,
-  };
 }

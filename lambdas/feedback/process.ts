@@ -1,5 +1,6 @@
 import type { CampaignStore } from "../adapters/campaign-store.ts";
-import type { LedgerRef, LedgerStore } from "../adapters/ledger-store.ts";
+import type { LedgerRef } from "../adapters/ledger-items.ts";
+import type { LedgerStore } from "../adapters/ledger-store.ts";
 import type { SubscriberStore } from "../adapters/subscriber-store.ts";
 import type { SuppressionStore } from "../adapters/suppression-store.ts";
 import type { FeedbackCounter } from "../domain/feedback-counters.ts";

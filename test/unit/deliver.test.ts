@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ClaimResult, LedgerItem } from "../../lambdas/adapters/ledger-store.ts";
+import type { ClaimResult, LedgerItem } from "../../lambdas/adapters/ledger-items.ts";
 import type { OutgoingEmail, SendOutcome } from "../../lambdas/adapters/ses-sender.ts";
 import type { Campaign } from "../../lambdas/domain/campaign.ts";
 import { TokenBucket } from "../../lambdas/domain/token-bucket.ts";
