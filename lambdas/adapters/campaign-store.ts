@@ -22,7 +22,11 @@ import { campaignIndexKey, campaignKey, CAMPAIGNS_PK } from "./dynamo/keys.ts";
 import type { Page } from "./list-store.ts";
 
 /** A campaign as stored: its content and status, plus the fan-out's checkpoint. */
-export type StoredCampaign = Campaign & { readonly fanoutCursor?: string };
+export type StoredCampaign = Campaign & {
+  readonly fanoutCursor?: string;
+  /** Until when (epoch ms) a fan-out worker holds the campaign; absent when nobody does. */
+  readonly fanoutLeaseUntil?: number;
+};
 
 /** Fields of a draft campaign that PATCH may set; `remove` names optional fields to clear. */
 export interface CampaignChanges {
@@ -268,6 +272,18 @@ export class CampaignStore {
       if (isConditionalFailure(error)) return { acquired: false };
       throw error;
     }
+  }
+
+  /**
+   * Lets go of the fan-out lease `owner` holds (it handed the campaign on to a new invocation), so
+   * the next worker need not wait for it to run out. Nothing happens if another worker holds it.
+   */
+  async releaseFanout(id: string, owner: string): Promise<void> {
+    await this.conditional(id, {
+      UpdateExpression: "REMOVE fanoutOwner, fanoutLeaseUntil",
+      ConditionExpression: "fanoutOwner = :owner",
+      ExpressionAttributeValues: { ":owner": owner },
+    });
   }
 
   /**

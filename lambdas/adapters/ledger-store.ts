@@ -9,7 +9,7 @@ import {
 import { mapLimit } from "../shared/concurrency.ts";
 import { batchWriteAll, type TransactItem, transactWrite } from "./dynamo/batch.ts";
 import { decodeCursor, encodeCursor } from "./dynamo/cursor.ts";
-import { cancellationCodes, isConditionalFailure } from "./dynamo/errors.ts";
+import { cancellationCodes, conditionalFailureItem, isConditionalFailure } from "./dynamo/errors.ts";
 import { updateIf } from "./dynamo/conditional.ts";
 import { queryAll } from "./dynamo/query.ts";
 import { campaignOfLedgerPk, type Key, LEDGER_SHARDS, ledgerKey, ledgerPk } from "./dynamo/keys.ts";
@@ -116,7 +116,7 @@ export class LedgerStore {
       return { claimed: true, attempt: Number(out.Attributes?.attempts ?? 1) };
     } catch (error) {
       if (!isConditionalFailure(error)) throw error;
-      const item = (error as { Item?: Record<string, unknown> }).Item;
+      const item = conditionalFailureItem(error);
       return { claimed: false, ...(item ? { current: unmarshalled(item) } : {}) };
     }
   }

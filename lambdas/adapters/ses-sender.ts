@@ -111,7 +111,8 @@ export class SesSender {
    * a throttled region's wait, and an invocation never claims more than it can send.
    */
   async reserve(until: number): Promise<SendPermit | undefined> {
-    const region = this.regions.find((r) => r.breaker.available) ?? this.regions[0];
+    const region = this.regions.find((r) => r.breaker.available) ?? this.regions.at(0);
+    if (!region) return undefined;
     await this.refreshQuota(region);
     return (await region.rate.takeBefore(until)) ? { region: region.name, spent: false } : undefined;
   }

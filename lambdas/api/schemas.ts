@@ -240,6 +240,9 @@ export const campaignViewSchema = z.object({
   status: z.enum(CAMPAIGN_STATUSES),
   createdAt: z.string(),
   updatedAt: z.string(),
+  sendRequestedAt: z.string().optional(),
+  completedAt: z.string().optional(),
+  pausedReason: z.string().optional(),
   counts: countsSchema.optional(),
 });
 export const campaignPageSchema = page(campaignViewSchema);

@@ -29,7 +29,7 @@ const fanoutQueueUrl = requireEnv(ENV.fanoutQueueUrl);
 /** Subscribers read per page; one checkpoint per page. */
 const PAGE_SIZE = numberEnv(ENV.fanoutPageSize, 1000);
 /** A fan-out worker's hold on a campaign, renewed at every page; far longer than a page takes. */
-const LEASE_MS = numberEnv(ENV.fanoutLeaseSeconds, 60) * 1000;
+const LEASE_MS = Number(requireEnv(ENV.fanoutLeaseSeconds)) * 1000;
 /** Stop taking new pages when less than this is left of the invocation, and continue in a new one. */
 const RESERVE_MS = 30_000;
 
@@ -95,6 +95,9 @@ export async function fanOut(message: FanoutMessage, remainingMs: () => number):
     }
     cursor = page.next;
     if (remainingMs() < RESERVE_MS) {
+      // Let go first, so the next invocation starts at once; a crash in between leaves no lease
+      // and an idle checkpoint, which the scheduler's watch picks up.
+      await campaigns.releaseFanout(campaign.id, owner);
       await queue.send(fanoutQueueUrl, { campaignId: campaign.id } satisfies FanoutMessage);
       logger.info("fan-out continues in a new invocation", { campaignId: campaign.id });
       return;

@@ -16,8 +16,10 @@ export interface WatchDeps {
   readonly fanoutQueueUrl: string;
   readonly sendQueueUrl: string;
   readonly now: () => Date;
-  /** A fan-out that has not moved its checkpoint for this long is re-enqueued. */
+  /** A campaign whose recipients (or a fan-out nobody took up) have not moved for this long is re-enqueued. */
   readonly stalledAfterMs: number;
+  /** The fan-out lease: a fan-out whose lease ran out and that has not moved for this long is re-enqueued. */
+  readonly fanoutLeaseMs: number;
 }
 
 export interface WatchReport {
@@ -84,8 +86,7 @@ async function watchOne(deps: WatchDeps, id: string): Promise<Outcome> {
   }
   if (campaign.status === "draft") return undefined;
   if (!campaign.fanoutDone) {
-    const idleMs = deps.now().getTime() - Date.parse(campaign.updatedAt);
-    if (idleMs <= deps.stalledAfterMs) return undefined;
+    if (!fanoutStalled(deps, campaign)) return undefined;
     await deps.queue.send(deps.fanoutQueueUrl, { campaignId: id });
     await deps.campaigns.markFanoutEnqueued(id, deps.now().toISOString());
     return "fanout-resumed";
@@ -95,6 +96,22 @@ async function watchOne(deps: WatchDeps, id: string): Promise<Outcome> {
   // A paused campaign's recipients wait in the ledger on purpose: resume enqueues them.
   if (campaign.status !== "sending") return undefined;
   return { requeued: await requeueIfStalled(deps, campaign, counts) };
+}
+
+/**
+ * Whether a campaign's fan-out stopped moving. Held by a worker: only once the lease ran out (a
+ * live worker renews it at every page) and the checkpoint has not moved for a lease's length: the
+ * worker crashed or timed out, and its message would come back only after the queue's visibility
+ * timeout. Held by nobody: the checkpoint has not moved for `stalledAfterMs` (the enqueue after
+ * `send` never happened, or the message went to the DLQ). Re-enqueueing is harmless either way:
+ * a worker takes the campaign only under the lease, and resumes from the checkpoint.
+ */
+function fanoutStalled(deps: WatchDeps, campaign: StoredCampaign): boolean {
+  const now = deps.now().getTime();
+  const idleMs = now - Date.parse(campaign.updatedAt);
+  const leaseUntil = campaign.fanoutLeaseUntil;
+  if (leaseUntil !== undefined) return leaseUntil < now && idleMs > deps.fanoutLeaseMs;
+  return idleMs > deps.stalledAfterMs;
 }
 
 /**

@@ -27,6 +27,7 @@ const deps = {
   // Twice the fan-out function's timeout: a live fan-out checkpoints far more often than that, and
   // a sending campaign whose recipients do not move for this long has lost its messages.
   stalledAfterMs: numberEnv(ENV.stalledAfterSeconds, 600) * 1000,
+  fanoutLeaseMs: Number(requireEnv(ENV.fanoutLeaseSeconds)) * 1000,
 };
 
 /** A scheduler task: one job the every-minute tick runs. Tasks run side by side. */
@@ -87,7 +88,7 @@ export const handler = traceHandler(async (_event: unknown, context: Context) =>
     logger.error("scheduled task failed", {
       task: name,
       error: (outcome.reason as Error)?.name,
-      message: (outcome.reason as Error)?.message,
+      reason: (outcome.reason as Error)?.message,
     });
   });
   logger.info("scheduler tick", { results });

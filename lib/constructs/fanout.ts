@@ -7,6 +7,12 @@ import { type FunctionCodeProps, ServiceFunction } from "./service-function.ts";
 import { ENV } from "../../lambdas/contracts/env.ts";
 
 const FANOUT_TIMEOUT = Duration.minutes(5);
+/**
+ * A fan-out worker's hold on a campaign, renewed at every page (a page takes seconds). A lease that
+ * runs out without the checkpoint moving means its worker is gone: the scheduler's watch then puts
+ * the fan-out back on its queue at once, rather than after the queue's 30-minute visibility timeout.
+ */
+const FANOUT_LEASE = Duration.seconds(60);
 
 export interface FanoutProps extends FunctionCodeProps {
   readonly audienceTable: dynamodb.ITableV2;
@@ -30,6 +36,8 @@ export interface FanoutProps extends FunctionCodeProps {
 export class Fanout extends Construct {
   public readonly queue: QueueWithDlq;
   public readonly function: ServiceFunction;
+  /** The fan-out lease (the scheduler's watch takes over a fan-out whose lease ran out). */
+  public readonly lease = FANOUT_LEASE;
   /** The queue's alarms and the function's. */
   public readonly alarms: readonly cloudwatch.Alarm[];
 
@@ -48,7 +56,10 @@ export class Fanout extends Construct {
       logRetention: props.logRetention,
       timeout: FANOUT_TIMEOUT,
       memorySize: 1024,
-      environment: { LEDGER_RETENTION_DAYS: String(props.ledgerRetentionDays) },
+      environment: {
+        [ENV.ledgerRetentionDays]: String(props.ledgerRetentionDays),
+        [ENV.fanoutLeaseSeconds]: String(FANOUT_LEASE.toSeconds()),
+      },
     });
     // Fan-out writes audience checkpoints, so it needs write access to the audience table too.
     this.function.bindTable(ENV.audienceTable, props.audienceTable, "readWrite");

@@ -21,6 +21,8 @@ export interface SchedulerProps extends FunctionCodeProps {
   readonly fanoutQueue: QueueWithDlq;
   /** Where stalled recipients (their message lost) are put back. */
   readonly sendQueue: QueueWithDlq;
+  /** The fan-out's lease: a fan-out whose lease ran out without progress is put back on its queue. */
+  readonly fanoutLease: Duration;
   /** Where list erasures that did not finish are enqueued again. */
   readonly audienceJobsQueue: QueueWithDlq;
   /**
@@ -59,6 +61,7 @@ export class Scheduler extends Construct {
       logRetention: props.logRetention,
       timeout: SCHEDULER_TIMEOUT,
       memorySize: 512,
+      environment: { [ENV.fanoutLeaseSeconds]: String(props.fanoutLease.toSeconds()) },
     });
     this.function.bindTable(ENV.audienceTable, props.audienceTable, "readWrite");
     this.function.bindTable(ENV.ledgerTable, props.ledgerTable, "readWrite");

@@ -104,7 +104,13 @@ export class RegionStack extends Stack {
       sendQueue: this.sender.queue,
       audienceJobsQueue: this.audienceJobs.queue,
     };
-    this.scheduler = new Scheduler(this, "Scheduler", { ...code, appName, ...tables, ...queues });
+    this.scheduler = new Scheduler(this, "Scheduler", {
+      ...code,
+      appName,
+      ...tables,
+      ...queues,
+      fanoutLease: this.fanout.lease,
+    });
     this.api = new IntakeApi(this, "Api", {
       ...code,
       appName,

@@ -114,7 +114,13 @@ describe("Sender", () => {
 describe("Scheduler", () => {
   it("never retries a tick, records a failed one in a queue, and alarms on it", () => {
     const { stack, code, tables, queues } = setup();
-    const scheduler = new Scheduler(stack, "Scheduler", { ...code, ...tables, ...queues, appName: "app" });
+    const scheduler = new Scheduler(stack, "Scheduler", {
+      ...code,
+      ...tables,
+      ...queues,
+      appName: "app",
+      fanoutLease: Duration.seconds(60),
+    });
     const template = Template.fromStack(stack);
     const [, config] = single(resources(template, "AWS::Lambda::EventInvokeConfig"), "async config");
     const { MaximumRetryAttempts, DestinationConfig, FunctionName } = props<{
@@ -148,6 +154,7 @@ describe("Scheduler", () => {
           ...tables,
           ...queues,
           appName: "app",
+          fanoutLease: Duration.seconds(60),
           rate: Duration.seconds(30),
         }),
     ).toThrow(

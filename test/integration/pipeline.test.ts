@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CampaignAgendaStore } from "../../lambdas/adapters/campaign-agenda-store.ts";
 import { CampaignStore } from "../../lambdas/adapters/campaign-store.ts";
+import { LedgerStore } from "../../lambdas/adapters/ledger-store.ts";
 import { SteadfastClient, sesStore, waitForCampaign } from "../../local/client.ts";
 import { type LocalRuntime, localDocumentClient, startLocalRuntime } from "../../local/runtime.ts";
 
@@ -126,6 +127,21 @@ describe("a first campaign, end to end", () => {
     expect(stored?.status).toBe("sent");
     expect(stored?.finalCounts).toMatchObject({ total: 20, sent: 20 });
     expect(await agenda.listActive()).not.toContain(campaign.id);
+    // The API shows the campaign, not the pipeline's bookkeeping (fan-out lease, watch marks).
+    const shown = await api.expect<Record<string, unknown>>(200, "GET", `/v1/campaigns/${campaign.id}`);
+    expect(Object.keys(shown).sort()).toEqual([
+      "completedAt",
+      "counts",
+      "createdAt",
+      "from",
+      "html",
+      "id",
+      "listId",
+      "sendRequestedAt",
+      "status",
+      "subject",
+      "updatedAt",
+    ]);
   });
 
   it("counts AWS requests and SES acceptances per region on the control API", async () => {
@@ -137,5 +153,24 @@ describe("a first campaign, end to end", () => {
     expect(stats.requests.ses?.SendEmail?.["us-east-1"]).toBe(stats.sesAccepted["us-east-1"]);
     // Two conditional ledger updates per recipient: the claim, and the record of the send.
     expect(stats.requests.dynamodb?.UpdateItem?.["us-east-1"]).toBeGreaterThanOrEqual(440);
+  });
+
+  it("a claim refused under a live lease names the holder's state, so the sender retries rather than skips", async () => {
+    // DynamoDB Local returns the item a failed condition found; the document client leaves it in
+    // wire form. Read as "not sending", the recipient was skipped and stayed `sending` for good.
+    const ledger = new LedgerStore(localDocumentClient(runtime), "steadfast-ledger");
+    const now = Date.now();
+    await ledger.createQueued("lease-check", ["held@example.com"], now);
+    expect(await ledger.claim("lease-check", "held@example.com", now, 30_000)).toEqual({
+      claimed: true,
+      attempt: 1,
+    });
+    const second = await ledger.claim("lease-check", "held@example.com", now + 1_000, 30_000);
+    expect(second.claimed).toBe(false);
+    expect(second.claimed ? undefined : second.current).toMatchObject({
+      status: "sending",
+      attempts: 1,
+      email: "held@example.com",
+    });
   });
 });

@@ -26,6 +26,7 @@ function watchFixture(ids: string[], broken: string) {
     ledger: { count: async () => ({ ...emptyCounts(), sent: 3, total: 3 }) },
     now: () => new Date(),
     stalledAfterMs: 600_000,
+    fanoutLeaseMs: 60_000,
   } as unknown as WatchDeps;
   return { deps, completed, cleared };
 }

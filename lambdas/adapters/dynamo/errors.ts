@@ -1,3 +1,6 @@
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
+
 /**
  * DynamoDB error checks. Errors are matched by name, not class: a bundle may hold more than one copy
  * of the SDK.
@@ -6,6 +9,17 @@
 /** A conditional write that did not apply. */
 export function isConditionalFailure(error: unknown): boolean {
   return error instanceof Error && error.name === "ConditionalCheckFailedException";
+}
+
+/**
+ * The item a failed conditional write found (`ReturnValuesOnConditionCheckFailure: "ALL_OLD"`), as
+ * plain values. The document client leaves it in DynamoDB's wire form ({ S: "sending" }), unlike
+ * every other item it returns (aws/aws-sdk-js-v3#6723), so it is unmarshalled here.
+ */
+export function conditionalFailureItem(error: unknown): Record<string, unknown> | undefined {
+  if (!isConditionalFailure(error)) return undefined;
+  const item = (error as { Item?: Record<string, AttributeValue> }).Item;
+  return item ? unmarshall(item) : undefined;
 }
 
 /** The per-item codes of a cancelled transaction (`ConditionalCheckFailed`, `None`, …). */

@@ -181,15 +181,9 @@ function checkScheduledAt(scheduledAt: string | undefined, deps: Deps): void {
   }
 }
 
+/** A campaign as clients see it: the fields of its view, none of the pipeline's bookkeeping. */
 function present(campaign: Campaign, counts?: RecipientCounts) {
-  const {
-    fanoutDone: _done,
-    fanoutEnqueuedAt: _enq,
-    finalCounts: _final,
-    fanoutCursor: _cursor,
-    ...visible
-  } = campaign as Campaign & { fanoutCursor?: string };
-  return { ...visible, ...(counts ? { counts } : {}) };
+  return campaignViewSchema.parse({ ...campaign, ...(counts ? { counts } : {}) });
 }
 
 export const docs = {
