@@ -16,12 +16,7 @@ export async function startChaosRuntime(): Promise<Chaos> {
     sendRate: 200,
     scheduleIntervalMs: 1000,
     environment: {
-      sender: {
-        BREAKER_COOLDOWN_SECONDS: "2",
-        RETRY_MAX_DELAY_SECONDS: "8",
-      },
-      fanout: { FANOUT_PAGE_SIZE: "50", FANOUT_LEASE_SECONDS: "10" },
-      scheduler: { STALLED_AFTER_SECONDS: "45" },
+      fanout: { FANOUT_PAGE_SIZE: "50" },
     },
   });
   return new Chaos(runtime);
