@@ -20,26 +20,13 @@ import { updateIf } from "./dynamo/conditional.ts";
 import { isCancelledByCondition, isConditionalFailure } from "./dynamo/errors.ts";
 import { campaignIndexKey, campaignKey, CAMPAIGNS_PK } from "./dynamo/keys.ts";
 import type { Page } from "./list-store.ts";
-
-/** A campaign as stored: its content and status, plus the fan-out's checkpoint. */
-export type StoredCampaign = Campaign & {
-  readonly fanoutCursor?: string;
-  /** Until when (epoch ms) a fan-out worker holds the campaign; absent when nobody does. */
-  readonly fanoutLeaseUntil?: number;
-};
-
-/** Fields of a draft campaign that PATCH may set; `remove` names optional fields to clear. */
-export interface CampaignChanges {
-  readonly set: Readonly<Record<string, unknown>>;
-  readonly remove: readonly string[];
-}
-
-export interface CampaignFeedback {
-  readonly status: string;
-  readonly listId?: string;
-  readonly counters: FeedbackCounters;
-  readonly reputationGuard?: { reason: string; at: string };
-}
+import {
+  type CampaignChanges,
+  type CampaignFeedback,
+  type StoredCampaign,
+  statusIn,
+  toCampaign,
+} from "./campaign-items.ts";
 
 /**
  * Campaigns in the audience table: the campaign item (`CAMPAIGN#<id>/#META`: content, status,
@@ -402,18 +389,4 @@ export class CampaignStore {
   private conditional(id: string, input: Omit<UpdateCommandInput, "TableName" | "Key">): Promise<boolean> {
     return updateIf(this.db, { TableName: this.table, Key: campaignKey(id), ...input });
   }
-}
-
-/** `#status IN (:s0, :s1, …)` over `statuses`. */
-function statusIn(statuses: readonly CampaignStatus[]): {
-  expression: string;
-  values: Record<string, string>;
-} {
-  const values = Object.fromEntries(statuses.map((status, i) => [`:s${i}`, status]));
-  return { expression: `#status IN (${Object.keys(values).join(", ")})`, values };
-}
-
-function toCampaign(item: Record<string, unknown>): StoredCampaign {
-  const { pk: _pk, sk: _sk, type: _type, ...campaign } = item;
-  return campaign as unknown as StoredCampaign;
 }

@@ -1,5 +1,6 @@
 import type { CampaignAgendaStore } from "../adapters/campaign-agenda-store.ts";
-import type { CampaignStore, StoredCampaign } from "../adapters/campaign-store.ts";
+import type { StoredCampaign } from "../adapters/campaign-items.ts";
+import type { CampaignStore } from "../adapters/campaign-store.ts";
 import type { LedgerStore } from "../adapters/ledger-store.ts";
 import type { QueuePublisher } from "../adapters/queue.ts";
 import type { SubscriberStore } from "../adapters/subscriber-store.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { StoredCampaign } from "../../lambdas/adapters/campaign-store.ts";
+import type { StoredCampaign } from "../../lambdas/adapters/campaign-items.ts";
 import type { QueueMessage, SendMessage } from "../../lambdas/contracts/messages.ts";
 import { type ResumeDeps, resumeCampaign } from "../../lambdas/usecases/campaign-workflows.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { StoredCampaign } from "../../lambdas/adapters/campaign-store.ts";
+import type { StoredCampaign } from "../../lambdas/adapters/campaign-items.ts";
 import { type WatchDeps, watchCampaigns } from "../../lambdas/scheduler/campaign-watch.ts";
 
 const NOW = Date.parse("2026-06-01T12:00:00Z");

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import type { CampaignFeedback } from "../../lambdas/adapters/campaign-store.ts";
+import type { CampaignFeedback } from "../../lambdas/adapters/campaign-items.ts";
 import type { FirstTime, LedgerRef } from "../../lambdas/adapters/ledger-items.ts";
 import { type FeedbackCounter, zeroCounters } from "../../lambdas/domain/feedback-counters.ts";
 import { parseFeedbackMessage, suppressionFor } from "../../lambdas/domain/feedback-event.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { StoredCampaign } from "../../lambdas/adapters/campaign-store.ts";
+import type { StoredCampaign } from "../../lambdas/adapters/campaign-items.ts";
 import { emptyCounts } from "../../lambdas/domain/ledger.ts";
 import { type WatchDeps, watchCampaigns } from "../../lambdas/scheduler/campaign-watch.ts";
 import { type ScheduledDeps, runScheduledWork } from "../../lambdas/scheduler/scheduled-campaigns.ts";
