@@ -241,9 +241,13 @@ export const campaignViewSchema = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   sendRequestedAt: z.string().optional(),
-  completedAt: z.string().optional(),
+  pausedAt: z.string().optional(),
   pausedReason: z.string().optional(),
+  cancelledAt: z.string().optional(),
+  completedAt: z.string().optional(),
   counts: countsSchema.optional(),
+  /** SES feedback, each counted once per recipient: sent, delivered, bounced, complained, opened, clicked, unsubscribed. */
+  feedback: countsSchema.optional(),
 });
 export const campaignPageSchema = page(campaignViewSchema);
 export const sendResultSchema = z.object({ id: z.string(), status: z.enum(CAMPAIGN_STATUSES) });

@@ -181,9 +181,14 @@ function checkScheduledAt(scheduledAt: string | undefined, deps: Deps): void {
   }
 }
 
+const VIEW_FIELDS = new Set(Object.keys(campaignViewSchema.shape));
+
 /** A campaign as clients see it: the fields of its view, none of the pipeline's bookkeeping. */
 function present(campaign: Campaign, counts?: RecipientCounts) {
-  return campaignViewSchema.parse({ ...campaign, ...(counts ? { counts } : {}) });
+  const shown = { ...campaign, ...(counts ? { counts } : {}) } as Record<string, unknown>;
+  return Object.fromEntries(
+    Object.entries(shown).filter(([field, value]) => VIEW_FIELDS.has(field) && value !== null),
+  );
 }
 
 export const docs = {
