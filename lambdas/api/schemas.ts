@@ -99,10 +99,9 @@ const templateField = (field: string, max: number) =>
         ctx.addIssue({ code: "custom", message: `unknown merge tag {{${unknown[0]}}}` });
     });
 
-const htmlField = templateField("html", 512 * 1024).refine(
-  (v) => Buffer.byteLength(v, "utf8") <= 512 * 1024,
-  "html must be at most 512 KB",
-);
+/** Each part is bounded by the body limit here; together they must fit MAX_CONTENT_BYTES (413). */
+const MAX_PART = 1024 * 1024;
+const htmlField = templateField("html", MAX_PART);
 const subjectField = templateField("subject", 998).refine(
   (v) => !/[\r\n]/.test(v),
   "subject must not contain CR or LF",
@@ -118,7 +117,7 @@ export const createCampaignSchema = z.strictObject({
   replyTo: emailField.optional(),
   subject: subjectField,
   html: htmlField,
-  text: templateField("text", 512 * 1024).optional(),
+  text: templateField("text", MAX_PART).optional(),
   scheduledAt: scheduledAtField.optional(),
 });
 
@@ -130,9 +129,7 @@ export const patchCampaignSchema = z
     replyTo: emailField.nullable().optional(),
     subject: subjectField.optional(),
     html: htmlField.optional(),
-    text: templateField("text", 512 * 1024)
-      .nullable()
-      .optional(),
+    text: templateField("text", MAX_PART).nullable().optional(),
     scheduledAt: scheduledAtField.nullable().optional(),
   })
   .refine((v) => Object.keys(v).length > 0, "give at least one field to change");

@@ -53,3 +53,15 @@ export function deriveStatus(campaign: Campaign, counts: RecipientCounts): Campa
   if (campaign.status !== "queued" && campaign.status !== "sending") return campaign.status;
   return campaign.fanoutDone && pendingCount(counts) === 0 ? "sent" : campaign.status;
 }
+
+/**
+ * The most content a campaign may carry: subject, html and text together, in UTF-8 bytes. A
+ * campaign is stored as one DynamoDB item, at most 400 KB with its attribute names and everything
+ * else it holds; this leaves room for the rest. The API answers 413 above it.
+ */
+export const MAX_CONTENT_BYTES = 300 * 1024;
+
+export function contentBytes(content: Pick<Campaign, "subject" | "html" | "text">): number {
+  const bytes = (value: string | undefined) => (value ? new TextEncoder().encode(value).length : 0);
+  return bytes(content.subject) + bytes(content.html) + bytes(content.text);
+}

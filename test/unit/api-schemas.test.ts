@@ -39,7 +39,7 @@ describe("request schemas", () => {
     expect(
       createCampaignSchema.safeParse({ ...campaign, replyTo: "a@example.com\nBcc: b@example.com" }).success,
     ).toBe(false);
-    expect(createCampaignSchema.safeParse({ ...campaign, html: "x".repeat(512 * 1024 + 1) }).success).toBe(
+    expect(createCampaignSchema.safeParse({ ...campaign, html: "x".repeat(1024 * 1024 + 1) }).success).toBe(
       false,
     );
   });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { type Campaign, deriveStatus } from "../../lambdas/domain/campaign.ts";
+import {
+  type Campaign,
+  contentBytes,
+  deriveStatus,
+  MAX_CONTENT_BYTES,
+} from "../../lambdas/domain/campaign.ts";
 import { LEDGER_SHARDS, ledgerKey, shardOf } from "../../lambdas/adapters/dynamo/keys.ts";
 import { emptyCounts, isTerminal } from "../../lambdas/domain/ledger.ts";
 
@@ -47,5 +52,14 @@ describe("campaign status", () => {
     expect(deriveStatus({ ...base, fanoutDone: false }, counts)).toBe("sending");
     expect(deriveStatus({ ...base, fanoutDone: true }, { ...counts, sending: 1, total: 4 })).toBe("sending");
     expect(deriveStatus({ ...base, status: "draft" }, emptyCounts())).toBe("draft");
+  });
+});
+
+describe("campaign content size", () => {
+  it("counts subject, html and text together in UTF-8 bytes, within what one item can hold", () => {
+    expect(contentBytes({ subject: "é", html: "ab", text: "€" })).toBe(2 + 2 + 3);
+    expect(contentBytes({ subject: "s", html: "h" })).toBe(2);
+    // A DynamoDB item holds at most 400 KB, names and every other attribute included.
+    expect(MAX_CONTENT_BYTES).toBeLessThan(400 * 1024 - 50 * 1024);
   });
 });

@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
-import type { Campaign } from "../../domain/campaign.ts";
+import { type Campaign, contentBytes, MAX_CONTENT_BYTES } from "../../domain/campaign.ts";
 import { completeIfDone, requestSend } from "../../usecases/campaign-workflows.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../../domain/errors.ts";
 import type { RecipientCounts } from "../../domain/ledger.ts";
 import { htmlToText, renderTemplate } from "../../domain/render.ts";
 import type { Deps, RouteHandler } from "../context.ts";
 import { type HttpEvent, type HttpResult, json, jsonBody, validate } from "../http.ts";
+import { ApiError } from "../http-errors.ts";
 import type { RouteDoc } from "../router.ts";
 import {
   campaignPageSchema,
@@ -33,6 +34,7 @@ export async function createCampaign(event: HttpEvent, _params: Params, deps: De
       { path: "body.listId", message: "list does not exist" },
     ]);
   }
+  checkContentSize(input);
   const now = deps.now().toISOString();
   const campaign: Campaign = {
     id: randomUUID(),
@@ -78,6 +80,11 @@ export const patchCampaign: RouteHandler = async (event, params, deps) => {
     if (value === null) remove.push(key);
     else if (value !== undefined) set[key] = value;
   }
+  checkContentSize({
+    subject: input.subject ?? campaign.subject,
+    html: input.html ?? campaign.html,
+    text: input.text === null ? undefined : (input.text ?? campaign.text),
+  });
   if (!(await deps.campaigns.updateDraft(id, { set, remove }, deps.now().toISOString()))) {
     throw new ConflictError("only draft campaigns can be changed; this one has just left draft");
   }
@@ -163,6 +170,14 @@ export async function listRecipients(event: HttpEvent, params: Params, deps: Dep
     })),
     ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
   });
+}
+
+/** 413 when subject, html and text together would not fit in the stored campaign. */
+function checkContentSize(content: Pick<Campaign, "subject" | "html" | "text">): void {
+  const bytes = contentBytes(content);
+  if (bytes <= MAX_CONTENT_BYTES) return;
+  const message = `subject, html and text together must be at most ${MAX_CONTENT_BYTES / 1024} KB; these are ${Math.ceil(bytes / 1024)} KB`;
+  throw new ApiError(413, "payload_too_large", message, [{ path: "body.html", message }]);
 }
 
 function checkFrom(from: string, deps: Deps): void {
