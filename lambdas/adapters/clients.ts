@@ -33,7 +33,8 @@ export function createSesClient(region: string): SESv2Client {
   return traced(
     new SESv2Client({
       region,
-      maxAttempts: 2,
+      // No retries by the SDK: an unknown outcome is the application's to judge (ses-errors.ts).
+      maxAttempts: 1,
       requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
       ...(endpoint ? { endpoint } : {}),
     }),

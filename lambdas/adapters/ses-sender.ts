@@ -14,14 +14,19 @@ export interface OutgoingEmail {
   readonly headers?: readonly { name: string; value: string }[];
 }
 
-export type SendOutcome =
+/**
+ * What a send came to. `unknownOutcomes` counts the calls of this send whose outcome is unknown
+ * (SES may have sent the message before failing): each is a possible duplicate.
+ */
+export type SendOutcome = (
   | { readonly ok: true; readonly region: string; readonly messageId: string; readonly failedOver: boolean }
   | {
       readonly ok: false;
       readonly errorClass: SesErrorClass;
       readonly region: string;
       readonly error: string;
-    };
+    }
+) & { readonly unknownOutcomes?: number };
 
 /**
  * A send-rate token taken ahead of a send (see SesSender.reserve): the send through its region
@@ -41,7 +46,9 @@ export type SenderEvent =
   | { type: "breaker"; region: string; from: BreakerState; to: BreakerState }
   | { type: "failover"; from: string; to: string }
   | { type: "throttled"; region: string; rate: number }
-  | { type: "quota"; region: string; maxSendRate: number; rate: number };
+  | { type: "quota"; region: string; maxSendRate: number; rate: number }
+  | { type: "unknown-outcome"; region: string; error: string }
+  | { type: "enforcement"; region: string; error: string };
 
 export interface SesSenderOptions {
   /** Configured cap on each region's send rate (emails per second, whole region). */
@@ -72,6 +79,11 @@ interface Region {
  *   MaxSendRate or the configured cap, whichever is lower, shared across concurrent invocations;
  * - throttling slows the region and returns, so the recipient is retried later: it is never
  *   counted as sent, and never failed over (the region is healthy, only busy);
+ * - an unknown outcome (a 5xx, a timeout or reset after the request went out) fails over like a
+ *   region failure, and is counted on the outcome: the message may have gone out already. The
+ *   clients make no retries of their own (maxAttempts 1), so every such call is seen here;
+ * - enforcement (SendingPaused, AccountSuspended) returns at once, never failed over: it is SES
+ *   acting on the account, and the caller pauses the campaign;
  * - permanent errors (MessageRejected, invalid address) return at once.
  */
 export class SesSender {
@@ -136,6 +148,9 @@ export class SesSender {
   private async sendThroughPool(email: OutgoingEmail, permit?: SendPermit): Promise<SendOutcome> {
     const home = this.regions[0] as Region;
     let last: SendOutcome | undefined;
+    let unknownOutcomes = 0;
+    const counted = (outcome: SendOutcome): SendOutcome =>
+      unknownOutcomes > 0 ? { ...outcome, unknownOutcomes } : outcome;
     for (const region of this.regions) {
       if (!region.breaker.allow()) continue;
       if (permit && !permit.spent && permit.region === region.name) {
@@ -151,7 +166,12 @@ export class SesSender {
         region.breaker.success();
         region.rate.onSuccess();
         if (region !== home) this.options.onEvent?.({ type: "failover", from: home.name, to: region.name });
-        return { ok: true, region: region.name, messageId: out.MessageId, failedOver: region !== home };
+        return counted({
+          ok: true,
+          region: region.name,
+          messageId: out.MessageId,
+          failedOver: region !== home,
+        });
       } catch (error) {
         const errorClass = classifySesError(error);
         last = { ok: false, errorClass, region: region.name, error: describe(error) };
@@ -160,17 +180,32 @@ export class SesSender {
           region.breaker.success();
           region.rate.onThrottled();
           this.options.onEvent?.({ type: "throttled", region: region.name, rate: region.rate.rate });
-          return last;
+          return counted(last);
         }
         if (errorClass === "permanent") {
           region.breaker.success();
-          return last;
+          return counted(last);
+        }
+        if (errorClass === "enforcement") {
+          // The region answers; the account may not send. Not the region's health, not failed over.
+          region.breaker.release();
+          this.options.onEvent?.({ type: "enforcement", region: region.name, error: last.error });
+          return counted(last);
+        }
+        if (errorClass === "unknown") {
+          unknownOutcomes++;
+          this.options.onEvent?.({ type: "unknown-outcome", region: region.name, error: last.error });
         }
         region.breaker.failure();
       }
     }
-    return (
-      last ?? { ok: false, errorClass: "region", region: home.name, error: "every SES region is unavailable" }
+    return counted(
+      last ?? {
+        ok: false,
+        errorClass: "region",
+        region: home.name,
+        error: "every SES region is unavailable",
+      },
     );
   }
 

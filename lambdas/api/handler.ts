@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { emailHash } from "../shared/email-hash.ts";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import type { Context } from "aws-lambda";
 import { ApiKeyStore } from "../adapters/api-key-store.ts";
@@ -157,7 +157,7 @@ function where(matched: Match | undefined): Record<string, string> {
   const email = matched.params.email;
   return {
     route: matched.route.path,
-    ...(email ? { emailHash: createHash("sha256").update(email).digest("hex").slice(0, 16) } : {}),
+    ...(email ? { emailHash: emailHash(email) } : {}),
   };
 }
 

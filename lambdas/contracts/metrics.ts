@@ -13,6 +13,7 @@ export const METRIC = {
   breakerOpened: "BreakerOpened",
   breakerTransition: "BreakerTransition",
   possibleDuplicate: "PossibleDuplicate",
+  sesEnforcement: "SesEnforcement",
   recipientsQueued: "RecipientsQueued",
   subscribersImported: "SubscribersImported",
   hardBounces: "HardBounces",

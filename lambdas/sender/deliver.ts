@@ -39,6 +39,8 @@ export interface DeliveryDeps {
   /** How stale a campaign's status may be: a pause takes effect within this long. @default 2000 */
   readonly statusTtlMs?: number;
   readonly onEvent?: (event: DeliveryEvent) => void;
+  /** Pauses a campaign, recording why (SES paused or suspended the account's sending). */
+  readonly pause: (campaignId: string, reason: string) => Promise<void>;
   /**
    * Why this recipient must not be mailed (unsubscribed, on the suppression list…), checked right
    * before each send; undefined to send.
@@ -51,7 +53,9 @@ type DeliveryEvent =
   | { type: "failed"; errorClass: string }
   | { type: "suppressed" }
   | { type: "retry"; errorClass: string }
-  | { type: "duplicate-window"; campaignId: string };
+  | { type: "duplicate-window"; campaignId: string }
+  | { type: "unknown-outcome"; campaignId: string; email: string; calls: number }
+  | { type: "enforcement"; campaignId: string; reason: string };
 
 interface CachedCampaign {
   campaign: Campaign;
@@ -173,6 +177,25 @@ export class Delivery {
     }
 
     const outcome = await ses.send(composeEmail(campaign, recipient), permit);
+    if (outcome.unknownOutcomes) {
+      this.deps.onEvent?.({
+        type: "unknown-outcome",
+        campaignId,
+        email: recipient.email,
+        calls: outcome.unknownOutcomes,
+      });
+    }
+    if (!outcome.ok && outcome.errorClass === "enforcement") {
+      // SES stopped the account's sending: no other region, no retry loop. The recipient waits in
+      // the ledger, the campaign is paused with the reason, and its alarm goes off; a person
+      // resumes it once SES lets the account send again.
+      await release(outcome.error);
+      const reason = `SES enforcement in ${outcome.region}: ${outcome.error}`.slice(0, 200);
+      await this.deps.pause(campaignId, reason);
+      this.campaigns.delete(campaignId);
+      this.deps.onEvent?.({ type: "enforcement", campaignId, reason });
+      return "held";
+    }
     if (outcome.ok) {
       const recorded = await this.recordSent(
         campaignId,

@@ -13,6 +13,9 @@ import { backoffSeconds, parseRecord, processBatch } from "../shared/sqs-batch.t
 import { configureUnsubscribeLinks, unsubscribeLinks } from "./compose.ts";
 import { Delivery, type RecipientResult } from "./deliver.ts";
 import { ENV } from "../contracts/env.ts";
+import { ledgerKey } from "../adapters/dynamo/keys.ts";
+import { emailHash } from "../shared/email-hash.ts";
+import { pauseCampaign } from "../usecases/campaign-workflows.ts";
 import { METRIC } from "../contracts/metrics.ts";
 
 const db = createDocumentClient();
@@ -72,8 +75,12 @@ const unsubscribeSecret = await cachedSecret(requireEnv(ENV.unsubscribeSecretId)
 configureUnsubscribeLinks(unsubscribeLinks(unsubscribeSecret, requireEnv(ENV.publicApiUrl)));
 const suppressions = new SuppressionStore(db, requireEnv(ENV.audienceTable));
 
+const campaigns = new CampaignStore(db, requireEnv(ENV.audienceTable));
 const delivery = new Delivery({
-  campaigns: new CampaignStore(db, requireEnv(ENV.audienceTable)),
+  campaigns,
+  pause: async (campaignId, reason) => {
+    await pauseCampaign({ campaigns }, campaignId, reason, new Date().toISOString());
+  },
   // Read at send time, not fan-out time: an unsubscribe or bounce during the campaign is honoured.
   suppressionReason: (campaign, recipient) => suppressions.reasonFor(campaign.listId, recipient.email),
   ledger: new LedgerStore(db, requireEnv(ENV.ledgerTable), numberEnv(ENV.ledgerRetentionDays, 90) * 86_400),
@@ -95,6 +102,23 @@ const delivery = new Delivery({
         break;
       case "retry":
         if (event.errorClass !== "throttled") metrics.addMetric(METRIC.sendDeferred, "Count", 1);
+        break;
+      case "unknown-outcome": {
+        // The ledger key without the address (no address in logs, at any level here): the item's
+        // partition key and a hash of the address.
+        const { pk } = ledgerKey(event.campaignId, event.email);
+        logger.warn("SES outcome unknown (the message may have been sent): possible duplicate", {
+          campaignId: event.campaignId,
+          ledgerPk: pk,
+          emailHash: emailHash(event.email),
+          calls: event.calls,
+        });
+        metrics.addMetric(METRIC.possibleDuplicate, "Count", event.calls);
+        break;
+      }
+      case "enforcement":
+        logger.error("SES paused or suspended the account's sending: campaign paused", { ...event });
+        metrics.addMetric(METRIC.sesEnforcement, "Count", 1);
         break;
       case "duplicate-window":
         logger.warn("claim lost after SES accepted: possible duplicate", { campaignId: event.campaignId });

@@ -1,5 +1,5 @@
 import { Duration } from "aws-cdk-lib";
-import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
@@ -7,6 +7,7 @@ import { QueueWithDlq } from "./queue-with-dlq.ts";
 import type { SendingIdentity } from "./sending-identity.ts";
 import { type FunctionCodeProps, ServiceFunction } from "./service-function.ts";
 import { ENV } from "../../lambdas/contracts/env.ts";
+import { METRIC } from "../../lambdas/contracts/metrics.ts";
 
 /**
  * The sender's timings, together because they only work together. An invocation is time-boxed
@@ -26,6 +27,8 @@ export interface SenderProps extends FunctionCodeProps {
   /** Read only: the sender reads campaigns and the suppression list. */
   readonly audienceTable: dynamodb.ITableV2;
   readonly ledgerTable: dynamodb.ITableV2;
+  /** Prefixes the enforcement alarm's name: "<alarmPrefix>-ses-enforcement". */
+  readonly alarmPrefix: string;
   /** Key the one-click unsubscribe link of every email is signed with. */
   readonly unsubscribeKey: secretsmanager.ISecret;
   /** Days a ledger entry is kept before it expires. */
@@ -92,7 +95,8 @@ export class Sender extends Construct {
         [ENV.sendLeaseSeconds]: String(SEND_LEASE.toSeconds()),
       },
     });
-    this.function.bindTable(ENV.audienceTable, props.audienceTable, "read");
+    // Read and write: the sender pauses a campaign when SES pauses or suspends the account.
+    this.function.bindTable(ENV.audienceTable, props.audienceTable, "readWrite");
     this.function.bindTable(ENV.ledgerTable, props.ledgerTable, "readWrite");
     // Besides its event source, the sender sets a failed message's visibility as its backoff, and
     // puts the recipients it retries back on the queue as new messages.
@@ -106,7 +110,23 @@ export class Sender extends Construct {
       maxConcurrency: concurrency,
     });
 
-    this.alarms = [...this.queue.alarms, this.function.errorsAlarm];
+    const enforcementAlarm = new cloudwatch.Metric({
+      namespace: "Steadfast",
+      metricName: METRIC.sesEnforcement,
+      // Powertools adds the service name as a dimension to every metric.
+      dimensionsMap: { service: "steadfast-sender" },
+      period: Duration.minutes(1),
+      statistic: "Sum",
+    }).createAlarm(this, "SesEnforcementAlarm", {
+      alarmName: `${props.alarmPrefix}-ses-enforcement`,
+      alarmDescription:
+        "SES answered SendingPaused or AccountSuspended: sending is paused for the account; campaigns were paused",
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.alarms = [...this.queue.alarms, this.function.errorsAlarm, enforcementAlarm];
     this.node.addValidation({
       validate: () =>
         this.publicApiUrl === undefined

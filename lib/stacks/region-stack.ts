@@ -85,6 +85,7 @@ export class RegionStack extends Stack {
       maxSendRate: config.maxSendRate,
       concurrency: config.senderConcurrency,
       queueRetention,
+      alarmPrefix: `${appName}-${region}`,
     });
     this.fanout = new Fanout(this, "Fanout", {
       ...code,

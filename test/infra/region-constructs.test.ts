@@ -71,6 +71,7 @@ describe("Sender", () => {
       unsubscribeKey,
       ledgerRetentionDays: 90,
       maxSendRate: 14,
+      alarmPrefix: "app-us-east-1",
     });
     return { app, stack, sender: built };
   };
@@ -89,6 +90,19 @@ describe("Sender", () => {
     expect(() => built.setPublicApiUrl("https://other.example.com/")).toThrow(
       "Sender Test/Send: the public API URL is set already",
     );
+  });
+
+  it("alarms when SES pauses or suspends the account's sending, and lists the alarm for the topic", () => {
+    const { stack, sender: built } = sender();
+    built.setPublicApiUrl("https://api.example.com/");
+    Template.fromStack(stack).hasResourceProperties("AWS::CloudWatch::Alarm", {
+      AlarmName: "app-us-east-1-ses-enforcement",
+      MetricName: "SesEnforcement",
+      Namespace: "Steadfast",
+      Dimensions: [{ Name: "service", Value: "steadfast-sender" }],
+      Threshold: 0,
+    });
+    expect(built.alarms.map((a) => a.node.id)).toContain("SesEnforcementAlarm");
   });
 
   it("aligns timeout, claim lease and visibility: a crashed batch is claimable again within 121 s", () => {

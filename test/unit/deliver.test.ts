@@ -75,6 +75,8 @@ function setup(
 ) {
   const ledger = new MemoryLedger();
   const sent: OutgoingEmail[] = [];
+  const paused: { campaignId: string; reason: string }[] = [];
+  const events: unknown[] = [];
   // The SES pool's pacing on the test's clock: a reserve waits by moving the clock on.
   const bucket = new TokenBucket(
     sendRate,
@@ -107,8 +109,10 @@ function setup(
     leaseMs: 60_000,
     claimReserveMs: 5_000,
     parallelism: 4,
+    pause: async (campaignId, reason) => void paused.push({ campaignId, reason }),
+    onEvent: (event) => events.push(event),
   });
-  return { ledger, sent, delivery };
+  return { ledger, sent, delivery, paused, events };
 }
 
 const ok = (): SendOutcome => ({
@@ -191,6 +195,32 @@ describe("Delivery", () => {
       "sent",
     ]);
     expect(sent.map((e) => e.to)).toEqual(["r0@example.com", "r1@example.com"]);
+  });
+
+  it("pauses the campaign when SES pauses the account's sending, keeping the recipient queued", async () => {
+    const { ledger, delivery, paused } = setup(() => ({
+      ok: false,
+      errorClass: "enforcement",
+      region: "us-east-1",
+      error: "SendingPausedException: sending paused for this account",
+    }));
+    await ledger.createQueued("c1", ["r0@example.com"]);
+    expect(await delivery.deliver({ campaignId: "c1", recipients: recipients(1) })).toEqual(["held"]);
+    expect(paused.map((p) => p.campaignId)).toEqual(["c1"]);
+    expect(paused[0]?.reason).toContain("SES enforcement in us-east-1: SendingPausedException");
+    expect(ledger.items.get("r0@example.com")?.status).toBe("queued");
+  });
+
+  it("reports every SES call whose outcome is unknown as a possible duplicate of that recipient", async () => {
+    const { ledger, delivery, events } = setup(() => ({ ...ok(), failedOver: true, unknownOutcomes: 1 }));
+    await ledger.createQueued("c1", ["r0@example.com"]);
+    expect(await delivery.deliver({ campaignId: "c1", recipients: recipients(1) })).toEqual(["sent"]);
+    expect(events).toContainEqual({
+      type: "unknown-outcome",
+      campaignId: "c1",
+      email: "r0@example.com",
+      calls: 1,
+    });
   });
 
   it("gives up recording an accepted send at the invocation's deadline, not only the lease's", async () => {

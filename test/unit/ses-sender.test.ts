@@ -77,6 +77,32 @@ describe("SesSender", () => {
     expect(events.filter((e) => e.type === "failover")).toHaveLength(3);
   });
 
+  it("counts an unknown outcome (a 5xx: SES may have sent it) on the send that failed over", async () => {
+    eastMock.on(SendEmailCommand).rejects(error("InternalFailure", 500));
+    westMock.on(SendEmailCommand).resolves({ MessageId: "w" });
+    expect(await sender.send(email)).toMatchObject({ ok: true, region: "us-west-2", unknownOutcomes: 1 });
+    // A connection refused never reached SES: failed over, but not a possible duplicate.
+    eastMock.reset();
+    eastMock
+      .on(SendEmailCommand)
+      .rejects(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }));
+    const refused = await sender.send(email);
+    expect(refused).toMatchObject({ ok: true, region: "us-west-2" });
+    expect(refused.unknownOutcomes).toBeUndefined();
+  });
+
+  it("never fails over when SES pauses or suspends the account's sending", async () => {
+    eastMock.on(SendEmailCommand).rejects(error("SendingPausedException", 400));
+    westMock.on(SendEmailCommand).resolves({ MessageId: "w" });
+    expect(await sender.send(email)).toMatchObject({
+      ok: false,
+      errorClass: "enforcement",
+      region: "us-east-1",
+    });
+    expect(westMock.commandCalls(SendEmailCommand)).toHaveLength(0);
+    expect(sender.breakerStates()["us-east-1"]).toBe("closed");
+  });
+
   it("does not fail over when throttled: the recipient is retried later in the same region", async () => {
     eastMock.on(SendEmailCommand).rejects(error("TooManyRequestsException", 429));
     westMock.on(SendEmailCommand).resolves({ MessageId: "w" });
@@ -99,7 +125,7 @@ describe("SesSender", () => {
     westMock
       .on(SendEmailCommand)
       .rejects(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }));
-    expect(await sender.send(email)).toMatchObject({ ok: false, errorClass: "region" });
+    expect(await sender.send(email)).toMatchObject({ ok: false, errorClass: "region", unknownOutcomes: 1 });
   });
 
   it("paces at the lower of the configured cap and the SES quota", async () => {
