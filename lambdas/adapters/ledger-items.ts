@@ -22,7 +22,11 @@ export interface LedgerItem {
 }
 
 export type ClaimResult =
-  | { readonly claimed: true; readonly attempt: number }
+  /**
+   * `claimId` is this claim's own: recording the outcome must name it. An attempt counter would not
+   * do: two replicas that each saw the item `queued` both count attempt 1.
+   */
+  | { readonly claimed: true; readonly claimId: string; readonly attempt: number }
   | { readonly claimed: false; readonly current?: LedgerItem };
 
 export interface RecipientPage {

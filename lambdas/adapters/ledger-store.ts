@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import {
   addCounts,
@@ -92,19 +93,21 @@ export class LedgerStore {
    * has expired (its worker died). Returns the current item when the claim is refused.
    */
   async claim(campaignId: string, email: string, nowMs: number, leaseMs: number): Promise<ClaimResult> {
+    const claimId = randomUUID();
     try {
       const out = await this.db.send(
         new UpdateCommand({
           TableName: this.table,
           Key: ledgerKey(campaignId, email),
           UpdateExpression:
-            "SET #status = :sending, leaseUntil = :lease, attempts = attempts + :one, updatedAt = :now",
+            "SET #status = :sending, leaseUntil = :lease, claimId = :claim, attempts = attempts + :one, updatedAt = :now",
           ConditionExpression: "#status = :queued OR (#status = :sending AND leaseUntil < :nowMs)",
           ExpressionAttributeNames: { "#status": "status" },
           ExpressionAttributeValues: {
             ":sending": "sending",
             ":queued": "queued",
             ":lease": nowMs + leaseMs,
+            ":claim": claimId,
             ":nowMs": nowMs,
             ":one": 1,
             ":now": new Date(nowMs).toISOString(),
@@ -113,7 +116,7 @@ export class LedgerStore {
           ReturnValuesOnConditionCheckFailure: "ALL_OLD",
         }),
       );
-      return { claimed: true, attempt: Number(out.Attributes?.attempts ?? 1) };
+      return { claimed: true, claimId, attempt: Number(out.Attributes?.attempts ?? 1) };
     } catch (error) {
       if (!isConditionalFailure(error)) throw error;
       const item = conditionalFailureItem(error);
@@ -129,7 +132,8 @@ export class LedgerStore {
     return updateIf(this.db, {
       TableName: this.table,
       Key: ledgerKey(campaignId, email),
-      UpdateExpression: "SET #status = :cancelled, reason = :reason, updatedAt = :now REMOVE leaseUntil",
+      UpdateExpression:
+        "SET #status = :cancelled, reason = :reason, updatedAt = :now REMOVE leaseUntil, claimId",
       ConditionExpression: "#status = :queued OR (#status = :sending AND leaseUntil < :nowMs)",
       ExpressionAttributeNames: { "#status": "status" },
       ExpressionAttributeValues: {
@@ -173,11 +177,11 @@ export class LedgerStore {
     return emails.slice(0, limit);
   }
 
-  /** Records the outcome of a claimed send. Returns false if the claim was lost to another worker. */
+  /** Records the outcome of the claim `claimId`. Returns false if that claim was lost to another. */
   async complete(
     campaignId: string,
     email: string,
-    attempt: number,
+    claimId: string,
     outcome:
       | { status: "sent"; region: string; sesMessageId: string }
       | { status: "failed"; region?: string; error: string }
@@ -188,7 +192,7 @@ export class LedgerStore {
     const values: Record<string, unknown> = {
       ":status": outcome.status,
       ":sending": "sending",
-      ":attempt": attempt,
+      ":claim": claimId,
       ":now": new Date(nowMs).toISOString(),
     };
     const sets = ["#status = :status", "updatedAt = :now"];
@@ -209,8 +213,8 @@ export class LedgerStore {
     return updateIf(this.db, {
       TableName: this.table,
       Key: ledgerKey(campaignId, email),
-      UpdateExpression: `SET ${sets.join(", ")} REMOVE leaseUntil`,
-      ConditionExpression: "#status = :sending AND attempts = :attempt",
+      UpdateExpression: `SET ${sets.join(", ")} REMOVE leaseUntil, claimId`,
+      ConditionExpression: "#status = :sending AND claimId = :claim",
       ExpressionAttributeNames: {
         "#status": "status",
         ...("region" in outcome && outcome.region ? { "#region": "region" } : {}),

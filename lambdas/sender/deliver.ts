@@ -152,7 +152,7 @@ export class Delivery {
       ledger.complete(
         campaignId,
         recipient.email,
-        claim.attempt,
+        claim.claimId,
         { status: "queued", error },
         this.deps.now(),
       );
@@ -168,7 +168,7 @@ export class Delivery {
       await ledger.complete(
         campaignId,
         recipient.email,
-        claim.attempt,
+        claim.claimId,
         { status: "suppressed", reason: suppressed },
         this.deps.now(),
       );
@@ -200,7 +200,7 @@ export class Delivery {
       const recorded = await this.recordSent(
         campaignId,
         recipient.email,
-        claim.attempt,
+        claim.claimId,
         outcome.region,
         outcome.messageId,
         Math.min(claimedAt + this.deps.leaseMs, deadline),
@@ -213,7 +213,7 @@ export class Delivery {
       await ledger.complete(
         campaignId,
         recipient.email,
-        claim.attempt,
+        claim.claimId,
         { status: "failed", region: outcome.region, error: outcome.error },
         this.deps.now(),
       );
@@ -242,7 +242,7 @@ export class Delivery {
   private async recordSent(
     campaignId: string,
     email: string,
-    attempt: number,
+    claimId: string,
     region: string,
     sesMessageId: string,
     until: number,
@@ -252,7 +252,7 @@ export class Delivery {
         return await this.deps.ledger.complete(
           campaignId,
           email,
-          attempt,
+          claimId,
           { status: "sent", region, sesMessageId },
           this.deps.now(),
         );

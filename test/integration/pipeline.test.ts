@@ -1,6 +1,8 @@
+import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CampaignAgendaStore } from "../../lambdas/adapters/campaign-agenda-store.ts";
 import { CampaignStore } from "../../lambdas/adapters/campaign-store.ts";
+import { ledgerKey } from "../../lambdas/adapters/dynamo/keys.ts";
 import { LedgerStore } from "../../lambdas/adapters/ledger-store.ts";
 import { SteadfastClient, sesStore, waitForCampaign } from "../../local/client.ts";
 import { type LocalRuntime, localDocumentClient, startLocalRuntime } from "../../local/runtime.ts";
@@ -161,7 +163,7 @@ describe("a first campaign, end to end", () => {
     const ledger = new LedgerStore(localDocumentClient(runtime), "steadfast-ledger");
     const now = Date.now();
     await ledger.createQueued("lease-check", ["held@example.com"], now);
-    expect(await ledger.claim("lease-check", "held@example.com", now, 30_000)).toEqual({
+    expect(await ledger.claim("lease-check", "held@example.com", now, 30_000)).toMatchObject({
       claimed: true,
       attempt: 1,
     });
@@ -172,5 +174,35 @@ describe("a first campaign, end to end", () => {
       attempts: 1,
       email: "held@example.com",
     });
+  });
+
+  it("records an outcome only for the claim that holds the recipient, even when two claims count the same attempt", async () => {
+    // Two replicas that each saw the item `queued` both count attempt 1. Here the second claim is
+    // made on an item put back to `queued`, as a replica that had not seen the first claim holds it.
+    const db = localDocumentClient(runtime);
+    const ledger = new LedgerStore(db, "steadfast-ledger");
+    const now = Date.now();
+    await ledger.createQueued("claim-fence", ["twice@example.com"], now);
+    const first = await ledger.claim("claim-fence", "twice@example.com", now, 30_000);
+    const key = ledgerKey("claim-fence", "twice@example.com");
+    await db.send(
+      new UpdateCommand({
+        TableName: "steadfast-ledger",
+        Key: key,
+        UpdateExpression: "SET #status = :queued, attempts = :zero REMOVE leaseUntil, claimId",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: { ":queued": "queued", ":zero": 0 },
+      }),
+    );
+    const second = await ledger.claim("claim-fence", "twice@example.com", now + 10, 30_000);
+    if (!first.claimed || !second.claimed) throw new Error("both claims should have been taken");
+    expect([first.attempt, second.attempt]).toEqual([1, 1]);
+    const sent = { status: "sent" as const, region: "us-east-1", sesMessageId: "m-1" };
+    expect(await ledger.complete("claim-fence", "twice@example.com", first.claimId, sent, now + 20)).toBe(
+      false,
+    );
+    expect(await ledger.complete("claim-fence", "twice@example.com", second.claimId, sent, now + 30)).toBe(
+      true,
+    );
   });
 });

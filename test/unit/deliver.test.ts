@@ -18,7 +18,7 @@ const campaign: Campaign = {
 
 /** An in-memory ledger with the same conditional transitions as the DynamoDB one. */
 class MemoryLedger {
-  readonly items = new Map<string, LedgerItem & { leaseUntil?: number }>();
+  readonly items = new Map<string, LedgerItem & { leaseUntil?: number; claimId?: string }>();
   failCompleteTimes = 0;
 
   async createQueued(campaignId: string, emails: readonly string[]) {
@@ -37,9 +37,10 @@ class MemoryLedger {
       status: "sending" as const,
       attempts: item.attempts + 1,
       leaseUntil: now + leaseMs,
+      claimId: `claim-${email}-${item.attempts + 1}`,
     };
     this.items.set(email, next);
-    return { claimed: true, attempt: next.attempts };
+    return { claimed: true, claimId: next.claimId, attempt: next.attempts };
   }
 
   async cancel(_c: string, email: string) {
@@ -52,7 +53,7 @@ class MemoryLedger {
   async complete(
     _c: string,
     email: string,
-    attempt: number,
+    claimId: string,
     outcome: { status: string; sesMessageId?: string; error?: string },
   ) {
     if (this.failCompleteTimes > 0) {
@@ -60,7 +61,7 @@ class MemoryLedger {
       throw Object.assign(new Error("throttled"), { name: "ThrottlingException" });
     }
     const item = this.items.get(email);
-    if (item?.status !== "sending" || item.attempts !== attempt) return false;
+    if (item?.status !== "sending" || item.claimId !== claimId) return false;
     this.items.set(email, { ...item, ...outcome, status: outcome.status as LedgerItem["status"] });
     return true;
   }
