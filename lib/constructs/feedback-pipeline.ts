@@ -14,7 +14,7 @@ import {
 import { METRIC } from "../../lambdas/contracts/metrics.ts";
 import { REPUTATION_LIMITS } from "../../lambdas/domain/reputation.ts";
 import { QueueWithDlq } from "./queue-with-dlq.ts";
-import { type FunctionCodeProps, ServiceFunction } from "./service-function.ts";
+import { type FunctionCodeProps, pipelineCountAlarm, ServiceFunction } from "./service-function.ts";
 import { ENV } from "../../lambdas/contracts/env.ts";
 
 const FEEDBACK_TIMEOUT = Duration.seconds(30);
@@ -124,20 +124,12 @@ export class FeedbackPipeline extends Construct {
       ],
     });
 
-    this.reputationPauseAlarm = new cloudwatch.Metric({
-      namespace: "Steadfast",
+    this.reputationPauseAlarm = pipelineCountAlarm(this, "ReputationPauseAlarm", {
+      service: "feedback",
       metricName: METRIC.reputationPause,
-      // Powertools adds the service name as a dimension to every metric.
-      dimensionsMap: { service: "steadfast-feedback" },
       period: Duration.minutes(5),
-      statistic: "Sum",
-    }).createAlarm(this, "ReputationPauseAlarm", {
       alarmName: `${props.alarmPrefix}-reputation-pause`,
-      alarmDescription: "A campaign crossed 5 % bounces or 0.1 % complaints and was paused",
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      description: "A campaign crossed 5 % bounces or 0.1 % complaints and was paused",
     });
     const reputation = (metricName: string, threshold: number, id: string, what: string) =>
       new cloudwatch.Metric({

@@ -1,11 +1,11 @@
 import { Duration } from "aws-cdk-lib";
-import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import { QueueWithDlq } from "./queue-with-dlq.ts";
 import type { SendingIdentity } from "./sending-identity.ts";
-import { type FunctionCodeProps, ServiceFunction } from "./service-function.ts";
+import { type FunctionCodeProps, pipelineCountAlarm, ServiceFunction } from "./service-function.ts";
 import { ENV } from "../../lambdas/contracts/env.ts";
 import { METRIC } from "../../lambdas/contracts/metrics.ts";
 
@@ -110,21 +110,13 @@ export class Sender extends Construct {
       maxConcurrency: concurrency,
     });
 
-    const enforcementAlarm = new cloudwatch.Metric({
-      namespace: "Steadfast",
+    const enforcementAlarm = pipelineCountAlarm(this, "SesEnforcementAlarm", {
+      service: "sender",
       metricName: METRIC.sesEnforcement,
-      // Powertools adds the service name as a dimension to every metric.
-      dimensionsMap: { service: "steadfast-sender" },
       period: Duration.minutes(1),
-      statistic: "Sum",
-    }).createAlarm(this, "SesEnforcementAlarm", {
       alarmName: `${props.alarmPrefix}-ses-enforcement`,
-      alarmDescription:
+      description:
         "SES answered SendingPaused or AccountSuspended: sending is paused for the account; campaigns were paused",
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.alarms = [...this.queue.alarms, this.function.errorsAlarm, enforcementAlarm];
     this.node.addValidation({

@@ -231,3 +231,34 @@ export class ServiceFunction extends Construct implements iam.IGrantable {
     this.function.addEnvironment(name, value);
   }
 }
+
+/**
+ * An alarm on any count of one of the pipeline's own metrics (namespace "Steadfast"), as a service's
+ * function emits it: Powertools adds the service name as a dimension to every metric.
+ */
+export function pipelineCountAlarm(
+  scope: Construct,
+  id: string,
+  props: {
+    readonly service: string;
+    readonly metricName: string;
+    readonly period: Duration;
+    readonly alarmName: string;
+    readonly description: string;
+  },
+): cloudwatch.Alarm {
+  return new cloudwatch.Metric({
+    namespace: "Steadfast",
+    metricName: props.metricName,
+    dimensionsMap: { service: `steadfast-${props.service}` },
+    period: props.period,
+    statistic: "Sum",
+  }).createAlarm(scope, id, {
+    alarmName: props.alarmName,
+    alarmDescription: props.description,
+    threshold: 0,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    evaluationPeriods: 1,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
+}
