@@ -15,6 +15,7 @@ import { resolve } from "./intrinsics.ts";
 import { LOCAL_CREDENTIALS, localSesAccount } from "./local-account.ts";
 import { freePort, ProcessGroup } from "./processes.ts";
 import { provisionQueues, provisionTables, secretValues } from "./provision.ts";
+import { Replication } from "./replication.ts";
 import type { LocalInfo, LocalRuntime, LocalRuntimeOptions, RegionRuntime } from "./runtime-types.ts";
 import { serveSecrets } from "./secrets-manager.ts";
 import {
@@ -39,13 +40,17 @@ import { ENV } from "../lambdas/contracts/env.ts";
 export type { LocalRuntime, LocalRuntimeOptions } from "./runtime-types.ts";
 
 /**
- * A DynamoDB document client on the runtime's DynamoDB Local, for tests, benchmarks and setup
- * scripts that look at or seed the tables directly.
+ * A DynamoDB document client on one region's replica of the tables (the first region's unless
+ * told), for tests, benchmarks and setup scripts that look at or seed the tables directly. What it
+ * writes reaches the other regions' replicas by replication, like any write.
  */
-export function localDocumentClient(runtime: Pick<LocalRuntime, "endpoints">): DynamoDBDocumentClient {
+export function localDocumentClient(
+  runtime: Pick<LocalRuntime, "endpoints" | "info">,
+  region: string = runtime.info.regions[0]?.name ?? "us-east-1",
+): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(
     new DynamoDBClient({
-      region: "us-east-1",
+      region,
       endpoint: runtime.endpoints.dynamodb,
       credentials: LOCAL_CREDENTIALS,
     }),
@@ -79,6 +84,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const proxies: FaultProxy[] = [];
   const timers: NodeJS.Timeout[] = [];
   const control = new ControlServer();
+  let replication: Replication | undefined;
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -86,6 +92,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     for (const timer of timers) clearInterval(timer);
     await control.close();
     await Promise.allSettled(sources.map((s) => s.stop()));
+    await replication?.stop();
     await Promise.allSettled(pools.map((p) => p.close()));
     await Promise.allSettled(servers.map((s) => new Promise((r) => s.close(r))));
     for (const s of servers) s.closeAllConnections?.();
@@ -102,9 +109,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       ),
     ]);
 
-    // Tables: one DynamoDB Local with -sharedDb stands for every replica of a global table.
-    const tableNames = await provisionTables(assembly, dynamo.url);
+    // Tables: a replica of each global table per region, replicated asynchronously between them.
+    const { names: tableNames, globalTables } = await provisionTables(assembly, dynamo.url);
     const exports = collectExports(assembly, tableNames);
+    replication = new Replication(dynamo.url, globalTables, {
+      lagMs: options.replicationLagMs ?? 1000,
+      onWarning: warn,
+    });
+    await replication.start();
 
     const secretsPort = await freePort();
     const secrets = await serveSecrets(secretValues(assembly, apiKey), secretsPort);
@@ -271,7 +283,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       servers.push(await serveHttpApi(apiPool, apiPort, `local-${stack.region}`));
     }
 
-    registerControlRoutes(control, regions);
+    registerControlRoutes(control, regions, replication);
     registerFeedbackRoutes(control, new MailboxSimulator(regions, regionStacks, sqs.url));
     const controlUrl = await control.listen();
     const first = regions[0] as RegionRuntime;
@@ -284,7 +296,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     };
     if (options.writeInfo ?? true)
       writeFileSync(join(stateDir, "local.json"), `${JSON.stringify(info, null, 2)}\n`);
-    return { info, regions, assembly, endpoints: { dynamodb: dynamo.url, sqs: sqs.url }, stop };
+    return {
+      info,
+      regions,
+      assembly,
+      endpoints: { dynamodb: dynamo.url, sqs: sqs.url },
+      replication,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;
