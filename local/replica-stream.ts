@@ -7,7 +7,13 @@ interface Shard {
 }
 
 interface StreamRecordWire {
-  readonly dynamodb?: { Keys?: WireItem; NewImage?: WireItem };
+  readonly dynamodb?: { Keys?: WireItem; NewImage?: WireItem; SequenceNumber?: string };
+}
+
+interface OpenShard {
+  iterator: string;
+  /** The last record read, to read on from after it if the iterator is lost. */
+  lastSequence?: string;
 }
 
 /** How often the shards of a stream are listed again, to find shards a closed one handed on to. */
@@ -21,8 +27,8 @@ const DESCRIBE_EVERY_MS = 5_000;
  */
 export class ReplicaStream implements Replica {
   private streamArn = "";
-  /** Iterators of the shards being read. */
-  private readonly open = new Map<string, string>();
+  /** The shards being read. */
+  private readonly open = new Map<string, OpenShard>();
   /** Shards read to their end. */
   private readonly finished = new Set<string>();
   private lastDescribe = 0;
@@ -36,36 +42,62 @@ export class ReplicaStream implements Replica {
     return this.wire.region;
   }
 
-  /** Starts reading the stream from its oldest record (the table was just created). */
+  /**
+   * Starts reading the stream from its end; the table was just created and nothing else writes to
+   * it yet. DynamoDB Local loses its place in an empty shard when its store holds more than one
+   * stream: once a record arrives, reading from an iterator taken on the empty shard answers
+   * TrimmedDataAccessException. A shard that already holds a record reads fine, so a marker item is
+   * written and deleted first.
+   */
   async start(): Promise<void> {
-    const described = await this.wire.call<{ Table?: { LatestStreamArn?: string } }>(
-      "dynamodb",
-      "DescribeTable",
-      { TableName: this.table },
-    );
+    const described = await this.wire.call<{
+      Table?: {
+        LatestStreamArn?: string;
+        KeySchema?: { AttributeName: string }[];
+        AttributeDefinitions?: { AttributeName: string; AttributeType: string }[];
+      };
+    }>("dynamodb", "DescribeTable", { TableName: this.table });
     const arn = described.Table?.LatestStreamArn;
     if (!arn) throw new Error(`${this.table} in ${this.region} has no stream`);
     this.streamArn = arn;
-    await this.discover();
+    const types = new Map(
+      described.Table?.AttributeDefinitions?.map((a) => [a.AttributeName, a.AttributeType]),
+    );
+    const marker: WireItem = {};
+    for (const { AttributeName: name } of described.Table?.KeySchema ?? []) {
+      const type = types.get(name) ?? "S";
+      marker[name] = { [type]: type === "N" ? "0" : type === "B" ? "AA==" : "replication-start" };
+    }
+    await this.write(marker, marker);
+    await this.write(marker, undefined);
+    await this.discover("LATEST");
   }
 
   async readChanges(): Promise<ChangeRecord[]> {
     if (Date.now() - this.lastDescribe >= DESCRIBE_EVERY_MS) await this.discover();
     const changes: ChangeRecord[] = [];
     let closed = false;
-    for (const [shardId, iterator] of [...this.open]) {
-      const page = await this.wire.call<{ Records?: StreamRecordWire[]; NextShardIterator?: string }>(
-        "streams",
-        "GetRecords",
-        { ShardIterator: iterator },
-      );
+    for (const [shardId, shard] of [...this.open]) {
+      let page: { Records?: StreamRecordWire[]; NextShardIterator?: string };
+      try {
+        page = await this.wire.call("streams", "GetRecords", { ShardIterator: shard.iterator });
+      } catch (error) {
+        // An iterator that expired is taken again after the last record read; the error is reported.
+        shard.iterator = await this.iterator(
+          shardId,
+          shard.lastSequence ? "AFTER_SEQUENCE_NUMBER" : "LATEST",
+          shard.lastSequence,
+        );
+        throw error;
+      }
       for (const record of page.Records ?? []) {
         const keys = record.dynamodb?.Keys;
+        if (record.dynamodb?.SequenceNumber) shard.lastSequence = record.dynamodb.SequenceNumber;
         if (!keys) continue;
         const newImage = record.dynamodb?.NewImage;
         changes.push(newImage ? { keys, newImage } : { keys });
       }
-      if (page.NextShardIterator) this.open.set(shardId, page.NextShardIterator);
+      if (page.NextShardIterator) shard.iterator = page.NextShardIterator;
       else {
         this.open.delete(shardId);
         this.finished.add(shardId);
@@ -87,8 +119,11 @@ export class ReplicaStream implements Replica {
     return reply.Attributes;
   }
 
-  /** Lists the stream's shards and starts reading those whose parent (if still known) is read. */
-  private async discover(): Promise<void> {
+  /**
+   * Lists the stream's shards and starts reading those whose parent (if still known) is read: from
+   * their first record, but at start from their end.
+   */
+  private async discover(from: "TRIM_HORIZON" | "LATEST" = "TRIM_HORIZON"): Promise<void> {
     this.lastDescribe = Date.now();
     const shards: Shard[] = [];
     let start: string | undefined;
@@ -107,12 +142,22 @@ export class ReplicaStream implements Replica {
       if (this.open.has(shard.ShardId) || this.finished.has(shard.ShardId)) continue;
       const parent = shard.ParentShardId;
       if (parent && known.has(parent) && !this.finished.has(parent)) continue;
-      const { ShardIterator } = await this.wire.call<{ ShardIterator?: string }>(
-        "streams",
-        "GetShardIterator",
-        { StreamArn: this.streamArn, ShardId: shard.ShardId, ShardIteratorType: "TRIM_HORIZON" },
-      );
-      if (ShardIterator) this.open.set(shard.ShardId, ShardIterator);
+      this.open.set(shard.ShardId, { iterator: await this.iterator(shard.ShardId, from) });
     }
+  }
+
+  private async iterator(shardId: string, type: string, after?: string): Promise<string> {
+    const { ShardIterator } = await this.wire.call<{ ShardIterator?: string }>(
+      "streams",
+      "GetShardIterator",
+      {
+        StreamArn: this.streamArn,
+        ShardId: shardId,
+        ShardIteratorType: type,
+        ...(after ? { SequenceNumber: after } : {}),
+      },
+    );
+    if (!ShardIterator) throw new Error(`no iterator for shard ${shardId} of ${this.table}`);
+    return ShardIterator;
   }
 }

@@ -49,8 +49,8 @@ let counter = 0;
 const uniqueKey = (label: string) => ({ pk: `global-table-test#${label}#${++counter}`, sk: "item" });
 type Key = ReturnType<typeof uniqueKey>;
 
-const read = async (db: DynamoDBDocumentClient, key: Key, table = AUDIENCE) =>
-  (await db.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item;
+const read = async (db: DynamoDBDocumentClient, { pk, sk }: Key, table = AUDIENCE) =>
+  (await db.send(new GetCommand({ TableName: table, Key: { pk, sk }, ConsistentRead: true }))).Item;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -128,6 +128,8 @@ describe("global tables on the local runtime", () => {
   it("checks a conditional write in region B against B's replica only: A's unreplicated write is not there", async () => {
     const key = uniqueKey("conditional");
     await east.send(new PutCommand({ TableName: AUDIENCE, Item: { ...key, owner: "east" } }));
+    // Still well within the lag, and later by more than the replicator's reading of the streams.
+    await sleep(300);
     // Strongly consistent everywhere, this would fail; on a global table it succeeds in B.
     await west.send(
       new PutCommand({
