@@ -95,7 +95,7 @@ export class ReplicaStream implements Replica {
         if (record.dynamodb?.SequenceNumber) shard.lastSequence = record.dynamodb.SequenceNumber;
         if (!keys) continue;
         const newImage = record.dynamodb?.NewImage;
-        changes.push(newImage ? { keys, newImage } : { keys });
+        changes.push(newImage ? { keys, newImage: withEmptyMaps(newImage) } : { keys });
       }
       if (page.NextShardIterator) shard.iterator = page.NextShardIterator;
       else {
@@ -160,4 +160,21 @@ export class ReplicaStream implements Replica {
     if (!ShardIterator) throw new Error(`no iterator for shard ${shardId} of ${this.table}`);
     return ShardIterator;
   }
+}
+
+/**
+ * DynamoDB Local's stream records write an empty map as `{}` instead of `{ "M": {} }` (at any depth),
+ * which no write accepts back. No other attribute value is ever empty, so `{}` is an empty map.
+ */
+function withEmptyMaps(item: WireItem): WireItem {
+  const value = (v: unknown): unknown => {
+    if (!v || typeof v !== "object") return v;
+    const entries = Object.entries(v as Record<string, unknown>);
+    if (entries.length === 0) return { M: {} };
+    const [type, inner] = entries[0] as [string, unknown];
+    if (type === "M") return { M: withEmptyMaps(inner as WireItem) };
+    if (type === "L") return { L: (inner as unknown[]).map(value) };
+    return v;
+  };
+  return Object.fromEntries(Object.entries(item).map(([k, v]) => [k, value(v)]));
 }

@@ -73,7 +73,13 @@ export class Replication implements ReplicationControl {
         (region) => new ReplicaStream(new DynamoWire(this.endpoint, region), table.name),
       );
       await Promise.all(streams.map((s) => s.start()));
-      const replication = new TableReplication(table.name, streams, () => this.current, clock);
+      const replication = new TableReplication(
+        table.name,
+        streams,
+        () => this.current,
+        clock,
+        (region, error) => this.warn(`${table.name} (${region})`, error),
+      );
       this.tables.push({ replication, streams });
     }
     for (const { replication, streams } of this.tables) {

@@ -118,6 +118,8 @@ export class TableReplication {
     private readonly replicas: readonly Replica[],
     private readonly settings: () => ReplicationSettings,
     private readonly clock: ReplicationClock,
+    /** Told of a write a replica refused or did not answer; it is tried again at the next pump. */
+    private readonly onWriteError: (region: string, error: Error) => void = () => {},
   ) {
     for (const replica of replicas) {
       this.queues.set(replica.region, []);
@@ -224,8 +226,8 @@ export class TableReplication {
         const state = this.items.get(id) as ItemState;
         try {
           await this.write(replica, state, write);
-        } catch {
-          // The replica did not answer: the write waits for the next pump.
+        } catch (error) {
+          this.onWriteError(region, error as Error);
           if (write.repair) repairs.set(id, write);
           else failed.push({ id, version: write.version, image: write.image });
           continue;

@@ -234,6 +234,27 @@ describe("global tables on the local runtime", () => {
     expect(await read(west, second)).toEqual({ ...second, via: "transaction" });
   });
 
+  it("replicates every kind of attribute value exactly, empty maps and lists, sets and binary included", async () => {
+    const key = uniqueKey("types");
+    const item = {
+      ...key,
+      text: "",
+      number: 1.5,
+      flag: false,
+      nothing: null,
+      bytes: new Uint8Array([0, 1, 254]),
+      emptyMap: {},
+      emptyList: [],
+      nested: { inner: {}, list: [{}, [], "x", 2] },
+      strings: new Set(["b", "a"]),
+      numbers: new Set([3, 1]),
+    };
+    await east.send(new PutCommand({ TableName: AUDIENCE, Item: item }));
+    await until(async () => (await read(west, key)) !== undefined);
+    expect(await read(west, key)).toEqual(await read(east, key));
+    expect((await read(west, key))?.nested).toEqual({ inner: {}, list: [{}, [], "x", 2] });
+  });
+
   it("replicates an item that expired by TTL in its region as a delete", async () => {
     const key = uniqueKey("ttl");
     await east.send(
