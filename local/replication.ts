@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { DynamoWire } from "./dynamodb-wire.ts";
 import { ReplicaStream } from "./replica-stream.ts";
 import { ReplicationClock, type ReplicationSettings, TableReplication } from "./table-replication.ts";
@@ -12,7 +11,11 @@ export interface GlobalTableRef {
 export interface ReplicationOptions {
   /** How long a write takes to reach the other replicas. @default 1000 */
   readonly lagMs?: number;
-  /** How often each replica's stream is read while it is quiet. @default 50 */
+  /**
+   * How often each replica's stream is read when nothing said it was written to (`nudge`): the
+   * safety net for writes made around the region's proxy, DynamoDB Local's TTL expiries included.
+   * @default 1000
+   */
   readonly pollMs?: number;
   readonly onWarning?: (message: string) => void;
 }
@@ -23,6 +26,8 @@ export interface ReplicationControl {
   set(settings: { lagMs?: number; down?: boolean }): void;
   /** Back to the runtime's own lag, replication up: what was held back replicates, last writer winning. */
   heal(): void;
+  /** Says a region's replica was just written to: its streams are read at once. */
+  nudge(region: string): void;
   readonly settings: ReplicationSettings;
 }
 
@@ -42,6 +47,8 @@ export class Replication implements ReplicationControl {
   private readonly loops: Promise<void>[] = [];
   private readonly abort = new AbortController();
   private readonly lastWarning = new Map<string, number>();
+  /** Wakes a sleeping loop, by region: a nudge, or a change of the settings. */
+  private readonly wakers = new Map<string, Set<() => void>>();
 
   constructor(
     private readonly endpoint: string,
@@ -49,7 +56,7 @@ export class Replication implements ReplicationControl {
     private readonly options: ReplicationOptions = {},
   ) {
     this.defaultLagMs = options.lagMs ?? 1000;
-    this.pollMs = options.pollMs ?? 50;
+    this.pollMs = options.pollMs ?? 1000;
     this.current = { lagMs: this.defaultLagMs, down: false };
   }
 
@@ -59,10 +66,15 @@ export class Replication implements ReplicationControl {
 
   set(settings: { lagMs?: number; down?: boolean }): void {
     this.current = { ...this.current, ...settings };
+    for (const region of this.wakers.keys()) this.nudge(region);
   }
 
   heal(): void {
-    this.current = { lagMs: this.defaultLagMs, down: false };
+    this.set({ lagMs: this.defaultLagMs, down: false });
+  }
+
+  nudge(region: string): void {
+    for (const wake of this.wakers.get(region) ?? []) wake();
   }
 
   /** Opens every replica's stream (from its first record) and starts replicating. */
@@ -87,27 +99,50 @@ export class Replication implements ReplicationControl {
     }
   }
 
-  /** Deliveries not made yet (held back by the lag, or by replication being down). */
-  backlog(): number {
-    return this.tables.reduce((n, t) => n + t.replication.backlog(), 0);
-  }
-
   async stop(): Promise<void> {
     this.abort.abort();
     await Promise.allSettled(this.loops);
   }
 
+  /**
+   * One replica's loop: reads its stream and makes its due deliveries; then, unless the stream had
+   * more, sleeps until the next delivery is due, a nudge, or the poll interval.
+   */
   private async run(replication: TableReplication, region: string): Promise<void> {
     const { signal } = this.abort;
-    while (!signal.aborted) {
-      let read = 0;
-      try {
-        read = await replication.pump(region);
-      } catch (error) {
-        this.warn(`${replication.table} (${region})`, error as Error);
+    const wakers = this.wakers.get(region) ?? new Set<() => void>();
+    this.wakers.set(region, wakers);
+    const loop = { nudged: false, wake: () => {} };
+    const waker = () => {
+      loop.nudged = true;
+      loop.wake();
+    };
+    wakers.add(waker);
+    try {
+      while (!signal.aborted) {
+        loop.nudged = false;
+        let read = 0;
+        try {
+          read = await replication.pump(region);
+        } catch (error) {
+          this.warn(`${replication.table} (${region})`, error as Error);
+        }
+        if (read > 0 || loop.nudged || signal.aborted) continue;
+        const due = replication.nextDueIn(region);
+        const ms = Math.max(0, Math.min(this.pollMs, Math.ceil(due ?? Infinity)));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, ms);
+          loop.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          signal.addEventListener("abort", loop.wake, { once: true });
+        });
+        signal.removeEventListener("abort", loop.wake);
+        loop.wake = () => {};
       }
-      if (read > 0 || signal.aborted) continue;
-      await sleep(this.pollMs, undefined, { signal }).catch(() => {});
+    } finally {
+      wakers.delete(waker);
     }
   }
 

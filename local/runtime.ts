@@ -45,16 +45,29 @@ export type { LocalRuntime, LocalRuntimeOptions } from "./runtime-types.ts";
  * writes reaches the other regions' replicas by replication, like any write.
  */
 export function localDocumentClient(
-  runtime: Pick<LocalRuntime, "endpoints" | "info">,
+  runtime: Pick<LocalRuntime, "endpoints" | "info" | "replication">,
   region: string = runtime.info.regions[0]?.name ?? "us-east-1",
 ): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(
-    new DynamoDBClient({
-      region,
-      endpoint: runtime.endpoints.dynamodb,
-      credentials: LOCAL_CREDENTIALS,
-    }),
+  const client = new DynamoDBClient({
+    region,
+    endpoint: runtime.endpoints.dynamodb,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  // Its writes are read from the replica's streams at once, as the region's functions' are.
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const output = await next(args);
+      if (
+        /^(Put|Update|Delete|BatchWrite|TransactWrite|ExecuteStatement|BatchExecute|ExecuteTransaction)/.test(
+          context.commandName ?? "",
+        )
+      )
+        runtime.replication.nudge(region);
+      return output;
+    },
+    { step: "initialize", name: "nudgeReplication" },
   );
+  return DynamoDBDocumentClient.from(client);
 }
 
 /**
@@ -136,6 +149,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         await proxy.start();
         proxies.push(proxy);
       }
+      // What a region's functions write is read from its streams at once, not at the next poll.
+      const nudged = replication;
+      regionProxies.dynamodb.onDynamoWrite = () => nudged.nudge(stack.region);
       sesProxies.set(stack.region, regionProxies.ses);
       regions.push({
         name: stack.region,

@@ -9,8 +9,9 @@ import type { WireItem } from "./dynamodb-wire.ts";
  *
  * - **Write time.** A change is stamped when the replicator reads it from its replica's stream (DynamoDB
  *   Local's ApproximateCreationDateTime is rounded down to the minute), from one clock for every
- *   replica that never goes backwards and never gives the same stamp twice. The stamp orders writes
- *   as they were committed, to within a poll of the streams.
+ *   replica that never goes backwards and never gives the same stamp twice. A write is read right
+ *   after it is made (the region's DynamoDB proxy says so), so the stamps order writes as they were
+ *   committed, to within a few milliseconds.
  * - **Lag.** A change reaches another replica once its stamp is `lagMs` old (never before), at the
  *   next pump of that replica. While replication is down nothing is delivered; changes keep their
  *   stamps and are delivered, last writer winning, when it comes back.
@@ -138,6 +139,15 @@ export class TableReplication {
     await this.deliver(replica);
     this.sweep();
     return changes.length;
+  }
+
+  /** In how many ms the next delivery to a replica is due (0: now), if one is waiting and replication is up. */
+  nextDueIn(region: string): number | undefined {
+    if ((this.repairs.get(region)?.size ?? 0) > 0) return 0;
+    const head = this.queues.get(region)?.[0];
+    const { lagMs, down } = this.settings();
+    if (!head || down) return undefined;
+    return Math.max(0, head.version.time + lagMs - this.clock.time());
   }
 
   /** Deliveries and repairs not made yet, to every replica. */
