@@ -77,7 +77,7 @@ export class Replication implements ReplicationControl {
     for (const wake of this.wakers.get(region) ?? []) wake();
   }
 
-  /** Opens every replica's stream (from its first record) and starts replicating. */
+  /** Opens every replica's stream (at its end: nothing has written to the tables yet) and starts replicating. */
   async start(): Promise<void> {
     const clock = new ReplicationClock();
     for (const table of this.globalTables) {
