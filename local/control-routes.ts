@@ -1,6 +1,7 @@
 import type { ControlServer } from "./control.ts";
 import { ControlError } from "./control.ts";
 import type { FaultMode, FaultSettings, ServiceName } from "./fault-proxy.ts";
+import type { ReplicationControl } from "./replication.ts";
 import type { RegionRuntime } from "./runtime-types.ts";
 
 const TARGETS: readonly ServiceName[] = ["ses", "dynamodb", "sqs"];
@@ -9,9 +10,13 @@ const FUNCTIONS = ["sender", "fanout", "api", "scheduler"];
 
 /**
  * Fault control for chaos tests (POST/DELETE /faults), crashes (POST /crash) and statistics
- * (GET /stats), over every region's proxies and function pools.
+ * (GET /stats), over every region's proxies and function pools and the global tables' replication.
  */
-export function registerControlRoutes(control: ControlServer, regions: readonly RegionRuntime[]): void {
+export function registerControlRoutes(
+  control: ControlServer,
+  regions: readonly RegionRuntime[],
+  replication: ReplicationControl,
+): void {
   const region = (name: unknown): RegionRuntime[] => {
     if (name === undefined) return [...regions];
     const found = regions.find((r) => r.name === name);
@@ -21,8 +26,12 @@ export function registerControlRoutes(control: ControlServer, regions: readonly 
 
   control.route("POST", "/faults", async (raw) => {
     const body = (raw ?? {}) as Record<string, unknown>;
+    if (body.target === "replication") {
+      replicationFault(replication, body);
+      return { status: 204 };
+    }
     if (!TARGETS.includes(body.target as ServiceName))
-      throw new ControlError(`target must be one of ${TARGETS.join(", ")}`);
+      throw new ControlError(`target must be one of ${[...TARGETS, "replication"].join(", ")}`);
     if (!MODES.includes(body.mode as FaultMode))
       throw new ControlError(`mode must be one of ${MODES.join(", ")}`);
     if (
@@ -48,6 +57,7 @@ export function registerControlRoutes(control: ControlServer, regions: readonly 
 
   control.route("DELETE", "/faults", async () => {
     for (const r of regions) for (const proxy of Object.values(r.proxies)) await proxy.set({ mode: "ok" });
+    replication.heal();
     return { status: 204 };
   });
 
@@ -83,4 +93,18 @@ export function registerControlRoutes(control: ControlServer, regions: readonly 
     }
     return { status: 200, body: { requests, sesAccepted, dynamoWriteUnits, invocations, busyMs } };
   });
+}
+
+/**
+ * `{ "target": "replication", "mode": "lag", "ms" }` sets the replication lag; `"mode": "down"`
+ * holds every write in its region until healed (`"mode": "ok"` or `DELETE /faults`).
+ */
+function replicationFault(replication: ReplicationControl, body: Record<string, unknown>): void {
+  if (body.mode === "lag") {
+    if (!(typeof body.ms === "number" && Number.isFinite(body.ms) && body.ms >= 0))
+      throw new ControlError("ms must be a non-negative number");
+    replication.set({ lagMs: body.ms });
+  } else if (body.mode === "down") replication.set({ down: true });
+  else if (body.mode === "ok") replication.heal();
+  else throw new ControlError("mode must be one of lag, down, ok for the replication target");
 }

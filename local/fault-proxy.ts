@@ -21,6 +21,18 @@ const THROTTLE: Record<ServiceName, { name: string; status: number }> = {
   sqs: { name: "ThrottlingException", status: 400 },
 };
 
+/** DynamoDB operations that write items. */
+const WRITES = new Set([
+  "PutItem",
+  "UpdateItem",
+  "DeleteItem",
+  "BatchWriteItem",
+  "TransactWriteItems",
+  "ExecuteStatement",
+  "BatchExecuteStatement",
+  "ExecuteTransaction",
+]);
+
 const SERVER_ERRORS = new Set([
   "InternalFailure",
   "InternalServerError",
@@ -56,6 +68,8 @@ export class FaultProxy {
   readonly sesMessageIds = new Map<string, string>();
   /** Called for every SendEmail the emulator accepted, with the id handed out and the request body. */
   onSesAccepted?: (accepted: { messageId: string; request: Buffer }) => void;
+  /** Called once DynamoDB has answered a request that may have written items. */
+  onDynamoWrite?: () => void;
 
   constructor(
     readonly service: ServiceName,
@@ -179,6 +193,7 @@ export class FaultProxy {
           return;
         }
         res.writeHead(up.statusCode ?? 502, up.headers);
+        if (this.onDynamoWrite && WRITES.has(operation)) up.once("end", this.onDynamoWrite);
         up.pipe(res);
       },
     );

@@ -2,6 +2,7 @@ import {
   CreateTableCommand,
   type CreateTableCommandInput,
   DynamoDBClient,
+  type StreamViewType,
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
 import {
@@ -14,57 +15,101 @@ import { generateApiKey } from "../lambdas/domain/api-key.ts";
 import type { Assembly, StackTemplate } from "./assembly.ts";
 import { resolve } from "./intrinsics.ts";
 import { LOCAL_CREDENTIALS } from "./local-account.ts";
+import type { GlobalTableRef } from "./replication.ts";
 import type { QueueRef } from "./runtime-types.ts";
 import { type Exports, resourcesOf, scalar, stackScope } from "./template-queries.ts";
 
 /**
- * Creates what the templates declare on the emulators: tables (one DynamoDB Local with -sharedDb
- * stands for every replica of a global table), each stack's queues with their redrive policies, and
- * the values of the secrets.
+ * Creates what the templates declare on the emulators: tables (a global table once per replica
+ * region, in that region's store of DynamoDB Local), each stack's queues with their redrive
+ * policies, and the values of the secrets.
  */
 
-/** Creates every stack's tables; returns the table names by logical id. */
-export async function provisionTables(assembly: Assembly, endpoint: string): Promise<Map<string, string>> {
+export interface ProvisionedTables {
+  /** Table names by logical id. */
+  readonly names: Map<string, string>;
+  /** The global tables, each with the regions of its replicas. */
+  readonly globalTables: GlobalTableRef[];
+}
+
+/**
+ * Creates every stack's tables: a plain table in its stack's region, a global table in each of its
+ * replicas' regions, each replica with the table's GSIs, TTL setting and a stream of new and old
+ * images (which global tables replicate from).
+ */
+export async function provisionTables(assembly: Assembly, endpoint: string): Promise<ProvisionedTables> {
   const names = new Map<string, string>();
+  const globalTables: GlobalTableRef[] = [];
+  const creations: Promise<void>[] = [];
   for (const stack of assembly.stacks) {
     for (const [logicalId, resource] of Object.entries(stack.resources)) {
-      if (resource.Type !== "AWS::DynamoDB::GlobalTable" && resource.Type !== "AWS::DynamoDB::Table")
-        continue;
+      const global = resource.Type === "AWS::DynamoDB::GlobalTable";
+      if (!global && resource.Type !== "AWS::DynamoDB::Table") continue;
       const props = resource.Properties ?? {};
       const name = typeof props.TableName === "string" ? props.TableName : `${stack.stackName}-${logicalId}`;
       names.set(logicalId, name);
-      const client = new DynamoDBClient({ region: stack.region, endpoint, credentials: LOCAL_CREDENTIALS });
-      const gsis = (props.GlobalSecondaryIndexes as CreateTableCommandInput["GlobalSecondaryIndexes"]) ?? [];
-      await client.send(
-        new CreateTableCommand({
-          TableName: name,
-          KeySchema: props.KeySchema as CreateTableCommandInput["KeySchema"],
-          AttributeDefinitions: props.AttributeDefinitions as CreateTableCommandInput["AttributeDefinitions"],
-          BillingMode: "PAY_PER_REQUEST",
-          ...(gsis.length
-            ? {
-                GlobalSecondaryIndexes: gsis.map((g) => ({
-                  IndexName: g.IndexName,
-                  KeySchema: g.KeySchema,
-                  Projection: g.Projection,
-                })),
-              }
-            : {}),
-        }),
-      );
-      const ttl = props.TimeToLiveSpecification as { AttributeName?: string; Enabled?: boolean } | undefined;
-      if (ttl?.Enabled && ttl.AttributeName) {
-        await client.send(
-          new UpdateTimeToLiveCommand({
-            TableName: name,
-            TimeToLiveSpecification: { AttributeName: ttl.AttributeName, Enabled: true },
-          }),
-        );
-      }
-      client.destroy();
+      const replicas = (props.Replicas as { Region?: unknown }[] | undefined) ?? [];
+      const regions = global
+        ? [...new Set(replicas.map((r) => scalar(r.Region, stack.region)))].sort()
+        : [stack.region];
+      if (global) globalTables.push({ name, regions });
+      for (const region of regions) creations.push(createTable(name, props, region, endpoint, global));
     }
   }
-  return names;
+  await Promise.all(creations);
+  return { names, globalTables };
+}
+
+async function createTable(
+  name: string,
+  props: Record<string, unknown>,
+  region: string,
+  endpoint: string,
+  global: boolean,
+): Promise<void> {
+  const client = new DynamoDBClient({ region, endpoint, credentials: LOCAL_CREDENTIALS });
+  try {
+    const gsis = (props.GlobalSecondaryIndexes as CreateTableCommandInput["GlobalSecondaryIndexes"]) ?? [];
+    const stream = (props.StreamSpecification as { StreamViewType?: StreamViewType } | undefined)
+      ?.StreamViewType;
+    await client.send(
+      new CreateTableCommand({
+        TableName: name,
+        KeySchema: props.KeySchema as CreateTableCommandInput["KeySchema"],
+        AttributeDefinitions: props.AttributeDefinitions as CreateTableCommandInput["AttributeDefinitions"],
+        BillingMode: "PAY_PER_REQUEST",
+        ...(gsis.length
+          ? {
+              GlobalSecondaryIndexes: gsis.map((g) => ({
+                IndexName: g.IndexName,
+                KeySchema: g.KeySchema,
+                Projection: g.Projection,
+              })),
+            }
+          : {}),
+        // Global tables replicate from a stream of new and old images; AWS requires it of them.
+        ...(global || stream
+          ? {
+              StreamSpecification: {
+                StreamEnabled: true,
+                StreamViewType: global ? "NEW_AND_OLD_IMAGES" : stream,
+              },
+            }
+          : {}),
+      }),
+    );
+    const ttl = props.TimeToLiveSpecification as { AttributeName?: string; Enabled?: boolean } | undefined;
+    if (ttl?.Enabled && ttl.AttributeName) {
+      await client.send(
+        new UpdateTimeToLiveCommand({
+          TableName: name,
+          TimeToLiveSpecification: { AttributeName: ttl.AttributeName, Enabled: true },
+        }),
+      );
+    }
+  } finally {
+    client.destroy();
+  }
 }
 
 /** Creates a stack's queues in its region; DLQs first, then the queues whose redrive policy names them. */

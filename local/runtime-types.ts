@@ -2,6 +2,7 @@ import type { Assembly } from "./assembly.ts";
 import type { SqsEventSource } from "./event-source.ts";
 import type { FaultProxy, ServiceName } from "./fault-proxy.ts";
 import type { FunctionPool } from "./function-pool.ts";
+import type { ReplicationControl } from "./replication.ts";
 
 /**
  * The shapes the local runtime hands out and its parts share (control routes, mailbox simulator,
@@ -36,6 +37,11 @@ export interface LocalRuntimeOptions {
    */
   readonly environment?: Readonly<Record<string, Readonly<Record<string, string>>>>;
   readonly maxVisibilityTimeoutSeconds?: number;
+  /**
+   * How long a write to a global table takes to reach the other regions' replicas (the control API
+   * changes it for a while: `{ "target": "replication", "mode": "lag", "ms" }`). @default 1000
+   */
+  readonly replicationLagMs?: number;
   /** Called with problems the runtime itself hits (poller errors and the like). */
   readonly onWarning?: (message: string) => void;
 }
@@ -72,5 +78,7 @@ export interface LocalRuntime {
   readonly regions: RegionRuntime[];
   readonly assembly: Assembly;
   readonly endpoints: { dynamodb: string; sqs: string };
+  /** The replication between the regions' replicas of the global tables. */
+  readonly replication: ReplicationControl;
   stop(): Promise<void>;
 }

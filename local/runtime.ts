@@ -15,6 +15,7 @@ import { resolve } from "./intrinsics.ts";
 import { LOCAL_CREDENTIALS, localSesAccount } from "./local-account.ts";
 import { freePort, ProcessGroup } from "./processes.ts";
 import { provisionQueues, provisionTables, secretValues } from "./provision.ts";
+import { Replication } from "./replication.ts";
 import type { LocalInfo, LocalRuntime, LocalRuntimeOptions, RegionRuntime } from "./runtime-types.ts";
 import { serveSecrets } from "./secrets-manager.ts";
 import {
@@ -39,17 +40,34 @@ import { ENV } from "../lambdas/contracts/env.ts";
 export type { LocalRuntime, LocalRuntimeOptions } from "./runtime-types.ts";
 
 /**
- * A DynamoDB document client on the runtime's DynamoDB Local, for tests, benchmarks and setup
- * scripts that look at or seed the tables directly.
+ * A DynamoDB document client on one region's replica of the tables (the first region's unless
+ * told), for tests, benchmarks and setup scripts that look at or seed the tables directly. What it
+ * writes reaches the other regions' replicas by replication, like any write.
  */
-export function localDocumentClient(runtime: Pick<LocalRuntime, "endpoints">): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(
-    new DynamoDBClient({
-      region: "us-east-1",
-      endpoint: runtime.endpoints.dynamodb,
-      credentials: LOCAL_CREDENTIALS,
-    }),
+export function localDocumentClient(
+  runtime: Pick<LocalRuntime, "endpoints" | "info" | "replication">,
+  region: string = runtime.info.regions[0]?.name ?? "us-east-1",
+): DynamoDBDocumentClient {
+  const client = new DynamoDBClient({
+    region,
+    endpoint: runtime.endpoints.dynamodb,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  // Its writes are read from the replica's streams at once, as the region's functions' are.
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const output = await next(args);
+      if (
+        /^(Put|Update|Delete|BatchWrite|TransactWrite|ExecuteStatement|BatchExecute|ExecuteTransaction)/.test(
+          context.commandName ?? "",
+        )
+      )
+        runtime.replication.nudge(region);
+      return output;
+    },
+    { step: "initialize", name: "nudgeReplication" },
   );
+  return DynamoDBDocumentClient.from(client);
 }
 
 /**
@@ -79,6 +97,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const proxies: FaultProxy[] = [];
   const timers: NodeJS.Timeout[] = [];
   const control = new ControlServer();
+  let replication: Replication | undefined;
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -86,6 +105,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     for (const timer of timers) clearInterval(timer);
     await control.close();
     await Promise.allSettled(sources.map((s) => s.stop()));
+    await replication?.stop();
     await Promise.allSettled(pools.map((p) => p.close()));
     await Promise.allSettled(servers.map((s) => new Promise((r) => s.close(r))));
     for (const s of servers) s.closeAllConnections?.();
@@ -102,9 +122,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       ),
     ]);
 
-    // Tables: one DynamoDB Local with -sharedDb stands for every replica of a global table.
-    const tableNames = await provisionTables(assembly, dynamo.url);
+    // Tables: a replica of each global table per region, replicated asynchronously between them.
+    const { names: tableNames, globalTables } = await provisionTables(assembly, dynamo.url);
     const exports = collectExports(assembly, tableNames);
+    replication = new Replication(dynamo.url, globalTables, {
+      lagMs: options.replicationLagMs ?? 1000,
+      onWarning: warn,
+    });
+    await replication.start();
 
     const secretsPort = await freePort();
     const secrets = await serveSecrets(secretValues(assembly, apiKey), secretsPort);
@@ -124,6 +149,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         await proxy.start();
         proxies.push(proxy);
       }
+      // What a region's functions write is read from its streams at once, not at the next poll.
+      const nudged = replication;
+      regionProxies.dynamodb.onDynamoWrite = () => nudged.nudge(stack.region);
       sesProxies.set(stack.region, regionProxies.ses);
       regions.push({
         name: stack.region,
@@ -271,7 +299,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       servers.push(await serveHttpApi(apiPool, apiPort, `local-${stack.region}`));
     }
 
-    registerControlRoutes(control, regions);
+    registerControlRoutes(control, regions, replication);
     registerFeedbackRoutes(control, new MailboxSimulator(regions, regionStacks, sqs.url));
     const controlUrl = await control.listen();
     const first = regions[0] as RegionRuntime;
@@ -284,7 +312,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     };
     if (options.writeInfo ?? true)
       writeFileSync(join(stateDir, "local.json"), `${JSON.stringify(info, null, 2)}\n`);
-    return { info, regions, assembly, endpoints: { dynamodb: dynamo.url, sqs: sqs.url }, stop };
+    return {
+      info,
+      regions,
+      assembly,
+      endpoints: { dynamodb: dynamo.url, sqs: sqs.url },
+      replication,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

@@ -96,15 +96,22 @@ describe("a first campaign, end to end", () => {
     expect(refused.body.error.code).toBe("unauthorized");
   });
 
-  it("serves every region's API from the same global tables", async () => {
+  it("serves every region's API from the same global tables, replicated within seconds", async () => {
     const secondary = runtime.info.regions[1];
     expect(secondary).toBeDefined();
     const list = await api.expect<{ id: string }>(201, "POST", "/v1/lists", { name: "Replicated" });
     const west = new SteadfastClient(secondary?.apiUrl as string, runtime.info.apiKey);
+    // A global table replicates asynchronously (about a second): the list reaches the other region.
+    await eventually(async () => (await west.request("GET", `/v1/lists/${list.id}`)).status === 200);
     const upsert = await west.expect<{ upserted: number }>(200, "PUT", `/v1/lists/${list.id}/subscribers`, {
       subscribers: [{ email: "west@example.com" }],
     });
     expect(upsert.upserted).toBe(1);
+    // And what the other region wrote comes back.
+    await eventually(
+      async () =>
+        (await api.request("GET", `/v1/lists/${list.id}/subscribers/west%40example.com`)).status === 200,
+    );
   });
 
   it("completes a campaign nobody polls (the scheduler watches sending campaigns)", async () => {
@@ -206,3 +213,12 @@ describe("a first campaign, end to end", () => {
     );
   });
 });
+
+/** Polls `check` until it holds (10 s at most): for what reaches another region by replication. */
+async function eventually(check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("not replicated within 10 s");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
