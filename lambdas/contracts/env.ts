@@ -40,6 +40,21 @@ export const ENV = {
   stalledAfterSeconds: "STALLED_AFTER_SECONDS",
   fanoutPageSize: "FANOUT_PAGE_SIZE",
   fanoutLeaseSeconds: "FANOUT_LEASE_SECONDS",
+  /** The region every campaign is owned by when there is no coordination table (config primaryRegion). */
+  homeRegion: "STEADFAST_HOME_REGION",
+  /**
+   * The strongly consistent (MRSC) coordination table holding each campaign's owner and lease.
+   * Unset when the deployment's regions cannot have one: campaigns are then owned by the home
+   * region, and taken over only by hand (POST /v1/campaigns/{id}/takeover).
+   */
+  coordinationTable: "COORDINATION_TABLE",
+  /**
+   * The region whose endpoint serves the coordination table (local runtime only: one strongly
+   * consistent store for every region). On AWS unset: each function uses its own region's replica.
+   */
+  coordinationRegion: "STEADFAST_COORDINATION_REGION",
+  /** How long a campaign's owner region holds it without renewing; another may take over after. */
+  ownerLeaseSeconds: "OWNER_LEASE_SECONDS",
   /** The SQS emulator's inspection endpoint (local runtime only): queue ages without CloudWatch. */
   sqsInspectUrl: "STEADFAST_SQS_INSPECT_URL",
 } as const;
