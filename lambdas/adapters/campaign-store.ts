@@ -1,6 +1,5 @@
 import {
   type DynamoDBDocumentClient,
-  GetCommand,
   QueryCommand,
   UpdateCommand,
   type UpdateCommandInput,
@@ -12,17 +11,25 @@ import {
   targetOf,
   UNSTARTED_STATUSES,
 } from "../domain/campaign-lifecycle.ts";
-import { type FeedbackCounter, type FeedbackCounters, zeroCounters } from "../domain/feedback-counters.ts";
 import type { RecipientCounts } from "../domain/ledger.ts";
 import { batchGetAll, type TransactItem, transactWrite } from "./dynamo/batch.ts";
 import { decodeKeyCursor, encodeKeyCursor } from "./dynamo/cursor.ts";
 import { updateIf } from "./dynamo/conditional.ts";
 import { isCancelledByCondition, isConditionalFailure } from "./dynamo/errors.ts";
-import { campaignIndexKey, campaignKey, CAMPAIGNS_PK } from "./dynamo/keys.ts";
+import {
+  CAMPAIGN_INTENT_PREFIX,
+  campaignIndexKey,
+  campaignKey,
+  campaignPk,
+  CAMPAIGNS_PK,
+} from "./dynamo/keys.ts";
+import { queryAll } from "./dynamo/query.ts";
+import { sumCounters } from "./campaign-counter-store.ts";
+import { toIntent } from "./campaign-intent-store.ts";
 import type { Page } from "./list-store.ts";
 import {
   type CampaignChanges,
-  type CampaignFeedback,
+  intentAppliedAttribute,
   type StoredCampaign,
   statusIn,
   toCampaign,
@@ -30,9 +37,13 @@ import {
 
 /**
  * Campaigns in the audience table: the campaign item (`CAMPAIGN#<id>/#META`: content, status,
- * fan-out lease and checkpoint, watch marks, feedback counters) and its `CAMPAIGNS` index entry. The only writer of
- * both (the scheduler's entries are CampaignAgendaStore's). Status changes are conditional on the
- * statuses the lifecycle (domain/campaign-lifecycle.ts) allows them from.
+ * fan-out lease and checkpoint, watch marks, intents applied) and its `CAMPAIGNS` index entry. The
+ * only writer of both (the scheduler's entries are CampaignAgendaStore's). Status changes are
+ * conditional on the statuses the lifecycle (domain/campaign-lifecycle.ts) allows them from.
+ *
+ * One writer region: the API of any region writes a draft (a person editing it); once the campaign
+ * is sent or scheduled, only its owner region (domain/ownership.ts) writes the item. Feedback
+ * counters and control calls from other regions live in their own per-region items beside it.
  */
 export class CampaignStore {
   constructor(
@@ -62,11 +73,27 @@ export class CampaignStore {
     ]);
   }
 
+  /**
+   * The campaign with what other regions wrote beside it, in one query of its partition: the
+   * feedback counters of every region summed (CampaignCounterStore) and every region's latest
+   * control intent (CampaignIntentStore).
+   */
   async get(id: string, consistent = false): Promise<StoredCampaign | undefined> {
-    const out = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: campaignKey(id), ConsistentRead: consistent }),
-    );
-    return out.Item ? toCampaign(out.Item) : undefined;
+    const items = await queryAll(this.db, {
+      TableName: this.table,
+      KeyConditionExpression: "pk = :pk",
+      ExpressionAttributeValues: { ":pk": campaignPk(id) },
+      ConsistentRead: consistent,
+    });
+    const meta = items.find((item) => item.sk === campaignKey(id).sk);
+    if (!meta) return undefined;
+    const totals = sumCounters(items);
+    return {
+      ...toCampaign(meta),
+      feedback: totals.counters,
+      ...(totals.reputationGuard ? { reputationGuard: totals.reputationGuard } : {}),
+      intents: items.filter((item) => String(item.sk).startsWith(CAMPAIGN_INTENT_PREFIX)).map(toIntent),
+    };
   }
 
   /**
@@ -165,15 +192,16 @@ export class CampaignStore {
     const values: Record<string, unknown> = { ...condition.values, ":to": targetOf(action), ":now": now };
     const sets = ["#status = :to", "updatedAt = :now"];
     const removes: string[] = [];
-    for (const [key, value] of Object.entries(extra)) {
-      names[`#${key}`] = key;
+    Object.entries(extra).forEach(([key, value], i) => {
+      // Placeholders by position: attribute names such as `intentApplied:us-east-1` are not tokens.
+      names[`#x${i}`] = key;
       if (value === null) {
-        removes.push(`#${key}`);
-        continue;
+        removes.push(`#x${i}`);
+        return;
       }
-      values[`:${key}`] = value;
-      sets.push(`#${key} = :${key}`);
-    }
+      values[`:x${i}`] = value;
+      sets.push(`#x${i} = :x${i}`);
+    });
     try {
       const out = await this.db.send(
         new UpdateCommand({
@@ -197,7 +225,7 @@ export class CampaignStore {
    * draft → scheduled, together with `alsoWrite` (the entry the scheduler looks for:
    * CampaignAgendaStore.scheduledEntry); false if it was not a draft.
    */
-  async schedule(id: string, now: string, alsoWrite: TransactItem): Promise<boolean> {
+  async schedule(id: string, now: string, ownerRegion: string, alsoWrite: TransactItem): Promise<boolean> {
     const condition = statusIn(sourcesOf("schedule"));
     try {
       await transactWrite(this.db, [
@@ -205,10 +233,16 @@ export class CampaignStore {
           Update: {
             TableName: this.table,
             Key: campaignKey(id),
-            UpdateExpression: "SET #status = :to, updatedAt = :now, sendRequestedAt = :now",
+            UpdateExpression:
+              "SET #status = :to, updatedAt = :now, sendRequestedAt = :now, ownerRegion = :owner",
             ConditionExpression: condition.expression,
             ExpressionAttributeNames: { "#status": "status" },
-            ExpressionAttributeValues: { ...condition.values, ":to": targetOf("schedule"), ":now": now },
+            ExpressionAttributeValues: {
+              ...condition.values,
+              ":to": targetOf("schedule"),
+              ":now": now,
+              ":owner": ownerRegion,
+            },
           },
         },
         alsoWrite,
@@ -308,76 +342,36 @@ export class CampaignStore {
     });
   }
 
+  /** Records that the owner has applied `region`'s intent made at `at` (whatever it decided). */
+  async markIntentApplied(id: string, region: string, at: string): Promise<void> {
+    await this.update(id, {
+      UpdateExpression: "SET #applied = :at",
+      ExpressionAttributeNames: { "#applied": intentAppliedAttribute(region) },
+      ExpressionAttributeValues: { ":at": at },
+    });
+  }
+
+  /**
+   * A region that took the campaign over records itself as the owner and asks its watch to
+   * re-enqueue every recipient not yet terminal at its next tick (`requeueAll`).
+   */
+  async adopt(id: string, ownerRegion: string, now: string): Promise<void> {
+    await this.update(id, {
+      UpdateExpression: "SET ownerRegion = :owner, takenOverAt = :now, requeueAll = :true",
+      ExpressionAttributeValues: { ":owner": ownerRegion, ":now": now, ":true": true },
+    });
+  }
+
+  /** The watch re-enqueued every waiting recipient after a takeover. */
+  async clearRequeueAll(id: string): Promise<void> {
+    await this.update(id, { UpdateExpression: "REMOVE requeueAll" });
+  }
+
   /** What the scheduler saw of a sending campaign last time: to tell a slow campaign from a stalled one. */
   async recordWatch(id: string, terminal: number, at: string): Promise<void> {
     await this.update(id, {
       UpdateExpression: "SET watchTerminal = :terminal, watchAt = :at",
       ExpressionAttributeValues: { ":terminal": terminal, ":at": at },
-    });
-  }
-
-  /** Makes sure the campaign has its `feedback` counter map; false when there is no such campaign. */
-  async ensureCounters(id: string): Promise<boolean> {
-    return this.conditional(id, {
-      UpdateExpression: "SET #feedback = if_not_exists(#feedback, :zero)",
-      ConditionExpression: "attribute_exists(pk)",
-      ExpressionAttributeNames: { "#feedback": "feedback" },
-      ExpressionAttributeValues: { ":zero": zeroCounters() },
-    });
-  }
-
-  /**
-   * The write that adds one to `feedback.<counter>`, for a transaction another store runs (the
-   * counter moves together with the "first time" fact it counts). Fails its condition when the
-   * campaign is gone. The counter map must exist (ensureCounters).
-   */
-  counterIncrement(id: string, counter: FeedbackCounter): TransactItem {
-    return {
-      Update: {
-        TableName: this.table,
-        Key: campaignKey(id),
-        UpdateExpression: "ADD #feedback.#counter :one",
-        ConditionExpression: "attribute_exists(pk)",
-        ExpressionAttributeNames: { "#feedback": "feedback", "#counter": counter },
-        ExpressionAttributeValues: { ":one": 1 },
-      },
-    };
-  }
-
-  /** What the feedback function needs of a campaign: status, list, counters and the guard's mark. */
-  async feedback(id: string): Promise<CampaignFeedback | undefined> {
-    const out = await this.db.send(
-      new GetCommand({
-        TableName: this.table,
-        Key: campaignKey(id),
-        ConsistentRead: true,
-        ProjectionExpression: "#status, listId, #feedback, reputationGuard",
-        ExpressionAttributeNames: { "#status": "status", "#feedback": "feedback" },
-      }),
-    );
-    const item = out.Item as
-      | {
-          status: string;
-          listId?: string;
-          feedback?: Partial<FeedbackCounters>;
-          reputationGuard?: CampaignFeedback["reputationGuard"];
-        }
-      | undefined;
-    if (!item) return undefined;
-    return {
-      status: item.status,
-      ...(item.listId ? { listId: item.listId } : {}),
-      counters: { ...zeroCounters(), ...item.feedback },
-      ...(item.reputationGuard ? { reputationGuard: item.reputationGuard } : {}),
-    };
-  }
-
-  /** Records that the reputation guard tripped; true only the first time for a campaign. */
-  async markGuardTripped(id: string, reason: string, at: string): Promise<boolean> {
-    return this.conditional(id, {
-      UpdateExpression: "SET reputationGuard = :guard",
-      ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(reputationGuard)",
-      ExpressionAttributeValues: { ":guard": { reason: reason.slice(0, 200), at } },
     });
   }
 

@@ -53,3 +53,17 @@ function parseEndpoints(raw: string | undefined): Record<string, string> {
     throw new Error("STEADFAST_SES_ENDPOINTS must be a JSON object");
   return parsed as Record<string, string>;
 }
+
+/**
+ * The client of the coordination table (campaign owners). On AWS, the function's own region's
+ * replica of the MRSC table; locally the runtime names the one region whose store holds it
+ * (`STEADFAST_COORDINATION_REGION`), reached through this region's own endpoint, so a region cut off
+ * from DynamoDB is cut off from it too.
+ */
+export function createCoordinationClient(): DynamoDBDocumentClient {
+  const region = process.env[ENV.coordinationRegion];
+  const client = traced(
+    new DynamoDBClient({ requestHandler: { requestTimeout: 10_000 }, ...(region ? { region } : {}) }),
+  );
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}

@@ -1,6 +1,7 @@
 import type { ApiKeyStore } from "../adapters/api-key-store.ts";
 import type { CampaignAgendaStore } from "../adapters/campaign-agenda-store.ts";
 import type { CampaignStore } from "../adapters/campaign-store.ts";
+import type { CampaignCounterStore } from "../adapters/campaign-counter-store.ts";
 import type { ImportStore } from "../adapters/import-store.ts";
 import type { LedgerStore } from "../adapters/ledger-store.ts";
 import type { ListStore } from "../adapters/list-store.ts";
@@ -17,6 +18,8 @@ export interface Deps extends CampaignDeps {
   readonly lists: ListStore;
   readonly subscribers: SubscriberStore;
   readonly campaigns: CampaignStore;
+  /** This region's feedback counters (one-click unsubscribes are counted here). */
+  readonly counters: CampaignCounterStore;
   readonly agenda: CampaignAgendaStore;
   readonly apiKeys: ApiKeyStore;
   readonly ledger: LedgerStore;

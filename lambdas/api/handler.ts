@@ -4,6 +4,8 @@ import type { Context } from "aws-lambda";
 import { ApiKeyStore } from "../adapters/api-key-store.ts";
 import { CampaignAgendaStore } from "../adapters/campaign-agenda-store.ts";
 import { CampaignStore } from "../adapters/campaign-store.ts";
+import { CampaignCounterStore } from "../adapters/campaign-counter-store.ts";
+import { ownershipFromEnv } from "../adapters/ownership-env.ts";
 import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
 import { IdempotencyStore } from "../adapters/idempotency-store.ts";
 import { pingTable } from "../adapters/dynamo/health.ts";
@@ -48,6 +50,8 @@ const deps: Deps = {
   lists: new ListStore(db, audienceTable),
   subscribers: new SubscriberStore(db, audienceTable),
   campaigns: new CampaignStore(db, audienceTable),
+  counters: new CampaignCounterStore(db, audienceTable, requireEnv("AWS_REGION")),
+  ownership: ownershipFromEnv(db),
   agenda: new CampaignAgendaStore(db, audienceTable),
   apiKeys,
   imports: new ImportStore(db, audienceTable),

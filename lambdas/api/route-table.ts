@@ -221,6 +221,13 @@ export const ROUTES: readonly Route[] = [
     handler: campaignControl.cancel,
     doc: campaignControl.docs.cancel,
   },
+  {
+    method: "POST",
+    path: "/v1/campaigns/{id}/takeover",
+    scope: "admin",
+    handler: campaignControl.takeover,
+    doc: campaignControl.docs.takeover,
+  },
   // --- Queue administration ----------------------------------------------------------------------
   {
     method: "GET",

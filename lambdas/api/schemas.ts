@@ -242,6 +242,8 @@ export const campaignViewSchema = z.object({
   pausedReason: z.string().optional(),
   cancelledAt: z.string().optional(),
   completedAt: z.string().optional(),
+  /** The region that acts on the campaign once it is sent or scheduled. */
+  ownerRegion: z.string().optional(),
   counts: countsSchema.optional(),
   /** SES feedback, each counted once per recipient: sent, delivered, bounced, complained, opened, clicked, unsubscribed. */
   feedback: countsSchema.optional(),

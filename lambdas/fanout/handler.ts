@@ -11,6 +11,8 @@ import { numberEnv, requireEnv } from "../shared/env.ts";
 import { logger, metrics, traceHandler } from "../shared/powertools.ts";
 import { PoisonMessageError, parseRecord, processBatch, RetryLaterError } from "../shared/sqs-batch.ts";
 import { ENV } from "../contracts/env.ts";
+import { ownershipFromEnv } from "../adapters/ownership-env.ts";
+import { type Standing, StandingCache } from "../usecases/campaign-ownership.ts";
 import { METRIC } from "../contracts/metrics.ts";
 
 const db = createDocumentClient();
@@ -23,6 +25,7 @@ const ledger = new LedgerStore(
   numberEnv(ENV.ledgerRetentionDays, 90) * 86_400,
 );
 const queue = new QueuePublisher(sqs);
+const standings = new StandingCache(ownershipFromEnv(db));
 const sendQueueUrl = requireEnv(ENV.sendQueueUrl);
 const fanoutQueueUrl = requireEnv(ENV.fanoutQueueUrl);
 
@@ -42,6 +45,7 @@ const RESERVE_MS = 30_000;
 export async function fanOut(message: FanoutMessage, remainingMs: () => number): Promise<void> {
   const campaign = await campaigns.get(message.campaignId, true);
   if (!campaign) throw new PoisonMessageError("unknown campaign");
+  if (!(await mayFanOut(message.campaignId))) return;
   if (campaign.fanoutDone || campaign.status === "draft" || campaign.status === "cancelled") return;
   const now = () => new Date().toISOString();
   if (campaign.status === "queued") await campaigns.transition(campaign.id, "begin", now());
@@ -56,7 +60,11 @@ export async function fanOut(message: FanoutMessage, remainingMs: () => number):
   let nextPage = read(cursor);
   for (;;) {
     const pageKey = cursor ?? "START";
-    const lease = await campaigns.startFanoutPage(campaign.id, owner, pageKey, Date.now(), LEASE_MS);
+    // Every page: a region that lost the campaign to another stops here.
+    const standing = await standings.get(campaign.id);
+    if (!(await mayFanOut(campaign.id, standing))) return;
+    const leaseTakenAt = Date.now();
+    const lease = await campaigns.startFanoutPage(campaign.id, owner, pageKey, leaseTakenAt, LEASE_MS);
     if (!lease.acquired) {
       // Another worker holds the campaign. Come back after its lease: if it died, this message
       // takes over from the checkpoint; if it finished, there is nothing left to do.
@@ -69,11 +77,15 @@ export async function fanOut(message: FanoutMessage, remainingMs: () => number):
       .map((s) => ({ email: s.email, attributes: s.attributes }));
     const emails = recipients.map((r) => r.email);
     // A page started before (this worker's predecessor died in it) may have items already, which
-    // senders may have moved on: only conditional writes there. A fresh page has none: batch writes.
-    const created =
-      lease.previousPage === pageKey
-        ? await ledger.createQueued(campaign.id, emails, Date.now())
-        : await ledger.createQueuedFresh(campaign.id, emails, Date.now());
+    // senders may have moved on: only conditional writes there. A fresh page has none: batch writes,
+    // which cannot be conditional. The fence: batch writes only on a campaign never taken over
+    // (another region's items may not have replicated yet) and only early in this worker's lease,
+    // so a worker that stalled and lost its lease cannot overwrite `sent` items with `queued`.
+    const fresh =
+      lease.previousPage !== pageKey && epochOf(standing) <= 1 && Date.now() - leaseTakenAt < LEASE_MS / 2;
+    const created = fresh
+      ? await ledger.createQueuedFresh(campaign.id, emails, Date.now())
+      : await ledger.createQueued(campaign.id, emails, Date.now());
     await queue.sendAll(
       sendQueueUrl,
       chunk(recipients, RECIPIENTS_PER_MESSAGE).map((group) => ({
@@ -104,6 +116,20 @@ export async function fanOut(message: FanoutMessage, remainingMs: () => number):
     }
   }
 }
+
+/**
+ * Whether this region fans the campaign out: only its owner does. Another region's campaign is left
+ * to it (the message is done); an owner that could not renew its lease tries again later.
+ */
+async function mayFanOut(campaignId: string, known?: Standing): Promise<boolean> {
+  const standing = known ?? (await standings.get(campaignId));
+  if (standings.acts(standing)) return true;
+  if (standing.kind === "lapsed") throw new RetryLaterError("could not renew the campaign's owner lease", 30);
+  logger.info("another region owns the campaign: fan-out left to it", { campaignId });
+  return false;
+}
+
+const epochOf = (standing: Standing) => (standing.kind === "unowned" ? 1 : standing.record.epoch);
 
 export const handler = traceHandler(async (event: SQSEvent, context: Context) => {
   logger.addContext(context);

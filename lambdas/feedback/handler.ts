@@ -1,6 +1,9 @@
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { CampaignStore } from "../adapters/campaign-store.ts";
+import { CampaignAgendaStore } from "../adapters/campaign-agenda-store.ts";
+import { CampaignCounterStore } from "../adapters/campaign-counter-store.ts";
+import { ownershipFromEnv } from "../adapters/ownership-env.ts";
 import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
 import { LedgerStore } from "../adapters/ledger-store.ts";
 import { SubscriberStore } from "../adapters/subscriber-store.ts";
@@ -30,6 +33,9 @@ const UNMATCHED_RECEIVES = 5;
 const processor = new FeedbackProcessor({
   ledger: new LedgerStore(db, requireEnv(ENV.ledgerTable)),
   campaigns: new CampaignStore(db, audienceTable),
+  counters: new CampaignCounterStore(db, audienceTable, requireEnv("AWS_REGION")),
+  agenda: new CampaignAgendaStore(db, audienceTable),
+  ownership: ownershipFromEnv(db),
   subscribers: new SubscriberStore(db, audienceTable),
   suppressions: new SuppressionStore(db, audienceTable),
   now: () => new Date(),

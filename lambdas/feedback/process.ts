@@ -1,4 +1,7 @@
+import type { CampaignAgendaStore } from "../adapters/campaign-agenda-store.ts";
+import type { CampaignCounterStore } from "../adapters/campaign-counter-store.ts";
 import type { CampaignStore } from "../adapters/campaign-store.ts";
+import type { Ownership } from "../usecases/campaign-ownership.ts";
 import type { LedgerRef } from "../adapters/ledger-items.ts";
 import type { LedgerStore } from "../adapters/ledger-store.ts";
 import type { SubscriberStore } from "../adapters/subscriber-store.ts";
@@ -17,10 +20,12 @@ export type FeedbackNotice =
 
 export interface FeedbackDeps {
   readonly ledger: Pick<LedgerStore, "findByMessageId" | "recordFirst" | "recordAlways">;
-  readonly campaigns: Pick<
-    CampaignStore,
-    "get" | "transition" | "feedback" | "markGuardTripped" | "ensureCounters" | "counterIncrement"
-  >;
+  readonly campaigns: Pick<CampaignStore, "get" | "transition">;
+  /** This region's counter item of each campaign: the only one its feedback function writes. */
+  readonly counters: Pick<CampaignCounterStore, "increment" | "markGuardTripped">;
+  readonly agenda: Pick<CampaignAgendaStore, "markActive">;
+  /** The guard's pause goes to the owner region as an intent when this region does not own the campaign. */
+  readonly ownership: Ownership;
   readonly subscribers: Pick<SubscriberStore, "markFeedback">;
   readonly suppressions: Pick<SuppressionStore, "put">;
   readonly now: () => Date;
@@ -28,8 +33,12 @@ export interface FeedbackDeps {
 }
 
 /**
- * What each SES event updates (counters are campaign `feedback.<name>`, flags are on the ledger
- * item; a counter moves only when its flag is set for the first time):
+ * What each SES event updates (counters are this region's counter item of the campaign, summed
+ * with the other regions' on read; flags are on the ledger item; a counter moves only when its
+ * flag is set for the first time). The ledger item is written by the owner's sender until it is
+ * terminal, then only by the region that processes its SES events: the event finds the item by the
+ * SES message id, which reaches this region's replica with the terminal record, so the two writers
+ * never overlap.
  *
  *   Send             flag sendEventAt                          counter sent       + guard
  *   Delivery         flag deliveredAt                          counter delivered
@@ -55,8 +64,6 @@ const FIRST_TIME: Partial<Record<FeedbackEvent["type"], { flag: string; counter:
 const GUARDED: ReadonlySet<FeedbackEvent["type"]> = new Set(["Send", "Bounce", "Complaint"]);
 
 export class FeedbackProcessor {
-  /** Campaigns whose counter map is known to exist (it is never removed). */
-  private readonly countersReady = new Set<string>();
   private readonly listIds = new Map<string, string | undefined>();
 
   constructor(private readonly deps: FeedbackDeps) {}
@@ -155,31 +162,30 @@ export class FeedbackProcessor {
     sets: Record<string, string>,
     counter: FeedbackCounter,
   ): Promise<FeedbackOutcome> {
-    if (!this.countersReady.has(ref.campaignId)) {
-      if (await this.deps.campaigns.ensureCounters(ref.campaignId)) this.countersReady.add(ref.campaignId);
-    }
-    const count = this.deps.campaigns.counterIncrement(ref.campaignId, counter);
+    const count = this.deps.counters.increment(ref.campaignId, counter);
     return this.deps.ledger.recordFirst(ref, flag, at, sets, count);
   }
 
   private async listIdOf(campaignId: string): Promise<string | undefined> {
     if (!this.listIds.has(campaignId))
-      this.listIds.set(campaignId, (await this.deps.campaigns.feedback(campaignId))?.listId);
+      this.listIds.set(campaignId, (await this.deps.campaigns.get(campaignId))?.listId);
     return this.listIds.get(campaignId);
   }
 
   /** Pauses a campaign whose bounce or complaint rate crossed the SES review thresholds. */
   private async guard(campaignId: string, now: string): Promise<void> {
-    const campaign = await this.deps.campaigns.feedback(campaignId);
-    if (!campaign || campaign.reputationGuard) return;
-    const reason = reputationVerdict(campaign.counters);
+    const campaign = await this.deps.campaigns.get(campaignId, true);
+    if (!campaign?.feedback || campaign.reputationGuard) return;
+    const reason = reputationVerdict(campaign.feedback);
     if (!reason) return;
     // Pause first (conditional: only a queued or sending campaign), then flag the campaign so the
     // metric and its alarm fire once, even with concurrent events. A crash in between is retried:
     // the flag is still absent, the pause is already done. Once flagged, the guard leaves the
     // campaign alone, so a person can resume it deliberately.
-    const paused = (await pauseCampaign(this.deps, campaignId, reason, now)).kind === "applied";
-    if (!(await this.deps.campaigns.markGuardTripped(campaignId, reason, now))) return;
+    // Another region's campaign gets the pause as an intent, which its owner applies.
+    const kind = (await pauseCampaign(this.deps, campaignId, reason, now)).kind;
+    const paused = kind === "applied" || kind === "requested";
+    if (!(await this.deps.counters.markGuardTripped(campaignId, reason, now))) return;
     this.deps.onNotice?.({ type: "paused", campaignId, reason, paused });
   }
 }

@@ -6,9 +6,17 @@ import type { QueuePublisher } from "../adapters/queue.ts";
 import type { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { pendingCount, type RecipientCounts } from "../domain/ledger.ts";
 import { mapLimit } from "../shared/concurrency.ts";
-import { completeIfDone, requeueRecipients, sweepCancelled } from "../usecases/campaign-workflows.ts";
+import { acts, standing } from "../usecases/campaign-ownership.ts";
+import {
+  type CampaignDeps,
+  completeIfDone,
+  requeueRecipients,
+  sweepCancelled,
+} from "../usecases/campaign-workflows.ts";
+import { applyIntents, takeOver } from "../usecases/owner-duties.ts";
+import { mayTakeOver } from "../domain/ownership.ts";
 
-export interface WatchDeps {
+export interface WatchDeps extends CampaignDeps {
   readonly campaigns: CampaignStore;
   readonly agenda: CampaignAgendaStore;
   readonly ledger: LedgerStore;
@@ -28,6 +36,10 @@ export interface WatchReport {
   readonly completed: number;
   readonly fanoutsResumed: number;
   readonly recipientsRequeued: number;
+  /** Campaigns this region took over from an owner whose lease ran out. */
+  readonly takenOver: number;
+  /** Campaigns another region owns: left to it. */
+  readonly elsewhere: number;
   /** Campaigns whose turn threw (logged); the others had theirs. */
   readonly failed: number;
 }
@@ -38,7 +50,7 @@ const WATCH_PARALLELISM = 4;
 const SWEEP_PER_TICK = 500;
 const REQUEUE_PER_TICK = 5_000;
 
-type Outcome = "completed" | "fanout-resumed" | { requeued: number } | undefined;
+type Outcome = "completed" | "fanout-resumed" | "taken-over" | "elsewhere" | { requeued: number } | undefined;
 
 /**
  * Watches every campaign on its way: completes those whose recipients are all terminal (so a
@@ -65,16 +77,40 @@ export async function watchCampaigns(
     completed: outcomes.filter((o) => o === "completed").length,
     fanoutsResumed: outcomes.filter((o) => o === "fanout-resumed").length,
     recipientsRequeued: outcomes.reduce((n, o) => n + (typeof o === "object" ? o.requeued : 0), 0),
+    takenOver: outcomes.filter((o) => o === "taken-over").length,
+    elsewhere: outcomes.filter((o) => o === "elsewhere").length,
     failed: outcomes.filter((o) => o === "failed").length,
   };
 }
 
+/**
+ * Whether this region watches the campaign: only its owner does (renewing its lease as it goes).
+ * With a coordination table, a region that finds the owner's lease run out takes the campaign
+ * over first; without one, only a person does (POST /v1/campaigns/{id}/takeover).
+ */
+async function ownerTurn(deps: WatchDeps, id: string): Promise<"act" | "taken-over" | "elsewhere"> {
+  const s = await standing(deps.ownership, id);
+  if (acts(deps.ownership, s)) return "act";
+  if (
+    s.kind === "other" &&
+    deps.ownership.coordinated &&
+    mayTakeOver(s.record, deps.ownership.region, deps.ownership.now()) &&
+    (await takeOver(deps, id)).kind === "taken"
+  )
+    return "taken-over";
+  return "elsewhere";
+}
+
 async function watchOne(deps: WatchDeps, id: string): Promise<Outcome> {
-  const campaign = await deps.campaigns.get(id, true);
+  const turn = await ownerTurn(deps, id);
+  if (turn === "elsewhere") return "elsewhere";
+  let campaign = await deps.campaigns.get(id, true);
+  if (campaign && (await applyIntents(deps, campaign)) > 0) campaign = await deps.campaigns.get(id, true);
   if (!campaign || campaign.status === "sent") {
     await deps.agenda.clearActive(id);
     return undefined;
   }
+  if (turn === "taken-over") return "taken-over";
   if (campaign.status === "cancelled") {
     // Finish what the cancel request could not: every recipient still waiting becomes cancelled.
     const swept = await sweepCancelled(deps, id, SWEEP_PER_TICK);
@@ -85,7 +121,8 @@ async function watchOne(deps: WatchDeps, id: string): Promise<Outcome> {
     await deps.agenda.clearActive(id);
     return "completed";
   }
-  if (campaign.status === "draft") return undefined;
+  // Not started yet: an intent for it was applied above; the scheduler starts a scheduled one.
+  if (campaign.status === "draft" || campaign.status === "scheduled") return undefined;
   if (!campaign.fanoutDone) {
     if (!fanoutStalled(deps, campaign)) return undefined;
     await deps.queue.send(deps.fanoutQueueUrl, { campaignId: id });
@@ -96,8 +133,27 @@ async function watchOne(deps: WatchDeps, id: string): Promise<Outcome> {
   if ((await completeIfDone(deps, campaign, counts, deps.now().toISOString())) === "sent") return "completed";
   // A paused campaign's recipients wait in the ledger on purpose: resume enqueues them.
   if (campaign.status !== "sending") return undefined;
+  if (campaign.requeueAll) return { requeued: await requeueAfterTakeover(deps, campaign) };
   return { requeued: await requeueIfStalled(deps, campaign, counts) };
 }
+
+/**
+ * After a takeover, every recipient not yet terminal goes back on this region's send queue,
+ * including those the gone region had claimed: their claims are treated as run out here, and the
+ * ledger claim refuses any still leased until its lease ends (the sender retries them), so each is
+ * sent once by this region unless the gone region sent it in its last moments (the duplicate
+ * window).
+ */
+async function requeueAfterTakeover(deps: WatchDeps, campaign: StoredCampaign): Promise<number> {
+  const asIfLater = deps.now().getTime() + TAKEOVER_CLAIM_HORIZON_MS;
+  const emails = await deps.ledger.pending(campaign.id, asIfLater, REQUEUE_PER_TICK);
+  const requeued = await requeueRecipients(deps, campaign, emails);
+  if (emails.length < REQUEUE_PER_TICK) await deps.campaigns.clearRequeueAll(campaign.id);
+  return requeued;
+}
+
+/** Longer than any send claim lasts: every claim of the gone region counts as run out. */
+const TAKEOVER_CLAIM_HORIZON_MS = 60 * 60_000;
 
 /**
  * Whether a campaign's fan-out stopped moving. Held by a worker: only once the lease ran out (a

@@ -1,6 +1,7 @@
 import type { Context } from "aws-lambda";
 import { CampaignAgendaStore } from "../adapters/campaign-agenda-store.ts";
 import { CampaignStore } from "../adapters/campaign-store.ts";
+import { ownershipFromEnv } from "../adapters/ownership-env.ts";
 import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
 import { LedgerStore } from "../adapters/ledger-store.ts";
 import { ListStore } from "../adapters/list-store.ts";
@@ -28,6 +29,7 @@ const deps = {
   // a sending campaign whose recipients do not move for this long has lost its messages.
   stalledAfterMs: numberEnv(ENV.stalledAfterSeconds, 600) * 1000,
   fanoutLeaseMs: Number(requireEnv(ENV.fanoutLeaseSeconds)) * 1000,
+  ownership: ownershipFromEnv(db),
 };
 
 /** A scheduler task: one job the every-minute tick runs. Tasks run side by side. */

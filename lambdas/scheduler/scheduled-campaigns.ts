@@ -1,8 +1,11 @@
 import type { ListStore } from "../adapters/list-store.ts";
 import type { QueuePublisher } from "../adapters/queue.ts";
-import { type CampaignDeps, startCampaign } from "../usecases/campaign-workflows.ts";
+import { startCampaign } from "../usecases/campaign-workflows.ts";
+import { acts, standing } from "../usecases/campaign-ownership.ts";
+import { type OwnerDeps, takeOver } from "../usecases/owner-duties.ts";
+import { mayTakeOver } from "../domain/ownership.ts";
 
-export interface ScheduledDeps extends CampaignDeps {
+export type ScheduledDeps = OwnerDeps & {
   readonly lists: ListStore;
   readonly queue: QueuePublisher;
   /** Where list erasures go (the audience-jobs function consumes them). */
@@ -10,7 +13,7 @@ export interface ScheduledDeps extends CampaignDeps {
   readonly now: () => Date;
   /** An erasure not finished this long after it was enqueued is enqueued again. */
   readonly erasureRetryAfterMs: number;
-}
+};
 
 export interface ScheduledReport {
   readonly started: number;
@@ -43,6 +46,18 @@ export async function runScheduledWork(
   let started = 0;
   for (const { id, entry } of await deps.agenda.dueScheduled(now.toISOString())) {
     await isolated(id, async () => {
+      // Only the owner starts it; with a coordination table, a region finds an owner gone (its
+      // lease ran out) and takes the campaign over first. The other regions leave the entry alone:
+      // the owner clears it.
+      const s = await standing(deps.ownership, id);
+      if (!acts(deps.ownership, s)) {
+        const now = deps.ownership.now();
+        const gone =
+          s.kind === "other" &&
+          deps.ownership.coordinated &&
+          mayTakeOver(s.record, deps.ownership.region, now);
+        if (!gone || (await takeOver(deps, id)).kind !== "taken") return;
+      }
       const campaign = await deps.campaigns.get(id, true);
       const status = campaign && (await startCampaign(deps, campaign, now.toISOString()))?.status;
       // The entry goes only once the campaign has left `scheduled` (or is gone): a crash before

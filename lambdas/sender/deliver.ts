@@ -6,6 +6,8 @@ import type { Campaign } from "../domain/campaign.ts";
 import { mapLimit, sleep } from "../shared/concurrency.ts";
 import { PoisonMessageError } from "../shared/sqs-batch.ts";
 import { composeEmail } from "./compose.ts";
+import { appliedIntents } from "../adapters/campaign-items.ts";
+import { effectiveStatus, pendingIntents } from "../domain/ownership.ts";
 
 /**
  * What happened to one recipient of a send message:
@@ -13,13 +15,23 @@ import { composeEmail } from "./compose.ts";
  * - skipped: already terminal (a redelivered message);
  * - retry: SES throttled or unavailable, or another worker holds the recipient: try again later;
  * - held: the campaign is paused: keep the recipient queued until it resumes;
- * - deferred: not claimed, the invocation had no time left to send it: hand it back at once.
+ * - deferred: not claimed, the invocation had no time left to send it: hand it back at once;
+ * - elsewhere: another region owns the campaign (it took it over): drop it, the owner re-enqueues
+ *   every recipient not yet terminal.
  */
 export type RecipientResult =
-  "sent" | "failed" | "suppressed" | "cancelled" | "skipped" | "retry" | "held" | "deferred";
+  "sent" | "failed" | "suppressed" | "cancelled" | "skipped" | "retry" | "held" | "deferred" | "elsewhere";
+
+/**
+ * Whether this region may send for a campaign now (usecases/campaign-ownership.ts): `act` (it owns
+ * it), `elsewhere` (another region does), or `wait` (it owns it but could not renew its lease: the
+ * recipients wait in the queue).
+ */
+export type OwnerCheck = (campaignId: string) => Promise<"act" | "elsewhere" | "wait">;
 
 export interface DeliveryDeps {
   readonly campaigns: Pick<CampaignStore, "get">;
+  readonly owner: OwnerCheck;
   readonly ledger: Pick<LedgerStore, "claim" | "complete" | "createQueued" | "cancel">;
   readonly ses: Pick<SesSender, "reserve" | "send" | "release">;
   readonly now: () => number;
@@ -80,6 +92,8 @@ export class Delivery {
     deadline = Number.POSITIVE_INFINITY,
   ): Promise<RecipientResult[]> {
     await this.campaign(message.campaignId);
+    const owner = await this.deps.owner(message.campaignId);
+    if (owner !== "act") return message.recipients.map(() => (owner === "wait" ? "retry" : "elsewhere"));
     return mapLimit(message.recipients, this.deps.parallelism, (recipient) =>
       this.deliverOne(message.campaignId, recipient, deadline),
     );
@@ -93,8 +107,15 @@ export class Delivery {
     const cached = this.campaigns.get(id);
     const now = this.deps.now();
     if (cached && now - cached.readAt < (this.deps.statusTtlMs ?? 2000)) return cached.campaign;
-    const campaign = await this.deps.campaigns.get(id);
-    if (!campaign) throw new PoisonMessageError("unknown campaign");
+    const stored = await this.deps.campaigns.get(id);
+    if (!stored) throw new PoisonMessageError("unknown campaign");
+    // A pause or cancel asked of another region is obeyed as soon as it reaches this replica,
+    // before the watch writes it on the campaign.
+    const status = effectiveStatus(
+      stored.status,
+      pendingIntents(stored.intents ?? [], appliedIntents(stored)),
+    );
+    const campaign = { ...stored, status };
     this.campaigns.set(id, { campaign, readAt: now });
     return campaign;
   }

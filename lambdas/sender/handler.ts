@@ -1,5 +1,8 @@
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { CampaignStore } from "../adapters/campaign-store.ts";
+import { CampaignAgendaStore } from "../adapters/campaign-agenda-store.ts";
+import { ownershipFromEnv } from "../adapters/ownership-env.ts";
+import { StandingCache } from "../usecases/campaign-ownership.ts";
 import { createDocumentClient, createSesClient, createSqsClient } from "../adapters/clients.ts";
 import { LedgerStore } from "../adapters/ledger-store.ts";
 import { QueuePublisher } from "../adapters/queue.ts";
@@ -76,10 +79,18 @@ configureUnsubscribeLinks(unsubscribeLinks(unsubscribeSecret, requireEnv(ENV.pub
 const suppressions = new SuppressionStore(db, requireEnv(ENV.audienceTable));
 
 const campaigns = new CampaignStore(db, requireEnv(ENV.audienceTable));
+const ownership = ownershipFromEnv(db);
+const standings = new StandingCache(ownership);
+const agenda = new CampaignAgendaStore(db, requireEnv(ENV.audienceTable));
 const delivery = new Delivery({
   campaigns,
+  owner: async (campaignId) => {
+    const s = await standings.get(campaignId);
+    if (standings.acts(s)) return "act";
+    return s.kind === "lapsed" ? "wait" : "elsewhere";
+  },
   pause: async (campaignId, reason) => {
-    await pauseCampaign({ campaigns }, campaignId, reason, new Date().toISOString());
+    await pauseCampaign({ campaigns, agenda, ownership }, campaignId, reason, new Date().toISOString());
   },
   // Read at send time, not fan-out time: an unsubscribe or bounce during the campaign is honoured.
   suppressionReason: (campaign, recipient) => suppressions.reasonFor(campaign.listId, recipient.email),
@@ -134,7 +145,8 @@ const delivery = new Delivery({
  * not use up the queue's maxReceiveCount, so an outage of every region delays sending without ever
  * moving a message to the DLQ. Recipients held by a paused campaign are dropped from the queue:
  * they stay `queued` in the ledger (the truth), and resuming the campaign enqueues them again, so a
- * paused campaign costs the senders nothing while it waits. Only errors (a dependency failing, a
+ * paused campaign costs the senders nothing while it waits. Recipients of a campaign another region
+ * took over are dropped too: the new owner re-enqueues every recipient not yet terminal. Only errors (a dependency failing, a
  * crash, a poison message) redeliver the original message, and those do count towards the DLQ.
  */
 async function handleRecord(record: SQSRecord, deadline: number): Promise<void> {
@@ -143,6 +155,7 @@ async function handleRecord(record: SQSRecord, deadline: number): Promise<void> 
   const pick = (wanted: RecipientResult) => message.recipients.filter((_, i) => results[i] === wanted);
   const retry = pick("retry");
   const held = pick("held");
+  const elsewhere = pick("elsewhere");
   const attempt = message.attempt ?? 0;
   const requeue = async (recipients: SendRecipient[], nextAttempt: number, delaySeconds: number) => {
     if (recipients.length === 0) return;
@@ -165,6 +178,7 @@ async function handleRecord(record: SQSRecord, deadline: number): Promise<void> 
     failed: results.filter((r) => r === "failed").length,
     retry: retry.length,
     held: held.length,
+    elsewhere: elsewhere.length,
     deferred: deferred.length,
   });
 }

@@ -10,6 +10,7 @@ import { deriveStatus } from "../domain/campaign.ts";
 import { type CampaignAction, decide } from "../domain/campaign-lifecycle.ts";
 import type { RecipientCounts } from "../domain/ledger.ts";
 import { chunk } from "../shared/concurrency.ts";
+import { claimOwner, type Ownership, type Requested, requestOfOwner } from "./campaign-ownership.ts";
 
 /**
  * The campaign workflows more than one function runs: the API (send, pause, resume, cancel, a GET
@@ -24,17 +25,24 @@ export interface CampaignDeps {
   readonly ledger: LedgerStore;
   readonly queue: QueuePublisher;
   readonly fanoutQueueUrl: string;
+  readonly ownership: Ownership;
 }
 
-/** What pause and resume need: the campaign's status, read and changed. */
+/** What pause and resume need: the campaign's status, read and changed, and who owns it. */
 export interface CampaignControlDeps {
   readonly campaigns: Pick<CampaignStore, "get" | "transition">;
+  readonly agenda: Pick<CampaignAgendaStore, "markActive">;
+  readonly ownership: Ownership;
 }
 
-/** What a control call did: `campaign` is the campaign afterwards (undefined when there is none). */
+/**
+ * What a control call did: `campaign` is the campaign afterwards (undefined when there is none);
+ * `requested` when another region owns it and will apply the call (campaign as this region sees it).
+ */
 export type ControlOutcome =
   | { readonly kind: "applied" | "already"; readonly campaign: StoredCampaign }
   | { readonly kind: "refused"; readonly reason: string; readonly campaign: StoredCampaign }
+  | (Requested & { readonly campaign: StoredCampaign })
   | { readonly kind: "missing" };
 
 /**
@@ -46,9 +54,26 @@ export async function requestSend(
   deps: CampaignDeps,
   id: string,
   now: Date,
-): Promise<StoredCampaign | undefined> {
+): Promise<StoredCampaign | (Requested & { campaign: StoredCampaign }) | undefined> {
   const campaign = await deps.campaigns.get(id, true);
   if (!campaign) return undefined;
+  if (campaign.status === "draft") {
+    // The owner first: of two regions sent the same campaign at once, one owns it and acts.
+    const owner = await claimOwner(deps.ownership, id);
+    if (owner.ownerRegion !== deps.ownership.region) {
+      const requested =
+        (await requestOfOwner(deps.ownership, id, "send", now.toISOString())) ??
+        ({
+          kind: "requested",
+          ownerRegion: owner.ownerRegion,
+          action: "send",
+          at: now.toISOString(),
+        } as const);
+      // The owner's watch applies the intent: it must know the campaign.
+      if (!deps.ownership.coordinated) await deps.agenda.markActive(id, campaign.listId, now.toISOString());
+      return { ...requested, campaign: { ...campaign, ownerRegion: owner.ownerRegion } };
+    }
+  }
   if (
     campaign.status === "draft" &&
     campaign.scheduledAt &&
@@ -57,9 +82,12 @@ export async function requestSend(
     const scheduled = await deps.campaigns.schedule(
       id,
       now.toISOString(),
+      deps.ownership.region,
       deps.agenda.scheduledEntry(id, campaign.scheduledAt),
     );
-    return scheduled ? { ...campaign, status: "scheduled" } : deps.campaigns.get(id, true);
+    return scheduled
+      ? { ...campaign, status: "scheduled", ownerRegion: deps.ownership.region }
+      : deps.campaigns.get(id, true);
   }
   // A scheduled campaign waits for its time: the scheduler starts it.
   if (campaign.status === "scheduled") return campaign;
@@ -81,8 +109,10 @@ export async function startCampaign(
   if (decide(campaign.status, "start").kind === "apply") {
     await deps.agenda.markActive(campaign.id, campaign.listId, now);
     current =
-      (await deps.campaigns.transition(campaign.id, "start", now, { sendRequestedAt: now })) ??
-      (await deps.campaigns.get(campaign.id, true));
+      (await deps.campaigns.transition(campaign.id, "start", now, {
+        sendRequestedAt: now,
+        ownerRegion: deps.ownership.region,
+      })) ?? (await deps.campaigns.get(campaign.id, true));
     if (!current) return undefined;
   }
   // A campaign on its way whose fan-out never made it to the queue gets it now; one that was
@@ -106,6 +136,21 @@ async function control(
 ): Promise<ControlOutcome> {
   const campaign = await deps.campaigns.get(id, true);
   if (!campaign) return { kind: "missing" };
+  if (action === "pause" || action === "resume" || action === "cancel") {
+    const requested = await requestOfOwner(
+      deps.ownership,
+      id,
+      action,
+      now,
+      typeof extra.pausedReason === "string" ? extra.pausedReason : undefined,
+    );
+    if (requested) {
+      // The owner's watch applies the intent: it must know the campaign (a scheduled one is not
+      // watched yet).
+      await deps.agenda.markActive(id, campaign.listId, now);
+      return { ...requested, campaign };
+    }
+  }
   const decision = decide(campaign.status, action);
   if (decision.kind === "already") return { kind: "already", campaign };
   if (decision.kind === "refused") return { kind: "refused", reason: decision.reason, campaign };

@@ -14,6 +14,9 @@ let handler: (event: HttpEvent, context?: Context) => Promise<HttpResult>;
 
 beforeAll(async () => {
   Object.assign(process.env, {
+    AWS_REGION: "us-east-1",
+    STEADFAST_HOME_REGION: "us-east-1",
+    OWNER_LEASE_SECONDS: "90",
     AUDIENCE_TABLE: "audience",
     LEDGER_TABLE: "ledger",
     FANOUT_QUEUE_URL: "https://sqs.local/fanout",

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { StoredCampaign } from "../../lambdas/adapters/campaign-items.ts";
 import type { QueueMessage, SendMessage } from "../../lambdas/contracts/messages.ts";
+import { fakeOwnership } from "./ownership-fakes.ts";
 import { type ResumeDeps, resumeCampaign } from "../../lambdas/usecases/campaign-workflows.ts";
 
 /** A paused campaign with `held` recipients waiting `queued` in a ledger listed `pageSize` at a time. */
@@ -38,6 +39,8 @@ function fixture(held: number, pageSize: number) {
       },
     },
     sendQueueUrl: "https://sqs.local/send",
+    agenda: { markActive: async () => {} },
+    ownership: fakeOwnership({ region: "us-east-1" }).ownership,
   };
   return { deps, sent };
 }

@@ -91,6 +91,7 @@ function setup(
     campaigns: {
       get: async (id) => (id === campaign.id ? { ...campaign, status, fanoutDone } : undefined),
     },
+    owner: async () => "act",
     ledger,
     ses: {
       reserve: async (until) =>

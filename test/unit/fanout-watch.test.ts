@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { StoredCampaign } from "../../lambdas/adapters/campaign-items.ts";
+import { fakeOwnership } from "./ownership-fakes.ts";
 import { type WatchDeps, watchCampaigns } from "../../lambdas/scheduler/campaign-watch.ts";
 
 const NOW = Date.parse("2026-06-01T12:00:00Z");
@@ -19,6 +20,7 @@ async function watch(fanout: { leaseUntil?: number; idleSeconds: number }) {
     agenda: { listActive: async () => ["c1"], clearActive: async () => {} },
     campaigns: { get: async () => campaign, markFanoutEnqueued: async () => {} },
     queue: { send: async (url: string, body: unknown) => void enqueued.push({ url, body }) },
+    ownership: fakeOwnership({ region: "us-east-1" }).ownership,
     fanoutQueueUrl: "fanout-queue",
     now: () => new Date(NOW),
     stalledAfterMs: 600_000,

@@ -34,6 +34,9 @@ function record(id: string, body: string, receiveCount = 1): SQSRecord {
 
 beforeAll(async () => {
   Object.assign(process.env, {
+    AWS_REGION: "us-east-1",
+    STEADFAST_HOME_REGION: "us-east-1",
+    OWNER_LEASE_SECONDS: "90",
     FEEDBACK_QUEUE_URL: "https://sqs.local/feedback",
     FEEDBACK_DLQ_URL: "https://sqs.local/feedback-dlq",
     AUDIENCE_TABLE: "audience",

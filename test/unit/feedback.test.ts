@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import type { CampaignFeedback } from "../../lambdas/adapters/campaign-items.ts";
 import type { FirstTime, LedgerRef } from "../../lambdas/adapters/ledger-items.ts";
+import { fakeOwnership } from "./ownership-fakes.ts";
 import { type FeedbackCounter, zeroCounters } from "../../lambdas/domain/feedback-counters.ts";
 import { parseFeedbackMessage, suppressionFor } from "../../lambdas/domain/feedback-event.ts";
 import { reputationVerdict } from "../../lambdas/domain/reputation.ts";
@@ -170,7 +170,16 @@ class MemoryFeedback {
       campaigns: {
         get: async (id) => {
           const c = this.campaigns.get(id);
-          return c && ({ id, status: c.status } as never);
+          return (
+            c &&
+            ({
+              id,
+              status: c.status,
+              listId: c.listId,
+              feedback: { ...c.counters },
+              ...(c.guard ? { reputationGuard: c.guard } : {}),
+            } as never)
+          );
         },
         transition: async (id, action, _now, extra) => {
           const c = this.campaigns.get(id);
@@ -179,26 +188,18 @@ class MemoryFeedback {
           (c as { pausedReason?: string }).pausedReason = extra?.pausedReason as string;
           return { id, status: c.status } as never;
         },
-        feedback: async (id): Promise<CampaignFeedback | undefined> => {
-          const c = this.campaigns.get(id);
-          return (
-            c && {
-              status: c.status,
-              listId: c.listId,
-              counters: { ...c.counters },
-              ...(c.guard ? { reputationGuard: c.guard } : {}),
-            }
-          );
-        },
+      },
+      counters: {
+        increment: (id, counter) => ({ id, counter }) as never,
         markGuardTripped: async (id, reason, at) => {
           const c = this.campaigns.get(id);
           if (!c || c.guard) return false;
           c.guard = { reason, at };
           return true;
         },
-        ensureCounters: async (id) => this.campaigns.has(id),
-        counterIncrement: (id, counter) => ({ id, counter }) as never,
       },
+      agenda: { markActive: async () => {} },
+      ownership: fakeOwnership({ region: "us-east-1" }).ownership,
       subscribers: {
         markFeedback: async (_list, email, status) => {
           if (this.subscribers.get(email) === "subscribed") this.subscribers.set(email, status);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { StoredCampaign } from "../../lambdas/adapters/campaign-items.ts";
 import { emptyCounts } from "../../lambdas/domain/ledger.ts";
+import { fakeOwnership } from "./ownership-fakes.ts";
 import { type WatchDeps, watchCampaigns } from "../../lambdas/scheduler/campaign-watch.ts";
 import { type ScheduledDeps, runScheduledWork } from "../../lambdas/scheduler/scheduled-campaigns.ts";
 
@@ -24,6 +25,7 @@ function watchFixture(ids: string[], broken: string) {
       },
     },
     ledger: { count: async () => ({ ...emptyCounts(), sent: 3, total: 3 }) },
+    ownership: fakeOwnership({ region: "us-east-1" }).ownership,
     now: () => new Date(),
     stalledAfterMs: 600_000,
     fanoutLeaseMs: 60_000,
@@ -62,6 +64,7 @@ describe("scheduler isolation", () => {
         },
       },
       lists: { pendingErasures: async () => [] },
+      ownership: fakeOwnership({ region: "us-east-1" }).ownership,
       now: () => new Date(),
       erasureRetryAfterMs: 900_000,
     } as unknown as ScheduledDeps;

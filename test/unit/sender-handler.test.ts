@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -25,6 +25,9 @@ function record(id: string, body: unknown): SQSRecord {
 beforeAll(async () => {
   secrets.on(GetSecretValueCommand).resolves({ SecretString: "unsubscribe-key" });
   Object.assign(process.env, {
+    AWS_REGION: "us-east-1",
+    STEADFAST_HOME_REGION: "us-east-1",
+    OWNER_LEASE_SECONDS: "90",
     SEND_QUEUE_URL: "https://sqs.local/send",
     SES_REGIONS: "eu-west-1",
     SES_CONFIGURATION_SET: "steadfast",
@@ -45,8 +48,18 @@ beforeEach(() => {
 
 describe("sender handler", () => {
   it("drops the recipients of a paused campaign from the queue: no new send message, nothing redelivered", async () => {
+    db.on(QueryCommand).resolves({
+      Items: [{ pk: "CAMPAIGN#c1", sk: "#META", id: "c1", listId: "l1", status: "paused", fanoutDone: true }],
+    });
+    // This region owns the campaign (no coordination table: the owner item is in the audience table).
     db.on(GetCommand).resolves({
-      Item: { pk: "C#c1", sk: "META", id: "c1", listId: "l1", status: "paused", fanoutDone: true },
+      Item: {
+        pk: "CAMPAIGN#c1",
+        sk: "OWNER",
+        ownerRegion: "us-east-1",
+        epoch: 1,
+        leaseUntil: Date.now() + 90_000,
+      },
     });
     const recipients = [
       { email: "a@example.com", attributes: {} },

@@ -44,3 +44,12 @@ export function isTransactionConflict(error: unknown): boolean {
     (cancellationCodes(error)?.includes("TransactionConflict") ?? false)
   );
 }
+
+/**
+ * A write to a multi-Region strongly consistent table that collided with a write to the same item
+ * from another region: one of them is refused. For a conditional claim it means another region
+ * got there first; the caller reads the item again.
+ */
+export function isReplicatedWriteConflict(error: unknown): boolean {
+  return (error as Error | undefined)?.name === "ReplicatedWriteConflictException";
+}

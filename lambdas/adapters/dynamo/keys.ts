@@ -8,8 +8,19 @@
  *   LIST#<id>              SUB#<email>          a subscriber                   SubscriberStore
  *   LISTS                  <createdAt>#<id>     index of lists, for paging     ListStore
  *   ERASURE                <listId>             a deleted list being erased    ListStore
- *   CAMPAIGN#<id>          #META                a campaign, its fan-out        CampaignStore
- *                                               checkpoint and counters
+ *   CAMPAIGN#<id>          #META                a campaign, its status and     CampaignStore
+ *                                               fan-out checkpoint: written by
+ *                                               the API while a draft, then
+ *                                               only by its owner region
+ *   CAMPAIGN#<id>          COUNTERS#<region>    SES feedback counted in        CampaignCounterStore
+ *                                               <region>: written only there
+ *   CAMPAIGN#<id>          INTENT#<region>      the last pause/resume/cancel/  CampaignIntentStore
+ *                                               send asked of <region>'s API
+ *                                               for a campaign another region
+ *                                               owns: written only there
+ *   CAMPAIGN#<id>          OWNER                the owner region and its       OwnershipStore
+ *                                               lease, only when there is no
+ *                                               coordination table
  *   CAMPAIGNS              <createdAt>#<id>     index of campaigns             CampaignStore
  *   SCHEDULED              <scheduledAt>#<id>   a scheduled campaign           CampaignStore
  *   ACTIVE                 <campaignId>         a campaign the scheduler       CampaignAgendaStore
@@ -21,6 +32,10 @@
  *                                               touched by an erasure)
  *   IMPORT#<id>            #META                a CSV import job               ImportStore
  *   IDEMPOTENCY#<scope>#<key> #META             a remembered API response      IdempotencyStore
+ *
+ * Coordination table (strongly consistent, MRSC; `pk`, `sk`): `CAMPAIGN#<id>` / `OWNER`, a
+ * campaign's owner region, epoch and lease (OwnershipStore), written by the owner (claim, renewal)
+ * and by a region taking over after the lease ran out; conditional writes keep it to one owner.
  *
  * Ledger table: `C#<campaignId>#<shard>` / `R#<email>`, one item per (campaign, recipient)
  * (LedgerStore), with the `bySesMessageId` index for feedback events and the `byRecipient` index
@@ -47,6 +62,19 @@ export const subscriberKey = (listId: string, email: string): Key => ({
 });
 
 export const campaignKey = (id: string): Key => ({ pk: `CAMPAIGN#${id}`, sk: META });
+export const CAMPAIGN_COUNTERS_PREFIX = "COUNTERS#";
+export const campaignCountersKey = (id: string, region: string): Key => ({
+  pk: `CAMPAIGN#${id}`,
+  sk: `${CAMPAIGN_COUNTERS_PREFIX}${region}`,
+});
+export const CAMPAIGN_INTENT_PREFIX = "INTENT#";
+export const campaignIntentKey = (id: string, region: string): Key => ({
+  pk: `CAMPAIGN#${id}`,
+  sk: `${CAMPAIGN_INTENT_PREFIX}${region}`,
+});
+/** The owner item: in the coordination table, or in the audience table when there is none. */
+export const campaignOwnerKey = (id: string): Key => ({ pk: `CAMPAIGN#${id}`, sk: "OWNER" });
+export const campaignPk = (id: string): string => `CAMPAIGN#${id}`;
 export const campaignIndexKey = (createdAt: string, id: string): Key => ({
   pk: "CAMPAIGNS",
   sk: `${createdAt}#${id}`,

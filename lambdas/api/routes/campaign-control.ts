@@ -7,6 +7,7 @@ import {
   resumeCampaign,
 } from "../../usecases/campaign-workflows.ts";
 import type { RouteHandler } from "../context.ts";
+import { takeOver } from "../../usecases/owner-duties.ts";
 import { type HttpResult, json, validate } from "../http.ts";
 import type { RouteDoc } from "../router.ts";
 import { idSchema } from "../schemas.ts";
@@ -26,12 +27,42 @@ function campaignId(params: Record<string, string>): string {
   return id;
 }
 
-/** The answer to a control call: 200 with the status, 404, or 409 with the lifecycle's reason. */
+/**
+ * The answer to a control call: 200 with the status, 404, or 409 with the lifecycle's reason; 202
+ * when another region owns the campaign and applies the call (its senders obey a pause or cancel as
+ * soon as the request reaches its replica, about a second).
+ */
 function answer(outcome: ControlOutcome, extra: Record<string, unknown> = {}): HttpResult {
   if (outcome.kind === "missing") throw new NotFoundError("campaign");
   if (outcome.kind === "refused") throw new ConflictError(outcome.reason);
+  if (outcome.kind === "requested") {
+    return json(202, {
+      id: outcome.campaign.id,
+      status: outcome.campaign.status,
+      ownerRegion: outcome.ownerRegion,
+      requested: outcome.action,
+    });
+  }
   return json(200, { id: outcome.campaign.id, status: outcome.campaign.status, ...extra });
 }
+
+/**
+ * Takes a campaign over from its owner region when that region is gone (admin): refused with 409
+ * while the owner's lease is live. The survivor re-enqueues the unfinished fan-out and every
+ * recipient not yet terminal; with a coordination table the scheduler does this by itself.
+ */
+export const takeover: RouteHandler = async (_event, params, deps) => {
+  const id = campaignId(params);
+  if (!(await deps.campaigns.get(id, true))) throw new NotFoundError("campaign");
+  const outcome = await takeOver(deps, id);
+  if (outcome.kind === "refused") throw new ConflictError(outcome.reason);
+  return json(200, {
+    id,
+    ownerRegion: outcome.record.ownerRegion,
+    epoch: outcome.record.epoch,
+    takenOver: outcome.kind === "taken",
+  });
+};
 
 /** Pauses a queued or sending campaign: senders stop calling SES for it within seconds. Idempotent. */
 export const pause: RouteHandler = async (event, params, deps) => {
@@ -69,11 +100,21 @@ export const docs = {
   pause: {
     summary: "Pause a queued or sending campaign: no new SES calls within seconds",
     body: pauseSchema,
-    responses: { 200: { description: "paused (repeating is harmless)" } },
+    responses: {
+      200: { description: "paused (repeating is harmless)" },
+      202: { description: "another region owns the campaign and applies the pause" },
+    },
   },
   resume: { summary: "Resume a paused campaign", responses: { 200: { description: "sending again" } } },
   cancel: {
     summary: "Cancel a campaign: every recipient not yet sent ends cancelled",
     responses: { 200: { description: "cancelled" } },
+  },
+  takeover: {
+    summary: "Make this region the campaign's owner when its owner region is gone (admin)",
+    responses: {
+      200: { description: "this region owns the campaign" },
+      409: { description: "the owner's lease is still live" },
+    },
   },
 } satisfies Record<string, RouteDoc>;

@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { type Campaign, contentBytes, MAX_CONTENT_BYTES } from "../../domain/campaign.ts";
 import { completeIfDone, requestSend } from "../../usecases/campaign-workflows.ts";
+import { acts, standing } from "../../usecases/campaign-ownership.ts";
+import { deriveStatus } from "../../domain/campaign.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../../domain/errors.ts";
 import type { RecipientCounts } from "../../domain/ledger.ts";
 import { htmlToText, renderTemplate } from "../../domain/render.ts";
@@ -119,9 +121,20 @@ export async function sendCampaign(_event: HttpEvent, params: Params, deps: Deps
   const id = pathId(params, "id", "campaign");
   const after = await requestSend(deps, id, deps.now());
   if (!after) throw new NotFoundError("campaign");
+  if ("kind" in after) {
+    // Another region owns the campaign: it was sent there (coordination table), or the home region
+    // starts it (no coordination table).
+    return json(202, {
+      id,
+      status: after.campaign.status,
+      ownerRegion: after.ownerRegion,
+      requested: "send",
+    });
+  }
   return json(202, {
     id,
     status: after.status,
+    ...(after.ownerRegion ? { ownerRegion: after.ownerRegion } : {}),
     ...(after.scheduledAt ? { scheduledAt: after.scheduledAt } : {}),
   });
 }
@@ -132,7 +145,14 @@ export async function getCampaign(_event: HttpEvent, params: Params, deps: Deps)
   if (!campaign) throw new NotFoundError("campaign");
   if (campaign.finalCounts) return json(200, present(campaign, campaign.finalCounts));
   const counts = await deps.ledger.count(id);
-  const status = await completeIfDone(deps, campaign, counts, deps.now().toISOString());
+  const status = deriveStatus(campaign, counts);
+  // Noticing the end is a write of the campaign item: only its owner makes it (the watch does too).
+  if (
+    status === "sent" &&
+    campaign.status !== "sent" &&
+    acts(deps.ownership, await standing(deps.ownership, id))
+  )
+    await completeIfDone(deps, campaign, counts, deps.now().toISOString());
   return json(200, present({ ...campaign, status }, counts));
 }
 

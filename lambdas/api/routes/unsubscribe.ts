@@ -67,15 +67,13 @@ export const unsubscribeOneClick: RouteHandler = async (event, params, deps) => 
       { path: "body.List-Unsubscribe", message: "must be One-Click" },
     ]);
   }
-  // Counted once on the campaign the link came from, in the same write as the status change.
-  const counted = claims.campaignId && (await deps.campaigns.ensureCounters(claims.campaignId));
+  // Counted once on the campaign the link came from (in this region's counter item), in the same
+  // write as the status change.
   await deps.subscribers.unsubscribe(
     claims.listId,
     claims.email,
     deps.now().toISOString(),
-    counted && claims.campaignId
-      ? deps.campaigns.counterIncrement(claims.campaignId, "unsubscribed")
-      : undefined,
+    claims.campaignId ? deps.counters.increment(claims.campaignId, "unsubscribed") : undefined,
   );
   return page(200, "You are unsubscribed", "<p>You will not receive further emails from this list.</p>");
 };

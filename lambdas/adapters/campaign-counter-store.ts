@@ -1,0 +1,83 @@
+import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { type FeedbackCounter, type FeedbackCounters, zeroCounters } from "../domain/feedback-counters.ts";
+import type { TransactItem } from "./dynamo/batch.ts";
+import { updateIf } from "./dynamo/conditional.ts";
+import { CAMPAIGN_COUNTERS_PREFIX, campaignCountersKey, campaignPk } from "./dynamo/keys.ts";
+
+/**
+ * A campaign's SES feedback counters (`CAMPAIGN#<id>` / `COUNTERS#<region>`): one item per region,
+ * written only by that region's feedback function, summed on read. SES reports a message in the
+ * region whose SES sent it, so sends that failed over are counted where their events arrive, in
+ * that region's own item: no two regions ever write one counter item, and last-writer-wins between
+ * replicas cannot lose an increment. The reputation guard's mark lives in the same item.
+ */
+export class CampaignCounterStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+    /** The region this function runs in: the only item it writes. */
+    private readonly region: string,
+  ) {}
+
+  /**
+   * The write that adds one to `counter` in this region's item, for a transaction another store runs
+   * (the counter moves together with the "first time" fact it counts).
+   */
+  increment(campaignId: string, counter: FeedbackCounter): TransactItem {
+    return {
+      Update: {
+        TableName: this.table,
+        Key: campaignCountersKey(campaignId, this.region),
+        UpdateExpression: "SET campaignId = :id, #region = :region ADD #counter :one",
+        ExpressionAttributeNames: { "#counter": counter, "#region": "region" },
+        ExpressionAttributeValues: { ":one": 1, ":id": campaignId, ":region": this.region },
+      },
+    };
+  }
+
+  /** Every region's counters summed, and whether any region's reputation guard has tripped. */
+  async totals(campaignId: string, consistent = true): Promise<CampaignTotals> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues: { ":pk": campaignPk(campaignId), ":prefix": CAMPAIGN_COUNTERS_PREFIX },
+        ConsistentRead: consistent,
+      }),
+    );
+    return sumCounters(out.Items ?? []);
+  }
+
+  /** Records that this region's reputation guard tripped; true only the first time here. */
+  async markGuardTripped(campaignId: string, reason: string, at: string): Promise<boolean> {
+    return updateIf(this.db, {
+      TableName: this.table,
+      Key: campaignCountersKey(campaignId, this.region),
+      UpdateExpression: "SET reputationGuard = :guard, campaignId = :id, #region = :region",
+      ConditionExpression: "attribute_not_exists(reputationGuard)",
+      ExpressionAttributeNames: { "#region": "region" },
+      ExpressionAttributeValues: {
+        ":guard": { reason: reason.slice(0, 200), at },
+        ":id": campaignId,
+        ":region": this.region,
+      },
+    });
+  }
+}
+
+export interface CampaignTotals {
+  readonly counters: FeedbackCounters;
+  readonly reputationGuard?: { reason: string; at: string };
+}
+
+/** Sums counter items (any items of the campaign partition: only `COUNTERS#` ones count). */
+export function sumCounters(items: readonly Record<string, unknown>[]): CampaignTotals {
+  const counters = zeroCounters();
+  let guard: CampaignTotals["reputationGuard"];
+  for (const item of items) {
+    if (!String(item.sk).startsWith(CAMPAIGN_COUNTERS_PREFIX)) continue;
+    for (const name of Object.keys(counters) as FeedbackCounter[]) counters[name] += Number(item[name] ?? 0);
+    guard ??= item.reputationGuard as CampaignTotals["reputationGuard"];
+  }
+  return { counters, ...(guard ? { reputationGuard: guard } : {}) };
+}
