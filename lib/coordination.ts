@@ -5,13 +5,13 @@ import type { SteadfastConfig } from "./config.ts";
  * replica and the witness of an MRSC table must be in one set.
  * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/multi-region-strong-consistency-gt.html
  */
-export const MRSC_REGION_SETS = {
+const MRSC_REGION_SETS = {
   US: ["us-east-1", "us-east-2", "us-west-2"],
   EU: ["eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1"],
   AP: ["ap-northeast-1", "ap-northeast-2", "ap-northeast-3"],
 } as const satisfies Record<string, readonly string[]>;
 
-export type MrscRegionSet = keyof typeof MRSC_REGION_SETS;
+type MrscRegionSet = keyof typeof MRSC_REGION_SETS;
 
 /** An MRSC table has exactly three replicas, or two and a witness. */
 const MRSC_MEMBERS = 3;

@@ -11,7 +11,8 @@ export interface DataStackProps extends StackProps {
 
 /**
  * Stateful resources, deployed once in the primary region and replicated to every other
- * region: the audience and ledger global tables and the admin API key secret.
+ * region: the audience and ledger global tables, the coordination table when the regions allow one,
+ * and the admin API key and unsubscribe signing key secrets.
  * Everything here is retained when the stack is deleted.
  */
 export class DataStack extends Stack {
