@@ -31,6 +31,14 @@ export function buildApp(app: App): SteadfastApp {
     );
   }
 
+  if (config.regions.length > 1 && data.coordination.kind === "none") {
+    Annotations.of(data).addWarningV2(
+      "steadfast:no-coordination",
+      `No coordination table (${data.coordination.reason}): every campaign is owned by ` +
+        `${primaryRegion}; move one to another region with POST /v1/campaigns/{id}/takeover.`,
+    );
+  }
+
   const regions = config.regions.map((region) => {
     const stack = new RegionStack(app, `${appName}-${region}`, {
       config,
@@ -39,6 +47,7 @@ export function buildApp(app: App): SteadfastApp {
       description: `${appName}: API, queues, functions and SES in ${region}`,
       audienceTable: data.audienceTable.replica(region),
       ledgerTable: data.ledgerTable.replica(region),
+      coordinationTable: data.coordinationTable?.replica(region),
     });
     // Replicas and the secret must exist before any region's functions use them.
     stack.addStackDependency(data);

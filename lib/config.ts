@@ -73,6 +73,9 @@ const schema = z.strictObject({
     .min(2, "must be >= 2 (SQS event source minimum)")
     .max(1000, "must be <= 1000 (SQS event source maximum)")
     .default(2),
+  // Whether campaigns get an owner lease in a strongly consistent (MRSC) coordination table when the
+  // regions allow one ("auto"; see lib/coordination.ts), or stay owned by primaryRegion ("none").
+  coordination: z.enum(["auto", "none"], 'must be "auto" or "none"').default("auto"),
   account: z
     .union([z.string(), z.number()], "must be a 12-digit AWS account id")
     .transform(String)

@@ -68,6 +68,15 @@ export interface ServiceFunctionProps extends FunctionCodeProps {
 export type QueueAccess = "send" | "consume" | "monitor" | "deadLetter" | "redrive";
 
 /**
+ * What a function does with a table, which decides what it may do:
+ * - `read`: read items, query and scan.
+ * - `readWrite`: besides reading, write and delete items, in batches and transactions too.
+ * - `item`: read, put and update single items by their key, nothing else (no query, scan, delete,
+ *   batch or transaction): enough for a record held by conditional writes, such as an owner lease.
+ */
+export type TableAccess = "read" | "readWrite" | "item";
+
+/**
  * A bundled Node.js Lambda function with the project's conventions: arm64, X-Ray tracing,
  * its own log group with finite retention, an ESM bundle that includes the AWS SDK, the
  * Powertools environment, and an alarm on any error.
@@ -164,11 +173,20 @@ export class ServiceFunction extends Construct implements iam.IGrantable {
       });
   }
 
-  /** Publishes the table name as `envName` and grants the matching data-plane access. */
-  public bindTable(envName: EnvName, table: dynamodb.ITableV2, access: "read" | "readWrite"): void {
+  /** Publishes the table name as `envName` and grants what `access` allows (see {@link TableAccess}). */
+  public bindTable(envName: EnvName, table: dynamodb.ITableV2, access: TableAccess): void {
     this.setEnvironment(envName, table.tableName);
-    if (access === "read") table.grantReadData(this.function);
-    else table.grantReadWriteData(this.function);
+    switch (access) {
+      case "read":
+        table.grantReadData(this.function);
+        break;
+      case "readWrite":
+        table.grantReadWriteData(this.function);
+        break;
+      case "item":
+        table.grant(this.function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem");
+        break;
+    }
   }
 
   /**
@@ -218,8 +236,8 @@ export class ServiceFunction extends Construct implements iam.IGrantable {
     secret.grantRead(this);
   }
 
-  /** Sets `name`, refusing to point a name that is already set at something else. */
-  private setEnvironment(name: string, value: string): void {
+  /** Sets `name` to a plain value, refusing to point a name that is already set at something else. */
+  public setEnvironment(name: EnvName, value: string): void {
     const current = this.environment.get(name);
     if (current !== undefined && current !== value) {
       throw new Error(

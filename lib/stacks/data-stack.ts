@@ -3,6 +3,7 @@ import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import type { Construct } from "constructs";
 import type { SteadfastConfig } from "../config.ts";
+import { type CoordinationPlan, coordinationPlan } from "../coordination.ts";
 
 export interface DataStackProps extends StackProps {
   readonly config: SteadfastConfig;
@@ -10,7 +11,8 @@ export interface DataStackProps extends StackProps {
 
 /**
  * Stateful resources, deployed once in the primary region and replicated to every other
- * region: the audience and ledger global tables and the admin API key secret.
+ * region: the audience and ledger global tables, the coordination table when the regions allow one,
+ * and the admin API key and unsubscribe signing key secrets.
  * Everything here is retained when the stack is deleted.
  */
 export class DataStack extends Stack {
@@ -18,6 +20,10 @@ export class DataStack extends Stack {
   public readonly ledgerTable: dynamodb.TableV2;
   public readonly adminApiKey: secretsmanager.Secret;
   public readonly unsubscribeKey: secretsmanager.Secret;
+  /** Whether there is a coordination table, and why not when there is none. */
+  public readonly coordination: CoordinationPlan;
+  /** Each campaign's owner region and lease; absent when the plan has no table. */
+  public readonly coordinationTable: dynamodb.TableV2 | undefined;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
@@ -68,6 +74,12 @@ export class DataStack extends Stack {
       ],
     });
 
+    this.coordination = coordinationPlan(props.config);
+    this.coordinationTable =
+      this.coordination.kind === "mrsc"
+        ? coordinationTable(this, appName, primaryRegion, this.coordination)
+        : undefined;
+
     // The first admin API key. Replicas keep the same name in every region, so each region's API
     // reads its local copy. https://docs.aws.amazon.com/secretsmanager/latest/userguide/create-manage-multi-region-secrets.html
     this.adminApiKey = new secretsmanager.Secret(this, "AdminApiKey", {
@@ -89,6 +101,47 @@ export class DataStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
   }
+}
+
+/**
+ * The coordination table: one item per campaign naming its owner region and the owner's lease.
+ * It is a global table in multi-Region strong consistency (MRSC) mode, so every region reads the
+ * latest owner and a lease is never granted twice. MRSC, as designed around here:
+ * - exactly three replicas, or two replicas and a witness region, all in one MRSC region set
+ *   (US: us-east-1, us-east-2, us-west-2; EU: eu-west-1, eu-west-2, eu-west-3, eu-central-1;
+ *   AP: ap-northeast-1, ap-northeast-2, ap-northeast-3), see lib/coordination.ts;
+ * - the table is created empty in MRSC mode, and its mode can never change afterwards;
+ * - no transactions, no TTL and no local secondary indexes: leases expire by their own timestamp,
+ *   and every access is a single-item read or conditional write;
+ * - writes are slower than on the other tables: one returns only once another region has it too;
+ * - when two regions write one item at once, one of the writes fails with
+ *   ReplicatedWriteConflictException: a lease write can lose a race it would not lose in one region.
+ * Encrypted with the AWS owned key (the default): the items are campaign ids, regions and times, no
+ * personal data.
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/multi-region-strong-consistency-gt.html
+ */
+function coordinationTable(
+  scope: Construct,
+  appName: string,
+  primaryRegion: string,
+  plan: Extract<CoordinationPlan, { kind: "mrsc" }>,
+): dynamodb.TableV2 {
+  const table = new dynamodb.TableV2(scope, "CoordinationTable", {
+    tableName: `${appName}-coordination`,
+    partitionKey: { name: "pk", type: dynamodb.AttributeType.STRING },
+    sortKey: { name: "sk", type: dynamodb.AttributeType.STRING },
+    billing: dynamodb.Billing.onDemand(),
+    multiRegionConsistency: dynamodb.MultiRegionConsistency.STRONG,
+    replicas: plan.replicaRegions.filter((region) => region !== primaryRegion).map((region) => ({ region })),
+    witnessRegion: plan.witnessRegion,
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    deletionProtection: true,
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+  // TableV2 gives every table with replicas a stream, which only eventually consistent global tables
+  // replicate through; MRSC needs none and nothing reads this table's changes.
+  (table.node.defaultChild as dynamodb.CfnGlobalTable).addPropertyDeletionOverride("StreamSpecification");
+  return table;
 }
 
 /** Name of the unsubscribe link signing key, identical in every region. */

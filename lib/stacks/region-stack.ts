@@ -7,6 +7,7 @@ import type * as logs from "aws-cdk-lib/aws-logs";
 import { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import type { Construct } from "constructs";
 import type { SteadfastConfig } from "../config.ts";
+import { OWNER_LEASE_SECONDS } from "../coordination.ts";
 import { AlarmTopic } from "../constructs/alarm-topic.ts";
 import { AudienceJobs } from "../constructs/audience-jobs.ts";
 import { Fanout } from "../constructs/fanout.ts";
@@ -16,6 +17,7 @@ import { Scheduler } from "../constructs/scheduler.ts";
 import { Sender } from "../constructs/sender.ts";
 import { SendingIdentity } from "../constructs/sending-identity.ts";
 import { adminApiKeySecretName, unsubscribeKeySecretName } from "./data-stack.ts";
+import { ENV } from "../../lambdas/contracts/env.ts";
 
 const PROJECT_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -30,6 +32,11 @@ export interface RegionStackProps extends StackProps {
   readonly audienceTable: dynamodb.ITableV2;
   /** This region's replica of the ledger table. */
   readonly ledgerTable: dynamodb.ITableV2;
+  /**
+   * This region's replica of the coordination table (campaign owners and their leases).
+   * @default - none: every campaign is owned by primaryRegion
+   */
+  readonly coordinationTable?: dynamodb.ITableV2;
 }
 
 /**
@@ -134,6 +141,18 @@ export class RegionStack extends Stack {
       queueRetention,
       alarmPrefix: `${appName}-${region}`,
     });
+
+    // The functions that act on campaigns; each acts on a campaign only in the campaign's owner region.
+    // (The audience-jobs function works on lists and subscribers, which have no owner.)
+    for (const part of [this.api, this.fanout, this.sender, this.scheduler, this.feedback]) {
+      const fn = part.function;
+      fn.setEnvironment(ENV.homeRegion, config.primaryRegion);
+      fn.setEnvironment(ENV.ownerLeaseSeconds, String(OWNER_LEASE_SECONDS));
+      // This region's replica only: a strongly consistent read or write is served by any of them.
+      if (props.coordinationTable !== undefined) {
+        fn.bindTable(ENV.coordinationTable, props.coordinationTable, "item");
+      }
+    }
 
     this.alarmTopic = new AlarmTopic(this, "Alarms", {
       displayName: `${appName} alarms (${region})`,

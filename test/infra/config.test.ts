@@ -24,6 +24,7 @@ describe("parseConfig", () => {
     expect(config.senderConcurrency).toBe(2);
     expect(config.alarmEmail).toBeUndefined();
     expect(config.account).toBeUndefined();
+    expect(config.coordination).toBe("auto");
   });
 
   it.each([
@@ -42,6 +43,7 @@ describe("parseConfig", () => {
     ["senderConcurrency", { senderConcurrency: 1 }, />= 2/],
     ["account", { account: "1234" }, /12-digit/],
     ["appName", { appName: "Steadfast!" }, /lowercase letters/],
+    ["coordination", { coordination: "mrsc" }, /must be "auto" or "none"/],
     ["regoins", { regoins: ["us-east-1"] }, /unknown key/],
   ])("rejects a bad %s", (key, changes, message) => {
     const error = configError(withChanges(changes));
@@ -75,6 +77,7 @@ describe("loadConfig", () => {
         alarmEmail: "ops@example.com",
         account: "123456789012",
         apiThrottle: '{"rateLimit":5,"burstLimit":10}',
+        coordination: "none",
       },
     });
     const config = loadConfig(app);
@@ -83,6 +86,7 @@ describe("loadConfig", () => {
     expect(config.alarmEmail).toBe("ops@example.com");
     expect(config.account).toBe("123456789012");
     expect(config.apiThrottle).toEqual({ rateLimit: 5, burstLimit: 10 });
+    expect(config.coordination).toBe("none");
   });
 
   it("validates overrides like the rest of the config", () => {
