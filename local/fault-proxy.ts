@@ -58,6 +58,8 @@ export interface ProxyStats {
  */
 export class FaultProxy {
   private settings: FaultSettings = { mode: "ok" };
+  /** The whole region is down: the proxy refuses connections whatever its own settings say. */
+  private outage = false;
   private server: http.Server;
   private readonly sockets = new Set<Socket>();
   private listening = false;
@@ -102,11 +104,30 @@ export class FaultProxy {
     await closed;
   }
 
+  /** The service's own fault mode (its region may be down besides). */
+  get mode(): FaultMode {
+    return this.settings.mode;
+  }
+
   async set(settings: FaultSettings): Promise<void> {
     this.settings = settings;
     this.windowStart = 0;
     this.windowCount = 0;
-    if (settings.mode === "down") await this.stop();
+    await this.apply();
+  }
+
+  /**
+   * Takes the endpoint down with its whole region, or brings it back. The service's own fault is
+   * kept apart, so that it holds again once the region is back (and changing it meanwhile keeps the
+   * endpoint down).
+   */
+  async setRegionDown(down: boolean): Promise<void> {
+    this.outage = down;
+    await this.apply();
+  }
+
+  private async apply(): Promise<void> {
+    if (this.outage || this.settings.mode === "down") await this.stop();
     else await this.start();
   }
 
