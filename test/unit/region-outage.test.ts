@@ -33,6 +33,11 @@ async function listen(
   return { server, port: (server.address() as AddressInfo).port };
 }
 
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(check()).toBe(true);
+}
+
 /** The status a GET answers, or "refused". */
 async function status(url: string): Promise<number | "refused"> {
   try {
@@ -66,6 +71,52 @@ describe("a fault proxy in a region that goes down", () => {
     expect(proxy.mode).toBe("error");
     await proxy.set({ mode: "ok" });
     expect(await status(proxy.url)).toBe(200);
+  });
+});
+
+describe("an SQS fault proxy that goes down during a long poll", () => {
+  it("hands the messages the poll then brings back to the queue: nobody received them", async () => {
+    const calls: { target: string; body: unknown }[] = [];
+    let answerPoll: () => void = () => {};
+    const polled = new Promise<void>((resolve) => (answerPoll = resolve));
+    const upstream = await listen((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const target = String(req.headers["x-amz-target"]);
+        calls.push({ target, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) });
+        const reply = () => res.end(JSON.stringify({ Messages: [{ MessageId: "m1", ReceiptHandle: "r1" }] }));
+        if (target === "AmazonSQS.ReceiveMessage") void polled.then(reply);
+        else res.end("{}");
+      });
+    });
+    const proxy = new FaultProxy("sqs", "us-west-2", `http://127.0.0.1:${upstream.port}`, await freePort());
+    await proxy.start();
+    closers.push(() => proxy.stop());
+    const receive = (body: unknown) =>
+      fetch(proxy.url, {
+        method: "POST",
+        headers: { "x-amz-target": "AmazonSQS.ReceiveMessage", "content-type": "application/x-amz-json-1.0" },
+        body: JSON.stringify(body),
+      });
+    const poll = receive({ QueueUrl: "http://sqs.us-west-2.localhost/000000000000/q", WaitTimeSeconds: 5 });
+    await until(() => calls.length === 1);
+    await proxy.setRegionDown(true);
+    await expect(poll).rejects.toThrow();
+    answerPoll();
+    await until(() => calls.length === 2);
+    expect(calls[1]).toEqual({
+      target: "AmazonSQS.ChangeMessageVisibilityBatch",
+      body: {
+        QueueUrl: "http://sqs.us-west-2.localhost/000000000000/q",
+        Entries: [{ Id: "0", ReceiptHandle: "r1", VisibilityTimeout: 0 }],
+      },
+    });
+    // A poll answered while the endpoint is up is the caller's, as always.
+    await proxy.setRegionDown(false);
+    const answered = receive({ QueueUrl: "q" });
+    expect(await (await answered).json()).toEqual({ Messages: [{ MessageId: "m1", ReceiptHandle: "r1" }] });
+    expect(calls).toHaveLength(3);
   });
 });
 
