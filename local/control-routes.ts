@@ -9,8 +9,9 @@ const MODES: readonly FaultMode[] = ["ok", "down", "error", "throttle", "latency
 const FUNCTIONS = ["sender", "fanout", "api", "scheduler"];
 
 /**
- * Fault control for chaos tests (POST/DELETE /faults), crashes (POST /crash) and statistics
- * (GET /stats), over every region's proxies and function pools and the global tables' replication.
+ * Fault control for chaos tests (POST/DELETE/GET /faults), crashes (POST /crash) and statistics
+ * (GET /stats), over every region's proxies, function pools and outage switch and the global
+ * tables' replication.
  */
 export function registerControlRoutes(
   control: ControlServer,
@@ -30,8 +31,15 @@ export function registerControlRoutes(
       replicationFault(replication, body);
       return { status: 204 };
     }
+    if (body.target === "region") {
+      if (body.region === undefined) throw new ControlError("region is required for the region target");
+      if (body.mode !== "down" && body.mode !== "ok")
+        throw new ControlError("mode must be one of down, ok for the region target");
+      for (const r of region(body.region)) await r.outage.set(body.mode === "down");
+      return { status: 204 };
+    }
     if (!TARGETS.includes(body.target as ServiceName))
-      throw new ControlError(`target must be one of ${[...TARGETS, "replication"].join(", ")}`);
+      throw new ControlError(`target must be one of ${[...TARGETS, "replication", "region"].join(", ")}`);
     if (!MODES.includes(body.mode as FaultMode))
       throw new ControlError(`mode must be one of ${MODES.join(", ")}`);
     if (
@@ -57,9 +65,12 @@ export function registerControlRoutes(
 
   control.route("DELETE", "/faults", async () => {
     for (const r of regions) for (const proxy of Object.values(r.proxies)) await proxy.set({ mode: "ok" });
+    for (const r of regions) await r.outage.set(false);
     replication.heal();
     return { status: 204 };
   });
+
+  control.route("GET", "/faults", () => ({ status: 200, body: faultsNow(regions, replication) }));
 
   control.route("POST", "/crash", (raw) => {
     const body = (raw ?? {}) as Record<string, unknown>;
@@ -91,7 +102,10 @@ export function registerControlRoutes(
         (busyMs[role] ??= {})[r.name] = pool.busyMs;
       }
     }
-    return { status: 200, body: { requests, sesAccepted, dynamoWriteUnits, invocations, busyMs } };
+    return {
+      status: 200,
+      body: { regions: regionStates(regions), requests, sesAccepted, dynamoWriteUnits, invocations, busyMs },
+    };
   });
 }
 
@@ -108,3 +122,19 @@ function replicationFault(replication: ReplicationControl, body: Record<string, 
   else if (body.mode === "ok") replication.heal();
   else throw new ControlError("mode must be one of lag, down, ok for the replication target");
 }
+
+/** The faults in force: each region up or down, each service's own mode by region, replication. */
+function faultsNow(regions: readonly RegionRuntime[], replication: ReplicationControl) {
+  const services: Record<string, Record<string, FaultMode>> = {};
+  for (const r of regions)
+    for (const proxy of Object.values(r.proxies)) (services[proxy.service] ??= {})[r.name] = proxy.mode;
+  const { lagMs, down, isolated } = replication.settings;
+  return {
+    regions: regionStates(regions),
+    services,
+    replication: { lagMs, down, isolatedRegions: [...(isolated ?? [])].sort() },
+  };
+}
+
+const regionStates = (regions: readonly RegionRuntime[]): Record<string, "up" | "down"> =>
+  Object.fromEntries(regions.map((r) => [r.name, r.outage.down ? "down" : "up"]));

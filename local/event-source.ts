@@ -40,30 +40,40 @@ export class SqsEventSource {
     private readonly onError: (error: Error) => void = () => {},
   ) {}
 
+  /** Starts polling; again after `stop` too (a region back from an outage), with fresh pollers. */
   start(): void {
+    if (this.running) return;
     this.running = true;
-    this.loops = Array.from({ length: this.spec.maxConcurrency }, () => this.loop());
+    this.abort = new AbortController();
+    const { signal } = this.abort;
+    this.loops = Array.from({ length: this.spec.maxConcurrency }, () => this.loop(signal));
   }
 
+  /**
+   * Stops polling: a long poll in progress is abandoned, and an invocation in progress is waited
+   * for (kill the function's environments to end it sooner). What the pollers had received and not
+   * deleted comes back after its visibility timeout.
+   */
   async stop(): Promise<void> {
     this.running = false;
     this.abort.abort();
     await Promise.allSettled(this.loops);
   }
 
-  private async loop(): Promise<void> {
-    while (this.running) {
+  /** One poller, until `signal` (its own: pollers of an earlier start never outlive their stop). */
+  private async loop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
       let messages: Message[];
       try {
-        messages = await this.receiveBatch();
+        messages = await this.receiveBatch(signal);
       } catch (error) {
-        if (!this.running) break;
+        if (signal.aborted) break;
         // The queue is unreachable: Lambda's poller backs off and keeps trying.
         this.onError(error as Error);
         await sleep(1000);
         continue;
       }
-      if (messages.length === 0 || !this.running) continue;
+      if (messages.length === 0 || signal.aborted) continue;
       await this.invoke(messages);
     }
   }
@@ -72,19 +82,19 @@ export class SqsEventSource {
    * Long-polls for the first message (Lambda's pollers use long polling), then gathers more until
    * the batch is full or the batching window is over, as `MaximumBatchingWindowInSeconds` does.
    */
-  private async receiveBatch(): Promise<Message[]> {
-    const messages = await this.receive(this.spec.batchSize, IDLE_WAIT_SECONDS);
+  private async receiveBatch(signal: AbortSignal): Promise<Message[]> {
+    const messages = await this.receive(this.spec.batchSize, IDLE_WAIT_SECONDS, signal);
     if (messages.length === 0) return messages;
     const windowEnds = Date.now() + this.spec.maxBatchingWindowSeconds * 1000;
-    while (this.running && messages.length < this.spec.batchSize && Date.now() < windowEnds) {
-      const more = await this.receive(this.spec.batchSize - messages.length, 0);
+    while (!signal.aborted && messages.length < this.spec.batchSize && Date.now() < windowEnds) {
+      const more = await this.receive(this.spec.batchSize - messages.length, 0, signal);
       if (more.length === 0) await sleep(Math.min(100, Math.max(0, windowEnds - Date.now())));
       messages.push(...more);
     }
     return messages;
   }
 
-  private async receive(max: number, waitSeconds: number): Promise<Message[]> {
+  private async receive(max: number, waitSeconds: number, signal: AbortSignal): Promise<Message[]> {
     const out = await this.sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: this.spec.queueUrl,
@@ -93,7 +103,7 @@ export class SqsEventSource {
         MessageSystemAttributeNames: ["All"],
         MessageAttributeNames: ["All"],
       }),
-      { abortSignal: this.abort.signal },
+      { abortSignal: signal },
     );
     return out.Messages ?? [];
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { Socket } from "node:net";
+import { handBackReceived } from "./sqs-hand-back.ts";
 
 export type FaultMode = "ok" | "down" | "error" | "throttle" | "latency";
 export type ServiceName = "ses" | "dynamodb" | "sqs";
@@ -58,6 +59,10 @@ export interface ProxyStats {
  */
 export class FaultProxy {
   private settings: FaultSettings = { mode: "ok" };
+  /** The whole region is down: the proxy refuses connections whatever its own settings say. */
+  private outage = false;
+  /** How many times the proxy went down: a request that spans one had its caller cut off. */
+  private downs = 0;
   private server: http.Server;
   private readonly sockets = new Set<Socket>();
   private listening = false;
@@ -97,16 +102,36 @@ export class FaultProxy {
   async stop(): Promise<void> {
     if (!this.listening) return;
     this.listening = false;
+    this.downs++;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
     await closed;
+  }
+
+  /** The service's own fault mode (its region may be down besides). */
+  get mode(): FaultMode {
+    return this.settings.mode;
   }
 
   async set(settings: FaultSettings): Promise<void> {
     this.settings = settings;
     this.windowStart = 0;
     this.windowCount = 0;
-    if (settings.mode === "down") await this.stop();
+    await this.apply();
+  }
+
+  /**
+   * Takes the endpoint down with its whole region, or brings it back. The service's own fault is
+   * kept apart, so that it holds again once the region is back (and changing it meanwhile keeps the
+   * endpoint down).
+   */
+  async setRegionDown(down: boolean): Promise<void> {
+    this.outage = down;
+    await this.apply();
+  }
+
+  private async apply(): Promise<void> {
+    if (this.outage || this.settings.mode === "down") await this.stop();
     else await this.start();
   }
 
@@ -177,7 +202,11 @@ export class FaultProxy {
   private forward(req: http.IncomingMessage, res: http.ServerResponse, operation: string): void {
     const target = new URL(this.target);
     const request: Buffer[] = [];
-    if (this.onSesAccepted && operation === "SendEmail") req.on("data", (c: Buffer) => request.push(c));
+    const receive = this.service === "sqs" && operation === "ReceiveMessage";
+    if ((this.onSesAccepted && operation === "SendEmail") || receive)
+      req.on("data", (c: Buffer) => request.push(c));
+    const downs = this.downs;
+    const upstreamHeaders = { ...req.headers, host: target.host };
     if (this.service === "dynamodb") this.countWrites(req, operation);
     const upstream = http.request(
       {
@@ -185,11 +214,15 @@ export class FaultProxy {
         port: target.port,
         method: req.method,
         path: req.url,
-        headers: { ...req.headers, host: target.host },
+        headers: upstreamHeaders,
       },
       (up) => {
         if (this.service === "ses" && operation === "SendEmail" && up.statusCode === 200) {
           this.rewriteSesReply(up, res, () => Buffer.concat(request));
+          return;
+        }
+        if (receive && up.statusCode === 200) {
+          this.answerReceive(up, res, downs, upstreamHeaders, () => Buffer.concat(request));
           return;
         }
         res.writeHead(up.statusCode ?? 502, up.headers);
@@ -202,6 +235,35 @@ export class FaultProxy {
       req.socket.destroy();
     });
     req.pipe(upstream);
+  }
+
+  /**
+   * The answer to a ReceiveMessage, unless the proxy went down while it waited (a long poll): the
+   * endpoint was gone, so no one received anything, yet the emulator, which does not notice its
+   * caller leave, has put the messages in flight. They are handed back to the queue at once rather
+   * than left invisible for their visibility timeout (their receive count keeps the extra receive).
+   */
+  private answerReceive(
+    up: http.IncomingMessage,
+    res: http.ServerResponse,
+    downs: number,
+    headers: http.OutgoingHttpHeaders,
+    request: () => Buffer,
+  ): void {
+    const chunks: Buffer[] = [];
+    up.on("data", (c: Buffer) => chunks.push(c));
+    up.on("end", () => {
+      const body = Buffer.concat(chunks);
+      if (this.downs === downs) {
+        const { "transfer-encoding": _chunked, ...replyHeaders } = up.headers;
+        res.writeHead(200, { ...replyHeaders, "content-length": String(body.length) });
+        res.end(body);
+        return;
+      }
+      res.destroy();
+      // Should the emulator refuse, the messages come back after their visibility timeout anyway.
+      void handBackReceived(this.target, headers, request(), body).catch(() => undefined);
+    });
   }
 
   /**

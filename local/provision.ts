@@ -12,52 +12,99 @@ import {
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import { generateApiKey } from "../lambdas/domain/api-key.ts";
-import type { Assembly, StackTemplate } from "./assembly.ts";
+import type { Assembly, CfnResource, StackTemplate } from "./assembly.ts";
 import { resolve } from "./intrinsics.ts";
 import { LOCAL_CREDENTIALS } from "./local-account.ts";
 import type { GlobalTableRef } from "./replication.ts";
-import type { QueueRef } from "./runtime-types.ts";
+import type { CoordinationTables, QueueRef } from "./runtime-types.ts";
 import { type Exports, resourcesOf, scalar, stackScope } from "./template-queries.ts";
 
 /**
  * Creates what the templates declare on the emulators: tables (a global table once per replica
- * region, in that region's store of DynamoDB Local), each stack's queues with their redrive
- * policies, and the values of the secrets.
+ * region, in that region's store of DynamoDB Local; a strongly consistent one once, in the
+ * coordination store), each stack's queues with their redrive policies, and the values of the
+ * secrets.
  */
 
 export interface ProvisionedTables {
   /** Table names by logical id. */
   readonly names: Map<string, string>;
-  /** The global tables, each with the regions of its replicas. */
+  /** The global tables replicated between their replicas, each with the regions of its replicas. */
   readonly globalTables: GlobalTableRef[];
+  /** The strongly consistent tables, if the app declares any. */
+  readonly coordination?: CoordinationTables;
+}
+
+/**
+ * Set on every function when the app declares a strongly consistent table: the signing region of
+ * the one local store that holds such tables. On AWS it is unset, and each function uses its own
+ * region's replica.
+ */
+export const COORDINATION_REGION_ENV = "STEADFAST_COORDINATION_REGION";
+
+/** Where a table of the templates lives locally. */
+export type TablePlacement =
+  | { readonly kind: "table"; readonly region: string }
+  | { readonly kind: "replicated"; readonly regions: readonly string[] }
+  | { readonly kind: "strong"; readonly region: string };
+
+/**
+ * A plain table lives in its stack's region; an eventually consistent global table has a replica in
+ * each of its regions, kept in step by the replication; a strongly consistent one
+ * (`"MultiRegionConsistency": "STRONG"`) is a single store that every region reads and writes, as
+ * MRSC makes one table of its replicas: it is placed in its stack's region (the app's home region),
+ * or its first replica region if the stack's is not one of them.
+ */
+export function tablePlacement(stack: StackTemplate, resource: CfnResource): TablePlacement | undefined {
+  const global = resource.Type === "AWS::DynamoDB::GlobalTable";
+  if (!global && resource.Type !== "AWS::DynamoDB::Table") return undefined;
+  if (!global) return { kind: "table", region: stack.region };
+  const props = resource.Properties ?? {};
+  const replicas = (props.Replicas as { Region?: unknown }[] | undefined) ?? [];
+  const regions = [...new Set(replicas.map((r) => scalar(r.Region, stack.region)))].sort();
+  if (regions.length === 0) regions.push(stack.region);
+  if (scalar(props.MultiRegionConsistency, "EVENTUAL").toUpperCase() === "STRONG") {
+    return { kind: "strong", region: regions.includes(stack.region) ? stack.region : (regions[0] as string) };
+  }
+  return { kind: "replicated", regions };
 }
 
 /**
  * Creates every stack's tables: a plain table in its stack's region, a global table in each of its
  * replicas' regions, each replica with the table's GSIs, TTL setting and a stream of new and old
- * images (which global tables replicate from).
+ * images (which global tables replicate from). Strongly consistent global tables are created once,
+ * all in the store of the first one's region (the functions of every region are told to sign their
+ * calls to them with that region), and are not replicated.
  */
 export async function provisionTables(assembly: Assembly, endpoint: string): Promise<ProvisionedTables> {
   const names = new Map<string, string>();
   const globalTables: GlobalTableRef[] = [];
+  let coordination: { region: string; tables: string[] } | undefined;
   const creations: Promise<void>[] = [];
   for (const stack of assembly.stacks) {
     for (const [logicalId, resource] of Object.entries(stack.resources)) {
-      const global = resource.Type === "AWS::DynamoDB::GlobalTable";
-      if (!global && resource.Type !== "AWS::DynamoDB::Table") continue;
+      const placement = tablePlacement(stack, resource);
+      if (!placement) continue;
       const props = resource.Properties ?? {};
       const name = typeof props.TableName === "string" ? props.TableName : `${stack.stackName}-${logicalId}`;
       names.set(logicalId, name);
-      const replicas = (props.Replicas as { Region?: unknown }[] | undefined) ?? [];
-      const regions = global
-        ? [...new Set(replicas.map((r) => scalar(r.Region, stack.region)))].sort()
-        : [stack.region];
-      if (global) globalTables.push({ name, regions });
-      for (const region of regions) creations.push(createTable(name, props, region, endpoint, global));
+      if (placement.kind === "replicated") {
+        globalTables.push({ name, regions: placement.regions });
+        for (const region of placement.regions)
+          creations.push(createTable(name, props, region, endpoint, true));
+        continue;
+      }
+      let region = placement.region;
+      if (placement.kind === "strong") {
+        coordination ??= { region, tables: [] };
+        coordination.tables.push(name);
+        region = coordination.region;
+      }
+      creations.push(createTable(name, props, region, endpoint, false));
     }
   }
   await Promise.all(creations);
-  return { names, globalTables };
+  return { names, globalTables, ...(coordination ? { coordination } : {}) };
 }
 
 async function createTable(

@@ -26,6 +26,11 @@ export interface ReplicationControl {
   set(settings: { lagMs?: number; down?: boolean }): void;
   /** Back to the runtime's own lag, replication up: what was held back replicates, last writer winning. */
   heal(): void;
+  /**
+   * Holds (or releases) every link of one region's replicas, as when the region is down: nothing
+   * reaches them or leaves them; the other regions replicate between themselves. `heal` leaves it.
+   */
+  isolate(region: string, isolated: boolean): void;
   /** Says a region's replica was just written to: its streams are read at once. */
   nudge(region: string): void;
   readonly settings: ReplicationSettings;
@@ -64,13 +69,20 @@ export class Replication implements ReplicationControl {
     return this.current;
   }
 
-  set(settings: { lagMs?: number; down?: boolean }): void {
+  set(settings: { lagMs?: number; down?: boolean; isolated?: ReadonlySet<string> }): void {
     this.current = { ...this.current, ...settings };
     for (const region of this.wakers.keys()) this.nudge(region);
   }
 
   heal(): void {
     this.set({ lagMs: this.defaultLagMs, down: false });
+  }
+
+  isolate(region: string, isolated: boolean): void {
+    const regions = new Set(this.current.isolated);
+    if (isolated) regions.add(region);
+    else regions.delete(region);
+    this.set({ isolated: regions });
   }
 
   nudge(region: string): void {

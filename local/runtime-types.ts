@@ -2,6 +2,7 @@ import type { Assembly } from "./assembly.ts";
 import type { SqsEventSource } from "./event-source.ts";
 import type { FaultProxy, ServiceName } from "./fault-proxy.ts";
 import type { FunctionPool } from "./function-pool.ts";
+import type { RegionOutage } from "./region-outage.ts";
 import type { ReplicationControl } from "./replication.ts";
 
 /**
@@ -62,6 +63,15 @@ export interface QueueRef {
   arn: string;
 }
 
+/**
+ * The strongly consistent global tables (multi-region strong consistency, MRSC) and the one store
+ * of DynamoDB Local that holds them, named by the signing region that reaches it.
+ */
+export interface CoordinationTables {
+  readonly region: string;
+  readonly tables: readonly string[];
+}
+
 export interface RegionRuntime {
   readonly name: string;
   readonly apiUrl: string;
@@ -71,6 +81,8 @@ export interface RegionRuntime {
   readonly eventSources: SqsEventSource[];
   /** Queue URLs by the queue's logical id in the template. */
   readonly queues: Map<string, QueueRef>;
+  /** Takes the whole region down and back (`{ "target": "region" }` on the control API). */
+  readonly outage: RegionOutage;
 }
 
 export interface LocalRuntime {
@@ -80,5 +92,10 @@ export interface LocalRuntime {
   readonly endpoints: { dynamodb: string; sqs: string };
   /** The replication between the regions' replicas of the global tables. */
   readonly replication: ReplicationControl;
+  /**
+   * The strongly consistent global tables, in one store every region reaches through its own
+   * DynamoDB endpoint, signing with `region`; absent if the app declares none.
+   */
+  readonly coordination?: CoordinationTables;
   stop(): Promise<void>;
 }

@@ -1,8 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import type http from "node:http";
 import { join, resolve as resolvePath } from "node:path";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { generateApiKey } from "../lambdas/domain/api-key.ts";
 import { synthesize } from "./assembly.ts";
@@ -14,7 +12,8 @@ import { serveHttpApi } from "./http-api.ts";
 import { resolve } from "./intrinsics.ts";
 import { LOCAL_CREDENTIALS, localSesAccount } from "./local-account.ts";
 import { freePort, ProcessGroup } from "./processes.ts";
-import { provisionQueues, provisionTables, secretValues } from "./provision.ts";
+import { COORDINATION_REGION_ENV, provisionQueues, provisionTables, secretValues } from "./provision.ts";
+import { RegionOutage } from "./region-outage.ts";
 import { Replication } from "./replication.ts";
 import type { LocalInfo, LocalRuntime, LocalRuntimeOptions, RegionRuntime } from "./runtime-types.ts";
 import { serveSecrets } from "./secrets-manager.ts";
@@ -38,37 +37,7 @@ import { MailboxSimulator } from "./mailbox-simulator.ts";
 import { ENV } from "../lambdas/contracts/env.ts";
 
 export type { LocalRuntime, LocalRuntimeOptions } from "./runtime-types.ts";
-
-/**
- * A DynamoDB document client on one region's replica of the tables (the first region's unless
- * told), for tests, benchmarks and setup scripts that look at or seed the tables directly. What it
- * writes reaches the other regions' replicas by replication, like any write.
- */
-export function localDocumentClient(
-  runtime: Pick<LocalRuntime, "endpoints" | "info" | "replication">,
-  region: string = runtime.info.regions[0]?.name ?? "us-east-1",
-): DynamoDBDocumentClient {
-  const client = new DynamoDBClient({
-    region,
-    endpoint: runtime.endpoints.dynamodb,
-    credentials: LOCAL_CREDENTIALS,
-  });
-  // Its writes are read from the replica's streams at once, as the region's functions' are.
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const output = await next(args);
-      if (
-        /^(Put|Update|Delete|BatchWrite|TransactWrite|ExecuteStatement|BatchExecute|ExecuteTransaction)/.test(
-          context.commandName ?? "",
-        )
-      )
-        runtime.replication.nudge(region);
-      return output;
-    },
-    { step: "initialize", name: "nudgeReplication" },
-  );
-  return DynamoDBDocumentClient.from(client);
-}
+export { coordinationClient, localDocumentClient } from "./local-clients.ts";
 
 /**
  * Runs the synthesized CDK app on loopback: emulators for DynamoDB, SQS and SES (one per region),
@@ -123,7 +92,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     ]);
 
     // Tables: a replica of each global table per region, replicated asynchronously between them.
-    const { names: tableNames, globalTables } = await provisionTables(assembly, dynamo.url);
+    // The strongly consistent tables: one store for every region, not replicated.
+    const { names: tableNames, globalTables, coordination } = await provisionTables(assembly, dynamo.url);
     const exports = collectExports(assembly, tableNames);
     replication = new Replication(dynamo.url, globalTables, {
       lagMs: options.replicationLagMs ?? 1000,
@@ -153,14 +123,18 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       const nudged = replication;
       regionProxies.dynamodb.onDynamoWrite = () => nudged.nudge(stack.region);
       sesProxies.set(stack.region, regionProxies.ses);
-      regions.push({
+      const parts = {
         name: stack.region,
+        proxies: regionProxies,
+        pools: new Map<string, FunctionPool>(),
+        eventSources: [] as SqsEventSource[],
+      };
+      regions.push({
+        ...parts,
         apiUrl: "",
         sesUrl: sesEmulator.url,
-        proxies: regionProxies,
-        pools: new Map(),
-        eventSources: [],
         queues: new Map(),
+        outage: new RegionOutage(parts, replication),
       });
     }
     const sesEndpoints = JSON.stringify(Object.fromEntries([...sesProxies].map(([r, p]) => [r, p.url])));
@@ -223,6 +197,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
               AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
               // No CloudWatch locally: the age of a queue's oldest message comes from the emulator.
               [ENV.sqsInspectUrl]: sqs.url,
+              // Strongly consistent tables are one store here: every region signs its calls to
+              // them with the store's region, through its own endpoint (unset on AWS).
+              ...(coordination ? { [COORDINATION_REGION_ENV]: coordination.region } : {}),
               ...(options.environment?.[role] ?? {}),
             },
           },
@@ -275,7 +252,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           let running = false;
           timers.push(
             setInterval(() => {
-              if (running) return;
+              // EventBridge's schedules in a region that is down do not fire.
+              if (running || region.outage.down) return;
               running = true;
               pool
                 .invoke({
@@ -296,7 +274,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       const apiFunction = httpApiFunction(stack);
       const apiPool = apiFunction ? functions.get(apiFunction) : undefined;
       if (!apiPool) throw new Error(`${stack.stackName} has no HTTP API with a Lambda integration`);
-      servers.push(await serveHttpApi(apiPool, apiPort, `local-${stack.region}`));
+      const apiServer = await serveHttpApi(apiPool, apiPort, `local-${stack.region}`);
+      servers.push(apiServer);
+      region.outage.serveApi(apiServer, apiPort);
     }
 
     registerControlRoutes(control, regions, replication);
@@ -318,6 +298,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       assembly,
       endpoints: { dynamodb: dynamo.url, sqs: sqs.url },
       replication,
+      ...(coordination ? { coordination } : {}),
       stop,
     };
   } catch (error) {

@@ -14,7 +14,9 @@ import type { WireItem } from "./dynamodb-wire.ts";
  *   committed, to within a few milliseconds.
  * - **Lag.** A change reaches another replica once its stamp is `lagMs` old (never before), at the
  *   next pump of that replica. While replication is down nothing is delivered; changes keep their
- *   stamps and are delivered, last writer winning, when it comes back.
+ *   stamps and are delivered, last writer winning, when it comes back. A region that is down on its
+ *   own (`isolated`) holds only its links: nothing is delivered to its replica or from it, while
+ *   the other replicas go on replicating between themselves.
  * - **Last writer wins.** A delivery replaces (or deletes) the whole item, unless the replica already
  *   holds a later version of it. Versions compare by stamp, then by region name (the later name wins).
  * - **No echo.** A replicated write shows in its target's stream like any write. The replicator
@@ -44,6 +46,8 @@ export interface Replica {
 export interface ReplicationSettings {
   readonly lagMs: number;
   readonly down: boolean;
+  /** Regions down on their own: their replicas neither receive nor send changes. */
+  readonly isolated?: ReadonlySet<string>;
 }
 
 interface Version {
@@ -143,10 +147,12 @@ export class TableReplication {
 
   /** In how many ms the next delivery to a replica is due (0: now), if one is waiting and replication is up. */
   nextDueIn(region: string): number | undefined {
+    const { lagMs, down, isolated } = this.settings();
+    if (isolated?.has(region)) return undefined;
     if ((this.repairs.get(region)?.size ?? 0) > 0) return 0;
-    const head = this.queues.get(region)?.[0];
-    const { lagMs, down } = this.settings();
-    if (!head || down) return undefined;
+    if (down) return undefined;
+    const head = this.queues.get(region)?.find((d) => !isolated?.has(d.version.region));
+    if (!head) return undefined;
     return Math.max(0, head.version.time + lagMs - this.clock.time());
   }
 
@@ -206,7 +212,9 @@ export class TableReplication {
 
   private async deliver(replica: Replica): Promise<void> {
     const { region } = replica;
-    const { lagMs, down } = this.settings();
+    const { lagMs, down, isolated } = this.settings();
+    // A replica whose region is down is out of reach: its repairs and deliveries wait.
+    if (isolated?.has(region)) return;
     const queue = this.queues.get(region) ?? [];
     const repairs = this.repairs.get(region) ?? new Map<string, Change>();
     const now = this.clock.time();
@@ -224,9 +232,17 @@ export class TableReplication {
     };
     for (const [id, change] of repairs) consider(id, { ...change, repair: true });
     repairs.clear();
+    // The queue is in stamp order: the due deliveries are a prefix of it, less those from a region
+    // that is down, which keep their place.
     let due = 0;
     while (!down && due < queue.length && (queue[due] as Delivery).version.time + lagMs <= now) due++;
-    for (const { id, ...change } of queue.splice(0, due)) consider(id, { ...change, repair: false });
+    const held: Delivery[] = [];
+    for (const delivery of queue.splice(0, due)) {
+      const { id, ...change } = delivery;
+      if (isolated?.has(change.version.region)) held.push(delivery);
+      else consider(id, { ...change, repair: false });
+    }
+    queue.unshift(...held);
 
     const work = [...writes];
     const failed: Delivery[] = [];
@@ -247,8 +263,9 @@ export class TableReplication {
     };
     await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, work.length) }, next));
     if (failed.length > 0) {
-      failed.sort((a, b) => a.version.time - b.version.time);
+      // Back in stamp order, among the deliveries held meanwhile.
       queue.unshift(...failed);
+      queue.sort((a, b) => a.version.time - b.version.time);
     }
   }
 

@@ -52,21 +52,22 @@ class FakeReplica implements Replica {
 const key = (id: string): WireItem => ({ pk: { S: id }, sk: { S: "item" } });
 const item = (id: string, value: string): WireItem => ({ ...key(id), value: { S: value } });
 
-function setup(lagMs = 1000) {
+/** Two replicas, a and b, or three with c (`third`). */
+function setup(lagMs = 1000, third = false) {
   let now = 1_000_000;
   const settings: { current: ReplicationSettings } = { current: { lagMs, down: false } };
   const a = new FakeReplica("us-east-1");
   const b = new FakeReplica("us-west-2");
-  const table = new TableReplication("t", [a, b], () => settings.current, new ReplicationClock(() => now));
+  const c = new FakeReplica("eu-west-1");
+  const replicas = third ? [a, b, c] : [a, b];
+  const table = new TableReplication("t", replicas, () => settings.current, new ReplicationClock(() => now));
   const pumpAll = async () => {
-    for (let i = 0; i < 3; i++) {
-      await table.pump(a.region);
-      await table.pump(b.region);
-    }
+    for (let i = 0; i < 3; i++) for (const replica of replicas) await table.pump(replica.region);
   };
   return {
     a,
     b,
+    c,
     table,
     settings,
     pumpAll,
@@ -147,6 +148,41 @@ describe("global table replication", () => {
     expect(a.get(key("x"))).toEqual(item("x", "later, from a"));
     expect(b.get(key("x"))).toEqual(item("x", "later, from a"));
     expect(b.get(key("y"))).toEqual(item("y", "only in a"));
+  });
+
+  it("cuts a region that is down off both ways while the others replicate, then catches it up both ways", async () => {
+    const { a, b, c, table, settings, pumpAll, advance } = setup(1000, true);
+    const isolated = (regions: string[]) => ({ lagMs: 1000, down: false, isolated: new Set(regions) });
+    // c committed these just before it went down; they have not replicated yet.
+    c.local(key("shared"), item("shared", "older, from c"));
+    c.local(key("from-c"), item("from-c", "c"));
+    await pumpAll();
+    settings.current = isolated([c.region]);
+    await advance(50);
+    a.local(key("shared"), item("shared", "later, from a"));
+    a.local(key("from-a"), item("from-a", "a"));
+    await pumpAll();
+    await advance(60_000);
+    // a and b replicate between themselves; nothing reaches c or leaves it.
+    expect(b.get(key("from-a"))).toEqual(item("from-a", "a"));
+    expect(b.get(key("shared"))).toEqual(item("shared", "later, from a"));
+    expect(c.get(key("from-a"))).toBeUndefined();
+    expect(c.get(key("shared"))).toEqual(item("shared", "older, from c"));
+    expect(a.get(key("from-c"))).toBeUndefined();
+    expect(b.get(key("from-c"))).toBeUndefined();
+    expect(c.replicatedWrites).toBe(0);
+    // Nothing is due while the held deliveries wait: the loops may sleep.
+    expect(table.nextDueIn(c.region)).toBeUndefined();
+    expect(table.nextDueIn(a.region)).toBeUndefined();
+
+    settings.current = isolated([]);
+    await advance(0);
+    for (const replica of [a, b, c]) {
+      expect(replica.get(key("shared"))).toEqual(item("shared", "later, from a"));
+      expect(replica.get(key("from-a"))).toEqual(item("from-a", "a"));
+      expect(replica.get(key("from-c"))).toEqual(item("from-c", "c"));
+    }
+    expect(table.backlog()).toBe(0);
   });
 
   it("puts back a local write that a delivery overwrote in the instant after it was committed", async () => {
