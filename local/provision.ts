@@ -1,3 +1,4 @@
+import { ENV } from "../lambdas/contracts/env.ts";
 import {
   CreateTableCommand,
   type CreateTableCommandInput,
@@ -40,7 +41,7 @@ export interface ProvisionedTables {
  * the one local store that holds such tables. On AWS it is unset, and each function uses its own
  * region's replica.
  */
-export const COORDINATION_REGION_ENV = "STEADFAST_COORDINATION_REGION";
+export const COORDINATION_REGION_ENV = ENV.coordinationRegion;
 
 /** Where a table of the templates lives locally. */
 export type TablePlacement =
