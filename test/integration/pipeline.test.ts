@@ -142,15 +142,19 @@ describe("a first campaign, end to end", () => {
       "completedAt",
       "counts",
       "createdAt",
+      "feedback",
       "from",
       "html",
       "id",
       "listId",
+      "ownerRegion",
       "sendRequestedAt",
       "status",
       "subject",
       "updatedAt",
     ]);
+    // Sent through the home region's API: that region owns it.
+    expect(shown.ownerRegion).toBe("us-east-1");
   });
 
   it("counts AWS requests and SES acceptances per region on the control API", async () => {
