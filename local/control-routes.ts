@@ -5,7 +5,7 @@ import type { ReplicationControl } from "./replication.ts";
 import type { RegionRuntime } from "./runtime-types.ts";
 
 const TARGETS: readonly ServiceName[] = ["ses", "dynamodb", "sqs"];
-const MODES: readonly FaultMode[] = ["ok", "down", "error", "throttle", "latency"];
+const MODES: readonly FaultMode[] = ["ok", "down", "error", "throttle", "latency", "lost-answer"];
 const FUNCTIONS = ["sender", "fanout", "api", "scheduler"];
 
 /**
@@ -53,11 +53,17 @@ export function registerControlRoutes(
         throw new ControlError(`${key} must be a non-negative number`);
       }
     }
+    if (body.count !== undefined) {
+      if (body.mode !== "lost-answer") throw new ControlError("count applies to the lost-answer mode only");
+      if (!(typeof body.count === "number" && Number.isSafeInteger(body.count) && body.count > 0))
+        throw new ControlError("count must be a positive integer");
+    }
     const settings: FaultSettings = {
       mode: body.mode as FaultMode,
       ...(body.error ? { error: body.error } : {}),
       ...(body.ratePerSecond !== undefined ? { ratePerSecond: body.ratePerSecond as number } : {}),
       ...(body.latencyMs !== undefined ? { latencyMs: body.latencyMs as number } : {}),
+      ...(body.count !== undefined ? { count: body.count } : {}),
     };
     for (const r of region(body.region)) await r.proxies[body.target as ServiceName].set(settings);
     return { status: 204 };
@@ -123,15 +129,23 @@ function replicationFault(replication: ReplicationControl, body: Record<string, 
   else throw new ControlError("mode must be one of lag, down, ok for the replication target");
 }
 
-/** The faults in force: each region up or down, each service's own mode by region, replication. */
+/**
+ * The faults in force: each region up or down, each service's own mode by region, how many requests
+ * each counted fault still applies to, replication.
+ */
 function faultsNow(regions: readonly RegionRuntime[], replication: ReplicationControl) {
   const services: Record<string, Record<string, FaultMode>> = {};
+  const requestsLeft: Record<string, Record<string, number>> = {};
   for (const r of regions)
-    for (const proxy of Object.values(r.proxies)) (services[proxy.service] ??= {})[r.name] = proxy.mode;
+    for (const proxy of Object.values(r.proxies)) {
+      (services[proxy.service] ??= {})[r.name] = proxy.mode;
+      if (proxy.requestsLeft !== undefined) (requestsLeft[proxy.service] ??= {})[r.name] = proxy.requestsLeft;
+    }
   const { lagMs, down, isolated } = replication.settings;
   return {
     regions: regionStates(regions),
     services,
+    requestsLeft,
     replication: { lagMs, down, isolatedRegions: [...(isolated ?? [])].sort() },
   };
 }

@@ -3,7 +3,7 @@ import http from "node:http";
 import type { Socket } from "node:net";
 import { handBackReceived } from "./sqs-hand-back.ts";
 
-export type FaultMode = "ok" | "down" | "error" | "throttle" | "latency";
+export type FaultMode = "ok" | "down" | "error" | "throttle" | "latency" | "lost-answer";
 export type ServiceName = "ses" | "dynamodb" | "sqs";
 
 export interface FaultSettings {
@@ -13,6 +13,11 @@ export interface FaultSettings {
   /** Requests per second let through in `throttle` mode. */
   readonly ratePerSecond?: number;
   readonly latencyMs?: number;
+  /**
+   * Requests a `lost-answer` fault applies to before the proxy heals by itself (SES: SendEmail
+   * requests only); without it, every request until healed.
+   */
+  readonly count?: number;
 }
 
 /** The error each service answers when throttling, and its HTTP status. */
@@ -55,7 +60,8 @@ export interface ProxyStats {
  * A fault-injection proxy in front of one emulated service in one region. In `ok` mode it forwards
  * every request; the other modes make it behave like a failing AWS endpoint: `down` refuses
  * connections, `error` answers a typed AWS error, `throttle` answers the service's throttling error
- * above a rate, `latency` delays every request.
+ * above a rate, `latency` delays every request, `lost-answer` lets the service do the work and then
+ * resets the caller's connection instead of answering.
  */
 export class FaultProxy {
   private settings: FaultSettings = { mode: "ok" };
@@ -68,6 +74,8 @@ export class FaultProxy {
   private listening = false;
   private windowStart = 0;
   private windowCount = 0;
+  /** Requests a counted `lost-answer` fault still applies to. */
+  private lostLeft: number | undefined;
   readonly stats: ProxyStats = { requests: {}, sesAccepted: 0, dynamoWriteUnits: 0 };
   /** SES message ids handed out by this proxy → the id the emulator stored the message under. */
   readonly sesMessageIds = new Map<string, string>();
@@ -113,10 +121,16 @@ export class FaultProxy {
     return this.settings.mode;
   }
 
+  /** How many more requests the fault in force applies to, when it is counted. */
+  get requestsLeft(): number | undefined {
+    return this.lostLeft;
+  }
+
   async set(settings: FaultSettings): Promise<void> {
     this.settings = settings;
     this.windowStart = 0;
     this.windowCount = 0;
+    this.lostLeft = settings.mode === "lost-answer" ? settings.count : undefined;
     await this.apply();
   }
 
@@ -160,7 +174,24 @@ export class FaultProxy {
       const { name, status } = THROTTLE[this.service];
       return awsError(res, status, name, "Rate exceeded (injected)");
     }
-    this.forward(req, res, operation);
+    this.forward(req, res, operation, mode === "lost-answer" && this.loses(operation));
+  }
+
+  /**
+   * Whether the answer to this request is to be lost, counting it against a counted fault. For SES
+   * only SendEmail is affected: the fault stands for a send that went through unbeknown to its
+   * caller, and the account and other calls around it must still answer.
+   */
+  private loses(operation: string): boolean {
+    if (this.service === "ses" && operation !== "SendEmail") return false;
+    if (this.lostLeft === undefined) return true;
+    this.lostLeft--;
+    if (this.lostLeft <= 0) {
+      // The fault never takes the endpoint down, so going back to `ok` needs no restart.
+      this.settings = { mode: "ok" };
+      this.lostLeft = undefined;
+    }
+    return true;
   }
 
   /** A fixed one-second window: at most `ratePerSecond` requests pass in each. */
@@ -199,7 +230,12 @@ export class FaultProxy {
     });
   }
 
-  private forward(req: http.IncomingMessage, res: http.ServerResponse, operation: string): void {
+  private forward(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    operation: string,
+    lose: boolean,
+  ): void {
     const target = new URL(this.target);
     const request: Buffer[] = [];
     const receive = this.service === "sqs" && operation === "ReceiveMessage";
@@ -217,6 +253,10 @@ export class FaultProxy {
         headers: upstreamHeaders,
       },
       (up) => {
+        if (lose) {
+          this.loseAnswer(up, req, operation, () => Buffer.concat(request));
+          return;
+        }
         if (this.service === "ses" && operation === "SendEmail" && up.statusCode === 200) {
           this.rewriteSesReply(up, res, () => Buffer.concat(request));
           return;
@@ -267,6 +307,28 @@ export class FaultProxy {
   }
 
   /**
+   * The emulator did the work and answered; the answer is read to its end, so that what the service
+   * did is recorded as for any answer (an SES message accepted goes on to its events, a write
+   * replicates), and then the caller's connection is reset rather than answered, as when a network
+   * drops the answer to a call that succeeded: the caller cannot tell whether it did.
+   */
+  private loseAnswer(
+    up: http.IncomingMessage,
+    req: http.IncomingMessage,
+    operation: string,
+    request: () => Buffer,
+  ): void {
+    const chunks: Buffer[] = [];
+    up.on("data", (c: Buffer) => chunks.push(c));
+    up.on("end", () => {
+      if (this.service === "ses" && operation === "SendEmail" && up.statusCode === 200)
+        this.acceptSes(Buffer.concat(chunks).toString("utf8"), request);
+      if (this.onDynamoWrite && WRITES.has(operation)) this.onDynamoWrite();
+      req.socket.resetAndDestroy();
+    });
+  }
+
+  /**
    * aws-ses-v2-local numbers messages with 9 random digits, which collide past a few tens of
    * thousands; SES's own ids are unique, so the proxy hands out unique ones and remembers the map.
    */
@@ -274,24 +336,30 @@ export class FaultProxy {
     const chunks: Buffer[] = [];
     up.on("data", (c: Buffer) => chunks.push(c));
     up.on("end", () => {
-      let body = Buffer.concat(chunks).toString("utf8");
-      try {
-        const parsed = JSON.parse(body) as { MessageId?: string };
-        if (parsed.MessageId) {
-          const unique = `0100${Date.now().toString(16)}-${randomUUID()}-000000`;
-          this.sesMessageIds.set(unique, parsed.MessageId);
-          parsed.MessageId = unique;
-          this.stats.sesAccepted++;
-          body = JSON.stringify(parsed);
-          this.onSesAccepted?.({ messageId: unique, request: request() });
-        }
-      } catch {
-        // pass the body through untouched
-      }
+      const body = this.acceptSes(Buffer.concat(chunks).toString("utf8"), request);
       const headers = { ...up.headers, "content-length": String(Buffer.byteLength(body)) };
       res.writeHead(200, headers);
       res.end(body);
     });
+  }
+
+  /** Records a message SES accepted under a unique id, and gives the answer that hands it out. */
+  private acceptSes(body: string, request: () => Buffer): string {
+    let answer = body;
+    try {
+      const parsed = JSON.parse(body) as { MessageId?: string };
+      if (parsed.MessageId) {
+        const unique = `0100${Date.now().toString(16)}-${randomUUID()}-000000`;
+        this.sesMessageIds.set(unique, parsed.MessageId);
+        parsed.MessageId = unique;
+        this.stats.sesAccepted++;
+        answer = JSON.stringify(parsed);
+        this.onSesAccepted?.({ messageId: unique, request: request() });
+      }
+    } catch {
+      // pass the body through untouched
+    }
+    return answer;
   }
 }
 
