@@ -1,4 +1,6 @@
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { expect } from "vitest";
 import { sesStore, SteadfastClient } from "../../local/client.ts";
 import { LOCAL_CREDENTIALS } from "../../local/local-account.ts";
@@ -87,10 +89,26 @@ export class Chaos {
     return ((await response.json()) as { killedInvocations: number }).killedInvocations;
   }
 
-  /** Creates a list of `n` subscribers tagged `tag` and a campaign to it; sends it unless told not to. */
-  async campaign(tag: string, n: number, send = true): Promise<CampaignRun> {
+  /** The API of one region (the harness's `api` is the home region's). */
+  apiOf(region: string): SteadfastClient {
+    const found = this.runtime.info.regions.find((r) => r.name === region);
+    if (!found) throw new Error(`no region ${region}`);
+    return new SteadfastClient(found.apiUrl, this.runtime.info.apiKey);
+  }
+
+  /**
+   * Creates a list of `n` subscribers tagged `tag` and a campaign to it; sends it unless told not
+   * to. `address` names the i-th recipient (mailbox-simulator addresses make SES publish events).
+   */
+  async campaign(
+    tag: string,
+    n: number,
+    send = true,
+    options: { address?: (i: number) => string; scheduledAt?: string } = {},
+  ): Promise<CampaignRun> {
     const list = await this.api.expect<{ id: string }>(201, "POST", "/v1/lists", { name: tag });
-    const emails = Array.from({ length: n }, (_, i) => `${tag}-${i}@chaos.example.net`);
+    const address = options.address ?? ((i: number) => `${tag}-${i}@chaos.example.net`);
+    const emails = Array.from({ length: n }, (_, i) => address(i));
     for (let i = 0; i < n; i += 250) {
       await this.api.expect(200, "PUT", `/v1/lists/${list.id}/subscribers`, {
         subscribers: emails.slice(i, i + 250).map((email) => ({ email })),
@@ -100,6 +118,7 @@ export class Chaos {
       listId: list.id,
       subject: `Chaos ${tag}`,
       html: "<p>Hello {{email}}</p>",
+      ...(options.scheduledAt ? { scheduledAt: options.scheduledAt } : {}),
     });
     if (send) await this.api.expect(202, "POST", `/v1/campaigns/${campaign.id}/send`);
     return { id: campaign.id, emails };
@@ -184,6 +203,28 @@ export class Chaos {
     }
     expect(duplicates).toBeLessThanOrEqual(allowedDuplicates);
     return { recipients, duplicates };
+  }
+
+  /** Every email the SES emulators of all regions hold for `emails`. */
+  async delivered(emails: readonly string[]): Promise<number> {
+    return [...(await this.deliveries(emails)).values()].reduce((a, b) => a + b, 0);
+  }
+
+  /** The sum of one metric the functions `role` of `region` emitted so far (their EMF log lines). */
+  metricSum(role: string, region: string, metric: string): number {
+    const path = join(process.cwd(), ".steadfast", "logs", `${role}-${region}.log`);
+    if (!existsSync(path)) return 0;
+    let sum = 0;
+    for (const line of readFileSync(path, "utf8").split("\n")) {
+      if (!line.includes(`"${metric}"`)) continue;
+      try {
+        const value = (JSON.parse(line) as Record<string, unknown>)[metric];
+        sum += Array.isArray(value) ? value.reduce((a: number, b) => a + Number(b), 0) : Number(value ?? 0);
+      } catch {
+        // not a metrics line
+      }
+    }
+    return sum;
   }
 
   /** Puts a raw message on a region's send queue, as a redelivery or a stray producer would. */

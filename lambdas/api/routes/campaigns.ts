@@ -3,6 +3,8 @@ import { type Campaign, contentBytes, MAX_CONTENT_BYTES } from "../../domain/cam
 import { completeIfDone, requestSend } from "../../usecases/campaign-workflows.ts";
 import { acts, standing } from "../../usecases/campaign-ownership.ts";
 import { deriveStatus } from "../../domain/campaign.ts";
+import { effectiveStatus, pendingIntents } from "../../domain/ownership.ts";
+import { appliedIntents } from "../../adapters/campaign-items.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../../domain/errors.ts";
 import type { RecipientCounts } from "../../domain/ledger.ts";
 import { htmlToText, renderTemplate } from "../../domain/render.ts";
@@ -145,7 +147,10 @@ export async function getCampaign(_event: HttpEvent, params: Params, deps: Deps)
   if (!campaign) throw new NotFoundError("campaign");
   if (campaign.finalCounts) return json(200, present(campaign, campaign.finalCounts));
   const counts = await deps.ledger.count(id);
-  const status = deriveStatus(campaign, counts);
+  // A pause, resume or cancel asked of any region shows as soon as it reaches this replica, before
+  // the owner has applied it: it is what the owner's senders obey from then on.
+  const pending = pendingIntents(campaign.intents ?? [], appliedIntents(campaign));
+  const status = deriveStatus({ ...campaign, status: effectiveStatus(campaign.status, pending) }, counts);
   // Noticing the end is a write of the campaign item: only its owner makes it (the watch does too).
   if (
     status === "sent" &&
