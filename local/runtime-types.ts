@@ -19,6 +19,11 @@ export interface LocalRuntimeOptions {
   readonly apiKey?: string;
   /** The send rate (per second, per region) the app is synthesized with; local SES has no real limit. @default 100 */
   readonly sendRate?: number;
+  /**
+   * The app's `coordination` setting: `none` runs it as a deployment without a coordination table
+   * would run (campaigns owned by the primary region, taken over only by hand). @default the app's
+   */
+  readonly coordination?: "auto" | "none";
   /** Write `.steadfast/local.json`. @default true */
   readonly writeInfo?: boolean;
   /**

@@ -53,8 +53,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const warn = options.onWarning ?? (() => {});
   const apiKey = options.apiKey ?? process.env.STEADFAST_API_KEY ?? generateApiKey();
 
-  const assembly = synthesize(projectDir, join(projectDir, "cdk.out"), {
+  // Another setting is another app: synthesized beside the default one, so neither invalidates the other.
+  const outDir = options.coordination
+    ? join(stateDir, `cdk.out-coordination-${options.coordination}`)
+    : join(projectDir, "cdk.out");
+  const assembly = synthesize(projectDir, outDir, {
     maxSendRate: String(options.sendRate ?? 100),
+    ...(options.coordination ? { coordination: options.coordination } : {}),
   });
   const regionStacks = assembly.stacks.filter((s) => hasType(s, "AWS::Lambda::Function"));
   if (regionStacks.length === 0) throw new Error("the synthesized app has no functions");

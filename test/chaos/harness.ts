@@ -12,8 +12,9 @@ import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
  * 121 s visibility). Compressed here: retries capped at 8 s, breaker cool-down 2 s, paused campaigns
  * looked at every 2 s, the fan-out's page and lease, and the scheduler's stalled-campaign net.
  */
-export async function startChaosRuntime(): Promise<Chaos> {
+export async function startChaosRuntime(options: { coordination?: "auto" | "none" } = {}): Promise<Chaos> {
   const runtime = await startLocalRuntime({
+    ...options,
     writeInfo: false,
     sendRate: 200,
     scheduleIntervalMs: 1000,

@@ -446,6 +446,43 @@ describe("campaigns", () => {
   });
 });
 
+describe("campaign owners", () => {
+  it("owns a sent campaign in the region that took the send; refuses a takeover while its lease is live", async () => {
+    const listId = await newList("Owned");
+    await api.expect(200, "PUT", `/v1/lists/${listId}/subscribers`, {
+      subscribers: [{ email: `owned-${Date.now()}@example.com` }],
+    });
+    const campaign = await api.expect<{ id: string }>(201, "POST", "/v1/campaigns", {
+      listId,
+      subject: "Owned",
+      html: "<p>x</p>",
+    });
+    // A draft has no owner: nothing to take over.
+    const draft = await api.request<ErrorBody>("POST", `/v1/campaigns/${campaign.id}/takeover`);
+    expect([draft.status, draft.body.error.code]).toEqual([409, "conflict"]);
+    const sent = await api.expect<{ ownerRegion: string }>(202, "POST", `/v1/campaigns/${campaign.id}/send`);
+    expect(sent.ownerRegion).toBe("us-east-1");
+    const westApi = new SteadfastClient(runtime.info.regions[1]?.apiUrl ?? "", runtime.info.apiKey);
+    await until(
+      () => westApi.request("GET", `/v1/campaigns/${campaign.id}`),
+      (r) => r.status === 200,
+    );
+    const refused = await westApi.request<ErrorBody>("POST", `/v1/campaigns/${campaign.id}/takeover`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toMatch(/^us-east-1 owns the campaign and its lease is live until /);
+    // The owner itself: already its own.
+    expect(await api.expect(200, "POST", `/v1/campaigns/${campaign.id}/takeover`)).toMatchObject({
+      ownerRegion: "us-east-1",
+      takenOver: false,
+    });
+    const unknown = await api.request<ErrorBody>(
+      "POST",
+      "/v1/campaigns/00000000-0000-4000-8000-000000000000/takeover",
+    );
+    expect(unknown.status).toBe(404);
+  });
+});
+
 describe("idempotent writes", () => {
   it("replays the first response for the same key and body, and refuses another body with 409", async () => {
     const key = `key-${Date.now()}`;

@@ -1,7 +1,7 @@
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ledgerKey } from "../../lambdas/adapters/dynamo/keys.ts";
+import { campaignCountersKey, ledgerKey } from "../../lambdas/adapters/dynamo/keys.ts";
 import { SteadfastClient, waitForCampaign } from "../../local/client.ts";
 import { type LocalRuntime, localDocumentClient, startLocalRuntime } from "../../local/runtime.ts";
 
@@ -425,7 +425,15 @@ describe("one-click unsubscribe, suppression and SES feedback", () => {
       }),
     );
     expect(item.Item?.status).toBe("paused");
-    const guard = item.Item?.reputationGuard as { reason?: string } | undefined;
+    // The guard's mark is in the counter item of the region whose feedback function tripped it.
+    const counters = await db.send(
+      new GetCommand({
+        TableName: "steadfast-audience",
+        Key: campaignCountersKey(id, "us-east-1"),
+        ConsistentRead: true,
+      }),
+    );
+    const guard = counters.Item?.reputationGuard as { reason?: string } | undefined;
     expect(guard?.reason).toBe(paused.pausedReason);
     const sentWhenPaused = Number(/of (\d+) sent/.exec(paused.pausedReason ?? "")?.[1]);
     expect(sentWhenPaused).toBeGreaterThanOrEqual(200);
