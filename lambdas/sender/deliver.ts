@@ -27,7 +27,7 @@ export type RecipientResult =
  * it), `elsewhere` (another region does), or `wait` (it owns it but could not renew its lease: the
  * recipients wait in the queue).
  */
-export type OwnerCheck = (campaignId: string) => Promise<"act" | "elsewhere" | "wait">;
+type OwnerCheck = (campaignId: string) => Promise<"act" | "elsewhere" | "wait">;
 
 export interface DeliveryDeps {
   readonly campaigns: Pick<CampaignStore, "get">;
