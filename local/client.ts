@@ -95,3 +95,20 @@ export async function waitForCampaign(
     await new Promise((r) => setTimeout(r, 250));
   }
 }
+
+/**
+ * Sets (`POST`, with the fault) or heals (`DELETE`) faults on the runtime's control API; throws
+ * unless it answers 204.
+ */
+export async function controlFaults(
+  controlUrl: string,
+  method: "POST" | "DELETE",
+  body?: unknown,
+): Promise<void> {
+  const response = await fetch(`${controlUrl}/faults`, {
+    method,
+    ...(body ? { headers: { "content-type": "application/json" }, body: JSON.stringify(body) } : {}),
+  });
+  if (response.status !== 204)
+    throw new Error(`faults ${method}: ${response.status} ${await response.text()}`);
+}

@@ -1,7 +1,8 @@
-import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { type FeedbackCounter, type FeedbackCounters, zeroCounters } from "../domain/feedback-counters.ts";
 import type { TransactItem } from "./dynamo/batch.ts";
 import { updateIf } from "./dynamo/conditional.ts";
+import { queryPrefix } from "./dynamo/query.ts";
 import { CAMPAIGN_COUNTERS_PREFIX, campaignCountersKey, campaignPk } from "./dynamo/keys.ts";
 
 /**
@@ -37,15 +38,9 @@ export class CampaignCounterStore {
 
   /** Every region's counters summed, and whether any region's reputation guard has tripped. */
   async totals(campaignId: string, consistent = true): Promise<CampaignTotals> {
-    const out = await this.db.send(
-      new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
-        ExpressionAttributeValues: { ":pk": campaignPk(campaignId), ":prefix": CAMPAIGN_COUNTERS_PREFIX },
-        ConsistentRead: consistent,
-      }),
+    return sumCounters(
+      await queryPrefix(this.db, this.table, campaignPk(campaignId), CAMPAIGN_COUNTERS_PREFIX, consistent),
     );
-    return sumCounters(out.Items ?? []);
   }
 
   /** Records that this region's reputation guard tripped; true only the first time here. */

@@ -1,12 +1,13 @@
-import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { ControlIntent, IntentAction } from "../domain/ownership.ts";
-import { CAMPAIGN_INTENT_PREFIX, campaignIntentKey, campaignPk } from "./dynamo/keys.ts";
+import { campaignIntentKey } from "./dynamo/keys.ts";
 
 /**
  * Control calls for a campaign another region owns (`CAMPAIGN#<id>` / `INTENT#<region>`): each
  * region writes only its own item, holding its latest call, so a pause asked of one region can never
  * be overwritten by another region's write. The owner reads them (they arrive with the replication
- * lag) and applies them (usecases/campaign-ownership.ts).
+ * lag) with the campaign (CampaignStore.get reads its whole partition) and applies them
+ * (usecases/owner-duties.ts).
  */
 export class CampaignIntentStore {
   constructor(
@@ -30,19 +31,6 @@ export class CampaignIntentStore {
       }),
     );
     return intent;
-  }
-
-  /** Every region's latest intent for the campaign, as this region's replica has them. */
-  async list(campaignId: string): Promise<ControlIntent[]> {
-    const out = await this.db.send(
-      new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
-        ExpressionAttributeValues: { ":pk": campaignPk(campaignId), ":prefix": CAMPAIGN_INTENT_PREFIX },
-        ConsistentRead: true,
-      }),
-    );
-    return (out.Items ?? []).map(toIntent);
   }
 }
 

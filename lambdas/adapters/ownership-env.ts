@@ -17,8 +17,8 @@ export function ownershipFromEnv(db: DynamoDBDocumentClient): Ownership {
   const region = requireEnv("AWS_REGION");
   return {
     owners: coordinationTable
-      ? new OwnershipStore(createCoordinationClient(), coordinationTable)
-      : new OwnershipStore(db, audienceTable),
+      ? new OwnershipStore(createCoordinationClient(), coordinationTable, true)
+      : new OwnershipStore(db, audienceTable, false),
     intents: new CampaignIntentStore(db, audienceTable, region),
     region,
     homeRegion: requireEnv(ENV.homeRegion),

@@ -1,10 +1,11 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { OwnerRecord } from "../domain/ownership.ts";
 import { isConditionalFailure, isReplicatedWriteConflict } from "./dynamo/errors.ts";
-import { campaignOwnerKey } from "./dynamo/keys.ts";
+import { campaignLeaseKey, campaignOwnerKey } from "./dynamo/keys.ts";
 
 /**
- * Campaign owners (`CAMPAIGN#<id>` / `OWNER`): the only writer of the owner item. It lives in the
+ * Campaign owners (`CAMPAIGN#<id>` / `OWNER`, and `LEASE#<region>` without a coordination table):
+ * the only writer of both. It lives in the
  * coordination table (multi-Region strong consistency: every region reads the latest write, and a
  * conditional write is checked against it) or, without one, in the audience table, where it
  * replicates like any other item. Only single-item conditional writes and strongly consistent reads
@@ -15,13 +16,29 @@ export class OwnershipStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
+    /**
+     * Whether the table is strongly consistent across regions (the coordination table). Without it,
+     * renewals go to the renewing region's own lease item instead of the owner item: a renewal by
+     * a region coming back from an outage, written before the takeover has replicated to it, would
+     * otherwise win last-writer-wins over the takeover and hand the campaign back to it.
+     */
+    private readonly strong: boolean,
   ) {}
 
   async get(campaignId: string): Promise<OwnerRecord | undefined> {
-    const out = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: campaignOwnerKey(campaignId), ConsistentRead: true }),
-    );
-    return out.Item ? toRecord(campaignId, out.Item) : undefined;
+    const owner = await this.read(campaignOwnerKey(campaignId));
+    if (!owner) return undefined;
+    const record = toRecord(campaignId, owner);
+    if (this.strong) return record;
+    const lease = await this.read(campaignLeaseKey(campaignId, record.ownerRegion));
+    return lease && Number(lease.epoch) === record.epoch
+      ? { ...record, leaseUntil: Math.max(record.leaseUntil, Number(lease.leaseUntil)) }
+      : record;
+  }
+
+  private async read(key: { pk: string; sk: string }): Promise<Record<string, unknown> | undefined> {
+    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }));
+    return out.Item;
   }
 
   /**
@@ -52,8 +69,23 @@ export class OwnershipStore {
     }
   }
 
-  /** Extends the lease of the owner `record` names; false if it is no longer the owner at that epoch. */
+  /** Extends the lease of the owner `record` names; undefined if it is no longer the owner at that epoch. */
   async renew(record: OwnerRecord, nowMs: number, leaseMs: number): Promise<OwnerRecord | undefined> {
+    if (!this.strong) {
+      // The region's own lease item: only it writes it. Whether it still owns the campaign was read
+      // from the owner item just before (as this region's replica has it).
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            ...campaignLeaseKey(record.campaignId, record.ownerRegion),
+            epoch: record.epoch,
+            leaseUntil: nowMs + leaseMs,
+          },
+        }),
+      );
+      return { ...record, leaseUntil: nowMs + leaseMs };
+    }
     try {
       await this.db.send(
         new UpdateCommand({
@@ -94,14 +126,16 @@ export class OwnershipStore {
           Key: campaignOwnerKey(current.campaignId),
           UpdateExpression:
             "SET ownerRegion = :region, epoch = :next, leaseUntil = :until, takenOverAt = :at",
-          ConditionExpression: "epoch = :epoch AND leaseUntil < :now",
+          // Without a coordination table the lease lives in the owner's lease item: the caller
+          // judged it (mayTakeOver) from this region's replica; the epoch keeps two takeovers apart.
+          ConditionExpression: this.strong ? "epoch = :epoch AND leaseUntil < :now" : "epoch = :epoch",
           ExpressionAttributeValues: {
             ":region": region,
             ":next": current.epoch + 1,
             ":until": nowMs + leaseMs,
             ":at": new Date(nowMs).toISOString(),
             ":epoch": current.epoch,
-            ":now": nowMs,
+            ...(this.strong ? { ":now": nowMs } : {}),
           },
         }),
       );

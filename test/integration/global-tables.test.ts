@@ -9,6 +9,7 @@ import {
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type LocalRuntime, localDocumentClient, startLocalRuntime } from "../../local/runtime.ts";
+import { controlFaults } from "../../local/client.ts";
 
 /**
  * The local runtime's global tables behave like DynamoDB global tables in their default mode
@@ -37,13 +38,8 @@ afterEach(async () => {
   await control("DELETE");
 });
 
-async function control(method: "POST" | "DELETE", body?: unknown): Promise<void> {
-  const response = await fetch(`${runtime.info.controlUrl}/faults`, {
-    method,
-    ...(body ? { headers: { "content-type": "application/json" }, body: JSON.stringify(body) } : {}),
-  });
-  expect(response.status).toBe(204);
-}
+const control = (method: "POST" | "DELETE", body?: unknown) =>
+  controlFaults(runtime.info.controlUrl, method, body);
 
 let counter = 0;
 const uniqueKey = (label: string) => ({ pk: `global-table-test#${label}#${++counter}`, sk: "item" });

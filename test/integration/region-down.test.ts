@@ -3,7 +3,7 @@ import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ENV } from "../../lambdas/contracts/env.ts";
-import { SteadfastClient } from "../../local/client.ts";
+import { controlFaults, SteadfastClient } from "../../local/client.ts";
 import { LOCAL_CREDENTIALS } from "../../local/local-account.ts";
 import { COORDINATION_REGION_ENV, provisionTables } from "../../local/provision.ts";
 import {
@@ -42,13 +42,8 @@ afterEach(async () => {
   await control("DELETE");
 });
 
-async function control(method: "POST" | "DELETE", body?: unknown): Promise<void> {
-  const response = await fetch(`${runtime.info.controlUrl}/faults`, {
-    method,
-    ...(body ? { headers: { "content-type": "application/json" }, body: JSON.stringify(body) } : {}),
-  });
-  expect(response.status).toBe(204);
-}
+const control = (method: "POST" | "DELETE", body?: unknown) =>
+  controlFaults(runtime.info.controlUrl, method, body);
 
 async function controlGet<T>(path: string): Promise<T> {
   return (await (await fetch(`${runtime.info.controlUrl}${path}`)).json()) as T;

@@ -52,7 +52,6 @@ export function fakeOwnership(options: {
       intents.push({ campaignId, ...intent });
       return intent;
     },
-    list: async (campaignId: string) => intents.filter((i) => i.campaignId === campaignId),
   } as unknown as CampaignIntentStore;
   const ownership: Ownership = {
     owners,

@@ -18,9 +18,13 @@
  *                                               send asked of <region>'s API
  *                                               for a campaign another region
  *                                               owns: written only there
- *   CAMPAIGN#<id>          OWNER                the owner region and its       OwnershipStore
- *                                               lease, only when there is no
- *                                               coordination table
+ *   CAMPAIGN#<id>          OWNER                the owner region and epoch,    OwnershipStore
+ *                                               only when there is no
+ *                                               coordination table: written at
+ *                                               the claim and by a takeover
+ *   CAMPAIGN#<id>          LEASE#<region>       <region>'s lease renewals as   OwnershipStore
+ *                                               owner (no coordination table):
+ *                                               written only by that region
  *   CAMPAIGNS              <createdAt>#<id>     index of campaigns             CampaignStore
  *   SCHEDULED              <scheduledAt>#<id>   a scheduled campaign           CampaignStore
  *   ACTIVE                 <campaignId>         a campaign the scheduler       CampaignAgendaStore
@@ -74,6 +78,11 @@ export const campaignIntentKey = (id: string, region: string): Key => ({
 });
 /** The owner item: in the coordination table, or in the audience table when there is none. */
 export const campaignOwnerKey = (id: string): Key => ({ pk: `CAMPAIGN#${id}`, sk: "OWNER" });
+/** An owner region's lease renewals, when owners live in the audience table. */
+export const campaignLeaseKey = (id: string, region: string): Key => ({
+  pk: `CAMPAIGN#${id}`,
+  sk: `LEASE#${region}`,
+});
 export const campaignPk = (id: string): string => `CAMPAIGN#${id}`;
 export const campaignIndexKey = (createdAt: string, id: string): Key => ({
   pk: "CAMPAIGNS",

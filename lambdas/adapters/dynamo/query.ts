@@ -20,3 +20,19 @@ export async function queryAll(
   } while (start && !enough(items));
   return items;
 }
+
+/** Every item of partition `pk` whose sort key begins with `prefix` (strongly consistent by default). */
+export function queryPrefix(
+  db: DynamoDBDocumentClient,
+  table: string,
+  pk: string,
+  prefix: string,
+  consistent = true,
+): Promise<Item[]> {
+  return queryAll(db, {
+    TableName: table,
+    KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+    ExpressionAttributeValues: { ":pk": pk, ":prefix": prefix },
+    ConsistentRead: consistent,
+  });
+}
