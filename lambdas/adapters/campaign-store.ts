@@ -17,32 +17,49 @@ import { decodeKeyCursor, encodeKeyCursor } from "./dynamo/cursor.ts";
 import { updateIf } from "./dynamo/conditional.ts";
 import { isCancelledByCondition, isConditionalFailure } from "./dynamo/errors.ts";
 import {
+  CAMPAIGN_CONTENT_SK,
   CAMPAIGN_INTENT_PREFIX,
+  campaignContentKey,
   campaignIndexKey,
   campaignKey,
   campaignPk,
   CAMPAIGNS_PK,
+  type Key,
 } from "./dynamo/keys.ts";
 import { queryAll } from "./dynamo/query.ts";
 import { sumCounters } from "./campaign-counter-store.ts";
 import { toIntent } from "./campaign-intent-store.ts";
 import type { Page } from "./list-store.ts";
 import {
+  assignments,
   type CampaignChanges,
+  type CampaignControl,
+  contentFieldsOf,
   intentAppliedAttribute,
+  splitContent,
   type StoredCampaign,
   statusIn,
-  toCampaign,
+  toContent,
+  toControl,
+  withContent,
 } from "./campaign-items.ts";
 
+/** A campaign's content: its content item, or its control item if it was written before the split. */
+const contentOf = (content: Item | undefined, meta: Item | undefined) => toContent(content ?? meta ?? {});
+
+type Item = Record<string, unknown>;
+
 /**
- * Campaigns in the audience table: the campaign item (`CAMPAIGN#<id>/#META`: content, status,
- * fan-out lease and checkpoint, watch marks, intents applied) and its `CAMPAIGNS` index entry. The
- * only writer of both (the scheduler's entries are CampaignAgendaStore's). Status changes are
- * conditional on the statuses the lifecycle (domain/campaign-lifecycle.ts) allows them from.
+ * Campaigns in the audience table: the control item (`CAMPAIGN#<id>/#META`: status, owner, fan-out
+ * lease and checkpoint, watch marks, intents applied), the content item (`#CONTENT`: subject, html,
+ * text) and the `CAMPAIGNS` index entry. The only writer of all three (the scheduler's entries are
+ * CampaignAgendaStore's). Status changes are conditional on the statuses the lifecycle
+ * (domain/campaign-lifecycle.ts) allows them from.
  *
  * One writer region: the API of any region writes a draft (a person editing it); once the campaign
- * is sent or scheduled, only its owner region (domain/ownership.ts) writes the item. Feedback
+ * is sent or scheduled, the content is never written again and only its owner region
+ * (domain/ownership.ts) writes the control item, which stays small (a few hundred bytes) however
+ * large the content: each status change, lease and checkpoint costs one write unit. Feedback
  * counters and control calls from other regions live in their own per-region items beside it.
  */
 export class CampaignStore {
@@ -52,14 +69,16 @@ export class CampaignStore {
   ) {}
 
   async create(campaign: Campaign): Promise<void> {
+    const { control, content } = splitContent(campaign);
     await transactWrite(this.db, [
       {
         Put: {
           TableName: this.table,
-          Item: { ...campaignKey(campaign.id), type: "campaign", ...campaign },
+          Item: { ...campaignKey(campaign.id), type: "campaign", ...control },
           ConditionExpression: "attribute_not_exists(pk)",
         },
       },
+      { Put: { TableName: this.table, Item: { ...campaignContentKey(campaign.id), ...content } } },
       {
         Put: {
           TableName: this.table,
@@ -74,9 +93,9 @@ export class CampaignStore {
   }
 
   /**
-   * The campaign with what other regions wrote beside it, in one query of its partition: the
-   * feedback counters of every region summed (CampaignCounterStore) and every region's latest
-   * control intent (CampaignIntentStore).
+   * The campaign with what other regions wrote beside it, in one query of its partition: its
+   * content, the feedback counters of every region summed (CampaignCounterStore) and every region's
+   * latest control intent (CampaignIntentStore).
    */
   async get(id: string, consistent = false): Promise<StoredCampaign | undefined> {
     const items = await queryAll(this.db, {
@@ -85,11 +104,33 @@ export class CampaignStore {
       ExpressionAttributeValues: { ":pk": campaignPk(id) },
       ConsistentRead: consistent,
     });
+    const control = this.controlOf(id, items);
+    if (!control) return undefined;
+    const content = items.find((item) => item.sk === CAMPAIGN_CONTENT_SK);
+    const meta = items.find((item) => item.sk === campaignKey(id).sk);
+    return withContent(control, contentOf(content, meta));
+  }
+
+  /**
+   * As `get`, without the content: for those that read a campaign's status often and its content
+   * once (the senders). The content item sorts first in the partition; the query starts after it.
+   */
+  async getControl(id: string, consistent = false): Promise<CampaignControl | undefined> {
+    const items = await queryAll(this.db, {
+      TableName: this.table,
+      KeyConditionExpression: "pk = :pk AND sk > :content",
+      ExpressionAttributeValues: { ":pk": campaignPk(id), ":content": CAMPAIGN_CONTENT_SK },
+      ConsistentRead: consistent,
+    });
+    return this.controlOf(id, items);
+  }
+
+  private controlOf(id: string, items: readonly Record<string, unknown>[]): CampaignControl | undefined {
     const meta = items.find((item) => item.sk === campaignKey(id).sk);
     if (!meta) return undefined;
     const totals = sumCounters(items);
     return {
-      ...toCampaign(meta),
+      ...toControl(meta),
       feedback: totals.counters,
       ...(totals.reputationGuard ? { reputationGuard: totals.reputationGuard } : {}),
       intents: items.filter((item) => String(item.sk).startsWith(CAMPAIGN_INTENT_PREFIX)).map(toIntent),
@@ -112,40 +153,67 @@ export class CampaignStore {
       }),
     );
     const ids = (out.Items ?? []).map((item) => item.id as string);
-    const found = new Map(
-      (await batchGetAll(this.db, this.table, ids.map(campaignKey), { consistent: true })).map((item) => [
-        item.id as string,
-        toCampaign(item),
-      ]),
-    );
+    const keys = ids.flatMap((id) => [campaignKey(id), campaignContentKey(id)]);
+    const found = await batchGetAll(this.db, this.table, keys, { consistent: true });
+    const byKey = new Map(found.map((item) => [`${String(item.pk)}/${String(item.sk)}`, item]));
+    const itemOf = (key: Key) => byKey.get(`${key.pk}/${key.sk}`);
     const items = ids.flatMap((id) => {
-      const campaign = found.get(id);
-      return campaign && (!status || campaign.status === status) ? [campaign] : [];
+      const meta = itemOf(campaignKey(id));
+      if (!meta || (status && meta.status !== status)) return [];
+      return [withContent(toControl(meta), contentOf(itemOf(campaignContentKey(id)), meta))];
     });
     const nextCursor = encodeKeyCursor(out.LastEvaluatedKey);
     return { items, ...(nextCursor ? { nextCursor } : {}) };
   }
 
-  /** Applies `changes` to a draft campaign; false when it is not (or no longer) a draft. */
+  /**
+   * Applies `changes` to a draft campaign, its control and content items in one transaction; false
+   * when it is not (or no longer) a draft.
+   */
   async updateDraft(id: string, changes: CampaignChanges, now: string): Promise<boolean> {
-    const names: Record<string, string> = { "#status": "status" };
-    const values: Record<string, unknown> = { ":draft": "draft", ":now": now };
-    const sets = ["updatedAt = :now"];
-    for (const [key, value] of Object.entries(changes.set)) {
-      names[`#${key}`] = key;
-      values[`:${key}`] = value;
-      sets.push(`#${key} = :${key}`);
-    }
-    const removes = changes.remove.map((key) => {
-      names[`#${key}`] = key;
-      return `#${key}`;
-    });
-    return this.conditional(id, {
-      UpdateExpression: `SET ${sets.join(", ")}${removes.length ? ` REMOVE ${removes.join(", ")}` : ""}`,
+    const set = splitContent(changes.set);
+    const removeContent = contentFieldsOf(changes.remove);
+    const removeControl = changes.remove.filter((field) => !removeContent.includes(field));
+    const isDraft = {
       ConditionExpression: "#status = :draft",
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
-    });
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: { ":draft": "draft" },
+    };
+    const control = assignments({ ...set.control, updatedAt: now }, removeControl);
+    const content = assignments(set.content, removeContent);
+    try {
+      await transactWrite(this.db, [
+        {
+          Update: {
+            TableName: this.table,
+            Key: campaignKey(id),
+            UpdateExpression: control.expression,
+            ConditionExpression: isDraft.ConditionExpression,
+            ExpressionAttributeNames: { ...isDraft.ExpressionAttributeNames, ...control.names },
+            ExpressionAttributeValues: { ...isDraft.ExpressionAttributeValues, ...control.values },
+          },
+        },
+        ...(content.expression
+          ? [
+              {
+                Update: {
+                  TableName: this.table,
+                  Key: campaignContentKey(id),
+                  UpdateExpression: content.expression,
+                  ExpressionAttributeNames: content.names,
+                  ...(Object.keys(content.values).length
+                    ? { ExpressionAttributeValues: content.values }
+                    : {}),
+                },
+              },
+            ]
+          : []),
+      ]);
+      return true;
+    } catch (error) {
+      if (isCancelledByCondition(error)) return false;
+      throw error;
+    }
   }
 
   /**
@@ -166,6 +234,7 @@ export class CampaignStore {
             ExpressionAttributeValues: condition.values,
           },
         },
+        { Delete: { TableName: this.table, Key: campaignContentKey(campaign.id) } },
         { Delete: { TableName: this.table, Key: campaignIndexKey(campaign.createdAt, campaign.id) } },
         ...alsoWrite,
       ]);
@@ -177,44 +246,34 @@ export class CampaignStore {
   }
 
   /**
-   * Applies a lifecycle `action`, with `extra` attributes set (null removes one): conditional on the
-   * statuses the lifecycle allows it from. Returns the campaign as it is afterwards, or undefined
-   * when the campaign was in none of those statuses (or does not exist).
+   * Applies a lifecycle `action` to the control item, with `extra` attributes set (null removes
+   * one): conditional on the statuses the lifecycle allows it from. Returns the control item as it
+   * is afterwards (no content: callers that show the campaign add the content they read), or
+   * undefined when the campaign was in none of those statuses (or does not exist).
    */
   async transition(
     id: string,
     action: CampaignAction,
     now: string,
     extra: Readonly<Record<string, unknown>> = {},
-  ): Promise<StoredCampaign | undefined> {
+  ): Promise<CampaignControl | undefined> {
     const condition = statusIn(sourcesOf(action));
-    const names: Record<string, string> = { "#status": "status" };
-    const values: Record<string, unknown> = { ...condition.values, ":to": targetOf(action), ":now": now };
-    const sets = ["#status = :to", "updatedAt = :now"];
-    const removes: string[] = [];
-    Object.entries(extra).forEach(([key, value], i) => {
-      // Placeholders by position: attribute names such as `intentApplied:us-east-1` are not tokens.
-      names[`#x${i}`] = key;
-      if (value === null) {
-        removes.push(`#x${i}`);
-        return;
-      }
-      values[`:x${i}`] = value;
-      sets.push(`#x${i} = :x${i}`);
-    });
+    const sets = Object.fromEntries(Object.entries(extra).filter(([, value]) => value !== null));
+    const removes = Object.keys(extra).filter((key) => extra[key] === null);
+    const update = assignments({ ...sets, status: targetOf(action), updatedAt: now }, removes);
     try {
       const out = await this.db.send(
         new UpdateCommand({
           TableName: this.table,
           Key: campaignKey(id),
-          UpdateExpression: `SET ${sets.join(", ")}${removes.length ? ` REMOVE ${removes.join(", ")}` : ""}`,
+          UpdateExpression: update.expression,
           ConditionExpression: condition.expression,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
+          ExpressionAttributeNames: { "#status": "status", ...update.names },
+          ExpressionAttributeValues: { ...condition.values, ...update.values },
           ReturnValues: "ALL_NEW",
         }),
       );
-      return toCampaign(out.Attributes ?? {});
+      return toControl(out.Attributes ?? {});
     } catch (error) {
       if (isConditionalFailure(error)) return undefined;
       throw error;

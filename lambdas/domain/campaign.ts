@@ -55,9 +55,9 @@ export function deriveStatus(campaign: Campaign, counts: RecipientCounts): Campa
 }
 
 /**
- * The most content a campaign may carry: subject, html and text together, in UTF-8 bytes. A
- * campaign is stored as one DynamoDB item, at most 400 KB with its attribute names and everything
- * else it holds; this leaves room for the rest. The API answers 413 above it.
+ * The most content a campaign may carry: subject, html and text together, in UTF-8 bytes. The
+ * content is stored as one DynamoDB item of its own (at most 400 KB, keys and names included), so
+ * this keeps well inside it. The API answers 413 above it.
  */
 export const MAX_CONTENT_BYTES = 300 * 1024;
 

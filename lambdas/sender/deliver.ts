@@ -6,8 +6,11 @@ import type { Campaign } from "../domain/campaign.ts";
 import { mapLimit, sleep } from "../shared/concurrency.ts";
 import { PoisonMessageError } from "../shared/sqs-batch.ts";
 import { composeEmail } from "./compose.ts";
-import { appliedIntents } from "../adapters/campaign-items.ts";
+import { appliedIntents, withContent } from "../adapters/campaign-items.ts";
 import { effectiveStatus, pendingIntents } from "../domain/ownership.ts";
+
+/** How long a sender trusts a campaign's status: a pause reaching its replica stops SES calls within this long. */
+export const STATUS_TTL_MS = 2_000;
 
 /**
  * What happened to one recipient of a send message:
@@ -30,7 +33,7 @@ export type RecipientResult =
 type OwnerCheck = (campaignId: string) => Promise<"act" | "elsewhere" | "wait">;
 
 export interface DeliveryDeps {
-  readonly campaigns: Pick<CampaignStore, "get">;
+  readonly campaigns: Pick<CampaignStore, "get" | "getControl">;
   readonly owner: OwnerCheck;
   readonly ledger: Pick<LedgerStore, "claim" | "complete" | "createQueued" | "cancel">;
   readonly ses: Pick<SesSender, "reserve" | "send" | "release">;
@@ -48,7 +51,7 @@ export interface DeliveryDeps {
   readonly claimReserveMs: number;
   /** Recipients handled at once within one message. */
   readonly parallelism: number;
-  /** How stale a campaign's status may be: a pause takes effect within this long. @default 2000 */
+  /** How stale a campaign's status may be: a pause takes effect within this long. @default STATUS_TTL_MS */
   readonly statusTtlMs?: number;
   readonly onEvent?: (event: DeliveryEvent) => void;
   /** Pauses a campaign, recording why (SES paused or suspended the account's sending). */
@@ -100,14 +103,17 @@ export class Delivery {
   }
 
   /**
-   * The campaign, re-read when its cached status is older than `statusTtlMs`. Content is frozen once
-   * a campaign leaves draft; only the status (paused, cancelled) changes.
+   * The campaign, its control items re-read when its cached status is older than `statusTtlMs`.
+   * Content is frozen once a campaign leaves draft; only the status (paused, cancelled) changes.
    */
   private async campaign(id: string): Promise<Campaign> {
     const cached = this.campaigns.get(id);
     const now = this.deps.now();
-    if (cached && now - cached.readAt < (this.deps.statusTtlMs ?? 2000)) return cached.campaign;
-    const stored = await this.deps.campaigns.get(id);
+    if (cached && now - cached.readAt < (this.deps.statusTtlMs ?? STATUS_TTL_MS)) return cached.campaign;
+    // The content was read once; after that only the small control items are.
+    const control = cached ? await this.deps.campaigns.getControl(id) : undefined;
+    const stored =
+      control && cached ? withContent(control, cached.campaign) : await this.deps.campaigns.get(id);
     if (!stored) throw new PoisonMessageError("unknown campaign");
     // A pause or cancel asked of another region is obeyed as soon as it reaches this replica,
     // before the watch writes it on the campaign.

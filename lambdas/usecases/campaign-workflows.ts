@@ -1,5 +1,5 @@
 import type { CampaignAgendaStore } from "../adapters/campaign-agenda-store.ts";
-import type { StoredCampaign } from "../adapters/campaign-items.ts";
+import { type StoredCampaign, withContent } from "../adapters/campaign-items.ts";
 import type { CampaignStore } from "../adapters/campaign-store.ts";
 import type { LedgerStore } from "../adapters/ledger-store.ts";
 import type { QueuePublisher } from "../adapters/queue.ts";
@@ -108,11 +108,11 @@ export async function startCampaign(
   let current: StoredCampaign | undefined = campaign;
   if (decide(campaign.status, "start").kind === "apply") {
     await deps.agenda.markActive(campaign.id, campaign.listId, now);
-    current =
-      (await deps.campaigns.transition(campaign.id, "start", now, {
-        sendRequestedAt: now,
-        ownerRegion: deps.ownership.region,
-      })) ?? (await deps.campaigns.get(campaign.id, true));
+    const started = await deps.campaigns.transition(campaign.id, "start", now, {
+      sendRequestedAt: now,
+      ownerRegion: deps.ownership.region,
+    });
+    current = started ? withContent(started, campaign) : await deps.campaigns.get(campaign.id, true);
     if (!current) return undefined;
   }
   // A campaign on its way whose fan-out never made it to the queue gets it now; one that was
@@ -155,7 +155,7 @@ async function control(
   if (decision.kind === "already") return { kind: "already", campaign };
   if (decision.kind === "refused") return { kind: "refused", reason: decision.reason, campaign };
   const after = await deps.campaigns.transition(id, action, now, extra);
-  if (after) return { kind: "applied", campaign: after };
+  if (after) return { kind: "applied", campaign: withContent(after, campaign) };
   // Someone else moved the campaign between the read and the write: judge again from where it is.
   const moved = await deps.campaigns.get(id, true);
   if (!moved) return { kind: "missing" };

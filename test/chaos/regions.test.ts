@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { SteadfastClient } from "../../local/client.ts";
+import { STATUS_TTL_MS } from "../../lambdas/sender/deliver.ts";
 import { type CampaignRun, type CampaignState, type Chaos, startChaosRuntime } from "./harness.ts";
 
 /**
@@ -19,6 +20,8 @@ const SEND_TIMEOUT = 90_000;
 const TAKEOVER_TIMEOUT = 170_000;
 /** Sends paced so that a campaign lasts long enough to be interfered with (500 take about 12 s). */
 const PACED = 40;
+/** A send that passed its status check before the pause: at most one paced SES call and its record. */
+const IN_FLIGHT_MS = 1_000;
 
 beforeAll(async () => {
   chaos = await startChaosRuntime();
@@ -98,7 +101,9 @@ describe("chaos across regions", () => {
     );
     expect(paused).toMatchObject({ ownerRegion: EAST, requested: "pause" });
     const pauseMs = await untilEverywhere(run, (c) => c.status === "paused", pausedAt);
-    await sleep(Math.max(0, pausedAt + 3_000 - Date.now()));
+    // The owner's senders obey the pause once it is in their replica (as it now is) and their cached
+    // status has expired; a send already past that check finishes. SES calls stop by then.
+    await sleep(Math.max(0, pausedAt + pauseMs + STATUS_TTL_MS + IN_FLIGHT_MS - Date.now()));
     const settled = await chaos.delivered(run.emails);
     await sleep(4_000);
     expect(await chaos.delivered(run.emails), "SES calls after the pause settled").toBe(settled);

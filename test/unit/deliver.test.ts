@@ -3,7 +3,7 @@ import type { ClaimResult, LedgerItem } from "../../lambdas/adapters/ledger-item
 import type { OutgoingEmail, SendOutcome } from "../../lambdas/adapters/ses-sender.ts";
 import type { Campaign } from "../../lambdas/domain/campaign.ts";
 import { TokenBucket } from "../../lambdas/domain/token-bucket.ts";
-import { Delivery } from "../../lambdas/sender/deliver.ts";
+import { Delivery, STATUS_TTL_MS } from "../../lambdas/sender/deliver.ts";
 
 const campaign: Campaign = {
   id: "c1",
@@ -90,6 +90,12 @@ function setup(
   const delivery = new Delivery({
     campaigns: {
       get: async (id) => (id === campaign.id ? { ...campaign, status, fanoutDone } : undefined),
+      // The control items only, as the store reads them: the sender keeps the content it read first.
+      getControl: async (id) => {
+        if (id !== campaign.id) return undefined;
+        const { subject: _s, html: _h, text: _t, ...control } = { ...campaign, status, fanoutDone };
+        return control;
+      },
     },
     owner: async () => "act",
     ledger,
@@ -135,6 +141,18 @@ describe("Delivery", () => {
     expect(sent.map((e) => e.subject).sort()).toEqual(["Hi R0", "Hi R1"]);
     expect(sent[0]?.text).toBe(sent[0]?.subject.replace("Hi ", ""));
     expect([...ledger.items.values()].every((i) => i.status === "sent" && i.sesMessageId)).toBe(true);
+  });
+
+  it("re-reads only the control items once the status is stale, keeping the content it read first", async () => {
+    const clock = { now: 1_000_000, perSendMs: 0 };
+    const { ledger, sent, delivery } = setup(ok, "sending", false, clock);
+    await ledger.createQueued("c1", ["r0@example.com", "r1@example.com"]);
+    await delivery.deliver({ campaignId: "c1", recipients: recipients(1) });
+    clock.now += STATUS_TTL_MS + 1;
+    const results = await delivery.deliver({ campaignId: "c1", recipients: recipients(2).slice(1) });
+    expect(results).toEqual(["sent"]);
+    expect(sent.map((e) => e.subject)).toEqual(["Hi R0", "Hi R1"]);
+    expect(sent[1]?.html).toContain("R1");
   });
 
   it("claims only what it can send before the deadline and defers the rest, unclaimed", async () => {

@@ -8,10 +8,14 @@
  *   LIST#<id>              SUB#<email>          a subscriber                   SubscriberStore
  *   LISTS                  <createdAt>#<id>     index of lists, for paging     ListStore
  *   ERASURE                <listId>             a deleted list being erased    ListStore
- *   CAMPAIGN#<id>          #META                a campaign, its status and     CampaignStore
- *                                               fan-out checkpoint: written by
- *                                               the API while a draft, then
- *                                               only by its owner region
+ *   CAMPAIGN#<id>          #CONTENT             a campaign's subject, html and CampaignStore
+ *                                               text: written by the API while
+ *                                               a draft, then never again
+ *   CAMPAIGN#<id>          #META                a campaign's control item: its CampaignStore
+ *                                               status, owner and fan-out
+ *                                               checkpoint: written by the API
+ *                                               while a draft, then only by
+ *                                               its owner region
  *   CAMPAIGN#<id>          COUNTERS#<region>    SES feedback counted in        CampaignCounterStore
  *                                               <region>: written only there
  *   CAMPAIGN#<id>          INTENT#<region>      the last pause/resume/cancel/  CampaignIntentStore
@@ -66,6 +70,9 @@ export const subscriberKey = (listId: string, email: string): Key => ({
 });
 
 export const campaignKey = (id: string): Key => ({ pk: `CAMPAIGN#${id}`, sk: META });
+/** Sorts before every other item of the partition: a query for `sk > CAMPAIGN_CONTENT_SK` skips it. */
+export const CAMPAIGN_CONTENT_SK = "#CONTENT";
+export const campaignContentKey = (id: string): Key => ({ pk: `CAMPAIGN#${id}`, sk: CAMPAIGN_CONTENT_SK });
 export const CAMPAIGN_COUNTERS_PREFIX = "COUNTERS#";
 export const campaignCountersKey = (id: string, region: string): Key => ({
   pk: `CAMPAIGN#${id}`,
