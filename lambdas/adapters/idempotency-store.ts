@@ -23,9 +23,9 @@ export type BeginResult =
   | { readonly kind: "in_progress" };
 
 /** How long a key is remembered (the API promises 24 hours). */
-const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 /** A claim older than this is considered abandoned (the API function times out after 10 s). */
-const IN_PROGRESS_LEASE_SECONDS = 60;
+export const IN_PROGRESS_LEASE_SECONDS = 60;
 /** DynamoDB items are at most 400 KB: bigger responses are kept without their largest fields. */
 const MAX_STORED_BYTES = 300 * 1024;
 
@@ -81,6 +81,19 @@ export class IdempotencyStore {
     if (item.requestHash !== requestHash) return { kind: "mismatch" };
     if (item.state !== "done") return { kind: "in_progress" };
     return { kind: "replay", response: decode(item.response as Uint8Array) };
+  }
+
+  /**
+   * The response kept under a key another region took (IdempotencyClaimStore), once its record has
+   * replicated here; undefined until then.
+   */
+  async replay(scope: string, key: string, requestHash: string): Promise<StoredResponse | undefined> {
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: idempotencyKey(scope, key), ConsistentRead: true }),
+    );
+    const item = out.Item;
+    if (item?.state !== "done" || item.requestHash !== requestHash) return undefined;
+    return decode(item.response as Uint8Array);
   }
 
   async complete(scope: string, key: string, response: StoredResponse): Promise<void> {

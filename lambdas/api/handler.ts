@@ -6,8 +6,9 @@ import { CampaignAgendaStore } from "../adapters/campaign-agenda-store.ts";
 import { CampaignStore } from "../adapters/campaign-store.ts";
 import { CampaignCounterStore } from "../adapters/campaign-counter-store.ts";
 import { ownershipFromEnv } from "../adapters/ownership-env.ts";
-import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
+import { createCoordinationClient, createDocumentClient, createSqsClient } from "../adapters/clients.ts";
 import { IdempotencyStore } from "../adapters/idempotency-store.ts";
+import { IdempotencyClaimStore } from "../adapters/idempotency-claim-store.ts";
 import { pingTable } from "../adapters/dynamo/health.ts";
 import { ImportStore } from "../adapters/import-store.ts";
 import { LedgerStore } from "../adapters/ledger-store.ts";
@@ -26,7 +27,7 @@ import { ADMIN_KEY_CACHE_MS, Authenticator } from "./auth.ts";
 import type { Deps } from "./context.ts";
 import { errorResult, type HttpEvent, type HttpResult } from "./http.ts";
 import { ApiError, toApiError } from "./http-errors.ts";
-import { idempotencyKey, idempotent } from "./idempotency.ts";
+import { idempotencyKey, idempotent, type IdempotencyStores } from "./idempotency.ts";
 import { ROUTES } from "./route-table.ts";
 import { type Match, Router } from "./router.ts";
 import { KeyRateLimiter } from "./rate-limit.ts";
@@ -38,7 +39,20 @@ const audienceTable = requireEnv(ENV.audienceTable);
 const apiKeys = new ApiKeyStore(db, audienceTable);
 /** Set by the local runtime only: queue ages come from the emulator there, from CloudWatch on AWS. */
 const sqsInspectUrl = process.env[ENV.sqsInspectUrl];
-const idempotency = new IdempotencyStore(db, audienceTable);
+const coordinationTable = process.env[ENV.coordinationTable];
+const idempotency: IdempotencyStores = {
+  records: new IdempotencyStore(db, audienceTable),
+  // With a coordination table, a key holds across regions (api/idempotency.ts).
+  ...(coordinationTable
+    ? {
+        claims: new IdempotencyClaimStore(
+          createCoordinationClient(),
+          coordinationTable,
+          requireEnv("AWS_REGION"),
+        ),
+      }
+    : {}),
+};
 // Re-read within a minute, so a changed admin secret takes effect everywhere that soon.
 const adminKeyHash = cachedSecret(
   requireEnv(ENV.adminKeySecretId),

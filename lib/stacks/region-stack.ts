@@ -153,6 +153,8 @@ export class RegionStack extends Stack {
         fn.bindTable(ENV.coordinationTable, props.coordinationTable, "item");
       }
     }
+    // The API also forgets the cross-region claim of an Idempotency-Key whose request it refused.
+    props.coordinationTable?.grant(this.api.function, "dynamodb:DeleteItem");
 
     this.alarmTopic = new AlarmTopic(this, "Alarms", {
       displayName: `${appName} alarms (${region})`,

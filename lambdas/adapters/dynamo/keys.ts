@@ -44,6 +44,9 @@
  * Coordination table (strongly consistent, MRSC; `pk`, `sk`): `CAMPAIGN#<id>` / `OWNER`, a
  * campaign's owner region, epoch and lease (OwnershipStore), written by the owner (claim, renewal)
  * and by a region taking over after the lease ran out; conditional writes keep it to one owner.
+ * `IDEMPOTENCY#<scope>#<key>` / `CLAIM`, the region that took a request with that Idempotency-Key
+ * (IdempotencyClaimStore), written by that region only (and by another once an abandoned claim's
+ * lease ran out).
  *
  * Ledger table: `C#<campaignId>#<shard>` / `R#<email>`, one item per (campaign, recipient)
  * (LedgerStore), with the `bySesMessageId` index for feedback events and the `byRecipient` index
@@ -118,6 +121,10 @@ export const importKey = (id: string): Key => ({ pk: `IMPORT#${id}`, sk: META })
 export const idempotencyKey = (scope: string, key: string): Key => ({
   pk: `IDEMPOTENCY#${scope}#${key}`,
   sk: META,
+});
+export const idempotencyClaimKey = (scope: string, key: string): Key => ({
+  pk: `IDEMPOTENCY#${scope}#${key}`,
+  sk: "CLAIM",
 });
 
 /** An item no one writes: the health route reads it to prove the table answers. */
