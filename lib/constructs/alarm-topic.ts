@@ -1,4 +1,6 @@
+import { Annotations, Stack } from "aws-cdk-lib";
 import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as iam from "aws-cdk-lib/aws-iam";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import * as sns from "aws-cdk-lib/aws-sns";
 import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
@@ -28,7 +30,29 @@ export class AlarmTopic extends Construct {
   constructor(scope: Construct, id: string, props: AlarmTopicProps) {
     super(scope, id);
     this.topic = new sns.Topic(this, "Topic", { displayName: props.displayName, enforceSSL: true });
+    // A topic policy replaces the default one: with enforceSSL's Deny alone, nothing would allow
+    // CloudWatch to publish, and every alarm action would fail. Only this account's alarms in this
+    // region may.
+    const { account, region, partition } = Stack.of(this);
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: "AllowCloudWatchAlarms",
+        principals: [new iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+        actions: ["sns:Publish"],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { "aws:SourceAccount": account },
+          ArnLike: { "aws:SourceArn": `arn:${partition}:cloudwatch:${region}:${account}:alarm:*` },
+        },
+      }),
+    );
     if (props.email !== undefined) this.topic.addSubscription(new EmailSubscription(props.email));
+    else
+      Annotations.of(this).addWarningV2(
+        "steadfast:no-alarm-subscriber",
+        "No alarmEmail configured: alarms notify a topic nobody is subscribed to. Set alarmEmail " +
+          "(and confirm the subscription AWS mails to it, in every region) or subscribe to the topic yourself.",
+      );
     this.action = new SnsAction(this.topic);
   }
 

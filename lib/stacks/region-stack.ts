@@ -160,6 +160,10 @@ export class RegionStack extends Stack {
       displayName: `${appName} alarms (${region})`,
       email: config.alarmEmail,
     });
+    new CfnOutput(this, "AlarmTopicArn", {
+      value: this.alarmTopic.topic.topicArn,
+      description: "The SNS topic every alarm of this region notifies: subscribe a pager or an address to it",
+    });
     const parts = [this.api, this.fanout, this.sender, this.audienceJobs, this.scheduler, this.feedback];
     this.alarmTopic.notify(parts.flatMap((part) => part.alarms));
     this.alarms = this.alarmTopic.alarms;
