@@ -171,6 +171,7 @@ async function handleRecord(record: SQSRecord, deadline: number): Promise<void> 
   await requeue(retry, attempt + 1, backoffSeconds(attempt + 1, 1, maxRetryDelaySeconds));
   logger.info("send message handled", {
     campaignId: message.campaignId,
+    messageId: record.messageId,
     attempt,
     recipients: results.length,
     sent: results.filter((r) => r === "sent").length,

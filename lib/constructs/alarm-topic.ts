@@ -25,7 +25,7 @@ export interface AlarmTopicProps {
 export class AlarmTopic extends Construct {
   public readonly topic: sns.Topic;
   private readonly action: SnsAction;
-  private readonly notified = new Set<cloudwatch.Alarm>();
+  private readonly notified = new Set<cloudwatch.AlarmBase>();
 
   constructor(scope: Construct, id: string, props: AlarmTopicProps) {
     super(scope, id);
@@ -57,12 +57,12 @@ export class AlarmTopic extends Construct {
   }
 
   /** Every alarm given so far, in order. */
-  public get alarms(): readonly cloudwatch.Alarm[] {
+  public get alarms(): readonly cloudwatch.AlarmBase[] {
     return [...this.notified];
   }
 
   /** Sends each alarm's ALARM and OK transitions to the topic. */
-  public notify(alarms: readonly cloudwatch.Alarm[]): void {
+  public notify(alarms: readonly cloudwatch.AlarmBase[]): void {
     for (const alarm of alarms) {
       if (this.notified.has(alarm)) {
         throw new Error(`AlarmTopic ${this.node.path}: alarm ${alarm.node.path} already notifies this topic`);

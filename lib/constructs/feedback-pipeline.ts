@@ -5,6 +5,7 @@ import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as ses from "aws-cdk-lib/aws-ses";
 import { Construct } from "constructs";
+import { RUNBOOK, withRunbook } from "../runbook.ts";
 import {
   FEEDBACK_EVENT_TYPES,
   type FeedbackEventType,
@@ -130,6 +131,7 @@ export class FeedbackPipeline extends Construct {
       period: Duration.minutes(5),
       alarmName: `${props.alarmPrefix}-reputation-pause`,
       description: "A campaign crossed 5 % bounces or 0.1 % complaints and was paused",
+      runbook: RUNBOOK.reputationPause,
     });
     const reputation = (metricName: string, threshold: number, id: string, what: string) =>
       new cloudwatch.Metric({
@@ -139,7 +141,10 @@ export class FeedbackPipeline extends Construct {
         statistic: "Maximum",
       }).createAlarm(this, id, {
         alarmName: `${props.alarmPrefix}-ses-${what}-rate`,
-        alarmDescription: `The account's SES ${what} rate in this region reached the SES review threshold`,
+        alarmDescription: withRunbook(
+          `The account's SES ${what} rate in this region reached the SES review threshold`,
+          RUNBOOK.sesReputation,
+        ),
         threshold,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 1,

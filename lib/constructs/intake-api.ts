@@ -8,6 +8,7 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
+import { RUNBOOK, withRunbook } from "../runbook.ts";
 import type { QueueWithDlq } from "./queue-with-dlq.ts";
 import { type FunctionCodeProps, ServiceFunction } from "./service-function.ts";
 import { ENV } from "../../lambdas/contracts/env.ts";
@@ -190,7 +191,10 @@ export class IntakeApi extends Construct {
       .metricServerError({ period: Duration.minutes(5), statistic: "Sum" })
       .createAlarm(this, "ServerErrorAlarm", {
         alarmName: `${props.appName}-${region}-api-5xx`,
-        alarmDescription: `The ${props.appName} HTTP API in ${region} returned 5 or more 5xx responses in 5 minutes`,
+        alarmDescription: withRunbook(
+          `The ${props.appName} HTTP API in ${region} returned 5 or more 5xx responses in 5 minutes`,
+          RUNBOOK.api5xx,
+        ),
         threshold: 5,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 1,

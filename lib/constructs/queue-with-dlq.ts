@@ -4,6 +4,7 @@ import type * as lambda from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource, type SqsEventSourceProps } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { RUNBOOK, type RunbookSection, withRunbook } from "../runbook.ts";
 
 /**
  * Alarms as soon as one message waits in `queue`: for queues that only hold what failed (a DLQ, a
@@ -14,11 +15,12 @@ export function anyMessageAlarm(
   id: string,
   queue: sqs.IQueue,
   description: string,
+  section: RunbookSection = RUNBOOK.deadLetters,
 ): cloudwatch.Alarm {
   return queue
     .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: "Maximum" })
     .createAlarm(scope, id, {
-      alarmDescription: description,
+      alarmDescription: withRunbook(description, section),
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
@@ -118,7 +120,10 @@ export class QueueWithDlq extends Construct {
     this.messageAgeAlarm = this.queue
       .metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: "Maximum" })
       .createAlarm(this, "MessageAgeAlarm", {
-        alarmDescription: `Oldest message of ${this.node.path} is older than ${maxMessageAge.toHumanString()}`,
+        alarmDescription: withRunbook(
+          `Oldest message of ${this.node.path} is older than ${maxMessageAge.toHumanString()}`,
+          RUNBOOK.queueAge,
+        ),
         threshold: maxMessageAge.toSeconds(),
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,

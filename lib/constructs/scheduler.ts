@@ -6,6 +6,7 @@ import * as targets from "aws-cdk-lib/aws-events-targets";
 import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { RUNBOOK } from "../runbook.ts";
 import { anyMessageAlarm, type QueueWithDlq } from "./queue-with-dlq.ts";
 import { type FunctionCodeProps, ServiceFunction } from "./service-function.ts";
 import { ENV } from "../../lambdas/contracts/env.ts";
@@ -94,6 +95,7 @@ export class Scheduler extends Construct {
         "FailedTicksAlarm",
         this.failedTicks,
         `Scheduler ticks failed (${this.node.path})`,
+        RUNBOOK.schedulerFailedTicks,
       ),
     ];
   }

@@ -3,6 +3,7 @@ import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
+import { RUNBOOK } from "../runbook.ts";
 import { QueueWithDlq } from "./queue-with-dlq.ts";
 import type { SendingIdentity } from "./sending-identity.ts";
 import { type FunctionCodeProps, pipelineCountAlarm, ServiceFunction } from "./service-function.ts";
@@ -117,6 +118,7 @@ export class Sender extends Construct {
       alarmName: `${props.alarmPrefix}-ses-enforcement`,
       description:
         "SES answered SendingPaused or AccountSuspended: sending is paused for the account; campaigns were paused",
+      runbook: RUNBOOK.sesEnforcement,
     });
     this.alarms = [...this.queue.alarms, this.function.errorsAlarm, enforcementAlarm];
     this.node.addValidation({

@@ -8,6 +8,7 @@ import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
+import { RUNBOOK, type RunbookSection, withRunbook } from "../runbook.ts";
 import type { QueueWithDlq } from "./queue-with-dlq.ts";
 import { ENV, type EnvName } from "../../lambdas/contracts/env.ts";
 
@@ -164,7 +165,10 @@ export class ServiceFunction extends Construct implements iam.IGrantable {
     this.errorsAlarm = this.function
       .metricErrors({ period: Duration.minutes(5), statistic: "Sum" })
       .createAlarm(this, "ErrorsAlarm", {
-        alarmDescription: `${props.service} function ${this.node.path} reported errors`,
+        alarmDescription: withRunbook(
+          `${props.service} function ${this.node.path} reported errors`,
+          RUNBOOK.functionErrors,
+        ),
         threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
@@ -263,6 +267,7 @@ export function pipelineCountAlarm(
     readonly period: Duration;
     readonly alarmName: string;
     readonly description: string;
+    readonly runbook: RunbookSection;
   },
 ): cloudwatch.Alarm {
   return new cloudwatch.Metric({
@@ -273,7 +278,7 @@ export function pipelineCountAlarm(
     statistic: "Sum",
   }).createAlarm(scope, id, {
     alarmName: props.alarmName,
-    alarmDescription: props.description,
+    alarmDescription: withRunbook(props.description, props.runbook),
     threshold: 0,
     comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
     evaluationPeriods: 1,

@@ -13,6 +13,7 @@ import { AudienceJobs } from "../constructs/audience-jobs.ts";
 import { Fanout } from "../constructs/fanout.ts";
 import { FeedbackPipeline } from "../constructs/feedback-pipeline.ts";
 import { IntakeApi } from "../constructs/intake-api.ts";
+import { Monitoring } from "../constructs/monitoring.ts";
 import { Scheduler } from "../constructs/scheduler.ts";
 import { Sender } from "../constructs/sender.ts";
 import { SendingIdentity } from "../constructs/sending-identity.ts";
@@ -54,8 +55,9 @@ export class RegionStack extends Stack {
   public readonly api: IntakeApi;
   public readonly feedback: FeedbackPipeline;
   public readonly alarmTopic: AlarmTopic;
-  /** Every alarm of the region; each notifies the alarm topic. */
-  public readonly alarms: readonly cloudwatch.Alarm[];
+  public readonly monitoring: Monitoring;
+  /** Every alarm of the region that notifies the alarm topic (the monitoring's composites among them). */
+  public readonly alarms: readonly cloudwatch.AlarmBase[];
 
   constructor(scope: Construct, id: string, props: RegionStackProps) {
     super(scope, id, props);
@@ -166,6 +168,30 @@ export class RegionStack extends Stack {
     });
     const parts = [this.api, this.fanout, this.sender, this.audienceJobs, this.scheduler, this.feedback];
     this.alarmTopic.notify(parts.flatMap((part) => part.alarms));
+
+    this.monitoring = new Monitoring(this, "Monitoring", {
+      appName,
+      regions: config.regions,
+      api: this.api,
+      functions: {
+        api: this.api.function,
+        fanout: this.fanout.function,
+        sender: this.sender.function,
+        scheduler: this.scheduler.function,
+        feedback: this.feedback.function,
+        "audience-jobs": this.audienceJobs.function,
+      },
+      queues: {
+        fanout: this.fanout.queue,
+        send: this.sender.queue,
+        "audience-jobs": this.audienceJobs.queue,
+        feedback: this.feedback.queue,
+      },
+      tables: [props.audienceTable, props.ledgerTable],
+      scheduler: this.scheduler.function,
+      uptimeUrls: [this.api.url],
+    });
+    this.alarmTopic.notify(this.monitoring.composites);
     this.alarms = this.alarmTopic.alarms;
   }
 }

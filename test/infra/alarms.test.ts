@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
 import { Annotations, Match, type Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
+import { RUNBOOK, RUNBOOK_PATH } from "../../lib/runbook.ts";
 import { props, refTarget, resources, synthesize } from "./support.ts";
 
 interface Statement {
@@ -83,4 +85,110 @@ describe("alarm notifications", () => {
     for (const stack of withEmail.regions)
       Annotations.fromStack(stack).hasNoWarning("*", Match.stringLikeRegexp("No alarmEmail configured"));
   });
+});
+
+/** GitHub's anchor of a Markdown heading. */
+const slug = (heading: string) =>
+  heading
+    .toLowerCase()
+    .replace(/[^a-z0-9 -]/g, "")
+    .replace(/ /g, "-");
+
+describe("the runbook", () => {
+  const anchors = new Set(
+    readFileSync(RUNBOOK_PATH, "utf8")
+      .split("\n")
+      .filter((line) => line.startsWith("## "))
+      .map((line) => slug(line.slice(3))),
+  );
+
+  it("has a section for every anchor an alarm may link to", () => {
+    for (const section of Object.values(RUNBOOK)) expect(anchors, section).toContain(section);
+  });
+
+  it.each([...shipped.regionTemplates])(
+    "%s: every alarm links to its section of the runbook",
+    (_, template) => {
+      const all = [
+        ...resources(template, "AWS::CloudWatch::Alarm"),
+        ...resources(template, "AWS::CloudWatch::CompositeAlarm"),
+      ];
+      expect(all.length).toBeGreaterThan(20);
+      for (const [id, alarm] of all) {
+        const description = JSON.stringify(
+          props<{ AlarmDescription?: unknown }>(alarm).AlarmDescription ?? "",
+        );
+        const link = /Runbook: docs\/runbook\.md#([a-z0-9-]+)/.exec(description);
+        expect(link, `${id}: ${description}`).not.toBeNull();
+        expect(anchors, id).toContain(link?.[1]);
+      }
+    },
+  );
+});
+
+describe("monitoring", () => {
+  it.each([...shipped.regionTemplates])(
+    "%s: a dashboard of what users see and what the pipeline does",
+    (region, template) => {
+      const [[, dashboard] = ["", { Type: "none" }]] = resources(template, "AWS::CloudWatch::Dashboard");
+      const body = JSON.stringify(props<{ DashboardBody: unknown }>(dashboard).DashboardBody);
+      expect(JSON.stringify(props(dashboard))).toContain(`steadfast-${region}`);
+      for (const title of [
+        "Sends per minute",
+        "SES: throttles, failovers, breaker",
+        "Queue depth",
+        "Oldest message (s) and DLQ depth",
+        "API requests, 4xx, 5xx",
+        "API latency p99 (ms)",
+        "Lambda errors and throttles",
+        "Lambda duration p99 (ms)",
+        "DynamoDB throttles and system errors",
+        "DynamoDB ReplicationLatency (ms)",
+        "SES bounce and complaint rates",
+        "Campaign progress (feedback)",
+        "Uptime (canary success %)",
+      ])
+        expect(body, title).toContain(title);
+      for (const metric of ["EmailsSent", "FailoverUsed", "BreakerOpened", "Throttled", "ReplicationLatency"])
+        expect(body, metric).toContain(metric);
+    },
+  );
+
+  it.each([...shipped.regionTemplates])("%s: a canary calls the region's API every minute", (_, template) => {
+    const [[, canary] = ["", { Type: "none" }]] = resources(template, "AWS::Synthetics::Canary");
+    const { Schedule, RunConfig, Code } = props<{
+      Schedule: { Expression: string };
+      RunConfig: { EnvironmentVariables: Record<string, unknown> };
+      Code: { Script: string; Handler: string };
+    }>(canary);
+    expect(Schedule.Expression).toBe("rate(1 minute)");
+    expect(JSON.stringify(RunConfig.EnvironmentVariables.STEADFAST_UPTIME_URLS)).toMatch(/execute-api/);
+    expect(Code.Script).toContain("/health");
+  });
+
+  it.each([...shipped.regionTemplates])(
+    "%s: alarms on latency, errors, throttles, replication and the pipeline's own metrics",
+    (region, template) => {
+      const names = resources(template, "AWS::CloudWatch::Alarm").map(
+        ([, a]) => props<{ AlarmName?: string }>(a).AlarmName,
+      );
+      for (const name of [
+        "uptime",
+        "api-latency-p99",
+        "api-4xx-rate",
+        "lambda-throttles",
+        "scheduler-heartbeat",
+        "dynamodb-throttles",
+        "dynamodb-system-errors",
+        "replication-latency",
+        "send-failure-rate",
+        "breaker-opened",
+        "failover-used",
+        "possible-duplicate",
+        "ses-bounce-rate-early",
+        "ses-complaint-rate-early",
+      ])
+        expect(names, name).toContain(`steadfast-${region}-${name}`);
+    },
+  );
 });
