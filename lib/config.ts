@@ -67,6 +67,22 @@ const schema = z.strictObject({
     "must be an object { rateLimit, burstLimit }",
   ),
   alarmEmail: z.email("must be an email address").optional(),
+  // The Route 53 public hosted zone that holds senderDomain: the stacks write its DKIM, MAIL FROM
+  // and DMARC records. Without it they are stack outputs, to create by hand.
+  senderDnsZone: z
+    .strictObject(
+      {
+        hostedZoneId: z
+          .string("must be a string")
+          .regex(/^Z[A-Z0-9]{1,31}$/, "must be a Route 53 hosted zone id"),
+        zoneName: z
+          .string("must be a string")
+          .toLowerCase()
+          .regex(DOMAIN_PATTERN, "must be a DNS domain name"),
+      },
+      "must be an object { hostedZoneId, zoneName }",
+    )
+    .optional(),
   // Lambda's SQS event source accepts a maximum concurrency between 2 and 1000.
   // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
   senderConcurrency: positiveInt("concurrent senders")
@@ -110,6 +126,7 @@ export function parseConfig(raw: unknown): SteadfastConfig {
   const config = result.data;
   checkRegions(config);
   checkFromAddress(config);
+  checkSenderDnsZone(config);
   return config;
 }
 
@@ -187,5 +204,16 @@ function parseJson(key: string, text: string): unknown {
     return JSON.parse(text);
   } catch {
     throw new ConfigError(key, `-c ${key}=... is not valid JSON: ${text}`);
+  }
+}
+
+function checkSenderDnsZone({ senderDnsZone, senderDomain }: SteadfastConfig): void {
+  if (senderDnsZone === undefined) return;
+  const { zoneName } = senderDnsZone;
+  if (senderDomain !== zoneName && !senderDomain.endsWith(`.${zoneName}`)) {
+    throw new ConfigError(
+      "senderDnsZone",
+      `zoneName: ${zoneName} must be senderDomain ${senderDomain} or a parent domain of it`,
+    );
   }
 }

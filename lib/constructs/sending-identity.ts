@@ -1,4 +1,5 @@
-import { ArnFormat, Stack, Token } from "aws-cdk-lib";
+import { ArnFormat, CfnOutput, RemovalPolicy, Stack, Token } from "aws-cdk-lib";
+import * as route53 from "aws-cdk-lib/aws-route53";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as ses from "aws-cdk-lib/aws-ses";
 import { Construct } from "constructs";
@@ -18,6 +19,22 @@ export interface SendingIdentityProps {
    * @default - only this stack's region
    */
   readonly sendRegions?: readonly string[];
+  /**
+   * The public hosted zone holding `domain`: DKIM, MAIL FROM and (with `writeDmarc`) DMARC records
+   * are written there. Without it, every record to create is a stack output.
+   * @default - no zone: records as outputs
+   */
+  readonly dnsZone?: { readonly hostedZoneId: string; readonly zoneName: string };
+  /** Whether this region writes the domain's one DMARC record (one region does). @default false */
+  readonly writeDmarc?: boolean;
+}
+
+/** A DNS record the domain needs for SES, as written or as a stack output. */
+interface DnsRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly type: "CNAME" | "MX" | "TXT";
+  readonly value: string;
 }
 
 /**
@@ -29,6 +46,10 @@ export class SendingIdentity extends Construct {
   public readonly emailIdentity: ses.EmailIdentity;
   /** The regions a sender may use, this stack's region first, then the others in the order given. */
   public readonly sendRegions: readonly string[];
+  /** This region's custom MAIL FROM domain (bounces return there, SPF aligns with it). */
+  public readonly mailFromDomain: string;
+  /** Every DNS record the domain needs in this region: written in the zone, or stack outputs. */
+  public readonly dnsRecords: readonly DnsRecord[];
   private readonly domain: string;
   private readonly configurationSetName: string;
 
@@ -57,10 +78,69 @@ export class SendingIdentity extends Construct {
       sendingEnabled: true,
       tlsPolicy: ses.ConfigurationSetTlsPolicy.REQUIRE,
     });
+    // A MAIL FROM domain per region: its MX names the region's SES feedback endpoint, so two
+    // regions cannot share one name.
+    this.mailFromDomain = `mail-${region}.${props.domain}`;
     this.emailIdentity = new ses.EmailIdentity(this, "EmailIdentity", {
       identity: ses.Identity.domain(props.domain),
       configurationSet: this.configurationSet,
+      mailFromDomain: this.mailFromDomain,
+      mailFromBehaviorOnMxFailure: ses.MailFromBehaviorOnMxFailure.USE_DEFAULT_VALUE,
     });
+    // Deleting the identity would lose its verification and DKIM keys: a new one gets new DKIM
+    // tokens, and every DNS record would have to change. It outlives the stack.
+    this.emailIdentity.applyRemovalPolicy(RemovalPolicy.RETAIN);
+
+    const records: DnsRecord[] = [
+      ...this.emailIdentity.dkimRecords.map((record, i) => ({
+        id: `Dkim${i + 1}`,
+        name: record.name,
+        type: "CNAME" as const,
+        value: record.value,
+      })),
+      {
+        id: "MailFromMx",
+        name: this.mailFromDomain,
+        type: "MX",
+        value: `10 feedback-smtp.${region}.amazonses.com`,
+      },
+      {
+        id: "MailFromSpf",
+        name: this.mailFromDomain,
+        type: "TXT",
+        value: '"v=spf1 include:amazonses.com ~all"',
+      },
+      ...(props.writeDmarc
+        ? [
+            {
+              id: "Dmarc",
+              name: `_dmarc.${props.domain}`,
+              type: "TXT" as const,
+              value: `"v=DMARC1; p=none; rua=mailto:dmarc-reports@${props.domain}"`,
+            },
+          ]
+        : []),
+    ];
+    this.dnsRecords = records;
+    if (props.dnsZone) {
+      const { hostedZoneId } = props.dnsZone;
+      for (const record of records) {
+        new route53.CfnRecordSet(this, `${record.id}Record`, {
+          hostedZoneId,
+          name: record.name,
+          type: record.type,
+          resourceRecords: [record.value],
+          ttl: "1800",
+        });
+      }
+    } else {
+      for (const record of records) {
+        new CfnOutput(this, `${record.id}DnsRecord`, {
+          value: `${record.name} ${record.type} ${record.value}`,
+          description: `Create this DNS record for SES (${record.id}): name, type, value`,
+        });
+      }
+    }
   }
 
   /**

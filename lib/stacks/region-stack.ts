@@ -82,6 +82,8 @@ export class RegionStack extends Stack {
       domain: config.senderDomain,
       configurationSetName: configurationSetName(config),
       sendRegions: config.regions,
+      ...(config.senderDnsZone ? { dnsZone: config.senderDnsZone } : {}),
+      writeDmarc: region === config.primaryRegion,
     });
     // Ids "Send", "Fanout", "AudienceJobs": queue logical ids (so alarm names) start with SendQueue,
     // FanoutQueue, AudienceJobsQueue, as the README's alarm table says and the chaos harness looks for.
