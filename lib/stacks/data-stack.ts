@@ -2,6 +2,7 @@ import { RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import type { Construct } from "constructs";
+import { backupCopyRegion, TableBackups } from "../constructs/table-backups.ts";
 import type { SteadfastConfig } from "../config.ts";
 import { type CoordinationPlan, coordinationPlan } from "../coordination.ts";
 
@@ -72,6 +73,12 @@ export class DataStack extends Stack {
           projectionType: dynamodb.ProjectionType.KEYS_ONLY,
         },
       ],
+    });
+
+    new TableBackups(this, "Backups", {
+      appName,
+      tables: [this.audienceTable, this.ledgerTable],
+      copyRegion: backupCopyRegion(regions, primaryRegion),
     });
 
     this.coordination = coordinationPlan(props.config);

@@ -1,0 +1,60 @@
+import { describe, expect, it } from "vitest";
+import { props, refTarget, resources, synthesize } from "./support.ts";
+
+describe("table backups", () => {
+  const synth = synthesize({}, { bundle: false });
+  const plans = resources(synth.dataTemplate, "AWS::Backup::BackupPlan");
+
+  it("backs both tables up daily into a retained vault, kept 35 days, copied to a vault in the other region", () => {
+    expect(plans).toHaveLength(1);
+    const { BackupPlan } = props<{
+      BackupPlan: {
+        BackupPlanRule: {
+          ScheduleExpression: string;
+          Lifecycle: { DeleteAfterDays: number };
+          CopyActions: { DestinationBackupVaultArn: unknown; Lifecycle: { DeleteAfterDays: number } }[];
+        }[];
+      };
+    }>(plans[0]?.[1] ?? { Type: "none" });
+    const [rule] = BackupPlan.BackupPlanRule;
+    expect(rule?.ScheduleExpression).toBe("cron(0 5 * * ? *)");
+    expect(rule?.Lifecycle.DeleteAfterDays).toBe(35);
+    expect(rule?.CopyActions).toHaveLength(1);
+    expect(rule?.CopyActions[0]?.Lifecycle.DeleteAfterDays).toBe(35);
+    expect(JSON.stringify(rule?.CopyActions[0]?.DestinationBackupVaultArn)).toMatch(
+      /:backup:us-west-2:.*:backup-vault:steadfast-backup-copies/,
+    );
+    for (const [, vault] of resources(synth.dataTemplate, "AWS::Backup::BackupVault"))
+      expect(vault.DeletionPolicy).toBe("Retain");
+  });
+
+  it("selects exactly the audience and ledger tables, with a role that may back up and restore", () => {
+    const [[, selection] = ["", { Type: "none" }]] = resources(
+      synth.dataTemplate,
+      "AWS::Backup::BackupSelection",
+    );
+    const { BackupSelection } = props<{ BackupSelection: { Resources: unknown[]; IamRoleArn: unknown } }>(
+      selection,
+    );
+    const tables = BackupSelection.Resources.map((r) => refTarget(r));
+    const ids = resources(synth.dataTemplate, "AWS::DynamoDB::GlobalTable")
+      .filter(([, t]) => /audience|ledger/.test(JSON.stringify(props(t))))
+      .map(([id]) => id);
+    expect(tables.sort()).toEqual(ids.sort());
+    const role = resources(synth.dataTemplate, "AWS::IAM::Role").find(
+      ([id]) => id === refTarget(BackupSelection.IamRoleArn),
+    );
+    const policies = JSON.stringify(role?.[1].Properties);
+    expect(policies).toContain("AWSBackupServiceRolePolicyForBackup");
+    expect(policies).toContain("AWSBackupServiceRolePolicyForRestores");
+  });
+
+  it("puts the copy vault in the first other region only", () => {
+    for (const [region, template] of synth.regionTemplates) {
+      const vaults = resources(template, "AWS::Backup::BackupVault").map(
+        ([, v]) => props<{ BackupVaultName: string }>(v).BackupVaultName,
+      );
+      expect(vaults, region).toEqual(region === "us-west-2" ? ["steadfast-backup-copies"] : []);
+    }
+  });
+});
