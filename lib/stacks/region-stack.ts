@@ -14,7 +14,7 @@ import { Fanout } from "../constructs/fanout.ts";
 import { FeedbackPipeline } from "../constructs/feedback-pipeline.ts";
 import { IntakeApi } from "../constructs/intake-api.ts";
 import { Monitoring } from "../constructs/monitoring.ts";
-import { backupCopyRegion, backupCopyVault } from "../constructs/table-backups.ts";
+import { backupCopyVault } from "../constructs/table-backups.ts";
 import { Scheduler } from "../constructs/scheduler.ts";
 import { Sender } from "../constructs/sender.ts";
 import { SendingIdentity } from "../constructs/sending-identity.ts";
@@ -161,8 +161,10 @@ export class RegionStack extends Stack {
     // The API also forgets the cross-region claim of an Idempotency-Key whose request it refused.
     props.coordinationTable?.grant(this.api.function, "dynamodb:DeleteItem");
 
-    // The table backups of the data stack are copied to a vault in the first other region.
-    if (region === backupCopyRegion(config.regions, config.primaryRegion)) backupCopyVault(this, appName);
+    // The data stack's table backups are copied to this vault in the first other region
+    // (table-backups.ts); every region has one, so every region stack keeps the same shape and
+    // any region can be made the copy region.
+    backupCopyVault(this, appName);
 
     this.alarmTopic = new AlarmTopic(this, "Alarms", {
       displayName: `${appName} alarms (${region})`,

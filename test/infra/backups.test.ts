@@ -49,12 +49,13 @@ describe("table backups", () => {
     expect(policies).toContain("AWSBackupServiceRolePolicyForRestores");
   });
 
-  it("puts the copy vault in the first other region only", () => {
+  it("gives every region stack the retained copy vault (us-west-2's receives the copies)", () => {
     for (const [region, template] of synth.regionTemplates) {
-      const vaults = resources(template, "AWS::Backup::BackupVault").map(
-        ([, v]) => props<{ BackupVaultName: string }>(v).BackupVaultName,
-      );
-      expect(vaults, region).toEqual(region === "us-west-2" ? ["steadfast-backup-copies"] : []);
+      const vaults = resources(template, "AWS::Backup::BackupVault");
+      expect(
+        vaults.map(([, v]) => [props<{ BackupVaultName: string }>(v).BackupVaultName, v.DeletionPolicy]),
+        region,
+      ).toEqual([["steadfast-backup-copies", "Retain"]]);
     }
   });
 });
