@@ -13,6 +13,7 @@ import { decodeCursor, encodeCursor } from "./dynamo/cursor.ts";
 import { cancellationCodes, conditionalFailureItem, isConditionalFailure } from "./dynamo/errors.ts";
 import { updateIf } from "./dynamo/conditional.ts";
 import { queryAll } from "./dynamo/query.ts";
+import { LEDGER_INDEX } from "../contracts/tables.ts";
 import { campaignOfLedgerPk, type Key, LEDGER_SHARDS, ledgerKey, ledgerPk } from "./dynamo/keys.ts";
 import {
   acceptCursor,
@@ -286,7 +287,7 @@ export class LedgerStore {
     const out = await this.db.send(
       new QueryCommand({
         TableName: this.table,
-        IndexName: "bySesMessageId",
+        IndexName: LEDGER_INDEX.bySesMessageId,
         KeyConditionExpression: "sesMessageId = :id",
         ExpressionAttributeValues: { ":id": sesMessageId },
         ProjectionExpression: "pk, sk, campaignId, email",
@@ -331,7 +332,7 @@ export class LedgerStore {
   async itemsOf(email: string): Promise<(Key & { campaignId: string })[]> {
     const items = await queryAll(this.db, {
       TableName: this.table,
-      IndexName: "byRecipient",
+      IndexName: LEDGER_INDEX.byRecipient,
       KeyConditionExpression: "email = :email",
       ExpressionAttributeValues: { ":email": email },
     });

@@ -5,6 +5,7 @@ import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import * as sns from "aws-cdk-lib/aws-sns";
 import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import { Construct } from "constructs";
+import { acknowledge } from "../nag.ts";
 
 export interface AlarmTopicProps {
   /** Display name of the topic (the sender name of alarm emails). */
@@ -46,8 +47,13 @@ export class AlarmTopic extends Construct {
         },
       }),
     );
-    if (props.email !== undefined) this.topic.addSubscription(new EmailSubscription(props.email));
-    else
+    if (props.email !== undefined) {
+      const subscription = this.topic.addSubscription(new EmailSubscription(props.email));
+      acknowledge(subscription, {
+        "Serverless::Serverless-SNSRedrivePolicy":
+          "A dead-letter queue for alarm emails could only be watched by an alarm notifying this same topic; the alarm stays visible in CloudWatch and on the dashboard",
+      });
+    } else
       Annotations.of(this).addWarningV2(
         "steadfast:no-alarm-subscriber",
         "No alarmEmail configured: alarms notify a topic nobody is subscribed to. Set alarmEmail " +

@@ -2,6 +2,7 @@ import { Duration } from "aws-cdk-lib";
 import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import { Construct } from "constructs";
+import { LEDGER_INDEXES } from "../../lambdas/contracts/tables.ts";
 import { QueueWithDlq } from "./queue-with-dlq.ts";
 import { type FunctionCodeProps, ServiceFunction } from "./service-function.ts";
 import { ENV } from "../../lambdas/contracts/env.ts";
@@ -49,7 +50,7 @@ export class AudienceJobs extends Construct {
       memorySize: 512,
     });
     this.function.bindTable(ENV.audienceTable, props.audienceTable, "readWrite");
-    this.function.bindTable(ENV.ledgerTable, props.ledgerTable, "readWrite");
+    this.function.bindTable(ENV.ledgerTable, props.ledgerTable, "readWrite", LEDGER_INDEXES);
     // Sends the continuation of a list erasure.
     this.function.bindQueue(ENV.audienceJobsQueueUrl, this.queue, "send");
     this.queue.addConsumer(this.function.function, { batchSize: 1, maxConcurrency: 2 });

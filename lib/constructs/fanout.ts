@@ -2,6 +2,7 @@ import { Duration } from "aws-cdk-lib";
 import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import { Construct } from "constructs";
+import { LEDGER_INDEXES } from "../../lambdas/contracts/tables.ts";
 import { QueueWithDlq } from "./queue-with-dlq.ts";
 import { type FunctionCodeProps, ServiceFunction } from "./service-function.ts";
 import { ENV } from "../../lambdas/contracts/env.ts";
@@ -63,7 +64,7 @@ export class Fanout extends Construct {
     });
     // Fan-out writes audience checkpoints, so it needs write access to the audience table too.
     this.function.bindTable(ENV.audienceTable, props.audienceTable, "readWrite");
-    this.function.bindTable(ENV.ledgerTable, props.ledgerTable, "readWrite");
+    this.function.bindTable(ENV.ledgerTable, props.ledgerTable, "readWrite", LEDGER_INDEXES);
     this.function.bindQueue(ENV.sendQueueUrl, props.sendQueue, "send");
     // Fan-out re-enqueues a continuation message when a page of the audience is done.
     this.function.bindQueue(ENV.fanoutQueueUrl, this.queue, "send");

@@ -5,6 +5,7 @@ import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as ses from "aws-cdk-lib/aws-ses";
 import { Construct } from "constructs";
+import { LEDGER_INDEXES } from "../../lambdas/contracts/tables.ts";
 import { RUNBOOK, withRunbook } from "../runbook.ts";
 import {
   FEEDBACK_EVENT_TYPES,
@@ -89,7 +90,7 @@ export class FeedbackPipeline extends Construct {
       memorySize: 512,
     });
     this.function.bindTable(ENV.audienceTable, props.audienceTable, "readWrite");
-    this.function.bindTable(ENV.ledgerTable, props.ledgerTable, "readWrite");
+    this.function.bindTable(ENV.ledgerTable, props.ledgerTable, "readWrite", LEDGER_INDEXES);
     // Besides its event source, the function sets a failed message's visibility as its backoff.
     this.function.bindQueue(ENV.feedbackQueueUrl, this.queue, "consume");
     // Unparseable events are moved to the DLQ at once.

@@ -8,6 +8,8 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
+import { acknowledge } from "../nag.ts";
+import { LEDGER_INDEXES } from "../../lambdas/contracts/tables.ts";
 import { RUNBOOK, withRunbook } from "../runbook.ts";
 import type { QueueWithDlq } from "./queue-with-dlq.ts";
 import { type FunctionCodeProps, ServiceFunction } from "./service-function.ts";
@@ -109,7 +111,7 @@ export class IntakeApi extends Construct {
     });
     const fn = this.function;
     fn.bindTable(ENV.audienceTable, props.audienceTable, "readWrite");
-    fn.bindTable(ENV.ledgerTable, props.ledgerTable, "readWrite");
+    fn.bindTable(ENV.ledgerTable, props.ledgerTable, "readWrite", LEDGER_INDEXES);
     fn.bindSecret(ENV.adminKeySecretId, props.adminApiKey);
     fn.bindSecret(ENV.unsubscribeSecretId, props.unsubscribeKey);
     fn.bindQueue(ENV.fanoutQueueUrl, props.fanoutQueue, "send");
@@ -128,11 +130,17 @@ export class IntakeApi extends Construct {
     const integration = new HttpLambdaIntegration("ApiIntegration", fn.function, {
       payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
     });
+    // Routes carry no API Gateway authorizer: every /v1 route authenticates in the function
+    // (hashed API keys with scopes); /health and the one-click unsubscribe links are public by design.
     this.httpApi = new apigwv2.HttpApi(this, "HttpApi", {
       description: `${props.appName} API (${region})`,
       defaultIntegration: integration,
       // The default stage is created below to configure throttling and access logs.
       createDefaultStage: false,
+    });
+    acknowledge(this.httpApi, {
+      "AwsSolutions::AwsSolutions-APIG4":
+        "The function authorizes every /v1 request (hashed API keys, scopes); /health and /u/{token} (signed unsubscribe links) are public",
     });
     this.accessLogs = new logs.LogGroup(this, "AccessLogs", {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,

@@ -1,10 +1,11 @@
-import { Duration, Stack } from "aws-cdk-lib";
+import { type CfnElement, Duration, Stack } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as synthetics from "aws-cdk-lib/aws-synthetics";
 import { Construct } from "constructs";
 import { METRIC } from "../../lambdas/contracts/metrics.ts";
 import { REPUTATION_LIMITS } from "../../lambdas/domain/reputation.ts";
+import { acknowledge } from "../nag.ts";
 import { RUNBOOK, type RunbookSection, withRunbook } from "../runbook.ts";
 import type { IntakeApi } from "./intake-api.ts";
 import type { QueueWithDlq } from "./queue-with-dlq.ts";
@@ -90,6 +91,22 @@ export class Monitoring extends Construct {
       successRetentionPeriod: Duration.days(7),
       failureRetentionPeriod: Duration.days(31),
       artifactsBucketLifecycleRules: [{ expiration: Duration.days(31) }],
+    });
+    // The role and bucket Synthetics needs, as the construct makes them (names depend on the canary).
+    const artifacts = Stack.of(this).getLogicalId(
+      this.canary.artifactsBucket.node.defaultChild as CfnElement,
+    );
+    acknowledge(this.canary, {
+      "AwsSolutions::AwsSolutions-S1":
+        "The canary's own run artifacts, expired after 31 days: nothing to audit access to",
+      [`AwsSolutions::AwsSolutions-IAM5[Resource::<${artifacts}.Arn>/*]`]:
+        "The canary writes its run artifacts into its own bucket",
+      [`AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:${region}:<AWS::AccountId>:log-group:/aws/lambda/cwsyn-*]`]:
+        "Synthetics names the canary's log group at creation: cwsyn-<name>-<id>",
+      "AwsSolutions::AwsSolutions-IAM5[Resource::*]":
+        "CloudWatch PutMetricData (limited to the CloudWatchSynthetics namespace by condition), S3 ListAllMyBuckets and X-Ray have no resource-level permissions",
+      "Serverless::Serverless-LambdaStarPermissions":
+        "The same Synthetics permissions: no resource-level permissions exist for them",
     });
     const uptime = this.canary.metricSuccessPercent({ period: Duration.minutes(1), statistic: "Average" });
     alarm("uptime", uptime, {

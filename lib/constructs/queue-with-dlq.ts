@@ -4,6 +4,7 @@ import type * as lambda from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource, type SqsEventSourceProps } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { acknowledge } from "../nag.ts";
 import { RUNBOOK, type RunbookSection, withRunbook } from "../runbook.ts";
 
 /**
@@ -110,6 +111,10 @@ export class QueueWithDlq extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
     });
 
+    acknowledge(this.deadLetterQueue, {
+      "Serverless::Serverless-SQSRedrivePolicy":
+        "A dead-letter queue is where failed messages end; any message in it alarms",
+    });
     this.deadLetterAlarm = anyMessageAlarm(
       this,
       "DeadLetterAlarm",

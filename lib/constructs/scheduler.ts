@@ -6,6 +6,8 @@ import * as targets from "aws-cdk-lib/aws-events-targets";
 import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { LEDGER_INDEXES } from "../../lambdas/contracts/tables.ts";
+import { acknowledge } from "../nag.ts";
 import { RUNBOOK } from "../runbook.ts";
 import { anyMessageAlarm, type QueueWithDlq } from "./queue-with-dlq.ts";
 import { type FunctionCodeProps, ServiceFunction } from "./service-function.ts";
@@ -65,7 +67,7 @@ export class Scheduler extends Construct {
       environment: { [ENV.fanoutLeaseSeconds]: String(props.fanoutLease.toSeconds()) },
     });
     this.function.bindTable(ENV.audienceTable, props.audienceTable, "readWrite");
-    this.function.bindTable(ENV.ledgerTable, props.ledgerTable, "readWrite");
+    this.function.bindTable(ENV.ledgerTable, props.ledgerTable, "readWrite", LEDGER_INDEXES);
     this.function.bindQueue(ENV.fanoutQueueUrl, props.fanoutQueue, "send");
     this.function.bindQueue(ENV.sendQueueUrl, props.sendQueue, "send");
     this.function.bindQueue(ENV.audienceJobsQueueUrl, props.audienceJobsQueue, "send");
@@ -78,6 +80,12 @@ export class Scheduler extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
+    acknowledge(this.failedTicks, {
+      "Serverless::Serverless-SQSRedrivePolicy":
+        "It holds failed ticks: the end of the line; any message in it alarms",
+      "AwsSolutions::AwsSolutions-SQS3":
+        "It holds failed ticks: the end of the line; any message in it alarms",
+    });
     this.function.function.configureAsyncInvoke({
       retryAttempts: 0,
       onFailure: new SqsDestination(this.failedTicks),
@@ -85,7 +93,14 @@ export class Scheduler extends Construct {
     this.rule = new events.Rule(this, "Tick", {
       description: `${props.appName} scheduler (${Stack.of(this).region})`,
       schedule: events.Schedule.rate(rate),
-      targets: [new targets.LambdaFunction(this.function.function, { retryAttempts: 0 })],
+      // A tick EventBridge could not deliver (Lambda throttled it, or refused it) is recorded with
+      // the failed ones.
+      targets: [
+        new targets.LambdaFunction(this.function.function, {
+          retryAttempts: 0,
+          deadLetterQueue: this.failedTicks,
+        }),
+      ],
     });
 
     this.alarms = [

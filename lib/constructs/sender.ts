@@ -3,6 +3,7 @@ import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
+import { LEDGER_INDEXES } from "../../lambdas/contracts/tables.ts";
 import { RUNBOOK } from "../runbook.ts";
 import { QueueWithDlq } from "./queue-with-dlq.ts";
 import type { SendingIdentity } from "./sending-identity.ts";
@@ -98,7 +99,7 @@ export class Sender extends Construct {
     });
     // Read and write: the sender pauses a campaign when SES pauses or suspends the account.
     this.function.bindTable(ENV.audienceTable, props.audienceTable, "readWrite");
-    this.function.bindTable(ENV.ledgerTable, props.ledgerTable, "readWrite");
+    this.function.bindTable(ENV.ledgerTable, props.ledgerTable, "readWrite", LEDGER_INDEXES);
     // Besides its event source, the sender sets a failed message's visibility as its backoff, and
     // puts the recipients it retries back on the queue as new messages.
     this.function.bindQueue(ENV.sendQueueUrl, this.queue, "consume");

@@ -2,12 +2,13 @@ import { join } from "node:path";
 import { Duration, RemovalPolicy, Stack, Token } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
-import type * as iam from "aws-cdk-lib/aws-iam";
+import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
+import { acknowledge } from "../nag.ts";
 import { RUNBOOK, type RunbookSection, withRunbook } from "../runbook.ts";
 import type { QueueWithDlq } from "./queue-with-dlq.ts";
 import { ENV, type EnvName } from "../../lambdas/contracts/env.ts";
@@ -76,6 +77,22 @@ export type QueueAccess = "send" | "consume" | "monitor" | "deadLetter" | "redri
  *   batch or transaction): enough for a record held by conditional writes, such as an owner lease.
  */
 export type TableAccess = "read" | "readWrite" | "item";
+
+/** What the functions do with a table's items (no streams, no table administration). */
+const TABLE_READ = [
+  "dynamodb:BatchGetItem",
+  "dynamodb:GetItem",
+  "dynamodb:Query",
+  "dynamodb:Scan",
+  "dynamodb:ConditionCheckItem",
+  "dynamodb:DescribeTable",
+];
+const TABLE_WRITE = [
+  "dynamodb:BatchWriteItem",
+  "dynamodb:PutItem",
+  "dynamodb:UpdateItem",
+  "dynamodb:DeleteItem",
+];
 
 /**
  * A bundled Node.js Lambda function with the project's conventions: arm64, X-Ray tracing,
@@ -161,6 +178,16 @@ export class ServiceFunction extends Construct implements iam.IGrantable {
       environment,
     });
     this.grantPrincipal = this.function.grantPrincipal;
+    acknowledge(this, {
+      "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]":
+        "Lets the function write its logs, nothing else; AWS keeps it current",
+      "AwsSolutions::AwsSolutions-IAM5[Resource::*]":
+        "Only for actions with no resource-level permissions: X-Ray PutTraceSegments and PutTelemetryRecords, SES GetAccount, CloudWatch GetMetricData",
+      "Serverless::Serverless-LambdaDLQ":
+        "Not invoked asynchronously but by SQS (failed messages go to the queue's DLQ) or API Gateway; the scheduler's failed ticks go to its on-failure destination",
+      "Serverless::Serverless-LambdaEventSourceMappingDestination":
+        "SQS event sources take no on-failure destination: failed messages go to the queue's own DLQ after maxReceiveCount",
+    });
 
     this.errorsAlarm = this.function
       .metricErrors({ period: Duration.minutes(5), statistic: "Sum" })
@@ -177,15 +204,28 @@ export class ServiceFunction extends Construct implements iam.IGrantable {
       });
   }
 
-  /** Publishes the table name as `envName` and grants what `access` allows (see {@link TableAccess}). */
-  public bindTable(envName: EnvName, table: dynamodb.ITableV2, access: TableAccess): void {
+  /**
+   * Publishes the table name as `envName` and grants what `access` allows (see {@link TableAccess})
+   * on the table and on exactly the `indexes` named (CDK's read grants would allow `index/*`).
+   */
+  public bindTable(
+    envName: EnvName,
+    table: dynamodb.ITableV2,
+    access: TableAccess,
+    indexes: readonly string[] = [],
+  ): void {
     this.setEnvironment(envName, table.tableName);
+    const resourceArns = [table.tableArn, ...indexes.map((index) => `${table.tableArn}/index/${index}`)];
     switch (access) {
       case "read":
-        table.grantReadData(this.function);
+        iam.Grant.addToPrincipal({ grantee: this.function, actions: TABLE_READ, resourceArns });
         break;
       case "readWrite":
-        table.grantReadWriteData(this.function);
+        iam.Grant.addToPrincipal({
+          grantee: this.function,
+          actions: [...TABLE_READ, ...TABLE_WRITE],
+          resourceArns,
+        });
         break;
       case "item":
         table.grant(this.function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem");

@@ -3,6 +3,7 @@ import * as backup from "aws-cdk-lib/aws-backup";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as events from "aws-cdk-lib/aws-events";
 import { Construct } from "constructs";
+import { acknowledge } from "../nag.ts";
 
 /** How long a daily backup (and its copy) is kept. */
 const BACKUP_RETENTION = Duration.days(35);
@@ -82,9 +83,15 @@ export class TableBackups extends Construct {
         }),
       ],
     });
-    this.plan.addSelection("Tables", {
+    const selection = this.plan.addSelection("Tables", {
       resources: props.tables.map((table) => backup.BackupResource.fromArn(table.tableArn)),
       allowRestores: true,
+    });
+    acknowledge(selection, {
+      "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup]":
+        "AWS Backup's own service role policy for taking backups, kept current by AWS",
+      "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores]":
+        "AWS Backup's own service role policy for restores, kept current by AWS",
     });
   }
 }

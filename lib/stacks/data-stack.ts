@@ -4,6 +4,8 @@ import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import type { Construct } from "constructs";
 import { backupCopyRegion, TableBackups } from "../constructs/table-backups.ts";
 import type { SteadfastConfig } from "../config.ts";
+import { LEDGER_INDEX } from "../../lambdas/contracts/tables.ts";
+import { acknowledge } from "../nag.ts";
 import { type CoordinationPlan, coordinationPlan } from "../coordination.ts";
 
 export interface DataStackProps extends StackProps {
@@ -62,13 +64,13 @@ export class DataStack extends Stack {
       // Delivery events from SES carry only the SES message id.
       globalSecondaryIndexes: [
         {
-          indexName: "bySesMessageId",
+          indexName: LEDGER_INDEX.bySesMessageId,
           partitionKey: { name: "sesMessageId", type: dynamodb.AttributeType.STRING },
           projectionType: dynamodb.ProjectionType.ALL,
         },
         // Erasure (GDPR Art. 17) finds a person's items by address; the keys are all it deletes by.
         {
-          indexName: "byRecipient",
+          indexName: LEDGER_INDEX.byRecipient,
           partitionKey: { name: "email", type: dynamodb.AttributeType.STRING },
           projectionType: dynamodb.ProjectionType.KEYS_ONLY,
         },
@@ -96,6 +98,10 @@ export class DataStack extends Stack {
       replicaRegions: replicaRegions.map((region) => ({ region })),
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    acknowledge(this.adminApiKey, {
+      "AwsSolutions::AwsSolutions-SMG4":
+        "A bootstrap credential, rotated by putting a new value (every API re-reads it within a minute: README, API keys); day-to-day access uses scoped API keys, stored hashed and revocable",
+    });
 
     // The key unsubscribe links are signed with (HMAC, see lambdas/domain/unsubscribe-token.ts).
     // Replicated like the admin key, so a link mailed from one region works in every region.
@@ -106,6 +112,10 @@ export class DataStack extends Stack {
       generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
       replicaRegions: replicaRegions.map((region) => ({ region })),
       removalPolicy: RemovalPolicy.RETAIN,
+    });
+    acknowledge(this.unsubscribeKey, {
+      "AwsSolutions::AwsSolutions-SMG4":
+        "Rotating it would break the unsubscribe link of every email already mailed, which must keep working",
     });
   }
 }
