@@ -25,7 +25,9 @@ export default defineConfig({
           include: ["test/integration/**/*.test.ts"],
           testTimeout: 300_000,
           hookTimeout: 300_000,
-          fileParallelism: false,
+          // Each file runs its own runtime; two at a time on a 2-core machine.
+          fileParallelism: true,
+          maxWorkers: 2,
         },
       },
       {
@@ -34,7 +36,10 @@ export default defineConfig({
           include: ["test/chaos/**/*.test.ts"],
           testTimeout: 180_000,
           hookTimeout: 300_000,
-          fileParallelism: false,
+          // Each file runs its own runtime (its own emulators, ports and logs); they spend most of
+          // their time waiting on leases and timeouts, so they run side by side.
+          fileParallelism: true,
+          maxWorkers: 2,
         },
       },
     ],

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 
 /** A CloudFormation resource as it appears in a synthesized template. */
@@ -29,6 +29,11 @@ const SOURCES = ["bin", "lib", "lambdas", "cdk.json", "package-lock.json"];
  * (a hash of the sources and the context is kept beside the assembly).
  */
 export function synthesize(projectDir: string, outDir: string, context: Record<string, string>): Assembly {
+  // Runtimes starting side by side (test files run in parallel) synthesize one at a time.
+  return withLock(`${outDir}.lock`, () => synthesizeUnlocked(projectDir, outDir, context));
+}
+
+function synthesizeUnlocked(projectDir: string, outDir: string, context: Record<string, string>): Assembly {
   const contextArgs = Object.entries(context).flatMap(([k, v]) => ["-c", `${k}=${v}`]);
   const fingerprint = hashSources(projectDir, contextArgs);
   const stamp = join(outDir, "steadfast-sources.sha256");
@@ -50,6 +55,31 @@ export function synthesize(projectDir: string, outDir: string, context: Record<s
     writeFileSync(stamp, fingerprint);
   }
   return readAssembly(outDir);
+}
+
+/** A lock left by a process that died holding it is taken over after this long. */
+const STALE_LOCK_MS = 10 * 60_000;
+
+/** Runs `work` holding a lock directory (mkdir is atomic), waiting for another holder to finish. */
+function withLock<T>(lock: string, work: () => T): T {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const since = existsSync(lock) ? statSync(lock, { throwIfNoEntry: false })?.mtimeMs : undefined;
+      if (since !== undefined && Date.now() - since > STALE_LOCK_MS)
+        rmSync(lock, { recursive: true, force: true });
+      else Atomics.wait(pause, 0, 0, 200);
+    }
+  }
+  try {
+    return work();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 function readAssembly(dir: string): Assembly {

@@ -24,6 +24,11 @@ export interface LocalRuntimeOptions {
    * would run (campaigns owned by the primary region, taken over only by hand). @default the app's
    */
   readonly coordination?: "auto" | "none";
+  /**
+   * Where the functions and emulators write their logs (appended), so that runtimes running side
+   * by side keep theirs apart. @default `.steadfast/logs`
+   */
+  readonly logDir?: string;
   /** Write `.steadfast/local.json`. @default true */
   readonly writeInfo?: boolean;
   /**
@@ -92,6 +97,8 @@ export interface RegionRuntime {
 
 export interface LocalRuntime {
   readonly info: LocalInfo;
+  /** The directory of its logs: `<role>-<region>.log` per function, one per emulator. */
+  readonly logDir: string;
   readonly regions: RegionRuntime[];
   readonly assembly: Assembly;
   readonly endpoints: { dynamodb: string; sqs: string };

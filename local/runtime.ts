@@ -48,7 +48,7 @@ export { coordinationClient, localDocumentClient } from "./local-clients.ts";
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const projectDir = resolvePath(options.projectDir ?? process.cwd());
   const stateDir = join(projectDir, ".steadfast");
-  const logDir = join(stateDir, "logs");
+  const logDir = options.logDir ? resolvePath(options.logDir) : join(stateDir, "logs");
   mkdirSync(logDir, { recursive: true });
   const warn = options.onWarning ?? (() => {});
   const apiKey = options.apiKey ?? process.env.STEADFAST_API_KEY ?? generateApiKey();
@@ -301,6 +301,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       info,
       regions,
       assembly,
+      logDir,
       endpoints: { dynamodb: dynamo.url, sqs: sqs.url },
       replication,
       ...(coordination ? { coordination } : {}),

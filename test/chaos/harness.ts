@@ -1,4 +1,5 @@
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
@@ -15,6 +16,8 @@ import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
 export async function startChaosRuntime(options: { coordination?: "auto" | "none" } = {}): Promise<Chaos> {
   const runtime = await startLocalRuntime({
     ...options,
+    // Logs of its own: the chaos files run side by side, and metricSum reads a runtime's metrics.
+    logDir: join(process.cwd(), ".steadfast", "logs", `chaos-${process.pid}-${Date.now()}`),
     writeInfo: false,
     sendRate: 200,
     scheduleIntervalMs: 1000,
@@ -107,22 +110,45 @@ export class Chaos {
     send = true,
     options: { address?: (i: number) => string; scheduledAt?: string } = {},
   ): Promise<CampaignRun> {
-    const list = await this.api.expect<{ id: string }>(201, "POST", "/v1/lists", { name: tag });
+    const list = await this.setup<{ id: string }>(201, "POST", "/v1/lists", { name: tag });
     const address = options.address ?? ((i: number) => `${tag}-${i}@chaos.example.net`);
     const emails = Array.from({ length: n }, (_, i) => address(i));
     for (let i = 0; i < n; i += 250) {
-      await this.api.expect(200, "PUT", `/v1/lists/${list.id}/subscribers`, {
+      await this.setup(200, "PUT", `/v1/lists/${list.id}/subscribers`, {
         subscribers: emails.slice(i, i + 250).map((email) => ({ email })),
       });
     }
-    const campaign = await this.api.expect<{ id: string }>(201, "POST", "/v1/campaigns", {
+    const campaign = await this.setup<{ id: string }>(201, "POST", "/v1/campaigns", {
       listId: list.id,
       subject: `Chaos ${tag}`,
       html: "<p>Hello {{email}}</p>",
       ...(options.scheduledAt ? { scheduledAt: options.scheduledAt } : {}),
     });
-    if (send) await this.api.expect(202, "POST", `/v1/campaigns/${campaign.id}/send`);
+    if (send) await this.setup(202, "POST", `/v1/campaigns/${campaign.id}/send`);
     return { id: campaign.id, emails };
+  }
+
+  /**
+   * A call that sets a scenario up, retried on 503 as a client should (the chaos files run side by
+   * side, and a function may still be starting), under one Idempotency-Key so that it applies once.
+   * Nothing a scenario measures goes through here.
+   */
+  private async setup<T = Record<string, unknown>>(
+    status: number,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<T> {
+    const key = { "idempotency-key": randomUUID() };
+    for (let attempt = 1; ; attempt++) {
+      const response = await this.api.request<T>(method, path, body, method === "POST" ? key : {});
+      if (response.status === status) return response.body;
+      if (response.status !== 503 || attempt === 5)
+        throw new Error(
+          `${method} ${path}: expected ${status}, got ${response.status} ${JSON.stringify(response.body)}`,
+        );
+      await new Promise((r) => setTimeout(r, 1_000 * attempt));
+    }
   }
 
   /** The campaign as the API reports it; undefined while the API itself is failing (a fault). */
@@ -213,7 +239,7 @@ export class Chaos {
 
   /** The sum of one metric the functions `role` of `region` emitted so far (their EMF log lines). */
   metricSum(role: string, region: string, metric: string): number {
-    const path = join(process.cwd(), ".steadfast", "logs", `${role}-${region}.log`);
+    const path = join(this.runtime.logDir, `${role}-${region}.log`);
     if (!existsSync(path)) return 0;
     let sum = 0;
     for (const line of readFileSync(path, "utf8").split("\n")) {

@@ -157,7 +157,8 @@ describe("chaos across regions", () => {
   });
 
   it("m. a scheduled campaign whose time comes while both schedulers tick, 2 s lag: 0 duplicates", async () => {
-    const scheduledAt = new Date(Date.now() + 8_000).toISOString();
+    // Time enough to set up 500 subscribers, even beside another chaos file.
+    const scheduledAt = new Date(Date.now() + 15_000).toISOString();
     const run = await chaos.campaign("rm", 500, true, { scheduledAt });
     await waitAt(west, run.id, (c) => c.status === "scheduled", 10_000);
     await chaos.fault({ target: "replication", mode: "lag", ms: 2_000 });
