@@ -63,6 +63,8 @@ export interface LocalInfo {
   /** Fault injection, crashes and statistics: see local/control-routes.ts. */
   readonly controlUrl: string;
   readonly regions: { name: string; apiUrl: string; sesUrl: string }[];
+  /** DynamoDB Local, every region's replica (each region signs with its own name). */
+  readonly dynamodbUrl: string;
   /** The runtime's own process and its emulators (DynamoDB Local's JVM included), by PID. */
   readonly processes: { name: string; pid: number }[];
 }

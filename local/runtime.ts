@@ -293,6 +293,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       apiKey,
       controlUrl,
       regions: regions.map((r) => ({ name: r.name, apiUrl: r.apiUrl, sesUrl: r.sesUrl })),
+      dynamodbUrl: dynamo.url,
       processes: [{ name: "runtime", pid: process.pid }, ...group.pids()],
     };
     if (options.writeInfo ?? true)
