@@ -67,6 +67,23 @@ const schema = z.strictObject({
     "must be an object { rateLimit, burstLimit }",
   ),
   alarmEmail: z.email("must be an email address").optional(),
+  // One public hostname for the API in every region, with health-based failover (Route 53 latency
+  // records): unsubscribe links name it. Without it each region's links name its own stage URL.
+  apiDomain: z
+    .strictObject(
+      {
+        name: z.string("must be a string").toLowerCase().regex(DOMAIN_PATTERN, "must be a DNS domain name"),
+        hostedZoneId: z
+          .string("must be a string")
+          .regex(/^Z[A-Z0-9]{1,31}$/, "must be a Route 53 hosted zone id"),
+        zoneName: z
+          .string("must be a string")
+          .toLowerCase()
+          .regex(DOMAIN_PATTERN, "must be a DNS domain name"),
+      },
+      "must be an object { name, hostedZoneId, zoneName }",
+    )
+    .optional(),
   // The Route 53 public hosted zone that holds senderDomain: the stacks write its DKIM, MAIL FROM
   // and DMARC records. Without it they are stack outputs, to create by hand.
   senderDnsZone: z
@@ -127,6 +144,7 @@ export function parseConfig(raw: unknown): SteadfastConfig {
   checkRegions(config);
   checkFromAddress(config);
   checkSenderDnsZone(config);
+  checkApiDomain(config);
   return config;
 }
 
@@ -215,5 +233,13 @@ function checkSenderDnsZone({ senderDnsZone, senderDomain }: SteadfastConfig): v
       "senderDnsZone",
       `zoneName: ${zoneName} must be senderDomain ${senderDomain} or a parent domain of it`,
     );
+  }
+}
+
+function checkApiDomain({ apiDomain }: SteadfastConfig): void {
+  if (apiDomain === undefined) return;
+  const { name, zoneName } = apiDomain;
+  if (name !== zoneName && !name.endsWith(`.${zoneName}`)) {
+    throw new ConfigError("apiDomain", `name: ${name} must be in the zone ${zoneName}`);
   }
 }

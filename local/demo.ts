@@ -27,10 +27,10 @@ function bar(campaign: CampaignView): string {
 }
 
 const info = readInfo();
-const api = new SteadfastClient(info.apiUrl, info.apiKey);
+const api = new SteadfastClient(info.sharedApiUrl, info.apiKey);
 const health = await api.request("GET", "/health").catch(() => undefined);
 if (health?.status !== 200) {
-  process.stderr.write(`Steadfast at ${info.apiUrl} is not answering; is npm start running?\n`);
+  process.stderr.write(`Steadfast at ${info.sharedApiUrl} is not answering; is npm start running?\n`);
   process.exit(1);
 }
 

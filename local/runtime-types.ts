@@ -15,6 +15,8 @@ export interface LocalRuntimeOptions {
   readonly projectDir?: string;
   /** Port of the first region's API; the others follow. 0 picks free ports. @default 0 */
   readonly apiPort?: number;
+  /** Port of the shared endpoint (routed to a healthy region). @default a free port */
+  readonly sharedApiPort?: number;
   /** @default STEADFAST_API_KEY, else a new random key */
   readonly apiKey?: string;
   /** The send rate (per second, per region) the app is synthesized with; local SES has no real limit. @default 100 */
@@ -58,7 +60,10 @@ export interface LocalRuntimeOptions {
 }
 
 export interface LocalInfo {
+  /** The primary region's API. */
   readonly apiUrl: string;
+  /** The shared hostname: routed to a healthy region, as Route 53 does on AWS (local/shared-endpoint.ts). */
+  readonly sharedApiUrl: string;
   readonly apiKey: string;
   /** Fault injection, crashes and statistics: see local/control-routes.ts. */
   readonly controlUrl: string;

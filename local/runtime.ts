@@ -8,6 +8,7 @@ import { startDynamoDb, startSes, startSqs } from "./emulators.ts";
 import { SqsEventSource } from "./event-source.ts";
 import { FaultProxy } from "./fault-proxy.ts";
 import { FunctionPool } from "./function-pool.ts";
+import { SharedEndpoint } from "./shared-endpoint.ts";
 import { serveHttpApi } from "./http-api.ts";
 import { resolve } from "./intrinsics.ts";
 import { LOCAL_CREDENTIALS, localSesAccount } from "./local-account.ts";
@@ -71,6 +72,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const proxies: FaultProxy[] = [];
   const timers: NodeJS.Timeout[] = [];
   const control = new ControlServer();
+  const shared = new SharedEndpoint();
   let replication: Replication | undefined;
   let stopped = false;
   const stop = async () => {
@@ -78,6 +80,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     stopped = true;
     for (const timer of timers) clearInterval(timer);
     await control.close();
+    await shared.stop();
     await Promise.allSettled(sources.map((s) => s.stop()));
     await replication?.stop();
     await Promise.allSettled(pools.map((p) => p.close()));
@@ -144,6 +147,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     }
     const sesEndpoints = JSON.stringify(Object.fromEntries([...sesProxies].map(([r, p]) => [r, p.url])));
 
+    // The shared hostname is known before the functions start: every mailed URL names it.
+    const sharedUrl = await shared.listen(options.sharedApiPort ?? 0);
     let nextApiPort = options.apiPort ?? 0;
     for (const [i, stack] of regionStacks.entries()) {
       const region = regions[i] as RegionRuntime;
@@ -186,8 +191,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
             memoryMb: Number(props.MemorySize ?? 128),
             environment: {
               ...stringValues(environment),
-              // The API's public URL (an HTTPS stage URL on AWS) is the local API's URL here.
-              ...(environment[ENV.publicApiUrl] !== undefined ? { [ENV.publicApiUrl]: region.apiUrl } : {}),
+              // Mailed URLs name the shared hostname, which outlives any one region.
+              ...(environment[ENV.publicApiUrl] !== undefined ? { [ENV.publicApiUrl]: sharedUrl } : {}),
               PATH: process.env.PATH ?? "",
               AWS_REGION: stack.region,
               AWS_DEFAULT_REGION: stack.region,
@@ -284,12 +289,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       region.outage.serveApi(apiServer, apiPort);
     }
 
+    shared.route(regions);
     registerControlRoutes(control, regions, replication);
     registerFeedbackRoutes(control, new MailboxSimulator(regions, regionStacks, sqs.url));
     const controlUrl = await control.listen();
     const first = regions[0] as RegionRuntime;
     const info: LocalInfo = {
       apiUrl: first.apiUrl,
+      sharedApiUrl: sharedUrl,
       apiKey,
       controlUrl,
       regions: regions.map((r) => ({ name: r.name, apiUrl: r.apiUrl, sesUrl: r.sesUrl })),

@@ -44,7 +44,8 @@ process.stderr.on("error", () => undefined);
 const started = Date.now();
 process.stdout.write("Steadfast: synthesizing the CDK app and starting the emulators...\n");
 runtime = await startLocalRuntime({
-  apiPort: Number(process.env.STEADFAST_PORT ?? 3000),
+  // The shared hostname on STEADFAST_PORT, each region's own API on the ports after it.
+  ...sharedPorts(Number(process.env.STEADFAST_PORT ?? 3000)),
   onWarning: (message) => {
     if (process.env.STEADFAST_VERBOSE) process.stderr.write(`[steadfast] ${message}\n`);
   },
@@ -55,7 +56,7 @@ process.stdout.write(
     "",
     `Steadfast is running locally (ready in ${((Date.now() - started) / 1000).toFixed(1)} s).`,
     "",
-    `  API:      ${info.apiUrl}`,
+    `  API:      ${info.sharedApiUrl}  (the shared hostname: a healthy region answers)`,
     `  API key:  ${info.apiKey}`,
     `  Control:  ${info.controlUrl}  (fault injection, crashes, stats)`,
     ...info.regions.map((r) => `  ${r.name.padEnd(10)} API ${r.apiUrl}   SES inbox ${r.sesUrl}/`),
@@ -65,3 +66,8 @@ process.stdout.write(
     "",
   ].join("\n"),
 );
+
+/** Port 0 (any free port) for everything, or the shared endpoint on `port` and the regions after it. */
+function sharedPorts(port: number): { sharedApiPort: number; apiPort: number } {
+  return port === 0 ? { sharedApiPort: 0, apiPort: 0 } : { sharedApiPort: port, apiPort: port + 1 };
+}

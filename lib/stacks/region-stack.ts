@@ -1,6 +1,13 @@
 import { fileURLToPath } from "node:url";
 import type { StackProps } from "aws-cdk-lib";
-import { CfnOutput, CrossStackReferences, Duration, ReferenceStrength, Stack } from "aws-cdk-lib";
+import {
+  Annotations,
+  CfnOutput,
+  CrossStackReferences,
+  Duration,
+  ReferenceStrength,
+  Stack,
+} from "aws-cdk-lib";
 import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import type * as logs from "aws-cdk-lib/aws-logs";
@@ -14,6 +21,7 @@ import { Fanout } from "../constructs/fanout.ts";
 import { FeedbackPipeline } from "../constructs/feedback-pipeline.ts";
 import { IntakeApi } from "../constructs/intake-api.ts";
 import { Monitoring } from "../constructs/monitoring.ts";
+import { PublicHostname } from "../constructs/public-hostname.ts";
 import { backupCopyVault } from "../constructs/table-backups.ts";
 import { Scheduler } from "../constructs/scheduler.ts";
 import { Sender } from "../constructs/sender.ts";
@@ -57,6 +65,8 @@ export class RegionStack extends Stack {
   public readonly feedback: FeedbackPipeline;
   public readonly alarmTopic: AlarmTopic;
   public readonly monitoring: Monitoring;
+  /** The shared hostname's part in this region, with `apiDomain` configured. */
+  public readonly hostname: PublicHostname | undefined;
   /** Every alarm of the region that notifies the alarm topic (the monitoring's composites among them). */
   public readonly alarms: readonly cloudwatch.AlarmBase[];
 
@@ -135,8 +145,32 @@ export class RegionStack extends Stack {
       ...queues,
       throttle: config.apiThrottle,
     });
-    // Unsubscribe links point at this region's API.
-    this.sender.setPublicApiUrl(this.api.url);
+    // Unsubscribe links name the shared hostname when there is one, else this region's API.
+    this.hostname = config.apiDomain
+      ? new PublicHostname(this, "Hostname", {
+          appName,
+          domain: config.apiDomain,
+          httpApi: this.api.httpApi,
+          stage: this.api.stage,
+        })
+      : undefined;
+    if (this.hostname) {
+      new CfnOutput(this, "SharedApiUrl", {
+        value: this.hostname.url,
+        description: "The API's shared hostname",
+      });
+      new CfnOutput(this, "RegionalApiUrl", {
+        value: this.hostname.regionalUrl,
+        description: "This region's own name",
+      });
+    } else {
+      Annotations.of(this).addWarningV2(
+        "steadfast:no-api-domain",
+        "No apiDomain configured: unsubscribe links name this region's stage URL, which stops working while " +
+          "the region is down or if its API is recreated. Configure apiDomain for one hostname with failover.",
+      );
+    }
+    this.sender.setPublicApiUrl(this.hostname?.url ?? this.api.url);
     new CfnOutput(this, "ApiUrl", { value: this.api.url, description: "Base URL of the HTTP API" });
 
     this.feedback = new FeedbackPipeline(this, "Feedback", {
@@ -197,9 +231,10 @@ export class RegionStack extends Stack {
       },
       tables: [props.audienceTable, props.ledgerTable],
       scheduler: this.scheduler.function,
-      uptimeUrls: [this.api.url],
+      uptimeUrls: [this.api.url, ...(this.hostname ? [this.hostname.url, this.hostname.regionalUrl] : [])],
     });
     this.alarmTopic.notify(this.monitoring.composites);
+    if (this.hostname?.healthAlarm) this.alarmTopic.notify([this.hostname.healthAlarm]);
     this.alarms = this.alarmTopic.alarms;
   }
 }

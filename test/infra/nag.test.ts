@@ -14,8 +14,9 @@ import { shippedContext } from "./support.ts";
 describe.each([
   ["the shipped configuration", {}],
   [
-    "three regions, a DNS zone and an alarm address",
+    "three regions, DNS zones for mail and the API, and an alarm address",
     {
+      apiDomain: { name: "api.example.com", hostedZoneId: "Z0123456789ABCDEFGHIJ", zoneName: "example.com" },
       regions: "us-east-1,us-west-2,us-east-2",
       senderDnsZone: { hostedZoneId: "Z0123456789ABCDEFGHIJ", zoneName: "example.com" },
       alarmEmail: "ops@example.com",

@@ -3,7 +3,7 @@ import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ENV } from "../../lambdas/contracts/env.ts";
-import { controlFaults, SteadfastClient } from "../../local/client.ts";
+import { controlFaults, sesStore, SteadfastClient, waitForCampaign } from "../../local/client.ts";
 import { LOCAL_CREDENTIALS } from "../../local/local-account.ts";
 import { COORDINATION_REGION_ENV, provisionTables } from "../../local/provision.ts";
 import {
@@ -292,5 +292,62 @@ describe("the coordination table (multi-region strong consistency)", () => {
     await expect(read(via(DOWN), key, TABLE)).rejects.toMatchObject({ name: "InternalServerError" });
     await via(HOME).send(new PutCommand({ TableName: TABLE, Item: { ...key, owner: "home" } }));
     expect((await read(via(HOME), key, TABLE))?.owner).toBe("home");
+  });
+});
+
+describe("the shared hostname", () => {
+  it("keeps answering with the primary region down, and a link mailed before the outage works during it", async () => {
+    const shared = new SteadfastClient(runtime.info.sharedApiUrl, runtime.info.apiKey);
+    const email = `shared-${Date.now()}@example.net`;
+    const { id: listId } = await shared.expect<{ id: string }>(201, "POST", "/v1/lists", { name: "Shared" });
+    await shared.expect(200, "PUT", `/v1/lists/${listId}/subscribers`, { subscribers: [{ email }] });
+    const { id } = await shared.expect<{ id: string }>(201, "POST", "/v1/campaigns", {
+      listId,
+      subject: "Shared",
+      html: "<p>Hello</p>",
+    });
+    await shared.expect(202, "POST", `/v1/campaigns/${id}/send`);
+    await waitForCampaign(shared, id, 30_000);
+    const mails = (await Promise.all(runtime.info.regions.map((r) => sesStore(r.sesUrl)))).flat();
+    const html = mails.find((m) => m.destination.to.includes(email))?.body.html ?? "";
+    const link = /href="([^"]*\/u\/[^"]+)"/.exec(html)?.[1] ?? "";
+    expect(link.startsWith(`${runtime.info.sharedApiUrl}/u/`), link).toBe(true);
+    expect((await fetch(`${runtime.info.sharedApiUrl}/health`)).headers.get("x-steadfast-region")).toBe(HOME);
+
+    await control("POST", { target: "region", region: HOME, mode: "down" });
+    const downAt = Date.now();
+    const listed = await shared.request("GET", `/v1/lists/${listId}`);
+    const failoverMs = Date.now() - downAt;
+    expect([listed.status, listed.headers.get("x-steadfast-region")]).toEqual([200, DOWN]);
+    const unsubscribed = await fetch(link, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "List-Unsubscribe=One-Click",
+    });
+    expect([unsubscribed.status, unsubscribed.headers.get("x-steadfast-region")]).toEqual([200, DOWN]);
+    console.info(`shared hostname: first answer ${failoverMs} ms after the primary region went down`);
+
+    await control("DELETE");
+    // Back: the primary answers again once its health check passes, and has the unsubscribe.
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const health = await fetch(`${runtime.info.sharedApiUrl}/health`);
+      if (health.headers.get("x-steadfast-region") === HOME) break;
+      if (Date.now() > deadline)
+        throw new Error("the primary region never came back behind the shared hostname");
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    // The unsubscribe written in the other region while this one was down replicates here.
+    const replicatedBy = Date.now() + 10_000;
+    let status = "";
+    while (status !== "unsubscribed" && Date.now() < replicatedBy) {
+      const subscriber = await apiOf(HOME).request<{ status: string }>(
+        "GET",
+        `/v1/lists/${listId}/subscribers/${encodeURIComponent(email)}`,
+      );
+      status = subscriber.body.status;
+      if (status !== "unsubscribed") await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(status).toBe("unsubscribed");
   });
 });
