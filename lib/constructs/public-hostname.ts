@@ -7,7 +7,7 @@ import * as targets from "aws-cdk-lib/aws-route53-targets";
 import { Construct } from "constructs";
 import { RUNBOOK, withRunbook } from "../runbook.ts";
 
-export interface ApiDomain {
+interface ApiDomain {
   /** The shared name clients and mailed links use, e.g. api.example.com. */
   readonly name: string;
   readonly hostedZoneId: string;
@@ -22,7 +22,7 @@ export interface PublicHostnameProps {
 }
 
 /** This region's own name under the shared one: `<region>.<name>`. */
-export const regionalName = (domain: ApiDomain, region: string): string => `${region}.${domain.name}`;
+const regionalName = (domain: ApiDomain, region: string): string => `${region}.${domain.name}`;
 
 /**
  * One public hostname for the whole deployment, with health-based failover: in each region, an ACM
