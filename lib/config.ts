@@ -31,6 +31,15 @@ const APP_NAME_PATTERN = /^[a-z][a-z0-9-]{1,31}$/;
 const positive = (what: string) => z.number(`must be a number (${what})`).positive(`must be > 0 (${what})`);
 const positiveInt = (what: string) => positive(what).int(`must be an integer (${what})`);
 
+const dnsName = () =>
+  z.string("must be a string").toLowerCase().regex(DOMAIN_PATTERN, "must be a DNS domain name");
+
+/** A Route 53 public hosted zone, by id and name. */
+const hostedZone = {
+  hostedZoneId: z.string("must be a string").regex(/^Z[A-Z0-9]{1,31}$/, "must be a Route 53 hosted zone id"),
+  zoneName: dnsName(),
+};
+
 const schema = z.strictObject({
   appName: z
     .string("must be a string")
@@ -47,7 +56,7 @@ const schema = z.strictObject({
       "must be a list of AWS regions",
     )
     .min(1, "must list at least one region"),
-  senderDomain: z.string("must be a string").toLowerCase().regex(DOMAIN_PATTERN, "must be a DNS domain name"),
+  senderDomain: dnsName(),
   fromAddress: z.email("must be an email address"),
   maxSendRate: positive("emails per second"),
   ledgerRetentionDays: positiveInt("days"),
@@ -70,36 +79,11 @@ const schema = z.strictObject({
   // One public hostname for the API in every region, with health-based failover (Route 53 latency
   // records): unsubscribe links name it. Without it each region's links name its own stage URL.
   apiDomain: z
-    .strictObject(
-      {
-        name: z.string("must be a string").toLowerCase().regex(DOMAIN_PATTERN, "must be a DNS domain name"),
-        hostedZoneId: z
-          .string("must be a string")
-          .regex(/^Z[A-Z0-9]{1,31}$/, "must be a Route 53 hosted zone id"),
-        zoneName: z
-          .string("must be a string")
-          .toLowerCase()
-          .regex(DOMAIN_PATTERN, "must be a DNS domain name"),
-      },
-      "must be an object { name, hostedZoneId, zoneName }",
-    )
+    .strictObject({ name: dnsName(), ...hostedZone }, "must be an object { name, hostedZoneId, zoneName }")
     .optional(),
   // The Route 53 public hosted zone that holds senderDomain: the stacks write its DKIM, MAIL FROM
   // and DMARC records. Without it they are stack outputs, to create by hand.
-  senderDnsZone: z
-    .strictObject(
-      {
-        hostedZoneId: z
-          .string("must be a string")
-          .regex(/^Z[A-Z0-9]{1,31}$/, "must be a Route 53 hosted zone id"),
-        zoneName: z
-          .string("must be a string")
-          .toLowerCase()
-          .regex(DOMAIN_PATTERN, "must be a DNS domain name"),
-      },
-      "must be an object { hostedZoneId, zoneName }",
-    )
-    .optional(),
+  senderDnsZone: z.strictObject(hostedZone, "must be an object { hostedZoneId, zoneName }").optional(),
   // Lambda's SQS event source accepts a maximum concurrency between 2 and 1000.
   // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
   senderConcurrency: positiveInt("concurrent senders")
