@@ -151,7 +151,30 @@ function processInfo(pid: number): { ppid: number; command: string } | undefined
   }
 }
 
-export function freePort(): Promise<number> {
+/**
+ * A port nothing listens on, for a server the runtime starts (and, for a region that goes down and
+ * comes back, starts again on the same port). Outside tests, any free port the system gives. In a
+ * test worker (VITEST_POOL_ID), ports come from a range of that worker's own below the system's
+ * ephemeral range: a port a region let go during an outage is never handed to a runtime of
+ * another worker running beside it.
+ */
+export async function freePort(): Promise<number> {
+  const worker = Number(process.env.VITEST_POOL_ID);
+  if (!Number.isInteger(worker) || worker < 1) return systemPort();
+  const base = WORKER_PORT_BASE + (worker - 1) * WORKER_PORT_SPAN;
+  for (let tries = 0; tries < WORKER_PORT_SPAN; tries++) {
+    const port = base + (nextWorkerPort++ % WORKER_PORT_SPAN);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port in ${base}-${base + WORKER_PORT_SPAN - 1}`);
+}
+
+/** Below Linux's default ephemeral range (32768-60999) and macOS's (49152-65535). */
+const WORKER_PORT_BASE = 20_000;
+const WORKER_PORT_SPAN = 1_000;
+let nextWorkerPort = Math.floor(Math.random() * WORKER_PORT_SPAN);
+
+function systemPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
@@ -162,6 +185,15 @@ export function freePort(): Promise<number> {
         typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
       );
     });
+  });
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.unref();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
 }
 
