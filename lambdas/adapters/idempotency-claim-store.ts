@@ -7,7 +7,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { isConditionalFailure, isReplicatedWriteConflict } from "./dynamo/errors.ts";
 import { idempotencyClaimKey } from "./dynamo/keys.ts";
-import { IDEMPOTENCY_TTL_SECONDS, IN_PROGRESS_LEASE_SECONDS } from "./idempotency-store.ts";
+import { inProgress } from "./idempotency-store.ts";
 
 /** Which region runs a request under an Idempotency-Key. */
 export type ClaimResult =
@@ -37,7 +37,7 @@ export class IdempotencyClaimStore {
   ) {}
 
   async claim(scope: string, key: string, requestHash: string, nowMs: number): Promise<ClaimResult> {
-    const now = Math.floor(nowMs / 1000);
+    const taken = inProgress(requestHash, Math.floor(nowMs / 1000));
     try {
       await this.db.send(
         new PutCommand({
@@ -45,20 +45,9 @@ export class IdempotencyClaimStore {
           Item: {
             ...idempotencyClaimKey(scope, key),
             region: this.region,
-            requestHash,
-            state: "in_progress",
-            leaseUntil: now + IN_PROGRESS_LEASE_SECONDS,
-            expiresAt: now + IDEMPOTENCY_TTL_SECONDS,
+            ...taken.item,
           },
-          ConditionExpression:
-            "attribute_not_exists(pk) OR #expiresAt < :now OR (#state = :in_progress AND #lease < :now AND #hash = :hash)",
-          ExpressionAttributeNames: {
-            "#state": "state",
-            "#expiresAt": "expiresAt",
-            "#lease": "leaseUntil",
-            "#hash": "requestHash",
-          },
-          ExpressionAttributeValues: { ":now": now, ":in_progress": "in_progress", ":hash": requestHash },
+          ...taken.condition,
         }),
       );
       return { kind: "here" };

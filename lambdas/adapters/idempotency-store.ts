@@ -23,11 +23,39 @@ export type BeginResult =
   | { readonly kind: "in_progress" };
 
 /** How long a key is remembered (the API promises 24 hours). */
-export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 /** A claim older than this is considered abandoned (the API function times out after 10 s). */
-export const IN_PROGRESS_LEASE_SECONDS = 60;
+const IN_PROGRESS_LEASE_SECONDS = 60;
 /** DynamoDB items are at most 400 KB: bigger responses are kept without their largest fields. */
 const MAX_STORED_BYTES = 300 * 1024;
+
+/**
+ * A key taken for a request now in progress, and the condition under which it may be taken: nobody
+ * holds it, or its record expired (TTL deletion is lazy, up to days; MRSC tables have none), or the
+ * same request's holder died mid-way (its lease ran out). Shared by the replica's records and the
+ * cross-region claims (IdempotencyClaimStore).
+ */
+export function inProgress(requestHash: string, nowSeconds: number) {
+  return {
+    item: {
+      requestHash,
+      state: "in_progress",
+      leaseUntil: nowSeconds + IN_PROGRESS_LEASE_SECONDS,
+      expiresAt: nowSeconds + IDEMPOTENCY_TTL_SECONDS,
+    },
+    condition: {
+      ConditionExpression:
+        "attribute_not_exists(pk) OR #expiresAt < :now OR (#state = :in_progress AND #lease < :now AND #hash = :hash)",
+      ExpressionAttributeNames: {
+        "#state": "state",
+        "#expiresAt": "expiresAt",
+        "#lease": "leaseUntil",
+        "#hash": "requestHash",
+      },
+      ExpressionAttributeValues: { ":now": nowSeconds, ":in_progress": "in_progress", ":hash": requestHash },
+    },
+  };
+}
 
 /**
  * Idempotency records in the audience table (`IDEMPOTENCY#<api key id>#<key>`), expiring by TTL.
@@ -42,7 +70,7 @@ export class IdempotencyStore {
   ) {}
 
   async begin(scope: string, key: string, requestHash: string, nowMs: number): Promise<BeginResult> {
-    const now = Math.floor(nowMs / 1000);
+    const taken = inProgress(requestHash, Math.floor(nowMs / 1000));
     const itemKey = idempotencyKey(scope, key);
     try {
       await this.db.send(
@@ -51,22 +79,9 @@ export class IdempotencyStore {
           Item: {
             ...itemKey,
             type: "idempotency",
-            requestHash,
-            state: "in_progress",
-            leaseUntil: now + IN_PROGRESS_LEASE_SECONDS,
-            expiresAt: now + IDEMPOTENCY_TTL_SECONDS,
+            ...taken.item,
           },
-          // TTL deletion is lazy (up to days), so an expired record counts as absent; so does a
-          // claim whose owner died.
-          ConditionExpression:
-            "attribute_not_exists(pk) OR #expiresAt < :now OR (#state = :in_progress AND #lease < :now AND #hash = :hash)",
-          ExpressionAttributeNames: {
-            "#state": "state",
-            "#expiresAt": "expiresAt",
-            "#lease": "leaseUntil",
-            "#hash": "requestHash",
-          },
-          ExpressionAttributeValues: { ":now": now, ":in_progress": "in_progress", ":hash": requestHash },
+          ...taken.condition,
         }),
       );
       return { kind: "started" };
