@@ -27,6 +27,7 @@ import {
   type Key,
 } from "./dynamo/keys.ts";
 import { queryAll } from "./dynamo/query.ts";
+import { FanoutCheckpoint } from "./fanout-checkpoint.ts";
 import { sumCounters } from "./campaign-counter-store.ts";
 import { toIntent } from "./campaign-intent-store.ts";
 import type { Page } from "./list-store.ts";
@@ -63,10 +64,15 @@ type Item = Record<string, unknown>;
  * counters and control calls from other regions live in their own per-region items beside it.
  */
 export class CampaignStore {
+  /** The fan-out's checkpoint and lease on the control item. */
+  readonly fanout: FanoutCheckpoint;
+
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
-  ) {}
+  ) {
+    this.fanout = new FanoutCheckpoint(db, table);
+  }
 
   async create(campaign: Campaign): Promise<void> {
     const { control, content } = splitContent(campaign);
@@ -320,79 +326,6 @@ export class CampaignStore {
     });
   }
 
-  /**
-   * Takes (or renews) the campaign's fan-out lease for `owner` and records which page it is about to
-   * write. Only one fan-out worker writes a campaign at a time; returns false if another holds it.
-   * Returns the page marker found before this call, so a worker can tell a page that was started
-   * before (and may have ledger items already) from a fresh one.
-   */
-  async startFanoutPage(
-    id: string,
-    owner: string,
-    page: string,
-    nowMs: number,
-    leaseMs: number,
-  ): Promise<{ acquired: boolean; previousPage?: string }> {
-    try {
-      const out = await this.update(id, {
-        UpdateExpression: "SET fanoutOwner = :owner, fanoutLeaseUntil = :until, fanoutPage = :page",
-        ConditionExpression:
-          "attribute_not_exists(fanoutOwner) OR fanoutOwner = :owner OR fanoutLeaseUntil < :now",
-        ExpressionAttributeValues: {
-          ":owner": owner,
-          ":until": nowMs + leaseMs,
-          ":page": page,
-          ":now": nowMs,
-        },
-        ReturnValues: "UPDATED_OLD",
-      });
-      const previous = out.Attributes?.fanoutPage as string | undefined;
-      return { acquired: true, ...(previous ? { previousPage: previous } : {}) };
-    } catch (error) {
-      if (isConditionalFailure(error)) return { acquired: false };
-      throw error;
-    }
-  }
-
-  /**
-   * Lets go of the fan-out lease `owner` holds (it handed the campaign on to a new invocation), so
-   * the next worker need not wait for it to run out. Nothing happens if another worker holds it.
-   */
-  async releaseFanout(id: string, owner: string): Promise<void> {
-    await this.conditional(id, {
-      UpdateExpression: "REMOVE fanoutOwner, fanoutLeaseUntil",
-      ConditionExpression: "fanoutOwner = :owner",
-      ExpressionAttributeValues: { ":owner": owner },
-    });
-  }
-
-  /**
-   * Advances the fan-out checkpoint from `expected` to `next`. The condition makes the checkpoint
-   * move forward exactly once per page even when two fan-out workers race on one campaign.
-   */
-  async advanceFanout(
-    id: string,
-    expected: string | undefined,
-    next: string | undefined,
-    now: string,
-  ): Promise<boolean> {
-    const done = next === undefined;
-    return this.conditional(id, {
-      UpdateExpression: done
-        ? "SET fanoutDone = :true, updatedAt = :now REMOVE fanoutCursor"
-        : "SET fanoutCursor = :next, updatedAt = :now",
-      ConditionExpression:
-        expected === undefined
-          ? "attribute_not_exists(fanoutCursor) AND attribute_not_exists(fanoutDone)"
-          : "fanoutCursor = :expected",
-      ExpressionAttributeValues: {
-        ":now": now,
-        ...(done ? { ":true": true } : { ":next": next }),
-        ...(expected === undefined ? {} : { ":expected": expected }),
-      },
-    });
-  }
-
   /** Stores the final counts of a campaign that ended without being sent in full (cancelled). */
   async freezeCounts(id: string, counts: RecipientCounts, now: string): Promise<void> {
     await this.update(id, {
@@ -412,11 +345,17 @@ export class CampaignStore {
 
   /**
    * A region that took the campaign over records itself as the owner and asks its watch to
-   * re-enqueue every recipient not yet terminal at its next tick (`requeueAll`).
+   * re-enqueue every recipient not yet terminal at its next tick (`requeueAll`). With
+   * `restartFanout` (a campaign on its way) the fan-out checkpoint and lease are cleared, so the
+   * list is fanned out again here: the ledger items the gone region wrote last may never have
+   * reached this replica, and the fan-out re-creates them (conditionally: existing items are left).
    */
-  async adopt(id: string, ownerRegion: string, now: string): Promise<void> {
+  async adopt(id: string, ownerRegion: string, now: string, restartFanout: boolean): Promise<void> {
+    const restart = restartFanout
+      ? " REMOVE fanoutDone, fanoutCursor, fanoutOwner, fanoutLeaseUntil, fanoutPage"
+      : "";
     await this.update(id, {
-      UpdateExpression: "SET ownerRegion = :owner, takenOverAt = :now, requeueAll = :true",
+      UpdateExpression: `SET ownerRegion = :owner, takenOverAt = :now, requeueAll = :true, updatedAt = :now${restart}`,
       ExpressionAttributeValues: { ":owner": ownerRegion, ":now": now, ":true": true },
     });
   }

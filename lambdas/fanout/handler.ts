@@ -64,7 +64,7 @@ export async function fanOut(message: FanoutMessage, remainingMs: () => number):
     const standing = await standings.get(campaign.id);
     if (!(await mayFanOut(campaign.id, standing))) return;
     const leaseTakenAt = Date.now();
-    const lease = await campaigns.startFanoutPage(campaign.id, owner, pageKey, leaseTakenAt, LEASE_MS);
+    const lease = await campaigns.fanout.startPage(campaign.id, owner, pageKey, leaseTakenAt, LEASE_MS);
     if (!lease.acquired) {
       // Another worker holds the campaign. Come back after its lease: if it died, this message
       // takes over from the checkpoint; if it finished, there is nothing left to do.
@@ -93,7 +93,7 @@ export async function fanOut(message: FanoutMessage, remainingMs: () => number):
         recipients: group,
       })),
     );
-    const advanced = await campaigns.advanceFanout(campaign.id, cursor, page.next, now());
+    const advanced = await campaigns.fanout.advance(campaign.id, cursor, page.next, now());
     metrics.addMetric(METRIC.recipientsQueued, "Count", created);
     if (!advanced) {
       logger.info("another fan-out worker moved the checkpoint; leaving the campaign to it", {
@@ -109,7 +109,7 @@ export async function fanOut(message: FanoutMessage, remainingMs: () => number):
     if (remainingMs() < RESERVE_MS) {
       // Let go first, so the next invocation starts at once; a crash in between leaves no lease
       // and an idle checkpoint, which the scheduler's watch picks up.
-      await campaigns.releaseFanout(campaign.id, owner);
+      await campaigns.fanout.release(campaign.id, owner);
       await queue.send(fanoutQueueUrl, { campaignId: campaign.id } satisfies FanoutMessage);
       logger.info("fan-out continues in a new invocation", { campaignId: campaign.id });
       return;

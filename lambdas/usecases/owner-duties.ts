@@ -58,22 +58,24 @@ const ON_ITS_WAY: ReadonlySet<CampaignStatus> = new Set(["queued", "sending", "p
 
 /**
  * Takes a campaign over from an owner whose lease ran out, and adopts it: records this region as
- * the owner on the campaign item, re-enqueues an unfinished fan-out here at once, and marks the
- * campaign so the watch re-enqueues every recipient not yet terminal (`requeueAll`). What the
- * gone region had in flight is the cross-region duplicate window (README, "one duplicate window").
+ * the owner on the campaign item, fans a campaign on its way out again here at once, and marks the
+ * campaign so the watch re-enqueues every recipient not yet terminal (`requeueAll`). The fan-out
+ * runs again even when the gone region had finished it: the ledger items it wrote last may not
+ * have replicated before it was lost (they stay in its replica until it returns), and a campaign
+ * must not be completed here without them. What the gone region had in flight is the
+ * cross-region duplicate window (README, "one duplicate window").
  */
 export async function takeOver(deps: OwnerDeps, campaignId: string): Promise<TakeoverOutcome> {
   const outcome = await takeOverOwner(deps.ownership, campaignId);
   if (outcome.kind !== "taken") return outcome;
   const now = new Date().toISOString();
-  await deps.campaigns.adopt(campaignId, deps.ownership.region, now);
-  const campaign = await deps.campaigns.get(campaignId, true);
-  if (campaign && ON_ITS_WAY.has(campaign.status)) {
-    await deps.agenda.markActive(campaignId, campaign.listId, now);
-    if (!campaign.fanoutDone) {
-      await deps.queue.send(deps.fanoutQueueUrl, { campaignId });
-      await deps.campaigns.markFanoutEnqueued(campaignId, now);
-    }
+  const before = await deps.campaigns.get(campaignId, true);
+  const onItsWay = before !== undefined && ON_ITS_WAY.has(before.status);
+  await deps.campaigns.adopt(campaignId, deps.ownership.region, now, onItsWay);
+  if (before && onItsWay) {
+    await deps.agenda.markActive(campaignId, before.listId, now);
+    await deps.queue.send(deps.fanoutQueueUrl, { campaignId });
+    await deps.campaigns.markFanoutEnqueued(campaignId, now);
   }
   return outcome;
 }

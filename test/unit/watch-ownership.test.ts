@@ -33,9 +33,14 @@ async function watchAs(region: string, owner: OwnerRecord, campaign: Partial<Sto
       },
       recordWatch: async () => void writes.push("recordWatch"),
       markIntentApplied: async (_id: string, r: string) => void writes.push(`applied:${r}`),
-      adopt: async (_id: string, r: string) => {
-        writes.push(`adopt:${r}`);
-        stored = { ...stored, ownerRegion: r, requeueAll: true };
+      adopt: async (_id: string, r: string, _now: string, restartFanout: boolean) => {
+        writes.push(`adopt:${r}${restartFanout ? ":restart-fanout" : ""}`);
+        stored = {
+          ...stored,
+          ownerRegion: r,
+          requeueAll: true,
+          ...(restartFanout ? { fanoutDone: false } : {}),
+        };
       },
       clearRequeueAll: async () => void writes.push("clearRequeueAll"),
       markFanoutEnqueued: async () => {},
@@ -74,7 +79,10 @@ describe("the watch and campaign owners", () => {
     const first = await watchAs("us-west-2", gone);
     expect(first.report.takenOver).toBe(1);
     expect(first.records.get("c1")).toMatchObject({ ownerRegion: "us-west-2", epoch: 2 });
-    expect(first.writes).toContain("adopt:us-west-2");
+    // The gone owner had finished the fan-out, but its last ledger items may not have replicated:
+    // the list is fanned out again here before the campaign can complete.
+    expect(first.writes).toContain("adopt:us-west-2:restart-fanout");
+    expect(first.enqueued).toEqual([{ campaignId: "c1" }]);
     // The next tick (the campaign now carries requeueAll): the gone region's claims count as run out.
     const next = await watchAs(
       "us-west-2",
