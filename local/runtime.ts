@@ -25,6 +25,7 @@ import {
   httpApiFunction,
   maxConcurrencyFor,
   rateMs,
+  functionIdOf,
   refTarget,
   resourcesOf,
   scalar,
@@ -224,7 +225,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
       for (const [, mapping] of resourcesOf(stack, "AWS::Lambda::EventSourceMapping")) {
         const props = mapping.Properties ?? {};
-        const functionId = refTarget(props.FunctionName);
+        const functionId = functionIdOf(stack, props.FunctionName);
         const queueId = refTarget(props.EventSourceArn);
         const pool = functionId ? functions.get(functionId) : undefined;
         const queue = queueId ? region.queues.get(queueId) : undefined;
@@ -257,7 +258,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         const everyMs = options.scheduleIntervalMs ?? rateMs(scalar(rule.Properties?.ScheduleExpression, ""));
         const targetsOf = (rule.Properties?.Targets as { Arn?: unknown }[] | undefined) ?? [];
         for (const target of targetsOf) {
-          const pool = functions.get(refTarget(target.Arn) ?? "");
+          const pool = functions.get(functionIdOf(stack, target.Arn) ?? "");
           if (!pool || !everyMs) continue;
           let running = false;
           timers.push(

@@ -39,13 +39,39 @@ export function refTarget(value: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * The logical id of the function a reference names, through an alias or a version of it (triggers
+ * invoke the `live` alias on AWS; locally there is one copy of the code, the function's).
+ */
+export function functionIdOf(stack: StackTemplate, value: unknown): string | undefined {
+  for (const id of referencedIds(value)) {
+    const resource = stack.resources[id];
+    if (resource?.Type === "AWS::Lambda::Function") return id;
+    if (resource?.Type === "AWS::Lambda::Alias" || resource?.Type === "AWS::Lambda::Version")
+      return functionIdOf(stack, resource.Properties?.FunctionName);
+  }
+  return undefined;
+}
+
+/**
+ * Every logical id a value refers to, however deep in intrinsics (an event source names an alias
+ * as `Fn::Join` of the function name taken from the alias's ARN and `:live`).
+ */
+function referencedIds(value: unknown): string[] {
+  const direct = refTarget(value);
+  if (direct !== undefined) return [direct];
+  if (Array.isArray(value)) return value.flatMap(referencedIds);
+  if (value && typeof value === "object") return Object.values(value).flatMap(referencedIds);
+  return [];
+}
+
 export function stringValues(env: Record<string, unknown>): Record<string, string> {
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)]));
 }
 
 export function maxConcurrencyFor(stack: StackTemplate, functionId: string): number | undefined {
   for (const [, mapping] of resourcesOf(stack, "AWS::Lambda::EventSourceMapping")) {
-    if (refTarget(mapping.Properties?.FunctionName) === functionId) {
+    if (functionIdOf(stack, mapping.Properties?.FunctionName) === functionId) {
       return Number(
         (mapping.Properties?.ScalingConfig as { MaximumConcurrency?: number })?.MaximumConcurrency ?? 5,
       );
@@ -66,8 +92,8 @@ export function assetModule(assembly: Assembly, resource: CfnResource): string {
 /** The function behind the HTTP API's routes (an AWS_PROXY integration whose URI is a function ARN). */
 export function httpApiFunction(stack: StackTemplate): string | undefined {
   for (const [, integration] of resourcesOf(stack, "AWS::ApiGatewayV2::Integration")) {
-    const target = refTarget(integration.Properties?.IntegrationUri);
-    if (target && stack.resources[target]?.Type === "AWS::Lambda::Function") return target;
+    const target = functionIdOf(stack, integration.Properties?.IntegrationUri);
+    if (target) return target;
   }
   return undefined;
 }

@@ -53,7 +53,7 @@ export class AudienceJobs extends Construct {
     this.function.bindTable(ENV.ledgerTable, props.ledgerTable, "readWrite", LEDGER_INDEXES);
     // Sends the continuation of a list erasure.
     this.function.bindQueue(ENV.audienceJobsQueueUrl, this.queue, "send");
-    this.queue.addConsumer(this.function.function, { batchSize: 1, maxConcurrency: 2 });
+    this.queue.addConsumer(this.function.function, { batchSize: 1, maxConcurrency: 2 }, this.function.alias);
 
     this.alarms = [...this.queue.alarms, this.function.errorsAlarm];
   }

@@ -68,7 +68,7 @@ export class Fanout extends Construct {
     this.function.bindQueue(ENV.sendQueueUrl, props.sendQueue, "send");
     // Fan-out re-enqueues a continuation message when a page of the audience is done.
     this.function.bindQueue(ENV.fanoutQueueUrl, this.queue, "send");
-    this.queue.addConsumer(this.function.function, { batchSize: 1, maxConcurrency: 2 });
+    this.queue.addConsumer(this.function.function, { batchSize: 1, maxConcurrency: 2 }, this.function.alias);
 
     this.alarms = [...this.queue.alarms, this.function.errorsAlarm];
   }

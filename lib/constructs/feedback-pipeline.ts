@@ -95,11 +95,15 @@ export class FeedbackPipeline extends Construct {
     this.function.bindQueue(ENV.feedbackQueueUrl, this.queue, "consume");
     // Unparseable events are moved to the DLQ at once.
     this.function.bindQueue(ENV.feedbackDlqUrl, this.queue, "deadLetter");
-    this.queue.addConsumer(this.function.function, {
-      batchSize: 10,
-      maxBatchingWindow: FEEDBACK_BATCHING_WINDOW,
-      maxConcurrency: 2,
-    });
+    this.queue.addConsumer(
+      this.function.function,
+      {
+        batchSize: 10,
+        maxBatchingWindow: FEEDBACK_BATCHING_WINDOW,
+        maxConcurrency: 2,
+      },
+      this.function.alias,
+    );
 
     // SES publishes to the default bus only.
     // https://docs.aws.amazon.com/ses/latest/dg/event-publishing-add-event-destination-eventbridge.html

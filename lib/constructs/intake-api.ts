@@ -127,7 +127,7 @@ export class IntakeApi extends Construct {
       new iam.PolicyStatement({ actions: ["cloudwatch:GetMetricData"], resources: ["*"] }),
     );
 
-    const integration = new HttpLambdaIntegration("ApiIntegration", fn.function, {
+    const integration = new HttpLambdaIntegration("ApiIntegration", fn.alias, {
       payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
     });
     // Routes carry no API Gateway authorizer: every /v1 route authenticates in the function
@@ -208,6 +208,8 @@ export class IntakeApi extends Construct {
         evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
+    // A version that answers 5xx without throwing is rolled back as well.
+    fn.addRollbackAlarm(this.serverErrorAlarm);
     this.alarms = [fn.errorsAlarm, this.serverErrorAlarm];
   }
 }

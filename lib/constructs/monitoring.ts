@@ -234,7 +234,7 @@ export class Monitoring extends Construct {
     // --- The pipeline's own metrics.
     const sent = pipeline("sender", METRIC.emailsSent);
     const failed = pipeline("sender", METRIC.sendFailed);
-    alarm(
+    const sendFailureRate = alarm(
       "send-failure-rate",
       new cloudwatch.MathExpression({
         label: "failed %",
@@ -250,6 +250,8 @@ export class Monitoring extends Construct {
         evaluationPeriods: 1,
       },
     );
+    // A sender version that fails sends without throwing is rolled back as well.
+    props.functions.sender?.addRollbackAlarm(sendFailureRate);
     const count = (name: string, metricName: string, description: string, runbook: RunbookSection) =>
       alarm(name, pipeline("sender", metricName), {
         description,

@@ -139,10 +139,15 @@ export class QueueWithDlq extends Construct {
   }
 
   /**
-   * Subscribes `fn` to the queue with partial batch responses enabled. Throws if the function
-   * or its batching window outlast what the visibility timeout was sized for.
+   * Subscribes `fn` to the queue with partial batch responses enabled, invoked `via` an alias of
+   * it if given (the one its deployments shift). Throws if the function or its batching window
+   * outlast what the visibility timeout was sized for.
    */
-  public addConsumer(fn: lambda.Function, options: SqsEventSourceProps = {}): void {
+  public addConsumer(
+    fn: lambda.Function,
+    options: SqsEventSourceProps = {},
+    via: lambda.IFunction = fn,
+  ): void {
     const timeout = fn.timeout ?? Duration.seconds(3);
     if (timeout.toSeconds() > this.consumerTimeout.toSeconds()) {
       throw new Error(
@@ -159,7 +164,7 @@ export class QueueWithDlq extends Construct {
     }
     // Partial batch responses: only the failed messages return to the queue.
     // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
-    fn.addEventSource(new SqsEventSource(this.queue, { ...options, reportBatchItemFailures: true }));
+    via.addEventSource(new SqsEventSource(this.queue, { ...options, reportBatchItemFailures: true }));
   }
 
   private validateVisibilityTimeout(explicit: Duration | undefined): Duration {

@@ -86,7 +86,7 @@ export class Scheduler extends Construct {
       "AwsSolutions::AwsSolutions-SQS3":
         "It holds failed ticks: the end of the line; any message in it alarms",
     });
-    this.function.function.configureAsyncInvoke({
+    this.function.alias.configureAsyncInvoke({
       retryAttempts: 0,
       onFailure: new SqsDestination(this.failedTicks),
     });
@@ -96,7 +96,7 @@ export class Scheduler extends Construct {
       // A tick EventBridge could not deliver (Lambda throttled it, or refused it) is recorded with
       // the failed ones.
       targets: [
-        new targets.LambdaFunction(this.function.function, {
+        new targets.LambdaFunction(this.function.alias, {
           retryAttempts: 0,
           deadLetterQueue: this.failedTicks,
         }),

@@ -106,11 +106,15 @@ export class Sender extends Construct {
     this.function.bindQueue(ENV.sendQueueUrl, this.queue, "send");
     this.function.bindSecret(ENV.unsubscribeSecretId, props.unsubscribeKey);
     props.identity.grantSend(this.function);
-    this.queue.addConsumer(this.function.function, {
-      batchSize: 4,
-      maxBatchingWindow: SENDER_BATCHING_WINDOW,
-      maxConcurrency: concurrency,
-    });
+    this.queue.addConsumer(
+      this.function.function,
+      {
+        batchSize: 4,
+        maxBatchingWindow: SENDER_BATCHING_WINDOW,
+        maxConcurrency: concurrency,
+      },
+      this.function.alias,
+    );
 
     const enforcementAlarm = pipelineCountAlarm(this, "SesEnforcementAlarm", {
       service: "sender",

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { Duration, RemovalPolicy, Stack, Token } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as codedeploy from "aws-cdk-lib/aws-codedeploy";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
@@ -94,13 +95,36 @@ const TABLE_WRITE = [
   "dynamodb:DeleteItem",
 ];
 
+/** The alias every trigger invokes: API Gateway, SQS event sources and EventBridge. */
+const LIVE_ALIAS = "live";
+
+/**
+ * How a new version takes over the alias: 10 % of invocations for 5 minutes, then all. CodeDeploy
+ * rolls back if an alarm of the deployment group fires in that time.
+ */
+const DEPLOYMENT_CONFIG = codedeploy.LambdaDeploymentConfig.CANARY_10PERCENT_5MINUTES;
+
+/** One CodeDeploy application per stack holds the deployment groups of all its functions. */
+function deploymentsOf(scope: Construct): codedeploy.LambdaApplication {
+  const stack = Stack.of(scope);
+  const existing = stack.node.tryFindChild("Deployments");
+  return existing instanceof codedeploy.LambdaApplication
+    ? existing
+    : new codedeploy.LambdaApplication(stack, "Deployments");
+}
+
 /**
  * A bundled Node.js Lambda function with the project's conventions: arm64, X-Ray tracing,
  * its own log group with finite retention, an ESM bundle that includes the AWS SDK, the
- * Powertools environment, and an alarm on any error.
+ * Powertools environment, and an alarm on any error. Triggers invoke its `live` alias; each deploy
+ * publishes a version and shifts the alias to it as a CodeDeploy canary, rolled back automatically
+ * when the errors alarm (or another alarm given to {@link addRollbackAlarm}) fires.
  */
 export class ServiceFunction extends Construct implements iam.IGrantable {
   public readonly function: NodejsFunction;
+  /** What triggers invoke (API Gateway, event sources, EventBridge): the version CodeDeploy shifts to. */
+  public readonly alias: lambda.Alias;
+  public readonly deployment: codedeploy.LambdaDeploymentGroup;
   public readonly logGroup: logs.LogGroup;
   public readonly errorsAlarm: cloudwatch.Alarm;
   public readonly grantPrincipal: iam.IPrincipal;
@@ -189,8 +213,9 @@ export class ServiceFunction extends Construct implements iam.IGrantable {
         "SQS event sources take no on-failure destination: failed messages go to the queue's own DLQ after maxReceiveCount",
     });
 
+    // One-minute periods: a canary's five minutes are evaluated while it runs.
     this.errorsAlarm = this.function
-      .metricErrors({ period: Duration.minutes(5), statistic: "Sum" })
+      .metricErrors({ period: Duration.minutes(1), statistic: "Sum" })
       .createAlarm(this, "ErrorsAlarm", {
         alarmDescription: withRunbook(
           `${props.service} function ${this.node.path} reported errors`,
@@ -202,6 +227,27 @@ export class ServiceFunction extends Construct implements iam.IGrantable {
         datapointsToAlarm: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
+
+    this.alias = new lambda.Alias(this, "Live", {
+      aliasName: LIVE_ALIAS,
+      version: this.function.currentVersion,
+    });
+    this.deployment = new codedeploy.LambdaDeploymentGroup(this, "Deployment", {
+      application: deploymentsOf(this),
+      alias: this.alias,
+      deploymentConfig: DEPLOYMENT_CONFIG,
+      alarms: [this.errorsAlarm],
+      autoRollback: { failedDeployment: true, stoppedDeployment: true, deploymentInAlarm: true },
+    });
+    acknowledge(this.deployment, {
+      "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited]":
+        "CodeDeploy's own role for Lambda deployments: shift the alias and read the group's alarms; AWS keeps it current",
+    });
+  }
+
+  /** Another alarm that rolls a deployment of this function back when it fires during the canary. */
+  public addRollbackAlarm(alarm: cloudwatch.IAlarm): void {
+    this.deployment.addAlarm(alarm);
   }
 
   /**

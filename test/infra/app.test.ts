@@ -10,6 +10,8 @@ import {
 import {
   environment,
   props,
+  invokedFunction,
+  invokedResource,
   refTarget,
   resource,
   resources,
@@ -160,7 +162,7 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
       }>(mapping);
       expect(FunctionResponseTypes, id).toEqual(["ReportBatchItemFailures"]);
       const queue = resource(template, refTarget(EventSourceArn) ?? "");
-      const fn = resource(template, refTarget(FunctionName) ?? "");
+      const fn = resource(template, invokedFunction(template, FunctionName) ?? "");
       const { VisibilityTimeout } = props<{ VisibilityTimeout: number }>(queue);
       const { Timeout } = props<{ Timeout: number }>(fn);
       expect(Timeout, id).toBeGreaterThan(0);
@@ -176,7 +178,7 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
           BatchSize: number;
           ScalingConfig: { MaximumConcurrency: number };
         }>(m);
-        return [refTarget(p.FunctionName), p] as const;
+        return [invokedFunction(template, p.FunctionName), p] as const;
       }),
     );
     const fanout = byFunction.get(serviceFunction(template, "fanout")[0]);
@@ -231,7 +233,7 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
     const consumers = resources(template, "AWS::Lambda::EventSourceMapping")
       .map(([, m]) => props<{ EventSourceArn: unknown; FunctionName: unknown }>(m))
       .filter((m) => refTarget(m.EventSourceArn) === audienceJobsQueueId)
-      .map((m) => refTarget(m.FunctionName));
+      .map((m) => invokedFunction(template, m.FunctionName));
     expect(consumers).toEqual([jobsId]);
   });
 
@@ -262,7 +264,7 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
     const [senderId, sender] = serviceFunction(template, "sender");
     const mapping = single(
       resources(template, "AWS::Lambda::EventSourceMapping").filter(
-        ([, m]) => refTarget(props<{ FunctionName: unknown }>(m).FunctionName) === senderId,
+        ([, m]) => invokedFunction(template, props<{ FunctionName: unknown }>(m).FunctionName) === senderId,
       ),
       "sender event source",
     )[1];
@@ -316,6 +318,62 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
     }
   });
 
+  it("invokes every function through its live alias, shifted by a CodeDeploy canary that its alarms roll back", () => {
+    const aliases = new Map(
+      resources(template, "AWS::Lambda::Alias").map(([id, alias]) => [
+        id,
+        { fn: refTarget(props<{ FunctionName: unknown }>(alias).FunctionName), alias },
+      ]),
+    );
+    const groups = new Map(resources(template, "AWS::CodeDeploy::DeploymentGroup"));
+    const alarmsOf = (fnId: string): (string | undefined)[] => {
+      const alias = [...aliases.values()].find((a) => a.fn === fnId)?.alias;
+      if (alias === undefined) throw new Error(`no alias of ${fnId}`);
+      expect(props<{ Name: string }>(alias).Name, fnId).toBe("live");
+      const update = (
+        alias?.UpdatePolicy as { CodeDeployLambdaAliasUpdate?: { DeploymentGroupName: unknown } }
+      )?.CodeDeployLambdaAliasUpdate;
+      const group = groups.get(refTarget(update?.DeploymentGroupName) ?? "");
+      const p = props<{
+        DeploymentConfigName: string;
+        AutoRollbackConfiguration: { Enabled: boolean; Events: string[] };
+        AlarmConfiguration: { Enabled: boolean; Alarms: { Name: unknown }[] };
+      }>(group ?? alias);
+      expect(p.DeploymentConfigName, fnId).toBe("CodeDeployDefault.LambdaCanary10Percent5Minutes");
+      expect(p.AutoRollbackConfiguration.Enabled).toBe(true);
+      expect(p.AutoRollbackConfiguration.Events).toContain("DEPLOYMENT_STOP_ON_ALARM");
+      expect(p.AlarmConfiguration.Enabled).toBe(true);
+      return p.AlarmConfiguration.Alarms.map((a) => refTarget(a.Name));
+    };
+    const errorsAlarmOf = (fnId: string) =>
+      resources(template, "AWS::CloudWatch::Alarm").find(([, a]) =>
+        props<{ Dimensions?: { Name: string; Value: unknown }[] }>(a).Dimensions?.some(
+          (d) => d.Name === "FunctionName" && refTarget(d.Value) === fnId,
+        ),
+      )?.[0];
+    for (const [name, [fnId]] of serviceFunctions(template)) {
+      expect(alarmsOf(fnId), name).toContain(errorsAlarmOf(fnId));
+    }
+    expect(alarmsOf(serviceFunction(template, "api")[0])).toHaveLength(2); // + the API's 5xx
+    expect(alarmsOf(serviceFunction(template, "sender")[0])).toHaveLength(2); // + the send failure rate
+
+    // Every trigger names an alias, never the function (which would run $LATEST, outside the canary).
+    const triggers = [
+      ...resources(template, "AWS::Lambda::EventSourceMapping").map(
+        ([, m]) => props<{ FunctionName: unknown }>(m).FunctionName,
+      ),
+      ...resources(template, "AWS::ApiGatewayV2::Integration").map(
+        ([, i]) => props<{ IntegrationUri: unknown }>(i).IntegrationUri,
+      ),
+      ...resources(template, "AWS::Events::Rule").flatMap(([, r]) =>
+        (props<{ Targets?: { Arn: unknown }[] }>(r).Targets ?? []).map((t) => t.Arn),
+      ),
+    ].filter((ref) => invokedFunction(template, ref) !== undefined);
+    expect(triggers.length).toBeGreaterThanOrEqual(6);
+    for (const ref of triggers)
+      expect(aliases.has(invokedResource(ref) ?? ""), JSON.stringify(ref)).toBe(true);
+  });
+
   it("throttles the $default route from config and routes everything to the api function", () => {
     const [, stage] = single(resources(template, "AWS::ApiGatewayV2::Stage"), "stage");
     expect(props<{ StageName: string }>(stage).StageName).toBe("$default");
@@ -333,7 +391,7 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
       IntegrationUri: unknown;
     }>(integration);
     expect(PayloadFormatVersion).toBe("2.0");
-    expect(refTarget(IntegrationUri)).toBe(serviceFunction(template, "api")[0]);
+    expect(invokedFunction(template, IntegrationUri)).toBe(serviceFunction(template, "api")[0]);
   });
 });
 

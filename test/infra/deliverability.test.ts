@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   environment,
+  invokedFunction,
   policyStatements,
   props,
   refTarget,
@@ -20,7 +21,7 @@ describe.each([...synth.regionTemplates])("deliverability in %s", (region, templ
   const [feedbackId, feedbackFn] = serviceFunction(template, "feedback");
   const mapping = single(
     resources(template, "AWS::Lambda::EventSourceMapping").filter(
-      ([, m]) => refTarget(props<{ FunctionName: unknown }>(m).FunctionName) === feedbackId,
+      ([, m]) => invokedFunction(template, props<{ FunctionName: unknown }>(m).FunctionName) === feedbackId,
     ),
     "feedback event source",
   )[1];

@@ -9,6 +9,7 @@ export interface CfnResource {
   readonly Properties?: Record<string, unknown>;
   readonly DeletionPolicy?: string;
   readonly UpdateReplacePolicy?: string;
+  readonly UpdatePolicy?: Record<string, unknown>;
 }
 
 export interface Statement {
@@ -77,6 +78,34 @@ export function refTarget(value: unknown): string | undefined {
   if (typeof ref === "string") return ref;
   const getAtt = (value as { "Fn::GetAtt"?: unknown })["Fn::GetAtt"];
   if (Array.isArray(getAtt) && typeof getAtt[0] === "string") return getAtt[0];
+  return undefined;
+}
+
+/**
+ * The function a trigger invokes, through the alias or version it names (triggers name the `live`
+ * alias, which CodeDeploy shifts); undefined if the value names no function.
+ */
+export function invokedFunction(template: Template, value: unknown): string | undefined {
+  const id = invokedResource(value);
+  if (id === undefined) return undefined;
+  const found = resources(template).find(([logicalId]) => logicalId === id)?.[1];
+  if (found?.Type === "AWS::Lambda::Alias" || found?.Type === "AWS::Lambda::Version")
+    return invokedFunction(template, (found.Properties as { FunctionName?: unknown }).FunctionName);
+  return found?.Type === "AWS::Lambda::Function" ? id : undefined;
+}
+
+/**
+ * The resource a trigger's function reference names, however deep in intrinsics: an event source
+ * names an alias as `Fn::Join` of the function name taken from the alias's ARN and `:live`.
+ */
+export function invokedResource(value: unknown): string | undefined {
+  const direct = refTarget(value);
+  if (direct !== undefined) return direct;
+  const inner = Array.isArray(value) ? value : value && typeof value === "object" ? Object.values(value) : [];
+  for (const item of inner) {
+    const found = invokedResource(item);
+    if (found !== undefined) return found;
+  }
   return undefined;
 }
 
