@@ -41,8 +41,8 @@ export interface Deps extends CampaignDeps {
   readonly adminKeyHash: () => Promise<string | undefined>;
   /** The key unsubscribe tokens are signed with, read once from Secrets Manager. */
   readonly unsubscribeSecret: () => Promise<string>;
-  /** Resolves when the tables and the fan-out queue answer (GET /health); rejects otherwise. */
-  readonly checkHealth: () => Promise<void>;
+  /** Whether each of the region's dependencies answers (GET /health); never rejects. */
+  readonly checkHealth: () => Promise<HealthReport>;
 }
 
 export type RouteHandler = (
@@ -52,3 +52,13 @@ export type RouteHandler = (
   /** The API key the request came with (absent on public routes): who changed what. */
   caller?: Principal,
 ) => Promise<HttpResult>;
+
+/**
+ * What GET /health found in its region: the DynamoDB replica (both tables), the work queues, and
+ * SES (its account answers).
+ */
+interface HealthReport {
+  readonly dynamodb: boolean;
+  readonly queues: boolean;
+  readonly ses: boolean;
+}

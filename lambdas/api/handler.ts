@@ -1,4 +1,5 @@
 import { emailHash } from "../shared/email-hash.ts";
+import { GetAccountCommand } from "@aws-sdk/client-sesv2";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import type { Context } from "aws-lambda";
 import { ApiKeyStore } from "../adapters/api-key-store.ts";
@@ -6,7 +7,12 @@ import { CampaignAgendaStore } from "../adapters/campaign-agenda-store.ts";
 import { CampaignStore } from "../adapters/campaign-store.ts";
 import { CampaignCounterStore } from "../adapters/campaign-counter-store.ts";
 import { ownershipFromEnv } from "../adapters/ownership-env.ts";
-import { createCoordinationClient, createDocumentClient, createSqsClient } from "../adapters/clients.ts";
+import {
+  createCoordinationClient,
+  createDocumentClient,
+  createSesClient,
+  createSqsClient,
+} from "../adapters/clients.ts";
 import { IdempotencyStore } from "../adapters/idempotency-store.ts";
 import { IdempotencyClaimStore } from "../adapters/idempotency-claim-store.ts";
 import { pingTable } from "../adapters/dynamo/health.ts";
@@ -36,6 +42,10 @@ const db = createDocumentClient();
 const sqs = createSqsClient();
 const fanoutQueueUrl = requireEnv(ENV.fanoutQueueUrl);
 const audienceTable = requireEnv(ENV.audienceTable);
+const ledgerTable = requireEnv(ENV.ledgerTable);
+const sendQueueUrl = requireEnv(ENV.sendQueueUrl);
+/** The region's own SES, for the health check only (the senders send). */
+const sesClient = createSesClient(requireEnv("AWS_REGION"));
 const apiKeys = new ApiKeyStore(db, audienceTable);
 /** Set by the local runtime only: queue ages come from the emulator there, from CloudWatch on AWS. */
 const sqsInspectUrl = process.env[ENV.sqsInspectUrl];
@@ -70,15 +80,15 @@ const deps: Deps = {
   apiKeys,
   imports: new ImportStore(db, audienceTable),
   audienceJobsQueueUrl: requireEnv(ENV.audienceJobsQueueUrl),
-  ledger: new LedgerStore(db, requireEnv(ENV.ledgerTable)),
+  ledger: new LedgerStore(db, ledgerTable),
   queue: new QueuePublisher(sqs),
   fanoutQueueUrl,
-  sendQueueUrl: requireEnv(ENV.sendQueueUrl),
+  sendQueueUrl,
   queueAdmin: new QueueAdmin(
     sqs,
     [
       { name: "fanout", url: fanoutQueueUrl, dlqUrl: requireEnv(ENV.fanoutDlqUrl) },
-      { name: "send", url: requireEnv(ENV.sendQueueUrl), dlqUrl: requireEnv(ENV.sendDlqUrl) },
+      { name: "send", url: sendQueueUrl, dlqUrl: requireEnv(ENV.sendDlqUrl) },
     ],
     sqsInspectUrl ? new EmulatorOldestAge(sqsInspectUrl) : new CloudWatchOldestAge(),
   ),
@@ -89,13 +99,41 @@ const deps: Deps = {
   adminKeyHash,
   unsubscribeSecret: cachedSecret(requireEnv(ENV.unsubscribeSecretId), nonEmpty("unsubscribe")),
   checkHealth: async () => {
-    await Promise.all([
-      pingTable(db, audienceTable),
-      sqs.send(new GetQueueAttributesCommand({ QueueUrl: fanoutQueueUrl, AttributeNames: ["QueueArn"] })),
+    const [dynamodb, queues, ses] = await Promise.all([
+      probe("dynamodb", () => Promise.all([pingTable(db, audienceTable), pingTable(db, ledgerTable)])),
+      probe("queues", () =>
+        Promise.all(
+          [fanoutQueueUrl, sendQueueUrl].map((QueueUrl) =>
+            sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] })),
+          ),
+        ),
+      ),
+      probe("ses", () => sesClient.send(new GetAccountCommand({}))),
     ]);
+    return { dynamodb, queues, ses };
   },
 };
 const authenticator = new Authenticator(apiKeys, adminKeyHash);
+
+/** A health check answers within Route 53's 4-second limit whatever its dependencies do. */
+const PROBE_TIMEOUT_MS = 2_000;
+
+/** Whether `check` succeeds within the time a health check has; a failure is logged by name. */
+async function probe(name: string, check: () => Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([check(), timeout]);
+    return true;
+  } catch (error) {
+    logger.warn("health check failed", { check: name, error: (error as Error).name });
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 const router = new Router(ROUTES);
 // The stacks set both (IntakeApi keyThrottle); the fallbacks are the stacks' defaults.

@@ -122,9 +122,10 @@ export class IntakeApi extends Construct {
     fn.bindQueue(ENV.sendQueueUrl, props.sendQueue, "monitor");
     fn.bindQueue(ENV.fanoutDlqUrl, props.fanoutQueue, "redrive");
     fn.bindQueue(ENV.sendDlqUrl, props.sendQueue, "redrive");
-    // ApproximateAgeOfOldestMessage is only a CloudWatch metric; GetMetricData has no resource-level permissions.
+    // ApproximateAgeOfOldestMessage is only a CloudWatch metric, and GET /health asks the region's
+    // SES whether it answers (GetAccount): neither action has resource-level permissions.
     fn.function.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ["cloudwatch:GetMetricData"], resources: ["*"] }),
+      new iam.PolicyStatement({ actions: ["cloudwatch:GetMetricData", "ses:GetAccount"], resources: ["*"] }),
     );
 
     const integration = new HttpLambdaIntegration("ApiIntegration", fn.alias, {

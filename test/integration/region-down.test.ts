@@ -295,6 +295,32 @@ describe("the coordination table (multi-region strong consistency)", () => {
   });
 });
 
+describe("GET /health", () => {
+  it("checks the region's replica, queues and SES: degraded when only SES fails, 503 when its DynamoDB does", async () => {
+    const health = async (region: string) => {
+      const response = await fetch(`${regionOf(region).apiUrl}/health`);
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    const ok = { dynamodb: "ok", queues: "ok", ses: "ok" };
+    expect(await health(HOME)).toEqual({ status: 200, body: { status: "ok", checks: ok } });
+
+    await control("POST", { target: "ses", region: HOME, mode: "down" });
+    expect(await health(HOME)).toEqual({
+      status: 200,
+      body: { status: "degraded", checks: { ...ok, ses: "failing" } },
+    });
+    expect((await health(DOWN)).body.status).toBe("ok");
+
+    await control("POST", { target: "dynamodb", region: HOME, mode: "error", error: "InternalServerError" });
+    expect(await health(HOME)).toEqual({
+      status: 503,
+      body: { status: "unavailable", checks: { dynamodb: "failing", queues: "ok", ses: "failing" } },
+    });
+    await control("DELETE");
+    expect((await health(HOME)).body.status).toBe("ok");
+  });
+});
+
 describe("the shared hostname", () => {
   it("keeps answering with the primary region down, and a link mailed before the outage works during it", async () => {
     const shared = new SteadfastClient(runtime.info.sharedApiUrl, runtime.info.apiKey);
