@@ -45,8 +45,8 @@ export function buildApp(app: App): SteadfastApp {
       region,
       env: envFor(region),
       description: `${appName}: API, queues, functions and SES in ${region}`,
-      audienceTable: data.audienceTable.replica(region),
-      ledgerTable: data.ledgerTable.replica(region),
+      audienceTable: data.tableIn(region, "audience"),
+      ledgerTable: data.tableIn(region, "ledger"),
       coordinationTable: data.coordinationTable?.replica(region),
     });
     // Replicas and the secret must exist before any region's functions use them.

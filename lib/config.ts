@@ -40,6 +40,12 @@ const hostedZone = {
   zoneName: dnsName(),
 };
 
+/** A DynamoDB table name. https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html */
+const tableName = () =>
+  z
+    .string("must be a table name")
+    .regex(/^[a-zA-Z0-9_.-]{3,255}$/, "must be a DynamoDB table name (3-255 of letters, digits, _ . -)");
+
 const schema = z.strictObject({
   appName: z
     .string("must be a string")
@@ -84,6 +90,14 @@ const schema = z.strictObject({
   // The Route 53 public hosted zone that holds senderDomain: the stacks write its DKIM, MAIL FROM
   // and DMARC records. Without it they are stack outputs, to create by hand.
   senderDnsZone: z.strictObject(hostedZone, "must be an object { hostedZoneId, zoneName }").optional(),
+  // Tables restored from a backup (docs/runbook.md#restore-a-table) that the stacks use instead of
+  // the ones they created: each must already be a global table with a replica in every region.
+  restoredTables: z
+    .strictObject(
+      { audience: tableName().optional(), ledger: tableName().optional() },
+      "must be an object { audience?, ledger? } of table names",
+    )
+    .optional(),
   // Lambda's SQS event source accepts a maximum concurrency between 2 and 1000.
   // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
   senderConcurrency: positiveInt("concurrent senders")

@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import { Aws, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import type { Construct } from "constructs";
@@ -19,8 +19,9 @@ export interface DataStackProps extends StackProps {
  * Everything here is retained when the stack is deleted.
  */
 export class DataStack extends Stack {
-  public readonly audienceTable: dynamodb.TableV2;
-  public readonly ledgerTable: dynamodb.TableV2;
+  /** The tables this stack created and manages; a table restored from a backup is not one of them. */
+  private readonly managed: { readonly audience?: dynamodb.TableV2; readonly ledger?: dynamodb.TableV2 };
+  private readonly restored: NonNullable<SteadfastConfig["restoredTables"]>;
   public readonly adminApiKey: secretsmanager.Secret;
   public readonly unsubscribeKey: secretsmanager.Secret;
   /** Whether there is a coordination table, and why not when there is none. */
@@ -49,37 +50,46 @@ export class DataStack extends Stack {
       replicas: replicaRegions.map((region) => ({ region })),
     } satisfies dynamodb.TablePropsV2;
 
-    this.audienceTable = new dynamodb.TableV2(this, "AudienceTable", {
-      ...common,
-      tableName: `${appName}-audience`,
-      // Short-lived items (idempotency records, import jobs) carry `expiresAt` (epoch seconds).
-      timeToLiveAttribute: "expiresAt",
-    });
+    // A table restored from a backup (config restoredTables) replaces the one created here: the
+    // stack stops managing the old table, which is retained (RETAIN), and the functions of every
+    // region use the restored one.
+    this.restored = props.config.restoredTables ?? {};
+    const audienceTable = this.restored.audience
+      ? undefined
+      : new dynamodb.TableV2(this, "AudienceTable", {
+          ...common,
+          tableName: `${appName}-audience`,
+          // Short-lived items (idempotency records, import jobs) carry `expiresAt` (epoch seconds).
+          timeToLiveAttribute: "expiresAt",
+        });
 
-    this.ledgerTable = new dynamodb.TableV2(this, "LedgerTable", {
-      ...common,
-      tableName: `${appName}-ledger`,
-      // Ledger entries expire after ledgerRetentionDays; the functions write `expiresAt` (epoch seconds).
-      timeToLiveAttribute: "expiresAt",
-      // Delivery events from SES carry only the SES message id.
-      globalSecondaryIndexes: [
-        {
-          indexName: LEDGER_INDEX.bySesMessageId,
-          partitionKey: { name: "sesMessageId", type: dynamodb.AttributeType.STRING },
-          projectionType: dynamodb.ProjectionType.ALL,
-        },
-        // Erasure (GDPR Art. 17) finds a person's items by address; the keys are all it deletes by.
-        {
-          indexName: LEDGER_INDEX.byRecipient,
-          partitionKey: { name: "email", type: dynamodb.AttributeType.STRING },
-          projectionType: dynamodb.ProjectionType.KEYS_ONLY,
-        },
-      ],
-    });
+    const ledgerTable = this.restored.ledger
+      ? undefined
+      : new dynamodb.TableV2(this, "LedgerTable", {
+          ...common,
+          tableName: `${appName}-ledger`,
+          // Ledger entries expire after ledgerRetentionDays; the functions write `expiresAt` (epoch seconds).
+          timeToLiveAttribute: "expiresAt",
+          // Delivery events from SES carry only the SES message id.
+          globalSecondaryIndexes: [
+            {
+              indexName: LEDGER_INDEX.bySesMessageId,
+              partitionKey: { name: "sesMessageId", type: dynamodb.AttributeType.STRING },
+              projectionType: dynamodb.ProjectionType.ALL,
+            },
+            // Erasure (GDPR Art. 17) finds a person's items by address; the keys are all it deletes by.
+            {
+              indexName: LEDGER_INDEX.byRecipient,
+              partitionKey: { name: "email", type: dynamodb.AttributeType.STRING },
+              projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+            },
+          ],
+        });
 
+    this.managed = { audience: audienceTable, ledger: ledgerTable };
     new TableBackups(this, "Backups", {
       appName,
-      tables: [this.audienceTable, this.ledgerTable],
+      tables: [this.tableIn(this.region, "audience"), this.tableIn(this.region, "ledger")],
       copyRegion: backupCopyRegion(regions, primaryRegion),
     });
 
@@ -118,7 +128,24 @@ export class DataStack extends Stack {
         "Rotating it would break the unsubscribe link of every email already mailed, which must keep working",
     });
   }
+
+  /**
+   * A table as the functions of `region` use it: its replica there, or the restored table of that
+   * name there (config restoredTables), whose replicas the operator created.
+   */
+  public tableIn(region: string, role: TableRole): dynamodb.ITableV2 {
+    const managed = this.managed[role];
+    if (managed) return region === this.region ? managed : managed.replica(region);
+    const id = `Restored-${role}-${region}`;
+    const existing = this.node.tryFindChild(id) as dynamodb.ITableV2 | undefined;
+    // Built from pseudo parameters only: a region stack that uses it references nothing of this stack.
+    const tableArn = `arn:${Aws.PARTITION}:dynamodb:${region}:${Aws.ACCOUNT_ID}:table/${this.restored[role] ?? ""}`;
+    return existing ?? dynamodb.TableV2.fromTableAttributes(this, id, { tableArn });
+  }
 }
+
+/** The application's two global tables. */
+type TableRole = "audience" | "ledger";
 
 /**
  * The coordination table: one item per campaign naming its owner region and the owner's lease.

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { props, refTarget, resources, synthesize } from "./support.ts";
+import {
+  environment,
+  policyStatements,
+  props,
+  refTarget,
+  render,
+  resources,
+  serviceFunction,
+  synthesize,
+} from "./support.ts";
 
 describe("table backups", () => {
   const synth = synthesize({}, { bundle: false });
@@ -57,5 +66,38 @@ describe("table backups", () => {
         region,
       ).toEqual([["steadfast-backup-copies", "Retain"]]);
     }
+  });
+
+  it("points every region's functions at a restored table named in config, and backs that one up", () => {
+    const restored = synthesize(
+      { restoredTables: { ledger: "steadfast-ledger-restored" } },
+      { bundle: false },
+    );
+    const tables = resources(restored.dataTemplate, "AWS::DynamoDB::GlobalTable").map(
+      ([, t]) => props<{ TableName: string }>(t).TableName,
+    );
+    // The stack stops managing the old ledger table (it is retained) and creates no new one.
+    expect(tables).toContain("steadfast-audience");
+    expect(tables).not.toContain("steadfast-ledger");
+    const [[, selection] = ["", { Type: "none" }]] = resources(
+      restored.dataTemplate,
+      "AWS::Backup::BackupSelection",
+    );
+    expect(JSON.stringify(props(selection))).toContain(":table/steadfast-ledger-restored");
+    for (const [region, template] of restored.regionTemplates) {
+      const sender = serviceFunction(template, "sender")[1];
+      expect(JSON.stringify(environment(sender).LEDGER_TABLE), region).toContain("steadfast-ledger-restored");
+      const granted = policyStatements(template).flatMap((st) => st.Resource.map(render));
+      expect(granted, region).toContain(
+        `arn:\${AWS::Partition}:dynamodb:${region}:\${AWS::AccountId}:table/steadfast-ledger-restored`,
+      );
+      expect(
+        granted.filter((arn) => /table\/steadfast-ledger($|\/)/.test(arn)),
+        region,
+      ).toEqual([]);
+    }
+    expect(() => synthesize({ restoredTables: { ledger: "a b" } }, { bundle: false })).toThrow(
+      /restoredTables/,
+    );
   });
 });
