@@ -1,12 +1,15 @@
 import { Annotations, type App, Tags } from "aws-cdk-lib";
 import { loadConfig, type SteadfastConfig } from "./config.ts";
 import { DataStack } from "./stacks/data-stack.ts";
+import { HealthWatchStack, ROUTE53_METRICS_REGION } from "./stacks/health-watch-stack.ts";
 import { RegionStack } from "./stacks/region-stack.ts";
 
 export interface SteadfastApp {
   readonly config: SteadfastConfig;
   readonly data: DataStack;
   readonly regions: readonly RegionStack[];
+  /** With `apiDomain`: the alarms on every region's Route 53 health check, in us-east-1. */
+  readonly healthWatch: HealthWatchStack | undefined;
 }
 
 /**
@@ -54,6 +57,15 @@ export function buildApp(app: App): SteadfastApp {
     return stack;
   });
 
+  const { apiDomain } = config;
+  const healthWatch = apiDomain
+    ? new HealthWatchStack(app, `${appName}-health`, {
+        config: { ...config, apiDomain },
+        env: envFor(ROUTE53_METRICS_REGION),
+        description: `${appName}: alarms on the Route 53 health checks of every region's API`,
+      })
+    : undefined;
+
   Tags.of(app).add("app", appName);
-  return { config, data, regions };
+  return { config, data, regions, healthWatch };
 }

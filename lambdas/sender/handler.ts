@@ -11,6 +11,7 @@ import { SuppressionStore } from "../adapters/suppression-store.ts";
 import { type SendRecipient, sendMessageSchema } from "../contracts/messages.ts";
 import { cachedSecret, nonEmpty } from "../adapters/cached-secret.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
+import { correlate, correlation, withCorrelation } from "../shared/correlation.ts";
 import { logger, metrics, traceHandler } from "../shared/powertools.ts";
 import { backoffSeconds, parseRecord, processBatch } from "../shared/sqs-batch.ts";
 import { configureUnsubscribeLinks, unsubscribeLinks } from "./compose.ts";
@@ -50,7 +51,7 @@ const ses = new SesSender(
     onEvent: (event) => {
       switch (event.type) {
         case "breaker":
-          logger.warn("SES circuit breaker changed", { ...event });
+          logger.warn("SES circuit breaker changed", { ...correlation(), ...event });
           metrics.addMetric(
             event.to === "open" ? METRIC.breakerOpened : METRIC.breakerTransition,
             "Count",
@@ -58,14 +59,14 @@ const ses = new SesSender(
           );
           break;
         case "failover":
-          logger.info("sent through another region", { ...event });
+          logger.info("sent through another region", { ...correlation(), ...event });
           metrics.addMetric(METRIC.failoverUsed, "Count", 1);
           break;
         case "throttled":
           metrics.addMetric(METRIC.throttled, "Count", 1);
           break;
         case "quota":
-          logger.info("SES quota read", { ...event });
+          logger.info("SES quota read", { ...correlation(), ...event });
           break;
       }
     },
@@ -119,6 +120,7 @@ const delivery = new Delivery({
         // partition key and a hash of the address.
         const { pk } = ledgerKey(event.campaignId, event.email);
         logger.warn("SES outcome unknown (the message may have been sent): possible duplicate", {
+          ...correlation(),
           campaignId: event.campaignId,
           ledgerPk: pk,
           emailHash: emailHash(event.email),
@@ -128,11 +130,17 @@ const delivery = new Delivery({
         break;
       }
       case "enforcement":
-        logger.error("SES paused or suspended the account's sending: campaign paused", { ...event });
+        logger.error("SES paused or suspended the account's sending: campaign paused", {
+          ...correlation(),
+          ...event,
+        });
         metrics.addMetric(METRIC.sesEnforcement, "Count", 1);
         break;
       case "duplicate-window":
-        logger.warn("claim lost after SES accepted: possible duplicate", { campaignId: event.campaignId });
+        logger.warn("claim lost after SES accepted: possible duplicate", {
+          ...correlation(),
+          campaignId: event.campaignId,
+        });
         metrics.addMetric(METRIC.possibleDuplicate, "Count", 1);
         break;
     }
@@ -151,6 +159,7 @@ const delivery = new Delivery({
  */
 async function handleRecord(record: SQSRecord, deadline: number): Promise<void> {
   const message = parseRecord(record, sendMessageSchema, "send");
+  correlate({ campaignId: message.campaignId });
   const results = await delivery.deliver(message, deadline);
   const pick = (wanted: RecipientResult) => message.recipients.filter((_, i) => results[i] === wanted);
   const retry = pick("retry");
@@ -170,8 +179,7 @@ async function handleRecord(record: SQSRecord, deadline: number): Promise<void> 
   await requeue(deferred, attempt, 0);
   await requeue(retry, attempt + 1, backoffSeconds(attempt + 1, 1, maxRetryDelaySeconds));
   logger.info("send message handled", {
-    campaignId: message.campaignId,
-    messageId: record.messageId,
+    ...correlation(),
     attempt,
     recipients: results.length,
     sent: results.filter((r) => r === "sent").length,
@@ -188,7 +196,10 @@ export const handler = traceHandler(async (event: SQSEvent, context: Context) =>
   logger.addContext(context);
   const deadline = Date.now() + context.getRemainingTimeInMillis() - FINISH_RESERVE_MS;
   try {
-    return await processBatch(event, (record) => handleRecord(record, deadline), {
+    // Every line logged for a record names its message and, once parsed, its campaign.
+    const handle = (record: SQSRecord) =>
+      withCorrelation({ messageId: record.messageId }, () => handleRecord(record, deadline));
+    return await processBatch(event, handle, {
       sqs,
       queueUrl: sendQueueUrl,
       concurrent: true,

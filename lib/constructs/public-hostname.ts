@@ -1,11 +1,9 @@
 import { Duration, Stack } from "aws-cdk-lib";
 import * as apigwv2 from "aws-cdk-lib/aws-apigatewayv2";
 import * as acm from "aws-cdk-lib/aws-certificatemanager";
-import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as route53 from "aws-cdk-lib/aws-route53";
 import * as targets from "aws-cdk-lib/aws-route53-targets";
 import { Construct } from "constructs";
-import { RUNBOOK, withRunbook } from "../runbook.ts";
 
 interface ApiDomain {
   /** The shared name clients and mailed links use, e.g. api.example.com. */
@@ -21,8 +19,8 @@ export interface PublicHostnameProps {
   readonly stage: apigwv2.IHttpStage;
 }
 
-/** This region's own name under the shared one: `<region>.<name>`. */
-const regionalName = (domain: ApiDomain, region: string): string => `${region}.${domain.name}`;
+/** A region's own name under the shared one: `<region>.<name>`. */
+export const regionalName = (domain: ApiDomain, region: string): string => `${region}.${domain.name}`;
 
 /**
  * One public hostname for the whole deployment, with health-based failover: in each region, an ACM
@@ -37,9 +35,8 @@ export class PublicHostname extends Construct {
   public readonly url: string;
   /** https://<region>.<shared name>. */
   public readonly regionalUrl: string;
+  /** What the shared name's record for this region is tied to (alarms: HealthWatchStack). */
   public readonly healthCheck: route53.HealthCheck;
-  /** Route 53 publishes health-check metrics in us-east-1 only: the alarm exists in that region's stack. */
-  public readonly healthAlarm: cloudwatch.Alarm | undefined;
 
   constructor(scope: Construct, id: string, props: PublicHostnameProps) {
     super(scope, id);
@@ -94,25 +91,5 @@ export class PublicHostname extends Construct {
     });
     this.url = `https://${domain.name}`;
     this.regionalUrl = `https://${regional}`;
-    this.healthAlarm =
-      region === "us-east-1"
-        ? new cloudwatch.Metric({
-            namespace: "AWS/Route53",
-            metricName: "HealthCheckStatus",
-            dimensionsMap: { HealthCheckId: this.healthCheck.healthCheckId },
-            period: Duration.minutes(1),
-            statistic: "Minimum",
-          }).createAlarm(this, "HealthAlarm", {
-            alarmName: `${props.appName}-${region}-route53-health`,
-            alarmDescription: withRunbook(
-              `Route 53's health check on ${regional}/health failed: the shared name no longer sends clients here`,
-              RUNBOOK.uptime,
-            ),
-            threshold: 1,
-            comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-            evaluationPeriods: 2,
-            treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-          })
-        : undefined;
   }
 }

@@ -234,7 +234,6 @@ export class RegionStack extends Stack {
       uptimeUrls: [this.api.url, ...(this.hostname ? [this.hostname.url, this.hostname.regionalUrl] : [])],
     });
     this.alarmTopic.notify(this.monitoring.composites);
-    if (this.hostname?.healthAlarm) this.alarmTopic.notify([this.hostname.healthAlarm]);
     this.alarms = this.alarmTopic.alarms;
   }
 }

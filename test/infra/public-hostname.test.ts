@@ -1,4 +1,4 @@
-import { Annotations, Match } from "aws-cdk-lib/assertions";
+import { Annotations, Match, Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../lib/config.ts";
 import {
@@ -8,6 +8,7 @@ import {
   resources,
   serviceFunction,
   shippedContext,
+  single,
   synthesize,
 } from "./support.ts";
 
@@ -76,13 +77,40 @@ describe("one public hostname with health-based failover", () => {
     },
   );
 
-  it("alarms on the health checks where Route 53 publishes their metrics (us-east-1)", () => {
+  it("alarms on every region's health check from us-east-1, where Route 53 publishes their metrics", () => {
     for (const [region, template] of synth.regionTemplates) {
       const alarms = resources(template, "AWS::CloudWatch::Alarm").filter(
         ([, a]) => props<{ Namespace?: string }>(a).Namespace === "AWS/Route53",
       );
-      expect(alarms.length, region).toBe(region === "us-east-1" ? 1 : 0);
+      expect(alarms, region).toEqual([]);
     }
+    const stack = synth.healthWatch;
+    if (stack === undefined) throw new Error("no health-watch stack with apiDomain");
+    expect(stack.region).toBe("us-east-1");
+    const template = Template.fromStack(stack);
+    const checks = new Map(
+      resources(template, "AWS::Route53::HealthCheck").map(([id, c]) => [
+        id,
+        props<{ HealthCheckConfig: { FullyQualifiedDomainName: string; ResourcePath: string } }>(c)
+          .HealthCheckConfig,
+      ]),
+    );
+    const [topicId] = single(resources(template, "AWS::SNS::Topic"), "topic");
+    const watched = resources(template, "AWS::CloudWatch::Alarm").map(([, a]) => {
+      const p = props<{
+        Namespace: string;
+        Dimensions: { Name: string; Value: unknown }[];
+        AlarmActions: unknown[];
+      }>(a);
+      expect(p.Namespace).toBe("AWS/Route53");
+      expect(p.AlarmActions.map(refTarget)).toEqual([topicId]);
+      const check = checks.get(refTarget(p.Dimensions[0]?.Value) ?? "");
+      return `${check?.FullyQualifiedDomainName}${check?.ResourcePath}`;
+    });
+    expect(watched.sort()).toEqual(
+      [...synth.regionTemplates.keys()].map((r) => `${r}.api.example.com/health`).sort(),
+    );
+    expect(synthesize({}, { bundle: false }).healthWatch).toBeUndefined();
   });
 
   it("without apiDomain, warns at synth and mails links to the region's own stage", () => {
