@@ -92,24 +92,36 @@ export class SuppressionStore {
   }
 
   /**
-   * Why `email` must not get mail from `listId` now, or undefined to send. Reads the subscriber's
-   * current status and the suppression list in one strongly consistent BatchGet, so an unsubscribe
-   * or a bounce that happened while the campaign was already running is honoured.
+   * Why each of `emails` must not get mail from `listId` now (absent: send). Reads the subscribers'
+   * current status and the suppression list in strongly consistent BatchGets (100 keys each), so an
+   * unsubscribe or a bounce that happened while the campaign was already running is honoured.
    */
-  async reasonFor(listId: string, email: string): Promise<string | undefined> {
+  async reasonsFor(listId: string, emails: readonly string[]): Promise<Map<string, string>> {
     const found = await batchGetAll(
       this.db,
       this.table,
-      [subscriberKey(listId, email), suppressionItemKey(suppressionKey(email))],
-      { consistent: true, projection: "pk, sk, #status, reason", names: { "#status": "status" } },
+      emails.flatMap((email) => [subscriberKey(listId, email), suppressionItemKey(suppressionKey(email))]),
+      {
+        consistent: true,
+        projection: "pk, sk, #status, reason",
+        names: { "#status": "status" },
+      },
     );
-    const suppression = found.find((item) => item.pk === SUPPRESSION_PK);
-    if (suppression)
-      return `suppression list: ${typeof suppression.reason === "string" ? suppression.reason : "suppressed"}`;
-    const subscriber = found.find((item) => item.pk !== SUPPRESSION_PK);
-    if (!subscriber) return "no longer on the list";
-    if (subscriber.status !== "subscribed") return String(subscriber.status);
-    return undefined;
+    const byKey = new Map(found.map((item) => [`${String(item.pk)}|${String(item.sk)}`, item]));
+    const get = (key: { pk: string; sk: string }) => byKey.get(`${key.pk}|${key.sk}`);
+    const reasons = new Map<string, string>();
+    for (const email of emails) {
+      const suppression = get(suppressionItemKey(suppressionKey(email)));
+      const subscriber = get(subscriberKey(listId, email));
+      if (suppression)
+        reasons.set(
+          email,
+          `suppression list: ${typeof suppression.reason === "string" ? suppression.reason : "suppressed"}`,
+        );
+      else if (!subscriber) reasons.set(email, "no longer on the list");
+      else if (subscriber.status !== "subscribed") reasons.set(email, String(subscriber.status));
+    }
+    return reasons;
   }
 }
 

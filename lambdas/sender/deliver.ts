@@ -57,10 +57,14 @@ export interface DeliveryDeps {
   /** Pauses a campaign, recording why (SES paused or suspended the account's sending). */
   readonly pause: (campaignId: string, reason: string) => Promise<void>;
   /**
-   * Why this recipient must not be mailed (unsubscribed, on the suppression list…), checked right
-   * before each send; undefined to send.
+   * Why each of these recipients must not be mailed (unsubscribed, on the suppression list…); absent
+   * to send. Read for a whole message at once, and again for a recipient whose turn comes more than
+   * `statusTtlMs` later, so that an unsubscribe is honoured within the same few seconds as a pause.
    */
-  readonly suppressionReason?: (campaign: Campaign, recipient: SendRecipient) => Promise<string | undefined>;
+  readonly suppressionReasons?: (
+    campaign: Campaign,
+    emails: readonly string[],
+  ) => Promise<Map<string, string>>;
 }
 
 type DeliveryEvent =
@@ -71,6 +75,24 @@ type DeliveryEvent =
   | { type: "duplicate-window"; campaignId: string }
   | { type: "unknown-outcome"; campaignId: string; email: string; calls: number }
   | { type: "enforcement"; campaignId: string; reason: string };
+
+/** The suppression reasons of a message's recipients, read once on first use, and when. */
+class Suppressions {
+  private pending: Promise<{ reasons: ReadonlyMap<string, string>; at: number }> | undefined;
+
+  constructor(private readonly load: () => Promise<ReadonlyMap<string, string>>) {}
+
+  read(now: () => number): Promise<{ reasons: ReadonlyMap<string, string>; at: number }> {
+    this.pending ??= this.load().then(
+      (reasons) => ({ reasons, at: now() }),
+      (error: unknown) => {
+        this.pending = undefined; // the next recipient tries again
+        throw error;
+      },
+    );
+    return this.pending;
+  }
+}
 
 interface CachedCampaign {
   campaign: Campaign;
@@ -94,12 +116,38 @@ export class Delivery {
     message: Pick<SendMessage, "campaignId" | "recipients">,
     deadline = Number.POSITIVE_INFINITY,
   ): Promise<RecipientResult[]> {
-    await this.campaign(message.campaignId);
+    const campaign = await this.campaign(message.campaignId);
     const owner = await this.deps.owner(message.campaignId);
     if (owner !== "act") return message.recipients.map(() => (owner === "wait" ? "retry" : "elsewhere"));
+    // One read for the message's recipients instead of one per recipient, made when the first of
+    // them is about to be sent (a paused campaign or a redelivered message reads nothing).
+    const suppressions = new Suppressions(() => this.suppressionReasons(campaign, message.recipients));
     return mapLimit(message.recipients, this.deps.parallelism, (recipient) =>
-      this.deliverOne(message.campaignId, recipient, deadline),
+      this.deliverOne(message.campaignId, recipient, deadline, suppressions),
     );
+  }
+
+  private async suppressionReasons(
+    campaign: Campaign,
+    recipients: readonly SendRecipient[],
+  ): Promise<Map<string, string>> {
+    if (!this.deps.suppressionReasons || recipients.length === 0) return new Map();
+    return this.deps.suppressionReasons(
+      campaign,
+      recipients.map((r) => r.email),
+    );
+  }
+
+  /** Why a recipient must not be mailed, from the message's read while it is fresh, else read again. */
+  private async suppressionOf(
+    campaign: Campaign,
+    recipient: SendRecipient,
+    suppressions: Suppressions,
+  ): Promise<string | undefined> {
+    const read = await suppressions.read(this.deps.now);
+    if (this.deps.now() - read.at < (this.deps.statusTtlMs ?? STATUS_TTL_MS))
+      return read.reasons.get(recipient.email);
+    return (await this.suppressionReasons(campaign, [recipient])).get(recipient.email);
   }
 
   /**
@@ -130,6 +178,7 @@ export class Delivery {
     campaignId: string,
     recipient: SendRecipient,
     deadline: number,
+    suppressions: Suppressions,
   ): Promise<RecipientResult> {
     const { ledger, ses } = this.deps;
     const before = await this.campaign(campaignId);
@@ -145,7 +194,7 @@ export class Delivery {
     const permit = await ses.reserve(claimUntil);
     if (!permit) return "deferred";
     try {
-      return await this.claimAndSend(campaignId, recipient, deadline, before, permit);
+      return await this.claimAndSend(campaignId, recipient, deadline, before, permit, suppressions);
     } finally {
       ses.release(permit);
     }
@@ -157,6 +206,7 @@ export class Delivery {
     deadline: number,
     before: Campaign,
     permit: SendPermit,
+    suppressions: Suppressions,
   ): Promise<RecipientResult> {
     const { ledger, ses } = this.deps;
     let claimedAt = this.deps.now();
@@ -190,7 +240,7 @@ export class Delivery {
       await release(`campaign ${campaign.status}`);
       return campaign.status === "paused" ? "held" : this.cancelled(campaignId, recipient.email);
     }
-    const suppressed = await this.deps.suppressionReason?.(campaign, recipient);
+    const suppressed = await this.suppressionOf(campaign, recipient, suppressions);
     if (suppressed) {
       await ledger.complete(
         campaignId,

@@ -94,7 +94,7 @@ const delivery = new Delivery({
     await pauseCampaign({ campaigns, agenda, ownership }, campaignId, reason, new Date().toISOString());
   },
   // Read at send time, not fan-out time: an unsubscribe or bounce during the campaign is honoured.
-  suppressionReason: (campaign, recipient) => suppressions.reasonFor(campaign.listId, recipient.email),
+  suppressionReasons: (campaign, emails) => suppressions.reasonsFor(campaign.listId, emails),
   ledger: new LedgerStore(db, requireEnv(ENV.ledgerTable), numberEnv(ENV.ledgerRetentionDays, 90) * 86_400),
   ses,
   now: Date.now,

@@ -73,6 +73,7 @@ function setup(
   fanoutDone = false,
   clock = { now: 1_000_000, perSendMs: 0 },
   sendRate = 1e9,
+  suppressionReasons?: (emails: readonly string[]) => Map<string, string>,
 ) {
   const ledger = new MemoryLedger();
   const sent: OutgoingEmail[] = [];
@@ -119,6 +120,7 @@ function setup(
     parallelism: 4,
     pause: async (campaignId, reason) => void paused.push({ campaignId, reason }),
     onEvent: (event) => events.push(event),
+    ...(suppressionReasons ? { suppressionReasons: async (_c, emails) => suppressionReasons(emails) } : {}),
   });
   return { ledger, sent, delivery, paused, events };
 }
@@ -153,6 +155,39 @@ describe("Delivery", () => {
     expect(results).toEqual(["sent"]);
     expect(sent.map((e) => e.subject)).toEqual(["Hi R0", "Hi R1"]);
     expect(sent[1]?.html).toContain("R1");
+  });
+
+  it("reads a message's suppressions once, and again for a recipient whose turn comes after the status TTL", async () => {
+    // The first 4 (parallelism 4) are checked at once against the message's read; sending r3 takes
+    // longer than the status TTL, so the last two come after it and read again, and r5 unsubscribed
+    // in between.
+    const clock = { now: 1_000_000, perSendMs: 0 };
+    const reads: string[][] = [];
+    const unsubscribed = new Set(["r1@example.com"]);
+    const slowR3 = (email: OutgoingEmail) => {
+      if (email.to === "r3@example.com") clock.now += STATUS_TTL_MS + 1;
+      return ok();
+    };
+    const { ledger, sent, delivery } = setup(slowR3, "sending", false, clock, 1e9, (emails) => {
+      reads.push([...emails]);
+      const reasons = new Map([...unsubscribed].map((email) => [email, "unsubscribed"] as const));
+      unsubscribed.add("r5@example.com");
+      return new Map([...reasons].filter(([email]) => emails.includes(email)));
+    });
+    const all = recipients(6);
+    await ledger.createQueued(
+      "c1",
+      all.map((r) => r.email),
+    );
+    const results = await delivery.deliver({ campaignId: "c1", recipients: all });
+    expect(results).toEqual(["sent", "suppressed", "sent", "sent", "sent", "suppressed"]);
+    expect(reads).toEqual([all.map((r) => r.email), ["r4@example.com"], ["r5@example.com"]]);
+    expect(sent.map((e) => e.to).sort()).toEqual([
+      "r0@example.com",
+      "r2@example.com",
+      "r3@example.com",
+      "r4@example.com",
+    ]);
   });
 
   it("claims only what it can send before the deadline and defers the rest, unclaimed", async () => {
