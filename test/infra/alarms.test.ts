@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { Annotations, Match, type Template } from "aws-cdk-lib/assertions";
+import { Annotations, Match, Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
 import { RUNBOOK, RUNBOOK_PATH } from "../../lib/runbook.ts";
 import { props, refTarget, resources, synthesize } from "./support.ts";
@@ -41,35 +41,40 @@ function topicStatements(template: Template, topic: string): Statement[] {
 
 const shipped = synthesize({}, { bundle: false });
 const withEmail = synthesize({ alarmEmail: "ops@example.com" }, { bundle: false });
+const apiDomain = { name: "api.example.com", hostedZoneId: "Z0123456789ABCDEFGHIJ", zoneName: "example.com" };
+const healthWatch = synthesize({ apiDomain }, { bundle: false }).healthWatch;
+/** Every template with alarms: the region stacks, and the us-east-1 health-check stack with a domain. */
+const alarmTemplates: [string, Template][] = [
+  ...shipped.regionTemplates,
+  ...(healthWatch ? [["steadfast-health", Template.fromStack(healthWatch)] as [string, Template]] : []),
+];
 
 describe("alarm notifications", () => {
-  it.each([...shipped.regionTemplates])(
-    "%s: every topic an alarm notifies lets CloudWatch publish",
-    (_, template) => {
-      const topics = alarmTopics(template);
-      expect(topics.size).toBeGreaterThan(0);
-      for (const topic of topics) {
-        const statements = topicStatements(template, topic);
-        const allow = statements.find(
-          (s) =>
-            s.Effect === "Allow" &&
-            s.Principal?.Service === "cloudwatch.amazonaws.com" &&
-            [s.Action].flat().includes("sns:Publish"),
-        );
-        expect(allow, `${topic}: no Allow for cloudwatch.amazonaws.com`).toBeDefined();
-        expect(Object.keys(allow?.Condition?.StringEquals ?? {})).toEqual(["aws:SourceAccount"]);
-        expect(JSON.stringify(allow?.Condition?.ArnLike?.["aws:SourceArn"])).toMatch(
-          /:cloudwatch:.*:alarm:\*/,
-        );
-        // The TLS-only Deny stays.
-        expect(
-          statements.some(
-            (s) => s.Effect === "Deny" && JSON.stringify(s.Condition).includes("aws:SecureTransport"),
-          ),
-        ).toBe(true);
-      }
-    },
-  );
+  it("covers the health-check stack", () =>
+    expect(alarmTemplates.map(([name]) => name)).toContain("steadfast-health"));
+
+  it.each(alarmTemplates)("%s: every topic an alarm notifies lets CloudWatch publish", (_, template) => {
+    const topics = alarmTopics(template);
+    expect(topics.size).toBeGreaterThan(0);
+    for (const topic of topics) {
+      const statements = topicStatements(template, topic);
+      const allow = statements.find(
+        (s) =>
+          s.Effect === "Allow" &&
+          s.Principal?.Service === "cloudwatch.amazonaws.com" &&
+          [s.Action].flat().includes("sns:Publish"),
+      );
+      expect(allow, `${topic}: no Allow for cloudwatch.amazonaws.com`).toBeDefined();
+      expect(Object.keys(allow?.Condition?.StringEquals ?? {})).toEqual(["aws:SourceAccount"]);
+      expect(JSON.stringify(allow?.Condition?.ArnLike?.["aws:SourceArn"])).toMatch(/:cloudwatch:.*:alarm:\*/);
+      // The TLS-only Deny stays.
+      expect(
+        statements.some(
+          (s) => s.Effect === "Deny" && JSON.stringify(s.Condition).includes("aws:SecureTransport"),
+        ),
+      ).toBe(true);
+    }
+  });
 
   it("names each region's topic in a stack output, to subscribe to", () => {
     for (const [region, template] of shipped.regionTemplates) {
@@ -106,24 +111,19 @@ describe("the runbook", () => {
     for (const section of Object.values(RUNBOOK)) expect(anchors, section).toContain(section);
   });
 
-  it.each([...shipped.regionTemplates])(
-    "%s: every alarm links to its section of the runbook",
-    (_, template) => {
-      const all = [
-        ...resources(template, "AWS::CloudWatch::Alarm"),
-        ...resources(template, "AWS::CloudWatch::CompositeAlarm"),
-      ];
-      expect(all.length).toBeGreaterThan(20);
-      for (const [id, alarm] of all) {
-        const description = JSON.stringify(
-          props<{ AlarmDescription?: unknown }>(alarm).AlarmDescription ?? "",
-        );
-        const link = /Runbook: docs\/runbook\.md#([a-z0-9-]+)/.exec(description);
-        expect(link, `${id}: ${description}`).not.toBeNull();
-        expect(anchors, id).toContain(link?.[1]);
-      }
-    },
-  );
+  it.each(alarmTemplates)("%s: every alarm links to its section of the runbook", (name, template) => {
+    const all = [
+      ...resources(template, "AWS::CloudWatch::Alarm"),
+      ...resources(template, "AWS::CloudWatch::CompositeAlarm"),
+    ];
+    expect(all.length).toBeGreaterThanOrEqual(name === "steadfast-health" ? 2 : 20);
+    for (const [id, alarm] of all) {
+      const description = JSON.stringify(props<{ AlarmDescription?: unknown }>(alarm).AlarmDescription ?? "");
+      const link = /Runbook: docs\/runbook\.md#([a-z0-9-]+)/.exec(description);
+      expect(link, `${id}: ${description}`).not.toBeNull();
+      expect(anchors, id).toContain(link?.[1]);
+    }
+  });
 });
 
 describe("monitoring", () => {
