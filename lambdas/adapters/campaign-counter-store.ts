@@ -1,4 +1,4 @@
-import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { type FeedbackCounter, type FeedbackCounters, zeroCounters } from "../domain/feedback-counters.ts";
 import type { TransactItem } from "./dynamo/batch.ts";
 import { updateIf } from "./dynamo/conditional.ts";
@@ -7,10 +7,11 @@ import { CAMPAIGN_COUNTERS_PREFIX, campaignCountersKey, campaignPk } from "./dyn
 
 /**
  * A campaign's SES feedback counters (`CAMPAIGN#<id>` / `COUNTERS#<region>`): one item per region,
- * written only by that region's feedback function, summed on read. SES reports a message in the
- * region whose SES sent it, so sends that failed over are counted where their events arrive, in
- * that region's own item: no two regions ever write one counter item, and last-writer-wins between
- * replicas cannot lose an increment. The reputation guard's mark lives in the same item.
+ * written only in that region (by its feedback function, and by its senders for `accepted`), summed
+ * on read. SES reports a message in the region whose SES sent it, so sends that failed over are
+ * counted where their events arrive, in that region's own item: no two regions ever write one
+ * counter item, and last-writer-wins between replicas cannot lose an increment (within a region,
+ * every write is an atomic ADD or SET). The reputation guard's mark lives in the same item.
  */
 export class CampaignCounterStore {
   constructor(
@@ -34,6 +35,22 @@ export class CampaignCounterStore {
         ExpressionAttributeValues: { ":one": 1, ":id": campaignId, ":region": this.region },
       },
     };
+  }
+
+  /**
+   * Adds `count` emails SES accepted to this region's item: the senders' own count, which the
+   * reputation guard divides by when SES's Send events (delivered at best effort) fall short.
+   */
+  async addAccepted(campaignId: string, count: number): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: campaignCountersKey(campaignId, this.region),
+        UpdateExpression: "SET campaignId = :id, #region = :region ADD accepted :count",
+        ExpressionAttributeNames: { "#region": "region" },
+        ExpressionAttributeValues: { ":count": count, ":id": campaignId, ":region": this.region },
+      }),
+    );
   }
 
   /** Every region's counters summed, and whether any region's reputation guard has tripped. */
@@ -62,17 +79,21 @@ export class CampaignCounterStore {
 
 export interface CampaignTotals {
   readonly counters: FeedbackCounters;
+  /** Emails SES accepted, as the senders counted them (`addAccepted`). */
+  readonly accepted: number;
   readonly reputationGuard?: { reason: string; at: string };
 }
 
 /** Sums counter items (any items of the campaign partition: only `COUNTERS#` ones count). */
 export function sumCounters(items: readonly Record<string, unknown>[]): CampaignTotals {
   const counters = zeroCounters();
+  let accepted = 0;
   let guard: CampaignTotals["reputationGuard"];
   for (const item of items) {
     if (!String(item.sk).startsWith(CAMPAIGN_COUNTERS_PREFIX)) continue;
     for (const name of Object.keys(counters) as FeedbackCounter[]) counters[name] += Number(item[name] ?? 0);
+    accepted += Number(item.accepted ?? 0);
     guard ??= item.reputationGuard as CampaignTotals["reputationGuard"];
   }
-  return { counters, ...(guard ? { reputationGuard: guard } : {}) };
+  return { counters, accepted, ...(guard ? { reputationGuard: guard } : {}) };
 }

@@ -13,6 +13,8 @@ export type StoredCampaign = Campaign & {
   readonly ownerRegion?: string;
   /** Feedback counted in every region, summed (CampaignCounterStore). */
   readonly feedback?: FeedbackCounters;
+  /** Emails SES accepted, as the senders counted them: the guard's denominator when Send events fall short. */
+  readonly accepted?: number;
   readonly reputationGuard?: { reason: string; at: string };
   /** Set by a takeover: the watch re-enqueues every recipient not yet terminal. */
   readonly requeueAll?: boolean;

@@ -138,6 +138,7 @@ export class CampaignStore {
     return {
       ...toControl(meta),
       feedback: totals.counters,
+      accepted: totals.accepted,
       ...(totals.reputationGuard ? { reputationGuard: totals.reputationGuard } : {}),
       intents: items.filter((item) => String(item.sk).startsWith(CAMPAIGN_INTENT_PREFIX)).map(toIntent),
     };

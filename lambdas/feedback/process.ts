@@ -176,7 +176,10 @@ export class FeedbackProcessor {
   private async guard(campaignId: string, now: string): Promise<void> {
     const campaign = await this.deps.campaigns.get(campaignId, true);
     if (!campaign?.feedback || campaign.reputationGuard) return;
-    const reason = reputationVerdict(campaign.feedback);
+    // Send events are delivered at best effort (EventBridge): the senders' own count of what SES
+    // accepted keeps the denominator whole when some are lost.
+    const sent = Math.max(campaign.feedback.sent, campaign.accepted ?? 0);
+    const reason = reputationVerdict({ ...campaign.feedback, sent });
     if (!reason) return;
     // Pause first (conditional: only a queued or sending campaign), then flag the campaign so the
     // metric and its alarm fire once, even with concurrent events. A crash in between is retried:

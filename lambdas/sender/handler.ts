@@ -1,5 +1,6 @@
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { CampaignStore } from "../adapters/campaign-store.ts";
+import { CampaignCounterStore } from "../adapters/campaign-counter-store.ts";
 import { CampaignAgendaStore } from "../adapters/campaign-agenda-store.ts";
 import { ownershipFromEnv } from "../adapters/ownership-env.ts";
 import { StandingCache } from "../usecases/campaign-ownership.ts";
@@ -80,6 +81,7 @@ configureUnsubscribeLinks(unsubscribeLinks(unsubscribeSecret, requireEnv(ENV.pub
 const suppressions = new SuppressionStore(db, requireEnv(ENV.audienceTable));
 
 const campaigns = new CampaignStore(db, requireEnv(ENV.audienceTable));
+const counters = new CampaignCounterStore(db, requireEnv(ENV.audienceTable), requireEnv("AWS_REGION"));
 const ownership = ownershipFromEnv(db);
 const standings = new StandingCache(ownership);
 const agenda = new CampaignAgendaStore(db, requireEnv(ENV.audienceTable));
@@ -174,6 +176,7 @@ async function handleRecord(record: SQSRecord, deadline: number): Promise<void> 
       delaySeconds,
     );
   };
+  await countAccepted(message.campaignId, results.filter((r) => r === "sent").length);
   const deferred = pick("deferred");
   // Recipients this invocation had no time for: back at once, for the next invocation to take.
   await requeue(deferred, attempt, 0);
@@ -190,6 +193,20 @@ async function handleRecord(record: SQSRecord, deadline: number): Promise<void> 
     elsewhere: elsewhere.length,
     deferred: deferred.length,
   });
+}
+
+/**
+ * Adds what SES accepted for a message to the campaign's count (the reputation guard's denominator
+ * when Send events are lost). At best effort: the ledger holds the truth of each send, and a
+ * failed count only leaves the guard as sensitive as the Send events make it.
+ */
+async function countAccepted(campaignId: string, sent: number): Promise<void> {
+  if (sent === 0) return;
+  try {
+    await counters.addAccepted(campaignId, sent);
+  } catch (error) {
+    logger.warn("could not count accepted sends", { ...correlation(), sent, error: (error as Error).name });
+  }
 }
 
 export const handler = traceHandler(async (event: SQSEvent, context: Context) => {

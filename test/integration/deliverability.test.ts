@@ -415,8 +415,9 @@ describe("one-click unsubscribe, suppression and SES feedback", () => {
     } finally {
       await setSesFault("ok");
     }
+    // Judged as soon as 200 sends were accepted: not every bounce may have been counted by then.
     expect(paused.pausedReason).toMatch(
-      /^reputation guard: bounce rate \d+\.\d\d % \(20 of \d+ sent\) is above 5\.00 %$/,
+      /^reputation guard: bounce rate \d+\.\d\d % \(\d+ of \d+ sent\) is above 5\.00 %$/,
     );
     const item = await db.send(
       new GetCommand({
@@ -436,9 +437,11 @@ describe("one-click unsubscribe, suppression and SES feedback", () => {
     );
     const guard = counters.Item?.reputationGuard as { reason?: string } | undefined;
     expect(guard?.reason).toBe(paused.pausedReason);
-    const sentWhenPaused = Number(/of (\d+) sent/.exec(paused.pausedReason ?? "")?.[1]);
+    const [, bouncedWhenPaused, sentWhenPaused] = (
+      /\((\d+) of (\d+) sent/.exec(paused.pausedReason ?? "") ?? []
+    ).map(Number);
     expect(sentWhenPaused).toBeGreaterThanOrEqual(200);
-    expect(20 / sentWhenPaused).toBeGreaterThan(0.05);
+    expect((bouncedWhenPaused ?? 0) / (sentWhenPaused ?? 1)).toBeGreaterThan(0.05);
 
     // Every bounce is suppressed account-wide: a later campaign on another list skips them.
     await eventually("20 bounces", async () =>
@@ -454,5 +457,44 @@ describe("one-click unsubscribe, suppression and SES feedback", () => {
         reason: "suppression list: bounce",
       });
     expect(laterRecipients.get(`success+900@${SIM}`)?.status).toBe("sent");
+  });
+
+  it("judges the bounce rate by what SES accepted when most sends publish no Send event", async () => {
+    // Locally only mailbox-simulator addresses get SES events, as if EventBridge had lost the Send
+    // events of the other 250: the guard divides by the senders' own count of accepted sends.
+    const readers = Array.from({ length: 250 }, (_, i) => `a-reader-${i}@example.com`);
+    const bounces = Array.from({ length: 20 }, (_, i) => `bounce+${100 + i}@${SIM}`);
+    const successes = Array.from({ length: 100 }, (_, i) => `success+${300 + i}@${SIM}`);
+    const id = await startCampaign(await createList("Quiet", [...readers, ...bounces, ...successes]));
+    let paused: CampaignView;
+    try {
+      // Readers go first, then the bounces (fan-out pages in key order). Once readers and bounces
+      // are sent (or the guard already paused it), SES goes down so that the campaign cannot
+      // finish before its feedback is judged.
+      await eventually(
+        "270 sends",
+        async () => {
+          const view = await campaign(id);
+          return (view.counts.sent ?? 0) >= 270 || view.pausedReason ? true : undefined;
+        },
+        120_000,
+      );
+      await setSesFault("down");
+      paused = await eventually(
+        "the reputation guard",
+        async () => {
+          const view = await campaign(id);
+          return view.pausedReason ? view : undefined;
+        },
+        120_000,
+      );
+    } finally {
+      await setSesFault("ok");
+    }
+    // Fewer than 200 Send events ever arrived (20 bounces, at most 100 successes).
+    expect((await campaign(id)).feedback?.sent ?? 0).toBeLessThan(200);
+    const sentWhenPaused = Number(/of (\d+) sent/.exec(paused.pausedReason ?? "")?.[1]);
+    expect(sentWhenPaused).toBeGreaterThanOrEqual(200);
+    expect(paused.pausedReason).toMatch(/^reputation guard: bounce rate \d+\.\d\d % \(\d+ of \d+ sent\)/);
   });
 });

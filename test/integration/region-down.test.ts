@@ -321,8 +321,22 @@ describe("GET /health", () => {
   });
 });
 
+/** Waits until the shared hostname sends requests to `region` (its health checks run every second). */
+async function sharedRoutesTo(region: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const health = await fetch(`${runtime.info.sharedApiUrl}/health`);
+    if (health.headers.get("x-steadfast-region") === region) return;
+    if (Date.now() > deadline) throw new Error(`the shared hostname never routed to ${region}`);
+    await sleep(250);
+  }
+}
+
 describe("the shared hostname", () => {
   it("keeps answering with the primary region down, and a link mailed before the outage works during it", async () => {
+    // A fault of an earlier test may still count against the primary until its next health check:
+    // a request routed to the other region, and the next one back here, would race replication.
+    await sharedRoutesTo(HOME);
     const shared = new SteadfastClient(runtime.info.sharedApiUrl, runtime.info.apiKey);
     const email = `shared-${Date.now()}@example.net`;
     const { id: listId } = await shared.expect<{ id: string }>(201, "POST", "/v1/lists", { name: "Shared" });
@@ -338,7 +352,6 @@ describe("the shared hostname", () => {
     const html = mails.find((m) => m.destination.to.includes(email))?.body.html ?? "";
     const link = /href="([^"]*\/u\/[^"]+)"/.exec(html)?.[1] ?? "";
     expect(link.startsWith(`${runtime.info.sharedApiUrl}/u/`), link).toBe(true);
-    expect((await fetch(`${runtime.info.sharedApiUrl}/health`)).headers.get("x-steadfast-region")).toBe(HOME);
 
     await control("POST", { target: "region", region: HOME, mode: "down" });
     const downAt = Date.now();
@@ -355,14 +368,7 @@ describe("the shared hostname", () => {
 
     await control("DELETE");
     // Back: the primary answers again once its health check passes, and has the unsubscribe.
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      const health = await fetch(`${runtime.info.sharedApiUrl}/health`);
-      if (health.headers.get("x-steadfast-region") === HOME) break;
-      if (Date.now() > deadline)
-        throw new Error("the primary region never came back behind the shared hostname");
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await sharedRoutesTo(HOME);
     // The unsubscribe written in the other region while this one was down replicates here.
     const replicatedBy = Date.now() + 10_000;
     let status = "";

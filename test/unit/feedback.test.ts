@@ -133,6 +133,8 @@ class MemoryFeedback {
       status: string;
       listId: string;
       counters: Record<FeedbackCounter, number>;
+      /** What the senders counted as accepted by SES. */
+      accepted?: number;
       guard?: { reason: string; at: string };
     }
   >();
@@ -177,6 +179,7 @@ class MemoryFeedback {
               status: c.status,
               listId: c.listId,
               feedback: { ...c.counters },
+              ...(c.accepted === undefined ? {} : { accepted: c.accepted }),
               ...(c.guard ? { reputationGuard: c.guard } : {}),
             } as never)
           );
@@ -341,6 +344,21 @@ describe("the feedback processor", () => {
     expect(memory.notices.filter((n) => n.type === "paused")).toEqual([
       { type: "paused", campaignId: "c3", reason: campaign.pausedReason, paused: true },
     ]);
+  });
+
+  it("divides by what the senders counted as accepted when Send events were lost", async () => {
+    const memory = new MemoryFeedback();
+    const processor = memory.processor();
+    for (let i = 0; i < 300; i++) memory.addMessage(`m${i}`, "c5", `r${i}@example.com`);
+    // 250 sends accepted, but EventBridge delivered only the Send events of the bounced ones.
+    (memory.campaigns.get("c5") as { accepted?: number }).accepted = 250;
+    for (let i = 0; i < 20; i++) {
+      await processor.process(eventFor("send", `m${i}`, `r${i}@example.com`));
+      await processor.process(eventFor("bounce-permanent", `m${i}`, `r${i}@example.com`));
+    }
+    const campaign = memory.campaigns.get("c5") as { status: string; pausedReason?: string };
+    expect(campaign.status).toBe("paused");
+    expect(campaign.pausedReason).toMatch(/^reputation guard: bounce rate \d+\.\d\d % \(1\d of 250 sent\)/);
   });
 
   it("still flags (and alarms) a campaign that finished before its rate was judged, without pausing it", async () => {

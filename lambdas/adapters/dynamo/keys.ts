@@ -17,7 +17,9 @@
  *                                               while a draft, then only by
  *                                               its owner region
  *   CAMPAIGN#<id>          COUNTERS#<region>    SES feedback counted in        CampaignCounterStore
- *                                               <region>: written only there
+ *                                               <region>, and the sends its
+ *                                               senders had accepted: written
+ *                                               only there
  *   CAMPAIGN#<id>          INTENT#<region>      the last pause/resume/cancel/  CampaignIntentStore
  *                                               send asked of <region>'s API
  *                                               for a campaign another region
