@@ -22,6 +22,23 @@ export interface PublicHostnameProps {
 /** A region's own name under the shared one: `<region>.<name>`. */
 export const regionalName = (domain: ApiDomain, region: string): string => `${region}.${domain.name}`;
 
+/** A Route 53 HTTPS check of `GET https://<fqdn>/health`, failing after 3 failed requests in a row. */
+export function healthCheckOn(
+  scope: Construct,
+  id: string,
+  fqdn: string,
+  requestInterval: Duration,
+): route53.HealthCheck {
+  return new route53.HealthCheck(scope, id, {
+    type: route53.HealthCheckType.HTTPS,
+    fqdn,
+    resourcePath: "/health",
+    port: 443,
+    requestInterval,
+    failureThreshold: 3,
+  });
+}
+
 /**
  * One public hostname for the whole deployment, with health-based failover: in each region, an ACM
  * certificate and API Gateway custom domains for the shared name and the region's own name, an
@@ -73,14 +90,7 @@ export class PublicHostname extends Construct {
       recordName: regional,
       target: alias(regionalDomain),
     });
-    this.healthCheck = new route53.HealthCheck(this, "HealthCheck", {
-      type: route53.HealthCheckType.HTTPS,
-      fqdn: regional,
-      resourcePath: "/health",
-      port: 443,
-      requestInterval: Duration.seconds(10),
-      failureThreshold: 3,
-    });
+    this.healthCheck = healthCheckOn(this, "HealthCheck", regional, Duration.seconds(10));
     new route53.ARecord(this, "SharedRecord", {
       zone,
       recordName: domain.name,

@@ -1,9 +1,8 @@
 import { Duration, Stack, type StackProps } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
-import * as route53 from "aws-cdk-lib/aws-route53";
 import type { Construct } from "constructs";
 import { AlarmTopic } from "../constructs/alarm-topic.ts";
-import { regionalName } from "../constructs/public-hostname.ts";
+import { healthCheckOn, regionalName } from "../constructs/public-hostname.ts";
 import { RUNBOOK, withRunbook } from "../runbook.ts";
 import type { SteadfastConfig } from "../config.ts";
 
@@ -29,14 +28,7 @@ export class HealthWatchStack extends Stack {
     const { appName, apiDomain, regions, alarmEmail } = props.config;
     this.alarms = regions.map((region) => {
       const name = regionalName(apiDomain, region);
-      const check = new route53.HealthCheck(this, `Check-${region}`, {
-        type: route53.HealthCheckType.HTTPS,
-        fqdn: name,
-        resourcePath: "/health",
-        port: 443,
-        requestInterval: Duration.seconds(30),
-        failureThreshold: 3,
-      });
+      const check = healthCheckOn(this, `Check-${region}`, name, Duration.seconds(30));
       return new cloudwatch.Metric({
         namespace: "AWS/Route53",
         metricName: "HealthCheckStatus",

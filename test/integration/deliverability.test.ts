@@ -75,6 +75,35 @@ async function campaign(id: string): Promise<CampaignView> {
   return api.expect<CampaignView>(200, "GET", `/v1/campaigns/${id}`);
 }
 
+/**
+ * Waits until `sends` emails of the campaign are sent (or the guard paused it already), then takes
+ * SES down so that the campaign cannot finish before its feedback is judged, however slow this
+ * machine is, and waits for the reputation guard's pause. SES is back when it returns.
+ */
+async function pausedByGuard(id: string, sends: number): Promise<CampaignView> {
+  try {
+    await eventually(
+      `${sends} sends`,
+      async () => {
+        const view = await campaign(id);
+        return (view.counts.sent ?? 0) >= sends || view.pausedReason ? true : undefined;
+      },
+      120_000,
+    );
+    await setSesFault("down");
+    return await eventually(
+      "the reputation guard",
+      async () => {
+        const view = await campaign(id);
+        return view.pausedReason ? view : undefined;
+      },
+      120_000,
+    );
+  } finally {
+    await setSesFault("ok");
+  }
+}
+
 async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: Error | undefined;
@@ -394,27 +423,8 @@ describe("one-click unsubscribe, suppression and SES feedback", () => {
     const bigList = await createList("Bouncy", [...bounces, ...successes]);
     const id = await startCampaign(bigList);
 
-    // Bounces go out first (fan-out pages in key order). Once 210 are sent, SES goes down so the
-    // campaign cannot finish before its feedback is judged, however slow this machine is.
-    let paused: CampaignView;
-    try {
-      await eventually(
-        "210 sends",
-        async () => (((await campaign(id)).counts.sent ?? 0) >= 210 ? true : undefined),
-        120_000,
-      );
-      await setSesFault("down");
-      paused = await eventually(
-        "the reputation guard",
-        async () => {
-          const view = await campaign(id);
-          return view.pausedReason ? view : undefined;
-        },
-        120_000,
-      );
-    } finally {
-      await setSesFault("ok");
-    }
+    // Bounces go out first (fan-out pages in key order).
+    const paused = await pausedByGuard(id, 210);
     // Judged as soon as 200 sends were accepted: not every bounce may have been counted by then.
     expect(paused.pausedReason).toMatch(
       /^reputation guard: bounce rate \d+\.\d\d % \(\d+ of \d+ sent\) is above 5\.00 %$/,
@@ -466,31 +476,8 @@ describe("one-click unsubscribe, suppression and SES feedback", () => {
     const bounces = Array.from({ length: 20 }, (_, i) => `bounce+${100 + i}@${SIM}`);
     const successes = Array.from({ length: 100 }, (_, i) => `success+${300 + i}@${SIM}`);
     const id = await startCampaign(await createList("Quiet", [...readers, ...bounces, ...successes]));
-    let paused: CampaignView;
-    try {
-      // Readers go first, then the bounces (fan-out pages in key order). Once readers and bounces
-      // are sent (or the guard already paused it), SES goes down so that the campaign cannot
-      // finish before its feedback is judged.
-      await eventually(
-        "270 sends",
-        async () => {
-          const view = await campaign(id);
-          return (view.counts.sent ?? 0) >= 270 || view.pausedReason ? true : undefined;
-        },
-        120_000,
-      );
-      await setSesFault("down");
-      paused = await eventually(
-        "the reputation guard",
-        async () => {
-          const view = await campaign(id);
-          return view.pausedReason ? view : undefined;
-        },
-        120_000,
-      );
-    } finally {
-      await setSesFault("ok");
-    }
+    // Readers go first, then the bounces (fan-out pages in key order).
+    const paused = await pausedByGuard(id, 270);
     // Fewer than 200 Send events ever arrived (20 bounces, at most 100 successes).
     expect((await campaign(id)).feedback?.sent ?? 0).toBeLessThan(200);
     const sentWhenPaused = Number(/of (\d+) sent/.exec(paused.pausedReason ?? "")?.[1]);
