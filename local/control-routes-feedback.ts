@@ -1,11 +1,21 @@
 import type { ControlServer } from "./control.ts";
 import { ControlError } from "./control.ts";
-import { INJECTABLE_TYPES, type InjectableType, type MailboxSimulator } from "./mailbox-simulator.ts";
+import {
+  INJECTABLE_TYPES,
+  type InjectableType,
+  type MailboxSimulator,
+  REPLAYABLE_TYPES,
+  type ReplayableType,
+} from "./mailbox-simulator.ts";
 
 /**
  * POST /feedback { "sesMessageId", "type": "Open" | "Click" | "Bounce" | "Complaint" | "Delivery" }:
  * publishes one SES event for a message the local SES accepted, through the same feedback queue real
  * events take. 202 when published, 404 for an id the local SES never handed out.
+ * POST /feedback/replay { "types": ["Send", "Delivery"] }: publishes those events again for every
+ * message the local SES remembers, at once (a burst for measuring the feedback path).
+ * POST /feedback/mode { "events": "all" | "simulator" }: which accepted messages get events from now
+ * on (`simulator`: only the mailbox simulator's addresses, as if the others' events were lost).
  * GET /feedback: how many events the mailbox simulator published.
  */
 export function registerFeedbackRoutes(control: ControlServer, simulator: MailboxSimulator): void {
@@ -19,6 +29,25 @@ export function registerFeedbackRoutes(control: ControlServer, simulator: Mailbo
     if (!published)
       return { status: 404, body: { error: { code: "not_found", message: "no such SES message" } } };
     return { status: 202, body: { sesMessageId: body.sesMessageId, type: body.type } };
+  });
+
+  control.route("POST", "/feedback/replay", async (raw) => {
+    const types = ((raw ?? {}) as Record<string, unknown>).types;
+    if (
+      !Array.isArray(types) ||
+      types.length === 0 ||
+      !types.every((t) => REPLAYABLE_TYPES.includes(t as ReplayableType))
+    )
+      throw new ControlError(`types must be a list of ${REPLAYABLE_TYPES.join(", ")}`);
+    return { status: 202, body: { published: await simulator.replay(types as ReplayableType[]) } };
+  });
+
+  control.route("POST", "/feedback/mode", async (raw) => {
+    const events = ((raw ?? {}) as Record<string, unknown>).events;
+    if (events !== "all" && events !== "simulator")
+      throw new ControlError('events must be "all" or "simulator"');
+    simulator.events = events;
+    return { status: 200, body: { events } };
   });
 
   control.route("GET", "/feedback", () => ({ status: 200, body: simulator.stats }));

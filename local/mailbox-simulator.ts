@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { chunk, mapLimit } from "../lambdas/shared/concurrency.ts";
 import { SES_DETAIL_TYPES, SES_EVENT_SOURCE, type SesEventType } from "../lambdas/contracts/events.ts";
 import type { StackTemplate } from "./assembly.ts";
 import { LOCAL_ACCOUNT, LOCAL_CREDENTIALS } from "./local-account.ts";
@@ -22,14 +23,18 @@ import { feedbackQueueOf } from "./template-queries.ts";
  *   ooto             Send, Delivery (the auto-reply goes to the sender's inbox; SES publishes no event for it)
  *   suppressionlist  Send, Bounce (Permanent/OnAccountSuppressionList)
  *
- * Other recipients get no events, so ordinary local traffic (the demo, the chaos tests) costs no
- * feedback work; `inject` (POST {controlUrl}/feedback) publishes one event for any accepted message.
+ * Every other recipient gets Send and Delivery, as from real SES, so that the feedback path carries
+ * its real load; with `sesEvents: "simulator"` they get none, so that a test's ordinary traffic
+ * costs no feedback work. `inject` (POST {controlUrl}/feedback) publishes one event for any
+ * accepted message.
  * The queue is reached directly, not through the app's SQS fault proxy: SES → EventBridge → SQS is
  * AWS's own path, which faults injected on the app's SQS endpoint do not touch.
  */
 const SIMULATOR_DOMAIN = "simulator.amazonses.com";
 export const INJECTABLE_TYPES = ["Open", "Click", "Bounce", "Complaint", "Delivery"] as const;
 export type InjectableType = (typeof INJECTABLE_TYPES)[number];
+export const REPLAYABLE_TYPES = ["Send", "Delivery", "Open"] as const;
+export type ReplayableType = (typeof REPLAYABLE_TYPES)[number];
 
 const SCRIPTS: Record<string, readonly SimulatedEvent[]> = {
   success: ["Send", "Delivery"],
@@ -40,6 +45,9 @@ const SCRIPTS: Record<string, readonly SimulatedEvent[]> = {
 };
 
 type SimulatedEvent = SesEventType | "SuppressionListBounce";
+
+/** What SES publishes for a message to an ordinary address that its server accepted. */
+const ORDINARY: readonly SimulatedEvent[] = ["Send", "Delivery"];
 
 /** Messages remembered for `inject`; the oldest are forgotten first. */
 const REMEMBERED = 100_000;
@@ -66,7 +74,13 @@ export class MailboxSimulator {
   /** Events published, for tests and the control API. */
   readonly stats = { published: 0, failed: 0 };
 
-  constructor(regions: readonly RegionRuntime[], stacks: readonly StackTemplate[], sqsEndpoint: string) {
+  constructor(
+    regions: readonly RegionRuntime[],
+    stacks: readonly StackTemplate[],
+    sqsEndpoint: string,
+    /** Which accepted messages get events (the control API changes it). */
+    public events: "all" | "simulator" = "all",
+  ) {
     for (const region of regions) {
       const stack = stacks.find((s) => s.region === region.name);
       const queueId = stack ? feedbackQueueOf(stack) : undefined;
@@ -90,6 +104,34 @@ export class MailboxSimulator {
     if (!mail) return false;
     await this.publish(mail, type);
     return true;
+  }
+
+  /**
+   * Publishes `types` for every message remembered, as fast as the queue takes them (batches of
+   * 10): a burst of real feedback for measuring how fast it is processed. Returns how many events.
+   */
+  async replay(types: readonly ReplayableType[]): Promise<number> {
+    const byRegion = new Map<string, SentMail[]>();
+    for (const mail of this.sent.values())
+      byRegion.set(mail.region, [...(byRegion.get(mail.region) ?? []), mail]);
+    let published = 0;
+    for (const [region, mails] of byRegion) {
+      const target = this.targets.get(region);
+      if (!target) continue;
+      const events = mails.flatMap((mail) => types.map((type) => envelope(mail, type)));
+      await mapLimit(chunk(events, 10), 8, async (group) => {
+        const out = await target.client.send(
+          new SendMessageBatchCommand({
+            QueueUrl: target.queueUrl,
+            Entries: group.map((body, i) => ({ Id: String(i), MessageBody: JSON.stringify(body) })),
+          }),
+        );
+        if (out.Failed?.length) throw new Error(`${out.Failed.length} events not published`);
+        published += group.length;
+      });
+    }
+    this.stats.published += published;
+    return published;
   }
 
   private accepted(region: string, messageId: string, request: Buffer): void {
@@ -125,7 +167,7 @@ export class MailboxSimulator {
     };
     this.sent.set(messageId, mail);
     if (this.sent.size > REMEMBERED) this.sent.delete(this.sent.keys().next().value as string);
-    const script = scriptFor(mail.destination[0] ?? "");
+    const script = scriptFor(mail.destination[0] ?? "") ?? (this.events === "all" ? ORDINARY : undefined);
     if (!script) return;
     void (async () => {
       for (const event of script) await this.publish(mail, event);
@@ -137,30 +179,35 @@ export class MailboxSimulator {
   private async publish(mail: SentMail, simulated: SimulatedEvent): Promise<void> {
     const target = this.targets.get(mail.region);
     if (!target) throw new Error(`no feedback queue in ${mail.region}`);
-    const detail = sesEvent(mail, simulated);
-    const type = detail.eventType as SesEventType;
-    const envelope = {
-      version: "0",
-      id: randomUUID(),
-      "detail-type": SES_DETAIL_TYPES[type],
-      source: SES_EVENT_SOURCE,
-      account: LOCAL_ACCOUNT,
-      time: new Date().toISOString(),
-      region: mail.region,
-      resources: [`arn:aws:ses:${mail.region}:${LOCAL_ACCOUNT}:configuration-set/${mail.configurationSet}`],
-      detail,
-    };
+    const body = envelope(mail, simulated);
     // A second's delay: SES reports after the send call returned, by when the sender has
     // recorded the message id on the ledger.
     await target.client.send(
       new SendMessageCommand({
         QueueUrl: target.queueUrl,
-        MessageBody: JSON.stringify(envelope),
+        MessageBody: JSON.stringify(body),
         DelaySeconds: 1,
       }),
     );
     this.stats.published++;
   }
+}
+
+/** An SES event in the EventBridge envelope the rule forwards to the feedback queue. */
+function envelope(mail: SentMail, simulated: SimulatedEvent): Record<string, unknown> {
+  const detail = sesEvent(mail, simulated);
+  const type = detail.eventType as SesEventType;
+  return {
+    version: "0",
+    id: randomUUID(),
+    "detail-type": SES_DETAIL_TYPES[type],
+    source: SES_EVENT_SOURCE,
+    account: LOCAL_ACCOUNT,
+    time: new Date().toISOString(),
+    region: mail.region,
+    resources: [`arn:aws:ses:${mail.region}:${LOCAL_ACCOUNT}:configuration-set/${mail.configurationSet}`],
+    detail,
+  };
 }
 
 /** The simulator script for an address, or undefined for an ordinary recipient. */

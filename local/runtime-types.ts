@@ -55,6 +55,13 @@ export interface LocalRuntimeOptions {
    * changes it for a while: `{ "target": "replication", "mode": "lag", "ms" }`). @default 1000
    */
   readonly replicationLagMs?: number;
+  /**
+   * Which accepted messages the local SES publishes events for: `all` (as SES does: Send and
+   * Delivery for every message, and the mailbox simulator's scripts for its addresses), or
+   * `simulator` (its addresses only, so that a test's ordinary traffic costs no feedback work).
+   * @default "all"
+   */
+  readonly sesEvents?: "all" | "simulator";
   /** Called with problems the runtime itself hits (poller errors and the like). */
   readonly onWarning?: (message: string) => void;
 }

@@ -292,7 +292,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     shared.route(regions);
     registerControlRoutes(control, regions, replication);
-    registerFeedbackRoutes(control, new MailboxSimulator(regions, regionStacks, sqs.url));
+    registerFeedbackRoutes(
+      control,
+      new MailboxSimulator(regions, regionStacks, sqs.url, options.sesEvents ?? "all"),
+    );
     const controlUrl = await control.listen();
     const first = regions[0] as RegionRuntime;
     const info: LocalInfo = {

@@ -22,17 +22,24 @@ export class CampaignCounterStore {
   ) {}
 
   /**
-   * The write that adds one to `counter` in this region's item, for a transaction another store runs
-   * (the counter moves together with the "first time" fact it counts).
+   * The write that adds `counts` to this region's item, for a transaction another store runs (the
+   * counters move together with the "first time" facts they count).
    */
-  increment(campaignId: string, counter: FeedbackCounter): TransactItem {
+  increment(campaignId: string, counts: Partial<Record<FeedbackCounter, number>>): TransactItem {
+    const names: Record<string, string> = { "#region": "region" };
+    const values: Record<string, unknown> = { ":id": campaignId, ":region": this.region };
+    const adds = Object.entries(counts).map(([counter, n], i) => {
+      names[`#c${i}`] = counter;
+      values[`:n${i}`] = n;
+      return `#c${i} :n${i}`;
+    });
     return {
       Update: {
         TableName: this.table,
         Key: campaignCountersKey(campaignId, this.region),
-        UpdateExpression: "SET campaignId = :id, #region = :region ADD #counter :one",
-        ExpressionAttributeNames: { "#counter": counter, "#region": "region" },
-        ExpressionAttributeValues: { ":one": 1, ":id": campaignId, ":region": this.region },
+        UpdateExpression: `SET campaignId = :id, #region = :region ADD ${adds.join(", ")}`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
       },
     };
   }

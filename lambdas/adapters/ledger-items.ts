@@ -50,6 +50,40 @@ export interface LedgerRef {
 
 export type FirstTime = "recorded" | "duplicate";
 
+/** A feedback fact for `LedgerStore.recordFirstAll`: `flag` set to `at` on the item, with `sets`. */
+export interface FirstFact {
+  readonly ref: LedgerRef;
+  readonly flag: string;
+  readonly at: string;
+  readonly sets: Readonly<Record<string, string>>;
+}
+
+/**
+ * Facts per transaction: with one counter item per campaign beside them, at most 90 of DynamoDB's
+ * 100 items per transaction.
+ */
+export const FACTS_PER_TRANSACTION = 45;
+
+/**
+ * Splits facts (with their positions) into transaction-sized groups in which no ledger item appears
+ * twice (a transaction may not touch one item twice): a second fact about an item, such as the
+ * Delivery that follows a Send in the same batch, goes to a later group.
+ */
+export function transactionGroups<F extends FirstFact>(facts: readonly F[]): { fact: F; index: number }[][] {
+  const groups: { entries: { fact: F; index: number }[]; items: Set<string> }[] = [];
+  facts.forEach((fact, index) => {
+    const item = `${fact.ref.pk}\u0000${fact.ref.sk}`;
+    let group = groups.find((g) => g.entries.length < FACTS_PER_TRANSACTION && !g.items.has(item));
+    if (!group) {
+      group = { entries: [], items: new Set() };
+      groups.push(group);
+    }
+    group.entries.push({ fact, index });
+    group.items.add(item);
+  });
+  return groups.map((g) => g.entries);
+}
+
 export function unmarshalled(item: Record<string, unknown>): LedgerItem {
   return {
     campaignId: item.campaignId as string,

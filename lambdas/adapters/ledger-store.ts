@@ -20,6 +20,8 @@ import {
   type ClaimResult,
   type Cursor,
   eventUpdate,
+  transactionGroups,
+  type FirstFact,
   type FirstTime,
   type LedgerItem,
   type LedgerRef,
@@ -300,29 +302,38 @@ export class LedgerStore {
   }
 
   /**
-   * Records a feedback fact the first time it happens: sets `flag` (and `sets`) unless the flag is
-   * there already, and in the same transaction applies `alsoWrite` (the campaign counter that counts
-   * the fact), so a duplicate event (SQS delivers at least once, SES may publish twice) changes
-   * nothing. When only `alsoWrite`'s condition fails (the campaign is gone) the fact is recorded
-   * without it.
+   * Records feedback facts the first time each happens: sets a fact's `flag` (and `sets`) unless
+   * the flag is there already, and in the same transaction applies `alsoWrite(recorded)` (the
+   * campaign counters that count them), so a duplicate event (SQS delivers at least once, SES may
+   * publish twice) changes nothing and a crash leaves flags and counters in step. Up to
+   * FACTS_PER_TRANSACTION facts share one transaction, never two on one item; a fact whose
+   * condition fails (flag already set, or no item) is a duplicate, and the rest are tried again
+   * without it. Returns each fact's outcome, in order.
    */
-  async recordFirst(
-    ref: LedgerRef,
-    flag: string,
-    at: string,
-    sets: Readonly<Record<string, string>>,
-    alsoWrite: TransactItem,
-  ): Promise<FirstTime> {
-    const update = eventUpdate(this.table, ref, { [flag]: at, ...sets }, flag);
-    try {
-      await transactWrite(this.db, [{ Update: update }, alsoWrite]);
-      return "recorded";
-    } catch (error) {
-      const codes = cancellationCodes(error);
-      if (codes?.[0] === "ConditionalCheckFailed") return "duplicate";
-      if (codes?.[1] !== "ConditionalCheckFailed") throw error;
-      return (await updateIf(this.db, update)) ? "recorded" : "duplicate";
+  async recordFirstAll<F extends FirstFact>(
+    facts: readonly F[],
+    alsoWrite: (recorded: readonly F[]) => TransactItem[],
+  ): Promise<FirstTime[]> {
+    const outcomes: FirstTime[] = facts.map(() => "duplicate");
+    for (const group of transactionGroups(facts)) {
+      let pending = group;
+      while (pending.length > 0) {
+        const updates = pending.map(({ fact }) => ({
+          Update: eventUpdate(this.table, fact.ref, { [fact.flag]: fact.at, ...fact.sets }, fact.flag),
+        }));
+        try {
+          await transactWrite(this.db, [...updates, ...alsoWrite(pending.map((p) => p.fact))]);
+          for (const p of pending) outcomes[p.index] = "recorded";
+          break;
+        } catch (error) {
+          const codes = cancellationCodes(error);
+          const left = pending.filter((_, i) => codes?.[i] !== "ConditionalCheckFailed");
+          if (!codes || left.length === pending.length) throw error;
+          pending = left;
+        }
+      }
     }
+    return outcomes;
   }
 
   /**

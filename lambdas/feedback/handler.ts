@@ -8,11 +8,11 @@ import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
 import { LedgerStore } from "../adapters/ledger-store.ts";
 import { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { SuppressionStore } from "../adapters/suppression-store.ts";
-import { parseFeedbackMessage } from "../domain/feedback-event.ts";
+import { type FeedbackEvent, parseFeedbackMessage } from "../domain/feedback-event.ts";
 import { requireEnv } from "../shared/env.ts";
 import { logger, metrics, traceHandler } from "../shared/powertools.ts";
 import { backoffSeconds, processBatch, RetryLaterError } from "../shared/sqs-batch.ts";
-import { FeedbackProcessor } from "./process.ts";
+import { type FeedbackOutcome, FeedbackProcessor } from "./process.ts";
 import { ENV } from "../contracts/env.ts";
 import { METRIC } from "../contracts/metrics.ts";
 
@@ -80,10 +80,14 @@ async function deadLetter(record: SQSRecord, reason: string): Promise<void> {
   metrics.addMetric(METRIC.feedbackInvalid, "Count", 1);
 }
 
-async function handleRecord(record: SQSRecord): Promise<void> {
+/** One record's part in its batch: the batch's events are processed together (processAll). */
+async function handleRecord(
+  record: SQSRecord,
+  outcomes: Map<string, Promise<FeedbackOutcome>>,
+): Promise<void> {
   const parsed = parseFeedbackMessage(record.body);
   if (!parsed.ok) return deadLetter(record, parsed.error);
-  const outcome = await processor.process(parsed.event);
+  const outcome = await outcomes.get(record.messageId);
   if (outcome === "unmatched") {
     const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? "1");
     if (receiveCount < UNMATCHED_RECEIVES) {
@@ -97,12 +101,29 @@ async function handleRecord(record: SQSRecord): Promise<void> {
   }
 }
 
+/** Starts processing the batch's valid events together; each record's outcome, by message id. */
+function processEvents(records: readonly SQSRecord[]): Map<string, Promise<FeedbackOutcome>> {
+  const valid: { messageId: string; event: FeedbackEvent }[] = [];
+  for (const record of records) {
+    const parsed = parseFeedbackMessage(record.body);
+    if (parsed.ok) valid.push({ messageId: record.messageId, event: parsed.event });
+  }
+  const all = processor.processAll(valid.map((v) => v.event));
+  all.catch(() => undefined); // every record awaits it: its failure fails them all
+  return new Map(valid.map((v, i) => [v.messageId, all.then((outcomes) => outcomes[i] as FeedbackOutcome)]));
+}
+
 export const handler = traceHandler(async (event: SQSEvent, context: Context) => {
   logger.addContext(context);
   try {
-    // One record at a time: every event of a campaign updates the same campaign item, and
-    // concurrent transactions on one item conflict.
-    return await processBatch(event, handleRecord, { sqs, queueUrl });
+    // The batch's events are written together, a few transactions for the lot; a write that fails
+    // fails every record of the batch, which comes back (duplicates of what was done change nothing).
+    const outcomes = processEvents(event.Records);
+    return await processBatch(event, (record) => handleRecord(record, outcomes), {
+      sqs,
+      queueUrl,
+      concurrent: true,
+    });
   } finally {
     metrics.publishStoredMetrics();
   }

@@ -2,13 +2,14 @@ import type { CampaignAgendaStore } from "../adapters/campaign-agenda-store.ts";
 import type { CampaignCounterStore } from "../adapters/campaign-counter-store.ts";
 import type { CampaignStore } from "../adapters/campaign-store.ts";
 import type { Ownership } from "../usecases/campaign-ownership.ts";
-import type { LedgerRef } from "../adapters/ledger-items.ts";
+import type { FirstFact, LedgerRef } from "../adapters/ledger-items.ts";
 import type { LedgerStore } from "../adapters/ledger-store.ts";
 import type { SubscriberStore } from "../adapters/subscriber-store.ts";
 import type { SuppressionStore } from "../adapters/suppression-store.ts";
 import type { FeedbackCounter } from "../domain/feedback-counters.ts";
 import { type FeedbackEvent, suppressionFor } from "../domain/feedback-event.ts";
 import { reputationVerdict } from "../domain/reputation.ts";
+import { mapLimit } from "../shared/concurrency.ts";
 import { pauseCampaign } from "../usecases/campaign-workflows.ts";
 
 export type FeedbackOutcome = "recorded" | "duplicate" | "ignored" | "unmatched";
@@ -19,7 +20,7 @@ export type FeedbackNotice =
   | { type: "paused"; campaignId: string; reason: string; paused: boolean };
 
 export interface FeedbackDeps {
-  readonly ledger: Pick<LedgerStore, "findByMessageId" | "recordFirst" | "recordAlways">;
+  readonly ledger: Pick<LedgerStore, "findByMessageId" | "recordFirstAll" | "recordAlways">;
   readonly campaigns: Pick<CampaignStore, "get" | "transition">;
   /** This region's counter item of each campaign: the only one its feedback function writes. */
   readonly counters: Pick<CampaignCounterStore, "increment" | "markGuardTripped">;
@@ -63,20 +64,38 @@ const FIRST_TIME: Partial<Record<FeedbackEvent["type"], { flag: string; counter:
 /** Events after which the reputation guard looks at the campaign again. */
 const GUARDED: ReadonlySet<FeedbackEvent["type"]> = new Set(["Send", "Bounce", "Complaint"]);
 
+/** A first-time fact with the counter that counts it. */
+interface CountedFact extends FirstFact {
+  readonly counter: FeedbackCounter;
+}
+
+/** Ledger look-ups by SES message id in flight at once. */
+const LOOKUPS = 16;
+
 export class FeedbackProcessor {
   private readonly listIds = new Map<string, string | undefined>();
 
   constructor(private readonly deps: FeedbackDeps) {}
 
   async process(event: FeedbackEvent): Promise<FeedbackOutcome> {
-    if (event.type === "Subscription") return "ignored";
+    return (await this.processAll([event]))[0] as FeedbackOutcome;
+  }
+
+  /**
+   * Processes a batch of events together: their first-time facts and the counters that count them
+   * are written in a few transactions (LedgerStore.recordFirstAll) instead of one per event, and the
+   * reputation guard looks once at each campaign the batch touched. Returns each event's outcome,
+   * in order; throws (and the batch is retried, which duplicates make harmless) if a write fails.
+   */
+  async processAll(events: readonly FeedbackEvent[]): Promise<FeedbackOutcome[]> {
     const now = this.deps.now().toISOString();
-    const at = event.at ?? now;
+    const outcomes: FeedbackOutcome[] = events.map(() => "ignored");
 
     // Suppression first, and whether or not the message is ours: an address that bounced hard
     // must never be mailed again, even if its ledger item has expired.
-    const suppression = suppressionFor(event);
-    if (suppression) {
+    for (const event of events) {
+      const suppression = suppressionFor(event);
+      if (!suppression) continue;
       for (const email of suppression.emails)
         await this.deps.suppressions.put(email, suppression.reason, now);
       this.deps.onNotice?.({
@@ -86,52 +105,76 @@ export class FeedbackProcessor {
       });
     }
 
-    const ref = await this.deps.ledger.findByMessageId(event.mail.messageId);
-    if (!ref) return "unmatched";
-
-    const outcome = await this.record(event, ref, at);
-    this.deps.onNotice?.({ type: "recorded", eventType: event.type, first: outcome === "recorded" });
-
-    if (suppression) {
+    const refs = await mapLimit(events, LOOKUPS, (event) =>
+      event.type === "Subscription"
+        ? Promise.resolve(undefined)
+        : this.deps.ledger.findByMessageId(event.mail.messageId),
+    );
+    const facts: { index: number; fact: CountedFact }[] = [];
+    const guarded = new Set<string>();
+    for (const [index, event] of events.entries()) {
+      const ref = refs[index];
+      if (event.type === "Subscription") continue;
+      if (!ref) {
+        outcomes[index] = "unmatched";
+        continue;
+      }
+      const fact = firstFact(event, ref, event.at ?? now);
+      if (fact) facts.push({ index, fact });
+      else outcomes[index] = await this.recordOther(event, ref, event.at ?? now);
+      // Evaluated after duplicates too: a retried message whose first attempt failed after the
+      // counter moved still gets its guard check.
+      if (GUARDED.has(event.type)) guarded.add(ref.campaignId);
+    }
+    const firsts = await this.deps.ledger.recordFirstAll(
+      facts.map((f) => f.fact),
+      (recorded) => this.countersOf(recorded),
+    );
+    facts.forEach(({ index }, i) => {
+      outcomes[index] = firsts[i] as FeedbackOutcome;
+    });
+    for (const [index, event] of events.entries()) {
+      const ref = refs[index];
+      if (!ref || outcomes[index] === "ignored") continue;
+      this.deps.onNotice?.({
+        type: "recorded",
+        eventType: event.type,
+        first: outcomes[index] === "recorded",
+      });
+      const suppression = suppressionFor(event);
+      if (!suppression) continue;
       const listId = await this.listIdOf(ref.campaignId);
       if (listId)
         await this.deps.subscribers.markFeedback(
           listId,
           ref.email,
           suppression.reason === "bounce" ? "bounced" : "complained",
-          at,
+          event.at ?? now,
         );
     }
-    // Evaluated after duplicates too: a retried message whose first attempt failed after the
-    // counter moved still gets its guard check.
-    if (GUARDED.has(event.type)) await this.guard(ref.campaignId, now);
-    return outcome;
+    for (const campaignId of guarded) await this.guard(campaignId, now);
+    return outcomes;
   }
 
-  private async record(event: FeedbackEvent, ref: LedgerRef, at: string): Promise<FeedbackOutcome> {
+  /** The counter writes for recorded facts: one per campaign, adding up its facts by counter. */
+  private countersOf(recorded: readonly CountedFact[]) {
+    const byCampaign = new Map<string, Partial<Record<FeedbackCounter, number>>>();
+    for (const fact of recorded) {
+      const counts = byCampaign.get(fact.ref.campaignId) ?? {};
+      counts[fact.counter] = (counts[fact.counter] ?? 0) + 1;
+      byCampaign.set(fact.ref.campaignId, counts);
+    }
+    return [...byCampaign].map(([campaignId, counts]) => this.deps.counters.increment(campaignId, counts));
+  }
+
+  /** Events recorded every time (no flag, no counter). */
+  private async recordOther(event: FeedbackEvent, ref: LedgerRef, at: string): Promise<FeedbackOutcome> {
     const store = this.deps.ledger;
-    if (event.type === "Bounce") {
-      const bounce = event.bounce;
-      const sets: Record<string, string> = {
-        bounceType: bounce?.bounceType ?? "Undetermined",
-        bounceSubType: bounce?.bounceSubType ?? "Undetermined",
-        ...(bounce?.diagnostic ? { bounceDiagnostic: bounce.diagnostic } : {}),
-      };
-      if (bounce?.bounceType !== "Permanent") {
-        await store.recordAlways(ref, { lastBounceAt: at, ...sets });
-        return "recorded";
-      }
-      return this.first(ref, "bouncedAt", at, sets, "bounced");
-    }
-    const firstTime = FIRST_TIME[event.type];
-    if (firstTime) {
-      const sets: Record<string, string> = {};
-      if (event.type === "Complaint" && event.complaint?.feedbackType)
-        sets.complaintFeedbackType = event.complaint.feedbackType;
-      if (event.type === "Click" && event.click?.link) sets.clickedLink = event.click.link;
-      return this.first(ref, firstTime.flag, at, sets, firstTime.counter);
-    }
     switch (event.type) {
+      case "Bounce":
+        // Not permanent (firstFact takes those): SES gave up after retrying; recorded only.
+        await store.recordAlways(ref, { lastBounceAt: at, ...bounceSets(event) });
+        return "recorded";
       case "Reject":
         await store.recordAlways(ref, {
           rejectedAt: at,
@@ -153,17 +196,6 @@ export class FeedbackProcessor {
       default:
         return "ignored";
     }
-  }
-
-  private async first(
-    ref: LedgerRef,
-    flag: string,
-    at: string,
-    sets: Record<string, string>,
-    counter: FeedbackCounter,
-  ): Promise<FeedbackOutcome> {
-    const count = this.deps.counters.increment(ref.campaignId, counter);
-    return this.deps.ledger.recordFirst(ref, flag, at, sets, count);
   }
 
   private async listIdOf(campaignId: string): Promise<string | undefined> {
@@ -191,4 +223,28 @@ export class FeedbackProcessor {
     if (!(await this.deps.counters.markGuardTripped(campaignId, reason, now))) return;
     this.deps.onNotice?.({ type: "paused", campaignId, reason, paused });
   }
+}
+
+function bounceSets(event: FeedbackEvent): Record<string, string> {
+  const bounce = event.bounce;
+  return {
+    bounceType: bounce?.bounceType ?? "Undetermined",
+    bounceSubType: bounce?.bounceSubType ?? "Undetermined",
+    ...(bounce?.diagnostic ? { bounceDiagnostic: bounce.diagnostic } : {}),
+  };
+}
+
+/** The first-time fact an event records, if it is one (FIRST_TIME, and permanent bounces). */
+function firstFact(event: FeedbackEvent, ref: LedgerRef, at: string): CountedFact | undefined {
+  if (event.type === "Bounce") {
+    if (event.bounce?.bounceType !== "Permanent") return undefined;
+    return { ref, flag: "bouncedAt", at, sets: bounceSets(event), counter: "bounced" };
+  }
+  const firstTime = FIRST_TIME[event.type];
+  if (!firstTime) return undefined;
+  const sets: Record<string, string> = {};
+  if (event.type === "Complaint" && event.complaint?.feedbackType)
+    sets.complaintFeedbackType = event.complaint.feedbackType;
+  if (event.type === "Click" && event.click?.link) sets.clickedLink = event.click.link;
+  return { ref, flag: firstTime.flag, at, sets, counter: firstTime.counter };
 }

@@ -98,7 +98,9 @@ export class FeedbackPipeline extends Construct {
     this.queue.addConsumer(
       this.function.function,
       {
-        batchSize: 10,
+        // A batch's events are written in a few transactions (LedgerStore.recordFirstAll): bigger
+        // batches, fewer requests per event.
+        batchSize: 100,
         maxBatchingWindow: FEEDBACK_BATCHING_WINDOW,
         maxConcurrency: 2,
       },

@@ -19,6 +19,9 @@ export async function startChaosRuntime(options: { coordination?: "auto" | "none
     // Logs of its own: the chaos files run side by side, and metricSum reads a runtime's metrics.
     logDir: join(process.cwd(), ".steadfast", "logs", `chaos-${process.pid}-${Date.now()}`),
     writeInfo: false,
+    // No SES events for ordinary addresses: the scenarios judge the ledger and the SES stores, and
+    // feedback work for every email would only slow them.
+    sesEvents: "simulator",
     sendRate: 200,
     scheduleIntervalMs: 1000,
     environment: {

@@ -155,15 +155,29 @@ class MemoryFeedback {
     return new FeedbackProcessor({
       ledger: {
         findByMessageId: async (id) => this.refs.get(id),
-        // The counter write travels with the flag, as in the DynamoDB transaction.
-        recordFirst: async (ref, flag, at, sets, count): Promise<FirstTime> => {
-          const item = this.ledger.get(ref.sk + ref.campaignId) as Record<string, string>;
-          if (item[flag]) return "duplicate";
-          Object.assign(item, { [flag]: at }, sets);
-          const { id, counter } = count as unknown as { id: string; counter: FeedbackCounter };
-          const counters = this.campaigns.get(id)?.counters as Record<FeedbackCounter, number>;
-          counters[counter] += 1;
-          return "recorded";
+        // The counter writes travel with the flags, as in the DynamoDB transaction.
+        recordFirstAll: async (facts, alsoWrite): Promise<FirstTime[]> => {
+          const outcomes: FirstTime[] = [];
+          const recorded: (typeof facts)[number][] = [];
+          for (const { ref, flag, at, sets } of facts) {
+            const item = this.ledger.get(ref.sk + ref.campaignId) as Record<string, string>;
+            if (item[flag]) {
+              outcomes.push("duplicate");
+              continue;
+            }
+            Object.assign(item, { [flag]: at }, sets);
+            recorded.push(facts[outcomes.length] as (typeof facts)[number]);
+            outcomes.push("recorded");
+          }
+          for (const write of alsoWrite(recorded)) {
+            const { id, counts } = write as unknown as {
+              id: string;
+              counts: Record<FeedbackCounter, number>;
+            };
+            const counters = this.campaigns.get(id)?.counters as Record<FeedbackCounter, number>;
+            for (const [counter, n] of Object.entries(counts)) counters[counter as FeedbackCounter] += n;
+          }
+          return outcomes;
         },
         recordAlways: async (ref, sets) => {
           Object.assign(this.ledger.get(ref.sk + ref.campaignId) as object, sets);
@@ -193,7 +207,7 @@ class MemoryFeedback {
         },
       },
       counters: {
-        increment: (id, counter) => ({ id, counter }) as never,
+        increment: (id, counts) => ({ id, counts }) as never,
         markGuardTripped: async (id, reason, at) => {
           const c = this.campaigns.get(id);
           if (!c || c.guard) return false;
@@ -277,7 +291,7 @@ describe("the feedback processor", () => {
     expect(memory.subscribers.get("recipient@example.com")).toBe("bounced");
   });
 
-  it("keeps counters exact under duplicated and shuffled events", async () => {
+  it.each([1, 25])("keeps counters exact under duplicated and shuffled events, %i a batch", async (batch) => {
     const memory = new MemoryFeedback();
     const script: [string, string, string][] = [];
     for (let i = 0; i < 40; i++) {
@@ -300,7 +314,8 @@ describe("the feedback processor", () => {
       [events[i], events[j]] = [events[j] as [string, string, string], events[i] as [string, string, string]];
     }
     const processor = memory.processor();
-    for (const [name, id, email] of events) await processor.process(eventFor(name, id, email));
+    const parsed = events.map(([name, id, email]) => eventFor(name, id, email));
+    for (let i = 0; i < parsed.length; i += batch) await processor.processAll(parsed.slice(i, i + batch));
     expect(memory.campaigns.get("c2")?.counters).toEqual({
       sent: 40,
       delivered: 36,

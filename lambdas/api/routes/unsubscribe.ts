@@ -73,7 +73,7 @@ export const unsubscribeOneClick: RouteHandler = async (event, params, deps) => 
     claims.listId,
     claims.email,
     deps.now().toISOString(),
-    claims.campaignId ? deps.counters.increment(claims.campaignId, "unsubscribed") : undefined,
+    claims.campaignId ? deps.counters.increment(claims.campaignId, { unsubscribed: 1 }) : undefined,
   );
   return page(200, "You are unsubscribed", "<p>You will not receive further emails from this list.</p>");
 };
