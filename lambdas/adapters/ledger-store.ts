@@ -8,23 +8,19 @@ import {
   type RecipientStatus,
 } from "../domain/ledger.ts";
 import { mapLimit } from "../shared/concurrency.ts";
-import { batchWriteAll, type TransactItem, transactWrite } from "./dynamo/batch.ts";
+import { batchWriteAll } from "./dynamo/batch.ts";
 import { decodeCursor, encodeCursor } from "./dynamo/cursor.ts";
-import { cancellationCodes, conditionalFailureItem, isConditionalFailure } from "./dynamo/errors.ts";
+import { conditionalFailureItem, isConditionalFailure } from "./dynamo/errors.ts";
 import { updateIf } from "./dynamo/conditional.ts";
 import { queryAll } from "./dynamo/query.ts";
 import { LEDGER_INDEX } from "../contracts/tables.ts";
+import { LedgerFeedback } from "./ledger-feedback.ts";
 import { campaignOfLedgerPk, type Key, LEDGER_SHARDS, ledgerKey, ledgerPk } from "./dynamo/keys.ts";
 import {
   acceptCursor,
   type ClaimResult,
   type Cursor,
-  eventUpdate,
-  transactionGroups,
-  type FirstFact,
-  type FirstTime,
   type LedgerItem,
-  type LedgerRef,
   type RecipientPage,
   unmarshalled,
 } from "./ledger-items.ts";
@@ -34,11 +30,16 @@ import {
  * conditional write, so two workers holding the same recipient can never both move it forward.
  */
 export class LedgerStore {
+  /** What SES feedback records on the ledger items (ledger-feedback.ts). */
+  readonly feedback: LedgerFeedback;
+
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
     private readonly retentionSeconds = 90 * 24 * 3600,
-  ) {}
+  ) {
+    this.feedback = new LedgerFeedback(db, table);
+  }
 
   /** A recipient's ledger item as the fan-out first writes it. */
   private queuedItem(campaignId: string, email: string, nowMs: number): Record<string, unknown> {
@@ -284,58 +285,6 @@ export class LedgerStore {
     return { items, ...(position.s < LEDGER_SHARDS ? { nextCursor: encodeCursor(position) } : {}) };
   }
 
-  /** The item an SES message id belongs to, from the `bySesMessageId` index (feedback events). */
-  async findByMessageId(sesMessageId: string): Promise<LedgerRef | undefined> {
-    const out = await this.db.send(
-      new QueryCommand({
-        TableName: this.table,
-        IndexName: LEDGER_INDEX.bySesMessageId,
-        KeyConditionExpression: "sesMessageId = :id",
-        ExpressionAttributeValues: { ":id": sesMessageId },
-        ProjectionExpression: "pk, sk, campaignId, email",
-        Limit: 2,
-      }),
-    );
-    const item = out.Items?.[0] as LedgerRef | undefined;
-    if (!item) return undefined;
-    return { pk: item.pk, sk: item.sk, campaignId: item.campaignId, email: item.email };
-  }
-
-  /**
-   * Records feedback facts the first time each happens: sets a fact's `flag` (and `sets`) unless
-   * the flag is there already, and in the same transaction applies `alsoWrite(recorded)` (the
-   * campaign counters that count them), so a duplicate event (SQS delivers at least once, SES may
-   * publish twice) changes nothing and a crash leaves flags and counters in step. Up to
-   * FACTS_PER_TRANSACTION facts share one transaction, never two on one item; a fact whose
-   * condition fails (flag already set, or no item) is a duplicate, and the rest are tried again
-   * without it. Returns each fact's outcome, in order.
-   */
-  async recordFirstAll<F extends FirstFact>(
-    facts: readonly F[],
-    alsoWrite: (recorded: readonly F[]) => TransactItem[],
-  ): Promise<FirstTime[]> {
-    const outcomes: FirstTime[] = facts.map(() => "duplicate");
-    for (const group of transactionGroups(facts)) {
-      let pending = group;
-      while (pending.length > 0) {
-        const updates = pending.map(({ fact }) => ({
-          Update: eventUpdate(this.table, fact.ref, { [fact.flag]: fact.at, ...fact.sets }, fact.flag),
-        }));
-        try {
-          await transactWrite(this.db, [...updates, ...alsoWrite(pending.map((p) => p.fact))]);
-          for (const p of pending) outcomes[p.index] = "recorded";
-          break;
-        } catch (error) {
-          const codes = cancellationCodes(error);
-          const left = pending.filter((_, i) => codes?.[i] !== "ConditionalCheckFailed");
-          if (!codes || left.length === pending.length) throw error;
-          pending = left;
-        }
-      }
-    }
-    return outcomes;
-  }
-
   /**
    * Every ledger item of an address, from the `byRecipient` index (keys only): what erasure deletes.
    * The index is eventually consistent, so an item written a moment ago may be missing.
@@ -361,10 +310,5 @@ export class LedgerStore {
       this.table,
       keys.map((key) => ({ DeleteRequest: { Key: { pk: key.pk, sk: key.sk } } })),
     );
-  }
-
-  /** Records feedback attributes every time (the latest value wins). */
-  async recordAlways(ref: LedgerRef, sets: Readonly<Record<string, string>>): Promise<void> {
-    await updateIf(this.db, eventUpdate(this.table, ref, sets));
   }
 }

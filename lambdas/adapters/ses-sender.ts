@@ -1,6 +1,7 @@
 import { GetAccountCommand, type SESv2Client, SendEmailCommand } from "@aws-sdk/client-sesv2";
 import { type BreakerState, CircuitBreaker } from "../domain/circuit-breaker.ts";
 import { RateController } from "../domain/rate-controller.ts";
+import { CAMPAIGN_TAG } from "../contracts/events.ts";
 import { classifySesError, type SesErrorClass } from "../domain/ses-errors.ts";
 
 export interface OutgoingEmail {
@@ -215,7 +216,7 @@ export class SesSender {
       Destination: { ToAddresses: [email.to] },
       ...(email.replyTo ? { ReplyToAddresses: [email.replyTo] } : {}),
       ConfigurationSetName: this.configurationSet,
-      EmailTags: [{ Name: "campaign", Value: email.campaignId }],
+      EmailTags: [{ Name: CAMPAIGN_TAG, Value: email.campaignId }],
       Content: {
         Simple: {
           Subject: { Data: email.subject, Charset: "UTF-8" },

@@ -38,3 +38,6 @@ export type FeedbackEventType = Exclude<SesEventType, "Subscription">;
 export const FEEDBACK_EVENT_TYPES = SES_EVENT_TYPES.filter(
   (type): type is FeedbackEventType => type !== "Subscription",
 );
+
+/** The SES message tag that names a campaign's emails (set by the sender, read back from SES events). */
+export const CAMPAIGN_TAG = "campaign";

@@ -31,7 +31,7 @@ const audienceTable = requireEnv(ENV.audienceTable);
 const UNMATCHED_RECEIVES = 5;
 
 const processor = new FeedbackProcessor({
-  ledger: new LedgerStore(db, requireEnv(ENV.ledgerTable)),
+  ledger: new LedgerStore(db, requireEnv(ENV.ledgerTable)).feedback,
   campaigns: new CampaignStore(db, audienceTable),
   counters: new CampaignCounterStore(db, audienceTable, requireEnv("AWS_REGION")),
   agenda: new CampaignAgendaStore(db, audienceTable),

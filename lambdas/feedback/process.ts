@@ -3,14 +3,14 @@ import type { CampaignCounterStore } from "../adapters/campaign-counter-store.ts
 import type { CampaignStore } from "../adapters/campaign-store.ts";
 import type { Ownership } from "../usecases/campaign-ownership.ts";
 import type { FirstFact, LedgerRef } from "../adapters/ledger-items.ts";
-import type { LedgerStore } from "../adapters/ledger-store.ts";
+import type { LedgerFeedback } from "../adapters/ledger-feedback.ts";
 import type { SubscriberStore } from "../adapters/subscriber-store.ts";
 import type { SuppressionStore } from "../adapters/suppression-store.ts";
 import type { FeedbackCounter } from "../domain/feedback-counters.ts";
 import { type FeedbackEvent, suppressionFor } from "../domain/feedback-event.ts";
 import { reputationVerdict } from "../domain/reputation.ts";
-import { mapLimit } from "../shared/concurrency.ts";
 import { pauseCampaign } from "../usecases/campaign-workflows.ts";
+import { CAMPAIGN_TAG } from "../contracts/events.ts";
 
 export type FeedbackOutcome = "recorded" | "duplicate" | "ignored" | "unmatched";
 
@@ -20,7 +20,7 @@ export type FeedbackNotice =
   | { type: "paused"; campaignId: string; reason: string; paused: boolean };
 
 export interface FeedbackDeps {
-  readonly ledger: Pick<LedgerStore, "findByMessageId" | "recordFirstAll" | "recordAlways">;
+  readonly ledger: Pick<LedgerFeedback, "findAll" | "recordFirstAll" | "recordAlways">;
   readonly campaigns: Pick<CampaignStore, "get" | "transition">;
   /** This region's counter item of each campaign: the only one its feedback function writes. */
   readonly counters: Pick<CampaignCounterStore, "increment" | "markGuardTripped">;
@@ -69,9 +69,6 @@ interface CountedFact extends FirstFact {
   readonly counter: FeedbackCounter;
 }
 
-/** Ledger look-ups by SES message id in flight at once. */
-const LOOKUPS = 16;
-
 export class FeedbackProcessor {
   private readonly listIds = new Map<string, string | undefined>();
 
@@ -83,7 +80,7 @@ export class FeedbackProcessor {
 
   /**
    * Processes a batch of events together: their first-time facts and the counters that count them
-   * are written in a few transactions (LedgerStore.recordFirstAll) instead of one per event, and the
+   * are written in a few transactions (LedgerFeedback.recordFirstAll) instead of one per event, and the
    * reputation guard looks once at each campaign the batch touched. Returns each event's outcome,
    * in order; throws (and the batch is retried, which duplicates make harmless) if a write fails.
    */
@@ -105,10 +102,12 @@ export class FeedbackProcessor {
       });
     }
 
-    const refs = await mapLimit(events, LOOKUPS, (event) =>
-      event.type === "Subscription"
-        ? Promise.resolve(undefined)
-        : this.deps.ledger.findByMessageId(event.mail.messageId),
+    const refs = await this.deps.ledger.findAll(
+      events.map((event) => ({
+        messageId: event.mail.messageId,
+        ...(event.mail.tags[CAMPAIGN_TAG]?.[0] ? { campaignId: event.mail.tags[CAMPAIGN_TAG][0] } : {}),
+        ...(event.mail.destination.length === 1 ? { email: event.mail.destination[0] } : {}),
+      })),
     );
     const facts: { index: number; fact: CountedFact }[] = [];
     const guarded = new Set<string>();

@@ -102,7 +102,7 @@ export class FeedbackPipeline extends Construct {
         // batches, fewer requests per event.
         batchSize: 100,
         maxBatchingWindow: FEEDBACK_BATCHING_WINDOW,
-        maxConcurrency: 2,
+        maxConcurrency: 4,
       },
       this.function.alias,
     );

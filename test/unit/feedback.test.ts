@@ -154,7 +154,7 @@ class MemoryFeedback {
   processor() {
     return new FeedbackProcessor({
       ledger: {
-        findByMessageId: async (id) => this.refs.get(id),
+        findAll: async (messages) => messages.map((m) => this.refs.get(m.messageId)),
         // The counter writes travel with the flags, as in the DynamoDB transaction.
         recordFirstAll: async (facts, alsoWrite): Promise<FirstTime[]> => {
           const outcomes: FirstTime[] = [];

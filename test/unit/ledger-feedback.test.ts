@@ -1,5 +1,10 @@
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  BatchGetCommand,
+  DynamoDBDocumentClient,
+  QueryCommand,
+  TransactWriteCommand,
+} from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
 import {
@@ -8,6 +13,7 @@ import {
   transactionGroups,
 } from "../../lambdas/adapters/ledger-items.ts";
 import { LedgerStore } from "../../lambdas/adapters/ledger-store.ts";
+import { ledgerKey } from "../../lambdas/adapters/dynamo/keys.ts";
 
 const fact = (email: string, flag: string): FirstFact => ({
   ref: { pk: "LEDGER#c#00", sk: `R#${email}`, campaignId: "c", email },
@@ -62,7 +68,7 @@ describe("first-time facts in transactions", () => {
       fact("b@example.com", "deliveredAt"),
       fact("c@example.com", "deliveredAt"),
     ];
-    const outcomes = await store.recordFirstAll(facts, (recorded) => {
+    const outcomes = await store.feedback.recordFirstAll(facts, (recorded) => {
       counted.push(recorded.length);
       return [
         {
@@ -84,8 +90,38 @@ describe("first-time facts in transactions", () => {
     const db = mockClient(DynamoDBDocumentClient);
     db.on(TransactWriteCommand).rejects(new Error("service unavailable"));
     const store = new LedgerStore(db as never, "ledger");
-    await expect(store.recordFirstAll([fact("a@example.com", "sendEventAt")], () => [])).rejects.toThrow(
-      "service unavailable",
-    );
+    await expect(
+      store.feedback.recordFirstAll([fact("a@example.com", "sendEventAt")], () => []),
+    ).rejects.toThrow("service unavailable");
+  });
+
+  it("finds items by campaign tag and recipient in one read, and by message id where that cannot tell", async () => {
+    const db = mockClient(DynamoDBDocumentClient);
+    const item = (email: string, sesMessageId: string) => ({
+      ...ledgerKey("c1", email),
+      campaignId: "c1",
+      email,
+      sesMessageId,
+    });
+    db.on(BatchGetCommand).resolves({
+      Responses: { ledger: [item("a@example.com", "m-a"), item("b@example.com", "m-b-first-try")] },
+    });
+    const queried: string[] = [];
+    db.on(QueryCommand).callsFake((input: { ExpressionAttributeValues: Record<string, string> }) => {
+      const id = input.ExpressionAttributeValues[":id"] as string;
+      queried.push(id);
+      return { Items: id === "m-b" ? [item("b@example.com", "m-b")] : [] };
+    });
+    const store = new LedgerStore(db as never, "ledger");
+    const refs = await store.feedback.findAll([
+      { messageId: "m-a", campaignId: "c1", email: "a@example.com" },
+      // b was retried: its item holds the other message's id, so the index decides.
+      { messageId: "m-b", campaignId: "c1", email: "b@example.com" },
+      // No campaign tag: the index.
+      { messageId: "m-x" },
+    ]);
+    expect(refs.map((r) => r?.email)).toEqual(["a@example.com", "b@example.com", undefined]);
+    expect(queried.sort()).toEqual(["m-b", "m-x"]);
+    expect(db.commandCalls(BatchGetCommand)).toHaveLength(1);
   });
 });

@@ -1,0 +1,132 @@
+import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { LEDGER_INDEX } from "../contracts/tables.ts";
+import { mapLimit } from "../shared/concurrency.ts";
+import { batchGetAll, type TransactItem, transactWrite } from "./dynamo/batch.ts";
+import { updateIf } from "./dynamo/conditional.ts";
+import { cancellationCodes } from "./dynamo/errors.ts";
+import { type Key, ledgerKey } from "./dynamo/keys.ts";
+import {
+  eventUpdate,
+  type FirstFact,
+  type FirstTime,
+  type LedgerRef,
+  transactionGroups,
+} from "./ledger-items.ts";
+
+/** An SES message as its events name it: its id, and the campaign tag and recipient it was sent with. */
+export interface SesMessageRef {
+  readonly messageId: string;
+  readonly campaignId?: string;
+  readonly email?: string;
+}
+
+/** Index look-ups in flight at once. */
+const LOOKUPS = 16;
+
+/**
+ * The ledger's SES feedback: finding the item of a reported message, and recording what SES
+ * reported on it. Writer: the region that processes the item's SES events, once the item is
+ * terminal (ledger-store.ts has the rest of the item's life).
+ */
+export class LedgerFeedback {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  /**
+   * The ledger item of each SES message, or undefined where there is none (yet). SES reports a
+   * message with its tags (the `campaign` tag) and recipient, which name the item: those are read in
+   * one strongly consistent BatchGetItem and accepted when the item holds the message's id (written
+   * with the terminal record, so an event never acts on an item its sender still writes). Events
+   * without the tag, or whose item holds another message's id (a retried recipient), are looked up
+   * by id in the `bySesMessageId` index.
+   */
+  async findAll(messages: readonly SesMessageRef[]): Promise<(LedgerRef | undefined)[]> {
+    const named = messages.map((m) =>
+      m.campaignId && m.email ? ledgerKey(m.campaignId, m.email) : undefined,
+    );
+    const items = await batchGetAll(
+      this.db,
+      this.table,
+      uniqueKeys(named.filter((key): key is Key => key !== undefined)),
+      { consistent: true, projection: "pk, sk, campaignId, email, sesMessageId" },
+    );
+    const byKey = new Map(items.map((item) => [`${item.pk as string}|${item.sk as string}`, item]));
+    return mapLimit(messages, LOOKUPS, async (message, i) => {
+      const key = named[i];
+      const item = key ? byKey.get(`${key.pk}|${key.sk}`) : undefined;
+      if (item && item.sesMessageId === message.messageId) return toRef(item);
+      return this.findByMessageId(message.messageId);
+    });
+  }
+
+  /** The item an SES message id belongs to, from the `bySesMessageId` index (eventually consistent). */
+  private async findByMessageId(sesMessageId: string): Promise<LedgerRef | undefined> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: LEDGER_INDEX.bySesMessageId,
+        KeyConditionExpression: "sesMessageId = :id",
+        ExpressionAttributeValues: { ":id": sesMessageId },
+        ProjectionExpression: "pk, sk, campaignId, email",
+        Limit: 2,
+      }),
+    );
+    const item = out.Items?.[0];
+    return item ? toRef(item) : undefined;
+  }
+
+  /**
+   * Records feedback facts the first time each happens: sets a fact's `flag` (and `sets`) unless
+   * the flag is there already, and in the same transaction applies `alsoWrite(recorded)` (the
+   * campaign counters that count them), so a duplicate event (SQS delivers at least once, SES may
+   * publish twice) changes nothing and a crash leaves flags and counters in step. Up to
+   * FACTS_PER_TRANSACTION facts share one transaction, never two on one item; a fact whose
+   * condition fails (flag already set, or no item) is a duplicate, and the rest are tried again
+   * without it. Returns each fact's outcome, in order.
+   */
+  async recordFirstAll<F extends FirstFact>(
+    facts: readonly F[],
+    alsoWrite: (recorded: readonly F[]) => TransactItem[],
+  ): Promise<FirstTime[]> {
+    const outcomes: FirstTime[] = facts.map(() => "duplicate");
+    for (const group of transactionGroups(facts)) {
+      let pending = group;
+      while (pending.length > 0) {
+        const updates = pending.map(({ fact }) => ({
+          Update: eventUpdate(this.table, fact.ref, { [fact.flag]: fact.at, ...fact.sets }, fact.flag),
+        }));
+        try {
+          await transactWrite(this.db, [...updates, ...alsoWrite(pending.map((p) => p.fact))]);
+          for (const p of pending) outcomes[p.index] = "recorded";
+          break;
+        } catch (error) {
+          const codes = cancellationCodes(error);
+          const left = pending.filter((_, i) => codes?.[i] !== "ConditionalCheckFailed");
+          if (!codes || left.length === pending.length) throw error;
+          pending = left;
+        }
+      }
+    }
+    return outcomes;
+  }
+
+  /** Records feedback attributes every time (the latest value wins). */
+  async recordAlways(ref: LedgerRef, sets: Readonly<Record<string, string>>): Promise<void> {
+    await updateIf(this.db, eventUpdate(this.table, ref, sets));
+  }
+}
+
+function toRef(item: Record<string, unknown>): LedgerRef {
+  return {
+    pk: item.pk as string,
+    sk: item.sk as string,
+    campaignId: item.campaignId as string,
+    email: item.email as string,
+  };
+}
+
+function uniqueKeys(keys: readonly Key[]): Key[] {
+  return [...new Map(keys.map((k) => [`${k.pk}|${k.sk}`, k])).values()];
+}
