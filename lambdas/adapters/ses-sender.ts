@@ -70,6 +70,8 @@ interface Region {
   readonly breaker: CircuitBreaker;
   readonly rate: RateController;
   quotaReadAt: number;
+  /** GetAccount's MaxSendRate, once read. */
+  quota?: number;
 }
 
 /**
@@ -90,6 +92,8 @@ interface Region {
 export class SesSender {
   private readonly regions: Region[];
   private readonly now: () => number;
+  /** Senders sharing each region's rate: the configured concurrency until the budget says. */
+  private senders: number;
 
   constructor(
     pool: readonly RegionalClient[],
@@ -98,6 +102,7 @@ export class SesSender {
   ) {
     if (pool.length === 0) throw new Error("SesSender needs at least one region");
     this.now = options.now ?? Date.now;
+    this.senders = options.concurrency;
     const share = options.maxSendRate / options.concurrency;
     this.regions = pool.map(({ region, client }) => ({
       name: region,
@@ -111,6 +116,26 @@ export class SesSender {
         onChange: (from, to) => options.onEvent?.({ type: "breaker", region, from, to }),
       }),
     }));
+  }
+
+  /**
+   * How many senders share each region's rate now (the region's sending budget, SharedBudget):
+   * each one's share is the region's limit divided by them.
+   */
+  setSenders(senders: number): void {
+    if (senders === this.senders || senders < 1) return;
+    this.senders = senders;
+    for (const region of this.regions) region.rate.setShare(this.limitOf(region));
+  }
+
+  /** The home region's rate learned from a 429 (this sender's share of it), and when. */
+  homeCeiling(): { rate: number; at: number } | undefined {
+    return this.regions[0]?.rate.ceiling;
+  }
+
+  /** Holds the home region just under `ceiling` (this sender's share of the region's learned rate). */
+  adoptHomeCeiling(ceiling: number, learnedAt?: number): void {
+    this.regions[0]?.rate.setCeiling(ceiling, learnedAt);
   }
 
   breakerStates(): Record<string, BreakerState> {
@@ -232,6 +257,11 @@ export class SesSender {
     });
   }
 
+  /** This sender's share of a region: the lower of the cap and SES's quota, over the senders. */
+  private limitOf(region: Region): number {
+    return Math.min(this.options.maxSendRate, region.quota ?? Number.POSITIVE_INFINITY) / this.senders;
+  }
+
   /** Reads the region's SES quota at first use and every few minutes after; failures keep the cap. */
   private async refreshQuota(region: Region): Promise<void> {
     if (this.now() - region.quotaReadAt < (this.options.quotaRefreshMs ?? 300_000)) return;
@@ -240,7 +270,8 @@ export class SesSender {
       const account = await region.client.send(new GetAccountCommand({}));
       const maxSendRate = account.SendQuota?.MaxSendRate;
       if (maxSendRate && maxSendRate > 0) {
-        const limit = Math.min(this.options.maxSendRate, maxSendRate) / this.options.concurrency;
+        region.quota = maxSendRate;
+        const limit = this.limitOf(region);
         region.rate.setMaxRate(limit);
         this.options.onEvent?.({ type: "quota", region: region.name, maxSendRate, rate: limit });
       }

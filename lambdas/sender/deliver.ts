@@ -23,7 +23,16 @@ export const STATUS_TTL_MS = 2_000;
  *   every recipient not yet terminal.
  */
 export type RecipientResult =
-  "sent" | "failed" | "suppressed" | "cancelled" | "skipped" | "retry" | "held" | "deferred" | "elsewhere";
+  | "sent"
+  | "failed"
+  | "suppressed"
+  | "cancelled"
+  | "skipped"
+  | "retry"
+  | "throttled"
+  | "held"
+  | "deferred"
+  | "elsewhere";
 
 /**
  * Whether this region may send for a campaign now (usecases/campaign-ownership.ts): `act` (it owns
@@ -301,7 +310,8 @@ export class Delivery {
     // claim it at once instead of waiting out the lease. Never counted as sent.
     await release(outcome.error);
     this.deps.onEvent?.({ type: "retry", errorClass: outcome.errorClass });
-    return "retry";
+    // A 429 is a pace to keep, not a fault to back off from: the pacing has slowed already.
+    return outcome.errorClass === "throttled" ? "throttled" : "retry";
   }
 
   private async cancelled(campaignId: string, email: string): Promise<RecipientResult> {

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { CampaignStore } from "../adapters/campaign-store.ts";
 import { CampaignCounterStore } from "../adapters/campaign-counter-store.ts";
@@ -9,6 +10,8 @@ import { LedgerStore } from "../adapters/ledger-store.ts";
 import { QueuePublisher } from "../adapters/queue.ts";
 import { SesSender } from "../adapters/ses-sender.ts";
 import { SuppressionStore } from "../adapters/suppression-store.ts";
+import { SenderBudgetStore } from "../adapters/sender-budget-store.ts";
+import { SharedBudget } from "./shared-budget.ts";
 import { type SendRecipient, sendMessageSchema } from "../contracts/messages.ts";
 import { cachedSecret, nonEmpty } from "../adapters/cached-secret.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
@@ -41,6 +44,7 @@ const maxRetryDelaySeconds = numberEnv(ENV.retryMaxDelaySeconds, 60);
  */
 const CLAIM_RESERVE_MS = 12_000;
 const FINISH_RESERVE_MS = 2_000;
+const THROTTLED_RETRY_SECONDS = 1;
 
 const ses = new SesSender(
   regions.map((region) => ({ region, client: createSesClient(region) })),
@@ -79,6 +83,13 @@ const ses = new SesSender(
 const unsubscribeSecret = await cachedSecret(requireEnv(ENV.unsubscribeSecretId), nonEmpty("unsubscribe"))();
 configureUnsubscribeLinks(unsubscribeLinks(unsubscribeSecret, requireEnv(ENV.publicApiUrl)));
 const suppressions = new SuppressionStore(db, requireEnv(ENV.audienceTable));
+// The region's rate, shared with the other senders running now (one check-in per container).
+const budget = new SharedBudget(
+  new SenderBudgetStore(db, requireEnv(ENV.audienceTable), requireEnv("AWS_REGION")),
+  ses,
+  randomUUID(),
+  numberEnv(ENV.senderConcurrency, 2),
+);
 
 const campaigns = new CampaignStore(db, requireEnv(ENV.audienceTable));
 const counters = new CampaignCounterStore(db, requireEnv(ENV.audienceTable), requireEnv("AWS_REGION"));
@@ -165,6 +176,7 @@ async function handleRecord(record: SQSRecord, deadline: number): Promise<void> 
   const results = await delivery.deliver(message, deadline);
   const pick = (wanted: RecipientResult) => message.recipients.filter((_, i) => results[i] === wanted);
   const retry = pick("retry");
+  const throttled = pick("throttled");
   const held = pick("held");
   const elsewhere = pick("elsewhere");
   const attempt = message.attempt ?? 0;
@@ -181,6 +193,8 @@ async function handleRecord(record: SQSRecord, deadline: number): Promise<void> 
   // Recipients this invocation had no time for: back at once, for the next invocation to take.
   await requeue(deferred, attempt, 0);
   await requeue(retry, attempt + 1, backoffSeconds(attempt + 1, 1, maxRetryDelaySeconds));
+  // Throttled: back in a second, the attempt not counted (the region is healthy, only busy).
+  await requeue(throttled, attempt, THROTTLED_RETRY_SECONDS);
   logger.info("send message handled", {
     ...correlation(),
     attempt,
@@ -189,6 +203,7 @@ async function handleRecord(record: SQSRecord, deadline: number): Promise<void> 
     skipped: results.filter((r) => r === "skipped").length,
     failed: results.filter((r) => r === "failed").length,
     retry: retry.length,
+    throttled: throttled.length,
     held: held.length,
     elsewhere: elsewhere.length,
     deferred: deferred.length,
@@ -212,6 +227,8 @@ async function countAccepted(campaignId: string, sent: number): Promise<void> {
 export const handler = traceHandler(async (event: SQSEvent, context: Context) => {
   logger.addContext(context);
   const deadline = Date.now() + context.getRemainingTimeInMillis() - FINISH_RESERVE_MS;
+  await budget.refresh();
+  const stopRefreshing = budget.keepFresh();
   try {
     // Every line logged for a record names its message and, once parsed, its campaign.
     const handle = (record: SQSRecord) =>
@@ -223,6 +240,7 @@ export const handler = traceHandler(async (event: SQSEvent, context: Context) =>
       maxBackoffSeconds: maxRetryDelaySeconds,
     });
   } finally {
+    stopRefreshing();
     metrics.publishStoredMetrics();
   }
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CircuitBreaker } from "../../lambdas/domain/circuit-breaker.ts";
-import { RateController } from "../../lambdas/domain/rate-controller.ts";
+import { HOLD, RateController } from "../../lambdas/domain/rate-controller.ts";
 
 describe("CircuitBreaker", () => {
   it("opens after consecutive failures, probes once after the cool-down, and closes on success", () => {
@@ -52,10 +52,26 @@ describe("RateController", () => {
       rate.onSuccess();
     }
     rate.onThrottled();
+    rate.onThrottled();
     expect(rate.rate).toBeCloseTo((0.95 * (10 * 1000)) / 225, 0);
   });
 
-  it("drops to just under the rate that got through, and creeps back while sends succeed", () => {
+  it("starts slowly: half its limit, doubling every half second while sends succeed", () => {
+    let now = 0;
+    const rate = new RateController({ maxRate: 100, now: () => now });
+    expect(rate.rate).toBe(50);
+    now = 400;
+    rate.onSuccess();
+    expect(rate.rate).toBe(50);
+    now = 600;
+    rate.onSuccess();
+    expect(rate.rate).toBe(100);
+    now = 5_000;
+    rate.onSuccess();
+    expect(rate.rate).toBe(100);
+  });
+
+  it("drops just under the rate that got through, holds just under it, and probes above it only later", () => {
     let now = 8_000;
     const rate = new RateController({ maxRate: 100, now: () => now });
     rate.onSuccess(); // sending for a while already
@@ -67,17 +83,40 @@ describe("RateController", () => {
     }
     rate.onThrottled();
     rate.onThrottled();
+    expect(rate.ceiling?.rate).toBeCloseTo(40);
     expect(rate.rate).toBeCloseTo(38);
-    // With nothing through in the last second, it halves.
+    // Creeps back to 97 % of the ceiling, and no further while the ceiling holds (5 s).
+    for (let i = 0; i < 4; i++) {
+      now += 1000;
+      rate.onSuccess();
+    }
+    expect(rate.rate).toBeCloseTo(40 * HOLD);
+    // Past the hold, the ceiling rises 2 % a second: capacity that came back is found again.
+    for (let i = 0; i < 10; i++) {
+      now += 1000;
+      rate.onSuccess();
+    }
+    expect(rate.rate).toBeGreaterThan(40);
+    expect(rate.rate).toBeLessThan(40 * 1.02 ** 10); // 2 % a second at most
+  });
+
+  it("halves when nothing got through, and starts a new container just under a ceiling learned before", () => {
+    let now = 0;
+    const rate = new RateController({ maxRate: 100, now: () => now });
+    // A lone 429 is the quota's edge: nothing changes. A second within a second is a signal.
+    rate.onThrottled();
+    expect(rate.rate).toBe(50);
     now += 2000;
     rate.onThrottled();
-    expect(rate.rate).toBeCloseTo(19);
-    now += 5000;
-    rate.onSuccess();
-    expect(rate.rate).toBeCloseTo(19 * 1.2);
-    now += 600_000;
-    rate.onSuccess();
-    expect(rate.rate).toBe(100);
+    expect(rate.rate).toBe(50);
+    now += 300;
+    rate.onThrottled();
+    expect(rate.rate).toBe(25);
+    const next = new RateController({ maxRate: 100, learnedRate: 30, now: () => now });
+    expect(next.rate).toBeCloseTo(30 * HOLD);
+    now += 600;
+    next.onSuccess();
+    expect(next.rate).toBeCloseTo(30 * HOLD);
   });
 
   it("never exceeds a lower limit learned from SES", () => {

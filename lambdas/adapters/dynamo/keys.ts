@@ -35,6 +35,10 @@
  *   SCHEDULED              <scheduledAt>#<id>   a scheduled campaign           CampaignStore
  *   ACTIVE                 <campaignId>         a campaign the scheduler       CampaignAgendaStore
  *                                               watches (with its listId)
+ *   SENDERS#<region>       #BUDGET              the senders using <region>'s   SenderBudgetStore
+ *                                               SES now, and the rate they
+ *                                               learned from its 429s: written
+ *                                               only by <region>'s senders
  *   APIKEY#<hash>          #META                an API key (SHA-256 of the     ApiKeyStore
  *                                               secret; never the secret)
  *   APIKEYS                <id>                 index of API keys              ApiKeyStore
@@ -108,6 +112,8 @@ export const scheduledKey = (scheduledAt: string, id: string): Key => ({
 });
 export const ACTIVE_PK = "ACTIVE";
 export const activeKey = (campaignId: string): Key => ({ pk: ACTIVE_PK, sk: campaignId });
+
+export const senderBudgetKey = (region: string): Key => ({ pk: `SENDERS#${region}`, sk: "#BUDGET" });
 
 export const apiKeyKey = (hash: string): Key => ({ pk: `APIKEY#${hash}`, sk: META });
 export const APIKEYS_PK = "APIKEYS";
