@@ -16,7 +16,7 @@ import {
  * `npm run bench`: throughput (capped, uncapped, and a raw SES loop beside it), quota utilisation,
  * AWS requests and cost per 1,000 recipients, fan-out time by list size and start-up time, measured
  * on the local runtime. Prints figures and writes them to bench/results.json; passes or fails
- * nothing. `BENCH_QUICK=1` measures smaller lists; `npm run bench -- <e2e|uncapped|quota|fanout>`
+ * nothing. `BENCH_QUICK=1` measures smaller lists; `npm run bench -- <e2e|uncapped|quota|spread|fanout>`
  * one part.
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
@@ -28,6 +28,8 @@ const UNCAPPED_RECIPIENTS = QUICK ? 2_000 : 10_000;
 const RAW_SES_CALLS = QUICK ? 2_000 : 10_000;
 const THROTTLE_RATE = Number(process.env.BENCH_THROTTLE_RATE ?? 50);
 const THROTTLE_RECIPIENTS = Number(process.env.BENCH_THROTTLE_RECIPIENTS ?? (QUICK ? 500 : 1_500));
+const SPREAD_CAP = 25;
+const SPREAD_RECIPIENTS = QUICK ? 500 : 1_500;
 const FANOUT_CURVE = QUICK ? [2_000, 10_000] : [10_000, 50_000, 100_000, 200_000];
 /** The cap the end-to-end rate is held against, per region; lifted to UNCAPPED_RATE for the ratio to raw SES. */
 const CAP = 200;
@@ -51,7 +53,6 @@ const results: Record<string, number | null | { recipients: number; seconds: num
   wcuPerRecipient: null,
   wcuPerRecipientWithFeedback: null,
   costPer1000Usd: null,
-  // Not measured: there is no spread sending mode.
   spreadRateOverSumOfCaps: null,
   startReadySec: null,
 };
@@ -418,6 +419,32 @@ async function quota(known: boolean): Promise<void> {
   });
 }
 
+/**
+ * `sendMode: "spread"` with each region capped at SPREAD_CAP: the campaign's rate over the sum of
+ * the regions' caps, from the first email SES accepted to the last (in any region).
+ */
+async function spread(): Promise<void> {
+  process.stdout.write(`\nSpread: ${SPREAD_RECIPIENTS} recipients, each region capped at ${SPREAD_CAP}/s\n`);
+  await withRuntime({ sendRate: SPREAD_CAP, sendMode: "spread", sesEvents: "simulator" }, async (runtime) => {
+    const api = new SteadfastClient(runtime.info.apiUrl, runtime.info.apiKey);
+    const listId = await seedList(runtime, api, SPREAD_RECIPIENTS, "spread");
+    const id = await createCampaign(api, listId);
+    const base = sesAccepted(runtime);
+    await api.expect(202, "POST", `/v1/campaigns/${id}/send`);
+    await until("first send", () => sesAccepted(runtime) > base, 5 * 60_000, 10);
+    const first = Date.now();
+    await until("every send", () => sesAccepted(runtime) - base >= SPREAD_RECIPIENTS, 30 * 60_000, 10);
+    const rate = (SPREAD_RECIPIENTS - 1) / ((Date.now() - first) / 1000);
+    const sum = SPREAD_CAP * runtime.regions.length;
+    const shares = runtime.regions.map((r) => `${r.name} ${r.proxies.ses.stats.sesAccepted}`).join(", ");
+    report(
+      "spread: campaign rate over the sum of the regions' caps",
+      `${(rate / sum).toFixed(2)} (${rate.toFixed(1)}/s of ${sum}/s; ${shares})`,
+    );
+    results.spreadRateOverSumOfCaps = round(rate / sum);
+  });
+}
+
 /** Time to queue each list size of the curve: the ledger rows and send messages of every recipient. */
 async function fanout(): Promise<void> {
   const curve: { recipients: number; seconds: number }[] = [];
@@ -470,6 +497,7 @@ if (!only || only === "quota") {
   await quota(true);
   await quota(false);
 }
+if (!only || only === "spread") await spread();
 if (!only || only === "fanout") await fanout();
 
 process.stdout.write("\n| measure | figure |\n|---|---|\n");

@@ -65,6 +65,10 @@ const schema = z.strictObject({
   senderDomain: dnsName(),
   fromAddress: z.email("must be an email address"),
   maxSendRate: positive("emails per second"),
+  // "failover": every email goes through the home region's SES, another region's only while the
+  // home one is unavailable. "spread": when the home region's quota is the bottleneck, emails also
+  // go through the other healthy regions' SES, each at its own quota (the same DKIM domain).
+  sendMode: z.enum(["failover", "spread"], 'must be "failover" or "spread"').default("failover"),
   ledgerRetentionDays: positiveInt("days"),
   // SQS keeps messages for at most 14 days.
   // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html

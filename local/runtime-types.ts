@@ -26,6 +26,8 @@ export interface LocalRuntimeOptions {
    * would run (campaigns owned by the primary region, taken over only by hand). @default the app's
    */
   readonly coordination?: "auto" | "none";
+  /** The app's `sendMode` setting. @default the app's */
+  readonly sendMode?: "failover" | "spread";
   /**
    * Where the functions and emulators write their logs (appended), so that runtimes running side
    * by side keep theirs apart. @default `.steadfast/logs`

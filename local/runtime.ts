@@ -56,12 +56,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const apiKey = options.apiKey ?? process.env.STEADFAST_API_KEY ?? generateApiKey();
 
   // Another setting is another app: synthesized beside the default one, so neither invalidates the other.
-  const outDir = options.coordination
-    ? join(stateDir, `cdk.out-coordination-${options.coordination}`)
-    : join(projectDir, "cdk.out");
+  const settings = {
+    ...(options.coordination ? { coordination: options.coordination } : {}),
+    ...(options.sendMode ? { sendMode: options.sendMode } : {}),
+  };
+  const variant = Object.entries(settings)
+    .map(([key, value]) => `-${key}-${value}`)
+    .join("");
+  const outDir = variant ? join(stateDir, `cdk.out${variant}`) : join(projectDir, "cdk.out");
   const assembly = synthesize(projectDir, outDir, {
     maxSendRate: String(options.sendRate ?? 100),
-    ...(options.coordination ? { coordination: options.coordination } : {}),
+    ...settings,
   });
   const regionStacks = assembly.stacks.filter((s) => hasType(s, "AWS::Lambda::Function"));
   if (regionStacks.length === 0) throw new Error("the synthesized app has no functions");

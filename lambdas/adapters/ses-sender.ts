@@ -62,6 +62,12 @@ export interface SesSenderOptions {
   readonly quotaRefreshMs?: number;
   readonly onEvent?: (event: SenderEvent) => void;
   readonly now?: () => number;
+  /**
+   * `spread`: a send goes through the first healthy region with a token to spare, home first, so
+   * that every region's quota is used when the home one is the bottleneck. @default "failover"
+   */
+  readonly mode?: "failover" | "spread";
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 interface Region {
@@ -149,10 +155,33 @@ export class SesSender {
    * a throttled region's wait, and an invocation never claims more than it can send.
    */
   async reserve(until: number): Promise<SendPermit | undefined> {
+    if (this.options.mode === "spread") return this.reserveAnywhere(until);
     const region = this.regions.find((r) => r.breaker.available) ?? this.regions.at(0);
     if (!region) return undefined;
     await this.refreshQuota(region);
     return (await region.rate.takeBefore(until)) ? { region: region.name, spent: false } : undefined;
+  }
+
+  /**
+   * Spread: a token from the first available region that has one now, home first; if none has,
+   * waits for the soonest (never past `until`). Each region is paced at its own rate, so the
+   * regions together send at the sum of their quotas.
+   */
+  private async reserveAnywhere(until: number): Promise<SendPermit | undefined> {
+    const sleep = this.options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
+    for (;;) {
+      const open = this.regions.filter((r) => r.breaker.available);
+      if (open.length === 0) return undefined;
+      let soonest = Number.POSITIVE_INFINITY;
+      for (const region of open) {
+        await this.refreshQuota(region);
+        const wait = region.rate.tryTake();
+        if (wait === 0) return { region: region.name, spent: false };
+        soonest = Math.min(soonest, wait);
+      }
+      if (this.now() + soonest > until) return undefined;
+      await sleep(soonest);
+    }
   }
 
   /** Gives a permit's token back unless a send spent it (the recipient was not sent after all). */
@@ -172,12 +201,14 @@ export class SesSender {
   }
 
   private async sendThroughPool(email: OutgoingEmail, permit?: SendPermit): Promise<SendOutcome> {
+    // The permit's region first (home, unless spreading chose another), then the rest in order.
     const home = this.regions[0] as Region;
+    const first = this.regions.find((r) => r.name === permit?.region) ?? home;
     let last: SendOutcome | undefined;
     let unknownOutcomes = 0;
     const counted = (outcome: SendOutcome): SendOutcome =>
       unknownOutcomes > 0 ? { ...outcome, unknownOutcomes } : outcome;
-    for (const region of this.regions) {
+    for (const region of [first, ...this.regions.filter((r) => r !== first)]) {
       if (!region.breaker.allow()) continue;
       if (permit && !permit.spent && permit.region === region.name) {
         permit.spent = true;
@@ -191,12 +222,12 @@ export class SesSender {
           throw Object.assign(new Error("SES returned no MessageId"), { name: "InternalFailure" });
         region.breaker.success();
         region.rate.onSuccess();
-        if (region !== home) this.options.onEvent?.({ type: "failover", from: home.name, to: region.name });
+        if (region !== first) this.options.onEvent?.({ type: "failover", from: first.name, to: region.name });
         return counted({
           ok: true,
           region: region.name,
           messageId: out.MessageId,
-          failedOver: region !== home,
+          failedOver: region !== first,
         });
       } catch (error) {
         const errorClass = classifySesError(error);

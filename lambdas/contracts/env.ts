@@ -32,6 +32,7 @@ export const ENV = {
   /** JSON map region → SES endpoint URL (local runtime only). */
   sesEndpoints: "STEADFAST_SES_ENDPOINTS",
   maxSendRate: "MAX_SEND_RATE",
+  sendMode: "SEND_MODE",
   senderConcurrency: "SENDER_CONCURRENCY",
   breakerCooldownSeconds: "BREAKER_COOLDOWN_SECONDS",
   sendLeaseSeconds: "SEND_LEASE_SECONDS",

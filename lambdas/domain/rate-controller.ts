@@ -106,6 +106,11 @@ export class RateController {
     return this.bucket.takeBefore(until);
   }
 
+  /** A token now if there is one (0), else the milliseconds until there will be (nothing taken). */
+  tryTake(): number {
+    return this.bucket.tryTake();
+  }
+
   giveBack(): void {
     this.bucket.giveBack();
   }

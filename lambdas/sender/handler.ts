@@ -52,6 +52,7 @@ const ses = new SesSender(
   {
     maxSendRate: numberEnv(ENV.maxSendRate, 14),
     concurrency: numberEnv(ENV.senderConcurrency, 2),
+    mode: process.env[ENV.sendMode] === "spread" ? "spread" : "failover",
     cooldownMs: numberEnv(ENV.breakerCooldownSeconds, 5) * 1000,
     onEvent: (event) => {
       switch (event.type) {

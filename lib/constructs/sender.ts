@@ -37,6 +37,8 @@ export interface SenderProps extends FunctionCodeProps {
   readonly ledgerRetentionDays: number;
   /** Emails per second this region may send (its SES quota), shared by the concurrent senders. */
   readonly maxSendRate: number;
+  /** Whether emails go through other regions only on failover, or also to spread the load. */
+  readonly sendMode: "failover" | "spread";
   /**
    * Concurrent sender invocations (the SQS event source's maximum concurrency, 2..1000).
    * @default 2
@@ -91,6 +93,7 @@ export class Sender extends Construct {
         [ENV.sesConfigurationSet]: props.identity.configurationSet.configurationSetName,
         [ENV.ledgerRetentionDays]: String(props.ledgerRetentionDays),
         [ENV.maxSendRate]: String(props.maxSendRate),
+        [ENV.sendMode]: props.sendMode,
         // Each concurrent sender takes MAX_SEND_RATE / SENDER_CONCURRENCY, keeping the region's
         // total under its SES quota.
         [ENV.senderConcurrency]: String(concurrency),

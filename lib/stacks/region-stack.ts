@@ -105,6 +105,7 @@ export class RegionStack extends Stack {
       unsubscribeKey,
       ledgerRetentionDays: config.ledgerRetentionDays,
       maxSendRate: config.maxSendRate,
+      sendMode: config.sendMode,
       concurrency: config.senderConcurrency,
       queueRetention,
       alarmPrefix: `${appName}-${region}`,

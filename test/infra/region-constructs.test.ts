@@ -70,6 +70,7 @@ describe("Sender", () => {
       identity,
       unsubscribeKey,
       ledgerRetentionDays: 90,
+      sendMode: "failover",
       maxSendRate: 14,
       alarmPrefix: "app-us-east-1",
     });

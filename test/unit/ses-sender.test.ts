@@ -167,4 +167,51 @@ describe("SesSender", () => {
     sender.release(permit as NonNullable<typeof permit>);
     expect(await sender.reserve(Date.now() + 100)).toBeDefined();
   });
+
+  it("spreads: takes a token from another healthy region when home has none, and calls that no failover", async () => {
+    let now = 1_000_000;
+    const spread = new SesSender(
+      [
+        { region: "us-east-1", client: east },
+        { region: "us-west-2", client: west },
+      ],
+      "steadfast",
+      {
+        maxSendRate: 10,
+        concurrency: 1,
+        mode: "spread",
+        now: () => now,
+        sleep: async (ms) => {
+          now += ms;
+        },
+        onEvent: (e) => events.push(e),
+      },
+    );
+    eastMock.on(SendEmailCommand).resolves({ MessageId: "e" });
+    westMock.on(SendEmailCommand).resolves({ MessageId: "w" });
+    const regions: string[] = [];
+    const started = now;
+    for (let i = 0; i < 20; i++) {
+      const permit = await spread.reserve(now + 60_000);
+      if (!permit) throw new Error("no permit");
+      const outcome = await spread.send(email, permit);
+      expect(outcome).toMatchObject({ ok: true, region: permit.region, failedOver: false });
+      regions.push(permit.region);
+    }
+    // Home first while it has tokens, the other region for what home cannot take: both at their rate.
+    expect(regions[0]).toBe("us-east-1");
+    expect(regions.filter((r) => r === "us-west-2").length).toBeGreaterThanOrEqual(8);
+    expect(regions.filter((r) => r === "us-east-1").length).toBeGreaterThanOrEqual(8);
+    expect(events.filter((e) => e.type === "failover")).toHaveLength(0);
+    // Two regions at up to 10/s each: 20 sends in about a second, not two.
+    expect(now - started).toBeLessThan(1_700);
+  });
+
+  it("does not spread by default: a failover sender takes tokens only from home", async () => {
+    const permits = await Promise.all([
+      sender.reserve(Date.now() + 5_000),
+      sender.reserve(Date.now() + 5_000),
+    ]);
+    expect(permits.map((p) => p?.region)).toEqual(["us-east-1", "us-east-1"]);
+  });
 });

@@ -46,18 +46,24 @@ class FakeSes {
   }
 }
 
+/** Two senders of a region (configured concurrency 2) on one budget item, on a clock of the test's. */
+function twoSenders() {
+  const clock = { now: 1_000_000 };
+  const store = new MemoryBudget();
+  const a = new FakeSes();
+  const b = new FakeSes();
+  const budgetA = new SharedBudget(store, a, "a", 2, () => clock.now);
+  const budgetB = new SharedBudget(store, b, "b", 2, () => clock.now);
+  return { store, a, b, budgetA, budgetB, clock };
+}
+
 describe("the region's shared sending budget", () => {
   it("divides the region by the senders sending: more at once, fewer once two views agree", async () => {
-    let now = 1_000_000;
-    const store = new MemoryBudget();
-    const a = new FakeSes();
-    const b = new FakeSes();
-    const budgetA = new SharedBudget(store, a, "a", 2, () => now);
-    const budgetB = new SharedBudget(store, b, "b", 2, () => now);
+    const { store, a, b, budgetA, budgetB, clock } = twoSenders();
     // A starts alone, but assumes the configured two until a second view agrees.
     await budgetA.refresh();
     expect(a.senders.at(-1)).toBe(2);
-    now += 1000;
+    clock.now += 1000;
     await budgetA.refresh();
     expect(a.senders.at(-1)).toBe(1);
     // B joins: B sees two at once, and so does A at its next check-in.
@@ -66,27 +72,22 @@ describe("the region's shared sending budget", () => {
     await budgetA.refresh();
     expect(a.senders.at(-1)).toBe(2);
     // B stops (no more work, or crashed): its check-in runs out, and A takes the whole region.
-    now += CHECK_IN_MS + 1;
+    clock.now += CHECK_IN_MS + 1;
     await budgetA.refresh();
     expect(a.senders.at(-1)).toBe(2);
-    now += 1000;
+    clock.now += 1000;
     await budgetA.refresh();
     expect(a.senders.at(-1)).toBe(1);
     expect(Object.keys(store.item).filter((k) => k.startsWith("sender_"))).toEqual(["sender_a"]);
   });
 
   it("shares a rate learned from 429s, so other senders hold just under it, and keeps its view when the store fails", async () => {
-    let now = 1_000_000;
-    const store = new MemoryBudget();
-    const a = new FakeSes();
-    const b = new FakeSes();
-    const budgetA = new SharedBudget(store, a, "a", 2, () => now);
-    const budgetB = new SharedBudget(store, b, "b", 2, () => now);
+    const { store, a, b, budgetA, budgetB, clock } = twoSenders();
     await budgetA.refresh();
     await budgetB.refresh();
     // A learns that it gets 12/s through: the region takes 24/s across its two senders.
-    a.ceiling = { rate: 12, at: now };
-    now += 1000;
+    a.ceiling = { rate: 12, at: clock.now };
+    clock.now += 1000;
     await budgetA.refresh();
     expect(store.item.learnedRate).toBe(24);
     await budgetB.refresh();
