@@ -6,7 +6,9 @@ import { updateIf } from "./dynamo/conditional.ts";
 import { cancellationCodes } from "./dynamo/errors.ts";
 import { type Key, ledgerKey } from "./dynamo/keys.ts";
 import {
+  type Entry,
   eventUpdate,
+  factsByItem,
   type FirstFact,
   type FirstTime,
   type LedgerRef,
@@ -81,9 +83,10 @@ export class LedgerFeedback {
    * Records feedback facts the first time each happens: sets a fact's `flag` (and `sets`) unless
    * the flag is there already, and in the same transaction applies `alsoWrite(recorded)` (the
    * campaign counters that count them), so a duplicate event (SQS delivers at least once, SES may
-   * publish twice) changes nothing and a crash leaves flags and counters in step. Up to
-   * FACTS_PER_TRANSACTION facts share one transaction, never two on one item; a fact whose
-   * condition fails (flag already set, or no item) is a duplicate, and the rest are tried again
+   * publish twice) changes nothing and a crash leaves flags and counters in step. The facts about
+   * one item are one update (factsByItem), up to FACTS_PER_TRANSACTION items share a transaction.
+   * An item whose condition fails (a flag already set, or no item) is tried again fact by fact if
+   * it had several, and is a duplicate if it had one; the rest of its transaction is written
    * without it. Returns each fact's outcome, in order.
    */
   async recordFirstAll<F extends FirstFact>(
@@ -91,25 +94,40 @@ export class LedgerFeedback {
     alsoWrite: (recorded: readonly F[]) => TransactItem[],
   ): Promise<FirstTime[]> {
     const outcomes: FirstTime[] = facts.map(() => "duplicate");
-    for (const group of transactionGroups(facts)) {
-      let pending = group;
-      while (pending.length > 0) {
-        const updates = pending.map(({ fact }) => ({
-          Update: eventUpdate(this.table, fact.ref, { [fact.flag]: fact.at, ...fact.sets }, fact.flag),
-        }));
-        try {
-          await transactWrite(this.db, [...updates, ...alsoWrite(pending.map((p) => p.fact))]);
-          for (const p of pending) outcomes[p.index] = "recorded";
-          break;
-        } catch (error) {
-          const codes = cancellationCodes(error);
-          const left = pending.filter((_, i) => codes?.[i] !== "ConditionalCheckFailed");
-          if (!codes || left.length === pending.length) throw error;
-          pending = left;
+    let pending: Entry<F>[][] = factsByItem(facts);
+    while (pending.length > 0) {
+      const again: Entry<F>[][] = [];
+      for (let live of transactionGroups(pending)) {
+        while (live.length > 0) {
+          try {
+            const updates = live.map((unit) => ({ Update: this.unitUpdate(unit) }));
+            await transactWrite(this.db, [...updates, ...alsoWrite(live.flat().map((e) => e.fact))]);
+            for (const entry of live.flat()) outcomes[entry.index] = "recorded";
+            break;
+          } catch (error) {
+            const codes = cancellationCodes(error);
+            const failed = new Set(live.filter((_, i) => codes?.[i] === "ConditionalCheckFailed"));
+            if (!codes || failed.size === 0) throw error;
+            for (const unit of failed) if (unit.length > 1) again.push(...unit.map((entry) => [entry]));
+            live = live.filter((unit) => !failed.has(unit));
+          }
         }
       }
+      pending = again;
     }
     return outcomes;
+  }
+
+  /** One update for a unit of facts about one item: all their flags, only while all are unset. */
+  private unitUpdate<F extends FirstFact>(unit: readonly Entry<F>[]) {
+    const sets: Record<string, string> = {};
+    for (const { fact } of unit) Object.assign(sets, fact.sets, { [fact.flag]: fact.at });
+    return eventUpdate(
+      this.table,
+      (unit[0] as Entry<F>).fact.ref,
+      sets,
+      unit.map((e) => e.fact.flag),
+    );
   }
 
   /** Records feedback attributes every time (the latest value wins). */

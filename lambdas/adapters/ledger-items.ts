@@ -59,29 +59,51 @@ export interface FirstFact {
 }
 
 /**
- * Facts per transaction: with one counter item per campaign beside them, at most 90 of DynamoDB's
+ * Items per transaction: with one counter item per campaign beside them, at most 90 of DynamoDB's
  * 100 items per transaction.
  */
 export const FACTS_PER_TRANSACTION = 45;
 
+/** A fact with its position in the batch. */
+export interface Entry<F extends FirstFact> {
+  readonly fact: F;
+  readonly index: number;
+}
+
 /**
- * Splits facts (with their positions) into transaction-sized groups in which no ledger item appears
- * twice (a transaction may not touch one item twice): a second fact about an item, such as the
- * Delivery that follows a Send in the same batch, goes to a later group.
+ * A batch's facts by ledger item: the facts about one item become one update that sets all their
+ * flags or none (a Send and the Delivery that followed it in the same batch: one write, not two);
+ * a flag that comes twice for one item counts once (the other is a duplicate event, left out).
  */
-export function transactionGroups<F extends FirstFact>(facts: readonly F[]): { fact: F; index: number }[][] {
-  const groups: { entries: { fact: F; index: number }[]; items: Set<string> }[] = [];
+export function factsByItem<F extends FirstFact>(facts: readonly F[]): Entry<F>[][] {
+  const units = new Map<string, Entry<F>[]>();
   facts.forEach((fact, index) => {
     const item = `${fact.ref.pk}\u0000${fact.ref.sk}`;
-    let group = groups.find((g) => g.entries.length < FACTS_PER_TRANSACTION && !g.items.has(item));
+    const unit = units.get(item) ?? [];
+    if (!unit.some((e) => e.fact.flag === fact.flag)) unit.push({ fact, index });
+    units.set(item, unit);
+  });
+  return [...units.values()];
+}
+
+/**
+ * Splits units of facts (each about one ledger item) into transaction-sized groups in which no item
+ * appears twice (a transaction may not touch one item twice).
+ */
+export function transactionGroups<F extends FirstFact>(units: readonly Entry<F>[][]): Entry<F>[][][] {
+  const groups: { units: Entry<F>[][]; items: Set<string> }[] = [];
+  for (const unit of units) {
+    const ref = (unit[0] as Entry<F>).fact.ref;
+    const item = `${ref.pk}\u0000${ref.sk}`;
+    let group = groups.find((g) => g.units.length < FACTS_PER_TRANSACTION && !g.items.has(item));
     if (!group) {
-      group = { entries: [], items: new Set() };
+      group = { units: [], items: new Set() };
       groups.push(group);
     }
-    group.entries.push({ fact, index });
+    group.units.push(unit);
     group.items.add(item);
-  });
-  return groups.map((g) => g.entries);
+  }
+  return groups.map((g) => g.units);
 }
 
 export function unmarshalled(item: Record<string, unknown>): LedgerItem {
@@ -110,12 +132,12 @@ export function acceptCursor(campaignId: string, value: Record<string, unknown>)
   return { s, k: { pk: k.pk, sk: k.sk } };
 }
 
-/** Sets feedback attributes on an existing ledger item, optionally only while `absentFlag` is unset. */
+/** Sets feedback attributes on an existing ledger item, optionally only while `absentFlags` are all unset. */
 export function eventUpdate(
   table: string,
   ref: LedgerRef,
   sets: Readonly<Record<string, string>>,
-  absentFlag?: string,
+  absentFlags: readonly string[] = [],
 ): UpdateCommandInput & { UpdateExpression: string } {
   const names: Record<string, string> = {};
   const values: Record<string, string> = {};
@@ -125,10 +147,10 @@ export function eventUpdate(
     return `#a${i} = :v${i}`;
   });
   let condition = "attribute_exists(pk)";
-  if (absentFlag) {
-    names["#flag"] = absentFlag;
-    condition += " AND attribute_not_exists(#flag)";
-  }
+  absentFlags.forEach((flag, i) => {
+    names[`#f${i}`] = flag;
+    condition += ` AND attribute_not_exists(#f${i})`;
+  });
   return {
     TableName: table,
     Key: { pk: ref.pk, sk: ref.sk },
