@@ -74,6 +74,10 @@ const ses = new SesSender(
         case "quota":
           logger.info("SES quota read", { ...correlation(), ...event });
           break;
+        case "unknown-outcome":
+          // What the call failed with (no address in it: SES errors name none).
+          logger.warn("SES call failed after it may have been sent", { ...correlation(), ...event });
+          break;
       }
     },
   },

