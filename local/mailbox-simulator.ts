@@ -112,8 +112,11 @@ export class MailboxSimulator {
    */
   async replay(types: readonly ReplayableType[]): Promise<number> {
     const byRegion = new Map<string, SentMail[]>();
-    for (const mail of this.sent.values())
-      byRegion.set(mail.region, [...(byRegion.get(mail.region) ?? []), mail]);
+    for (const mail of this.sent.values()) {
+      const mails = byRegion.get(mail.region) ?? [];
+      mails.push(mail);
+      byRegion.set(mail.region, mails);
+    }
     let published = 0;
     for (const [region, mails] of byRegion) {
       const target = this.targets.get(region);

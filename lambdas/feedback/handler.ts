@@ -8,7 +8,7 @@ import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
 import { LedgerStore } from "../adapters/ledger-store.ts";
 import { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { SuppressionStore } from "../adapters/suppression-store.ts";
-import { type FeedbackEvent, parseFeedbackMessage } from "../domain/feedback-event.ts";
+import { parseFeedbackMessage } from "../domain/feedback-event.ts";
 import { requireEnv } from "../shared/env.ts";
 import { logger, metrics, traceHandler } from "../shared/powertools.ts";
 import { backoffSeconds, processBatch, RetryLaterError } from "../shared/sqs-batch.ts";
@@ -81,13 +81,14 @@ async function deadLetter(record: SQSRecord, reason: string): Promise<void> {
 }
 
 /** One record's part in its batch: the batch's events are processed together (processAll). */
-async function handleRecord(
-  record: SQSRecord,
-  outcomes: Map<string, Promise<FeedbackOutcome>>,
-): Promise<void> {
-  const parsed = parseFeedbackMessage(record.body);
-  if (!parsed.ok) return deadLetter(record, parsed.error);
-  const outcome = await outcomes.get(record.messageId);
+type Parsed = ReturnType<typeof parseFeedbackMessage>;
+
+/** One record's part in its batch: the batch's events are processed together (processEvents). */
+async function handleRecord(record: SQSRecord, batch: ReadonlyMap<string, BatchEntry>): Promise<void> {
+  const entry = batch.get(record.messageId);
+  if (!entry?.parsed.ok)
+    return deadLetter(record, entry?.parsed.ok === false ? entry.parsed.error : "not parsed");
+  const outcome = await entry.outcome;
   if (outcome === "unmatched") {
     const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? "1");
     if (receiveCount < UNMATCHED_RECEIVES) {
@@ -96,21 +97,31 @@ async function handleRecord(
         backoffSeconds(receiveCount, 2, 60),
       );
     }
-    logger.info("feedback for an unknown SES message dropped", { eventType: parsed.event.type });
+    logger.info("feedback for an unknown SES message dropped", { eventType: entry.parsed.event.type });
     metrics.addMetric(METRIC.feedbackUnmatched, "Count", 1);
   }
 }
 
-/** Starts processing the batch's valid events together; each record's outcome, by message id. */
-function processEvents(records: readonly SQSRecord[]): Map<string, Promise<FeedbackOutcome>> {
-  const valid: { messageId: string; event: FeedbackEvent }[] = [];
-  for (const record of records) {
-    const parsed = parseFeedbackMessage(record.body);
-    if (parsed.ok) valid.push({ messageId: record.messageId, event: parsed.event });
-  }
-  const all = processor.processAll(valid.map((v) => v.event));
+interface BatchEntry {
+  readonly parsed: Parsed;
+  /** Its outcome, once the batch's valid events are processed; undefined for an invalid one. */
+  readonly outcome?: Promise<FeedbackOutcome>;
+}
+
+/** Parses the batch once and starts processing its valid events together, by SQS message id. */
+function processEvents(records: readonly SQSRecord[]): Map<string, BatchEntry> {
+  const parsed = records.map((record) => ({ record, parsed: parseFeedbackMessage(record.body) }));
+  const valid = parsed.flatMap((p) => (p.parsed.ok ? [p.parsed.event] : []));
+  const all = processor.processAll(valid);
   all.catch(() => undefined); // every record awaits it: its failure fails them all
-  return new Map(valid.map((v, i) => [v.messageId, all.then((outcomes) => outcomes[i] as FeedbackOutcome)]));
+  let i = 0;
+  return new Map(
+    parsed.map(({ record, parsed: p }) => {
+      const index = p.ok ? i++ : -1;
+      const outcome = p.ok ? all.then((outcomes) => outcomes[index] as FeedbackOutcome) : undefined;
+      return [record.messageId, { parsed: p, ...(outcome ? { outcome } : {}) }];
+    }),
+  );
 }
 
 export const handler = traceHandler(async (event: SQSEvent, context: Context) => {
@@ -118,8 +129,8 @@ export const handler = traceHandler(async (event: SQSEvent, context: Context) =>
   try {
     // The batch's events are written together, a few transactions for the lot; a write that fails
     // fails every record of the batch, which comes back (duplicates of what was done change nothing).
-    const outcomes = processEvents(event.Records);
-    return await processBatch(event, (record) => handleRecord(record, outcomes), {
+    const batch = processEvents(event.Records);
+    return await processBatch(event, (record) => handleRecord(record, batch), {
       sqs,
       queueUrl,
       concurrent: true,

@@ -102,13 +102,17 @@ export class FeedbackProcessor {
       });
     }
 
-    const refs = await this.deps.ledger.findAll(
-      events.map((event) => ({
+    // Subscription events name no ledger item: not looked up.
+    const wanted = events.filter((event) => event.type !== "Subscription");
+    const found = await this.deps.ledger.findAll(
+      wanted.map((event) => ({
         messageId: event.mail.messageId,
         ...(event.mail.tags[CAMPAIGN_TAG]?.[0] ? { campaignId: event.mail.tags[CAMPAIGN_TAG][0] } : {}),
         ...(event.mail.destination.length === 1 ? { email: event.mail.destination[0] } : {}),
       })),
     );
+    const refOf = new Map(wanted.map((event, i) => [event, found[i]]));
+    const refs = events.map((event) => refOf.get(event));
     const facts: { index: number; fact: CountedFact }[] = [];
     const guarded = new Set<string>();
     for (const [index, event] of events.entries()) {
