@@ -6,7 +6,14 @@ import type { ControlIntent } from "../domain/ownership.ts";
 
 /** A campaign as stored: its content and status, plus the fan-out's checkpoint. */
 export type StoredCampaign = Campaign & {
+  /** How far the fan-out's reader has cut the list into slices (a key cursor). */
   readonly fanoutCursor?: string;
+  /** The fan-out run whose slices count (FanoutSlices); a takeover starts a new one. */
+  readonly fanoutRun?: string;
+  /** Slices the reader has cut so far. */
+  readonly fanoutSlices?: number;
+  /** The reader has reached the list's end: once every slice is done, so is the fan-out. */
+  readonly fanoutRead?: boolean;
   /** Until when (epoch ms) a fan-out worker holds the campaign; absent when nobody does. */
   readonly fanoutLeaseUntil?: number;
   /** The region that owns the campaign once it is sent or scheduled (domain/ownership.ts). */

@@ -353,7 +353,7 @@ export class CampaignStore {
    */
   async adopt(id: string, ownerRegion: string, now: string, restartFanout: boolean): Promise<void> {
     const restart = restartFanout
-      ? " REMOVE fanoutDone, fanoutCursor, fanoutOwner, fanoutLeaseUntil, fanoutPage"
+      ? " REMOVE fanoutDone, fanoutCursor, fanoutOwner, fanoutLeaseUntil, fanoutPage, fanoutRun, fanoutSlices, fanoutRead"
       : "";
     await this.update(id, {
       UpdateExpression: `SET ownerRegion = :owner, takenOverAt = :now, requeueAll = :true, updatedAt = :now${restart}`,

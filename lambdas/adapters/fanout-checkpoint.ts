@@ -1,97 +1,78 @@
-import { type DynamoDBDocumentClient, UpdateCommand, type UpdateCommandInput } from "@aws-sdk/lib-dynamodb";
-import { updateIf } from "./dynamo/conditional.ts";
-import { isConditionalFailure } from "./dynamo/errors.ts";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { campaignKey } from "./dynamo/keys.ts";
+import { LeasedCheckpoint } from "./fanout-lease.ts";
+import { FanoutSlices } from "./fanout-slices.ts";
 
 /**
  * The fan-out's part of a campaign's control item (`CAMPAIGN#<id>/#META`, CampaignStore's item):
- * the lease one fan-out worker holds on the campaign, the page it is writing and the checkpoint it
- * has reached. Writer: the owner region's fan-out only (a takeover clears them, CampaignStore.adopt).
+ * the reader's lease, how far it has cut the list into slices (`fanoutCursor`, `fanoutSlices`), that
+ * it reached the end (`fanoutRead`), the run those slices belong to (`fanoutRun`) and, once every
+ * slice is written, `fanoutDone`. The slices themselves are FanoutSlices' items. Writer: the owner
+ * region's fan-out only (a takeover clears them all, CampaignStore.adopt, and a new run begins).
  */
 export class FanoutCheckpoint {
-  constructor(
-    private readonly db: DynamoDBDocumentClient,
-    private readonly table: string,
-  ) {}
+  private readonly lease: LeasedCheckpoint;
+  readonly slices: FanoutSlices;
 
-  /**
-   * Takes (or renews) the campaign's fan-out lease for `owner` and records which page it is about to
-   * write. Only one fan-out worker writes a campaign at a time; returns false if another holds it.
-   * Returns the page marker found before this call, so a worker can tell a page that was started
-   * before (and may have ledger items already) from a fresh one.
-   */
-  async startPage(
-    id: string,
-    owner: string,
-    page: string,
-    nowMs: number,
-    leaseMs: number,
-  ): Promise<{ acquired: boolean; previousPage?: string }> {
-    try {
-      const out = await this.update(id, {
-        UpdateExpression: "SET fanoutOwner = :owner, fanoutLeaseUntil = :until, fanoutPage = :page",
-        ConditionExpression:
-          "attribute_not_exists(fanoutOwner) OR fanoutOwner = :owner OR fanoutLeaseUntil < :now",
-        ExpressionAttributeValues: {
-          ":owner": owner,
-          ":until": nowMs + leaseMs,
-          ":page": page,
-          ":now": nowMs,
-        },
-        ReturnValues: "UPDATED_OLD",
-      });
-      const previous = out.Attributes?.fanoutPage as string | undefined;
-      return { acquired: true, ...(previous ? { previousPage: previous } : {}) };
-    } catch (error) {
-      if (isConditionalFailure(error)) return { acquired: false };
-      throw error;
-    }
+  constructor(db: DynamoDBDocumentClient, table: string) {
+    this.lease = new LeasedCheckpoint(db, table);
+    this.slices = new FanoutSlices(db, table, this.lease);
+  }
+
+  /** Takes (or renews) the reader's lease; the first reader of a run names it with `run`. */
+  startPage(id: string, owner: string, page: string, nowMs: number, leaseMs: number, run: string) {
+    return this.lease.startPage(campaignKey(id), owner, page, nowMs, leaseMs, run);
+  }
+
+  /** Lets go of the reader's lease `owner` holds. */
+  release(id: string, owner: string): Promise<void> {
+    return this.lease.release(campaignKey(id), owner);
   }
 
   /**
-   * Lets go of the fan-out lease `owner` holds (it handed the campaign on to a new invocation), so
-   * the next worker need not wait for it to run out. Nothing happens if another worker holds it.
+   * Records that the reader cut the list up to `last` (a key cursor) into `slices` slices, from
+   * `expected`, where the last call left it. With `end`, the list is read to its end: the reader's
+   * lease is let go, and the fan-out is done once every slice is. Exactly once per cut.
    */
-  async release(id: string, owner: string): Promise<void> {
-    await this.conditional(id, {
-      UpdateExpression: "REMOVE fanoutOwner, fanoutLeaseUntil",
-      ConditionExpression: "fanoutOwner = :owner",
-      ExpressionAttributeValues: { ":owner": owner },
-    });
-  }
-
-  /**
-   * Advances the fan-out checkpoint from `expected` to `next`. The condition makes the checkpoint
-   * move forward exactly once per page even when two fan-out workers race on one campaign.
-   */
-  async advance(
+  cut(
     id: string,
     expected: string | undefined,
-    next: string | undefined,
+    last: string | undefined,
+    slices: number,
+    end: boolean,
     now: string,
-  ): Promise<boolean> {
-    const done = next === undefined;
-    return this.conditional(id, {
-      UpdateExpression: done
-        ? "SET fanoutDone = :true, updatedAt = :now REMOVE fanoutCursor"
-        : "SET fanoutCursor = :next, updatedAt = :now",
+  ) {
+    const sets = ["fanoutSlices = :slices", "updatedAt = :now"];
+    if (last !== undefined) sets.push("fanoutCursor = :last");
+    if (end) sets.push("fanoutRead = :true");
+    return this.lease.conditional(campaignKey(id), {
+      UpdateExpression: `SET ${sets.join(", ")}${end ? " REMOVE fanoutOwner, fanoutLeaseUntil" : ""}`,
       ConditionExpression:
         expected === undefined
-          ? "attribute_not_exists(fanoutCursor) AND attribute_not_exists(fanoutDone)"
-          : "fanoutCursor = :expected",
+          ? "attribute_not_exists(fanoutCursor) AND attribute_not_exists(fanoutRead)"
+          : "fanoutCursor = :expected AND attribute_not_exists(fanoutRead)",
       ExpressionAttributeValues: {
+        ":slices": slices,
         ":now": now,
-        ...(done ? { ":true": true } : { ":next": next }),
+        ...(last !== undefined ? { ":last": last } : {}),
+        ...(end ? { ":true": true } : {}),
         ...(expected === undefined ? {} : { ":expected": expected }),
       },
     });
   }
 
-  private update(id: string, input: Omit<UpdateCommandInput, "TableName" | "Key">) {
-    return this.db.send(new UpdateCommand({ TableName: this.table, Key: campaignKey(id), ...input }));
-  }
-
-  private conditional(id: string, input: Omit<UpdateCommandInput, "TableName" | "Key">): Promise<boolean> {
-    return updateIf(this.db, { TableName: this.table, Key: campaignKey(id), ...input });
+  /**
+   * Marks the fan-out done if run `run` read the whole list and cut exactly `slicesDone` slices:
+   * called with the number of that run's slices found done. Every slice writer calls it after
+   * marking its own slice done, and the reader after its last cut; on a strongly consistent read,
+   * the last of them sees every slice done.
+   */
+  finish(id: string, run: string, slicesDone: number, now: string): Promise<boolean> {
+    return this.lease.conditional(campaignKey(id), {
+      UpdateExpression: "SET fanoutDone = :true, updatedAt = :now",
+      ConditionExpression:
+        "fanoutRun = :run AND fanoutRead = :true AND fanoutSlices = :done AND attribute_not_exists(fanoutDone)",
+      ExpressionAttributeValues: { ":true": true, ":now": now, ":run": run, ":done": slicesDone },
+    });
   }
 }

@@ -12,6 +12,7 @@ import { decodeKeyCursor, encodeKeyCursor } from "./dynamo/cursor.ts";
 import { cancellationCodes, isConditionalFailure } from "./dynamo/errors.ts";
 import { listKey, SUBSCRIBER_PREFIX, subscriberKey, subscriberPk } from "./dynamo/keys.ts";
 import type { Page } from "./list-store.ts";
+import { SubscriberFanoutReads } from "./subscriber-fanout.ts";
 
 export type SubscriberStatus = "subscribed" | "unsubscribed" | "bounced" | "complained";
 
@@ -41,12 +42,6 @@ export type UpdateOutcome =
   /** `subscribed` was asked of an opted-out address without a resubscription: nothing changed. */
   | { readonly kind: "opt-out-kept"; readonly status: SubscriberStatus };
 
-export interface SubscriberPage {
-  readonly subscribers: Subscriber[];
-  /** Opaque checkpoint of the next page; absent on the last page. */
-  readonly next?: string;
-}
-
 export type UnsubscribeOutcome = "unsubscribed" | "unchanged";
 
 /**
@@ -58,7 +53,12 @@ export class SubscriberStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
-  ) {}
+  ) {
+    this.fanout = new SubscriberFanoutReads(db, table);
+  }
+
+  /** The fan-out's reads of a list: cutting it into slices and paging a slice. */
+  readonly fanout: SubscriberFanoutReads;
 
   async get(listId: string, email: string): Promise<StoredSubscriber | undefined> {
     const out = await this.db.send(
@@ -121,19 +121,6 @@ export class SubscriberStore {
   }
 
   /** One page of a list's subscribers in key order for the fan-out, resuming after `after` (a previous `next`). */
-  async pageForFanout(listId: string, after: string | undefined, limit: number): Promise<SubscriberPage> {
-    const out = await this.db.send(
-      new QueryCommand({
-        ...this.partition(listId),
-        ExclusiveStartKey: decodeKeyCursor(after, subscriberPk(listId), SUBSCRIBER_PREFIX),
-        Limit: limit,
-        ConsistentRead: true,
-      }),
-    );
-    const next = encodeKeyCursor(out.LastEvaluatedKey);
-    return { subscribers: (out.Items ?? []).map(toSubscriber), ...(next ? { next } : {}) };
-  }
-
   /**
    * Current attributes of some of a list's subscribers (ones no longer on the list are left out).
    * Keys that DynamoDB leaves unprocessed are read again until every key is answered; if they

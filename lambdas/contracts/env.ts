@@ -40,6 +40,7 @@ export const ENV = {
   ledgerRetentionDays: "LEDGER_RETENTION_DAYS",
   stalledAfterSeconds: "STALLED_AFTER_SECONDS",
   fanoutPageSize: "FANOUT_PAGE_SIZE",
+  fanoutSliceSize: "FANOUT_SLICE_SIZE",
   fanoutLeaseSeconds: "FANOUT_LEASE_SECONDS",
   /** The region every campaign is owned by when there is no coordination table (config primaryRegion). */
   homeRegion: "STEADFAST_HOME_REGION",

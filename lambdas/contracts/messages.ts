@@ -12,7 +12,14 @@ export const RECIPIENTS_PER_MESSAGE = 50;
 const attributeValue = z.union([z.string(), z.number(), z.boolean()]);
 
 /** Fan-out queue: a campaign whose audience must be paged into send messages. */
-export const fanoutMessageSchema = z.object({ campaignId: z.string().min(1) });
+/**
+ * A fan-out message: without `slice`, for the reader, which cuts the campaign's list into slices;
+ * with it, for the worker that writes slice `n` of fan-out run `run`.
+ */
+export const fanoutMessageSchema = z.object({
+  campaignId: z.string().min(1),
+  slice: z.object({ run: z.string().min(1), n: z.number().int().nonnegative() }).optional(),
+});
 export type FanoutMessage = z.infer<typeof fanoutMessageSchema>;
 
 const sendRecipientSchema = z.object({

@@ -123,12 +123,7 @@ async function watchOne(deps: WatchDeps, id: string): Promise<Outcome> {
   }
   // Not started yet: an intent for it was applied above; the scheduler starts a scheduled one.
   if (campaign.status === "draft" || campaign.status === "scheduled") return undefined;
-  if (!campaign.fanoutDone) {
-    if (!fanoutStalled(deps, campaign)) return undefined;
-    await deps.queue.send(deps.fanoutQueueUrl, { campaignId: id });
-    await deps.campaigns.markFanoutEnqueued(id, deps.now().toISOString());
-    return "fanout-resumed";
-  }
+  if (!campaign.fanoutDone) return (await resumeFanout(deps, campaign)) ? "fanout-resumed" : undefined;
   const counts = await deps.ledger.count(id);
   if ((await completeIfDone(deps, campaign, counts, deps.now().toISOString())) === "sent") return "completed";
   // A paused campaign's recipients wait in the ledger on purpose: resume enqueues them.
@@ -156,17 +151,56 @@ async function requeueAfterTakeover(deps: WatchDeps, campaign: StoredCampaign): 
 const TAKEOVER_CLAIM_HORIZON_MS = 60 * 60_000;
 
 /**
- * Whether a campaign's fan-out stopped moving. Held by a worker: only once the lease ran out (a
+ * Puts a fan-out that stopped moving back on its queue: the reader while it is cutting the list;
+ * then each slice that stopped (and the reader once every slice is done, should the fan-out's last
+ * step have been lost). Whether anything was enqueued.
+ */
+async function resumeFanout(deps: WatchDeps, campaign: StoredCampaign): Promise<boolean> {
+  const reader = async () => {
+    await deps.queue.send(deps.fanoutQueueUrl, { campaignId: campaign.id });
+    await deps.campaigns.markFanoutEnqueued(campaign.id, deps.now().toISOString());
+  };
+  if (!campaign.fanoutRead || !campaign.fanoutRun) {
+    if (!fanoutStalled(deps, campaign.updatedAt, campaign.fanoutLeaseUntil)) return false;
+    await reader();
+    return true;
+  }
+  const run = campaign.fanoutRun;
+  const slices = await deps.campaigns.fanout.slices.list(campaign.id, run);
+  if (slices.every((slice) => slice.done)) {
+    if (!fanoutStalled(deps, campaign.updatedAt, undefined)) return false;
+    await reader();
+    return true;
+  }
+  // A slice nobody holds is waiting in the queue, or its worker died before it took the lease (its
+  // message then returns only after the queue's visibility timeout): either way, after a lease's
+  // length it is put back, and marked so, so that it is put back at most once a lease.
+  const now = deps.now();
+  const stalled = slices.filter(
+    (slice) =>
+      !slice.done &&
+      (slice.leaseUntil === undefined
+        ? now.getTime() - Date.parse(slice.updatedAt) > deps.fanoutLeaseMs
+        : fanoutStalled(deps, slice.updatedAt, slice.leaseUntil)),
+  );
+  for (const slice of stalled) {
+    await deps.queue.send(deps.fanoutQueueUrl, { campaignId: campaign.id, slice: { run, n: slice.n } });
+    await deps.campaigns.fanout.slices.markEnqueued(campaign.id, run, slice.n, now.toISOString());
+  }
+  return stalled.length > 0;
+}
+
+/**
+ * Whether a fan-out's reader or one of its slices stopped moving. Held by a worker: only once the lease ran out (a
  * live worker renews it at every page) and the checkpoint has not moved for a lease's length: the
  * worker crashed or timed out, and its message would come back only after the queue's visibility
  * timeout. Held by nobody: the checkpoint has not moved for `stalledAfterMs` (the enqueue after
  * `send` never happened, or the message went to the DLQ). Re-enqueueing is harmless either way:
  * a worker takes the campaign only under the lease, and resumes from the checkpoint.
  */
-function fanoutStalled(deps: WatchDeps, campaign: StoredCampaign): boolean {
+function fanoutStalled(deps: WatchDeps, updatedAt: string, leaseUntil: number | undefined): boolean {
   const now = deps.now().getTime();
-  const idleMs = now - Date.parse(campaign.updatedAt);
-  const leaseUntil = campaign.fanoutLeaseUntil;
+  const idleMs = now - Date.parse(updatedAt);
   if (leaseUntil !== undefined) return leaseUntil < now && idleMs > deps.fanoutLeaseMs;
   return idleMs > deps.stalledAfterMs;
 }

@@ -14,6 +14,8 @@ const FANOUT_TIMEOUT = Duration.minutes(5);
  * the fan-out back on its queue at once, rather than after the queue's 30-minute visibility timeout.
  */
 const FANOUT_LEASE = Duration.seconds(60);
+/** Fan-out workers at once: slices of one big list, or several campaigns, written side by side. */
+const FANOUT_CONCURRENCY = 8;
 
 export interface FanoutProps extends FunctionCodeProps {
   readonly audienceTable: dynamodb.ITableV2;
@@ -30,9 +32,9 @@ export interface FanoutProps extends FunctionCodeProps {
 }
 
 /**
- * The first stage of delivery: the fan-out queue (one message per campaign, or per page of its
- * audience) and the fan-out function that walks the audience a page at a time, records each
- * recipient on the ledger and enqueues the send messages.
+ * The first stage of delivery: the fan-out queue and the fan-out function. A campaign's reader cuts
+ * its list into slices (a message per slice on the same queue); up to FANOUT_CONCURRENCY workers
+ * write slices side by side, a page at a time: each recipient on the ledger, then the send messages.
  */
 export class Fanout extends Construct {
   public readonly queue: QueueWithDlq;
@@ -66,9 +68,13 @@ export class Fanout extends Construct {
     this.function.bindTable(ENV.audienceTable, props.audienceTable, "readWrite");
     this.function.bindTable(ENV.ledgerTable, props.ledgerTable, "readWrite", LEDGER_INDEXES);
     this.function.bindQueue(ENV.sendQueueUrl, props.sendQueue, "send");
-    // Fan-out re-enqueues a continuation message when a page of the audience is done.
+    // Fan-out enqueues a message per slice, and a continuation when an invocation runs short of time.
     this.function.bindQueue(ENV.fanoutQueueUrl, this.queue, "send");
-    this.queue.addConsumer(this.function.function, { batchSize: 1, maxConcurrency: 2 }, this.function.alias);
+    this.queue.addConsumer(
+      this.function.function,
+      { batchSize: 1, maxConcurrency: FANOUT_CONCURRENCY },
+      this.function.alias,
+    );
 
     this.alarms = [...this.queue.alarms, this.function.errorsAlarm];
   }

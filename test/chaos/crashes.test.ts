@@ -47,18 +47,21 @@ describe("chaos: crashes", () => {
     console.info(`scenario f: ${killed} invocations killed, ${duplicates} duplicates (bound ${bound})`);
   }, 900_000);
 
-  it("g. the fan-out crashes mid-list: it resumes from its checkpoint, skipping nobody", async () => {
+  it("g. the fan-out crashes mid-list: each slice resumes from its checkpoint, skipping nobody", async () => {
     const run = await chaos.campaign("g", 600, false);
     await chaos.api.expect(202, "POST", `/v1/campaigns/${run.id}/send`);
     await chaos.waitFor(run.id, (c) => c.counts.total >= 50, 30_000);
     const killed = await chaos.crash("fanout");
     const mid = await chaos.status(run.id);
-    expect(killed).toBe(1);
+    // The slices' workers (and the reader, if it was still cutting) die together.
+    expect(killed).toBeGreaterThanOrEqual(1);
     expect(mid?.counts.total).toBeLessThan(600);
     const crashedAt = Date.now();
     await chaos.waitFor(run.id, isSent, RECOVERY_LIMIT_MS);
     const recovery = (Date.now() - crashedAt) / 1000;
-    console.info(`scenario g: finished ${recovery.toFixed(0)} s after the fan-out crash`);
+    console.info(
+      `scenario g: ${killed} fan-out workers killed; finished ${recovery.toFixed(0)} s after the crash`,
+    );
     await chaos.verify(run);
   });
 });

@@ -25,7 +25,8 @@ export async function startChaosRuntime(options: { coordination?: "auto" | "none
     sendRate: 200,
     scheduleIntervalMs: 1000,
     environment: {
-      fanout: { FANOUT_PAGE_SIZE: "50" },
+      // Pages of 50 in slices of 200: a campaign of 600 is written by 3 workers side by side.
+      fanout: { FANOUT_PAGE_SIZE: "50", FANOUT_SLICE_SIZE: "200" },
     },
   });
   return new Chaos(runtime);

@@ -15,7 +15,12 @@ let runtime: LocalRuntime;
 let api: SteadfastClient;
 
 beforeAll(async () => {
-  runtime = await startLocalRuntime({ writeInfo: false, scheduleIntervalMs: 1000 });
+  runtime = await startLocalRuntime({
+    writeInfo: false,
+    scheduleIntervalMs: 1000,
+    // Small slices and pages: a list of 200 is cut into 4 slices, written side by side, page by page.
+    environment: { fanout: { FANOUT_SLICE_SIZE: "60", FANOUT_PAGE_SIZE: "25" } },
+  });
   api = new SteadfastClient(runtime.info.apiUrl, runtime.info.apiKey);
 });
 
@@ -52,6 +57,11 @@ describe("a first campaign, end to end", () => {
 
     const done = await waitForCampaign(api, campaign.id, 120_000);
     expect(done.counts).toMatchObject({ total: 200, sent: 200, queued: 0, sending: 0, failed: 0 });
+    const control = await new CampaignStore(localDocumentClient(runtime), "steadfast-audience").get(
+      campaign.id,
+      true,
+    );
+    expect([control?.fanoutSlices, control?.fanoutRead, control?.fanoutDone]).toEqual([4, true, true]);
 
     const emails = (await Promise.all(runtime.info.regions.map((r) => sesStore(r.sesUrl)))).flat();
     const perRecipient = new Map<string, number>();

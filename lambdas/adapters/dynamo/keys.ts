@@ -31,6 +31,10 @@
  *   CAMPAIGN#<id>          LEASE#<region>       <region>'s lease renewals as   OwnershipStore
  *                                               owner (no coordination table):
  *                                               written only by that region
+ *   FANOUT#<campaignId>    <run>#<n>            slice n of a fan-out run: a    FanoutSlices
+ *                                               range of the list, its lease
+ *                                               and checkpoint: written only
+ *                                               by the owner region's fan-out
  *   CAMPAIGNS              <createdAt>#<id>     index of campaigns             CampaignStore
  *   SCHEDULED              <scheduledAt>#<id>   a scheduled campaign           CampaignStore
  *   ACTIVE                 <campaignId>         a campaign the scheduler       CampaignAgendaStore
@@ -100,6 +104,13 @@ export const campaignLeaseKey = (id: string, region: string): Key => ({
   sk: `LEASE#${region}`,
 });
 export const campaignPk = (id: string): string => `CAMPAIGN#${id}`;
+/** Slices of a fan-out run: a partition of their own, so that reading a campaign never reads them. */
+export const fanoutSlicePk = (campaignId: string): string => `FANOUT#${campaignId}`;
+export const fanoutSlicePrefix = (run: string): string => `${run}#`;
+export const fanoutSliceKey = (campaignId: string, run: string, n: number): Key => ({
+  pk: fanoutSlicePk(campaignId),
+  sk: `${fanoutSlicePrefix(run)}${String(n).padStart(6, "0")}`,
+});
 export const campaignIndexKey = (createdAt: string, id: string): Key => ({
   pk: "CAMPAIGNS",
   sk: `${createdAt}#${id}`,

@@ -1,0 +1,94 @@
+import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import type { Attributes } from "../domain/render.ts";
+import { decodeKeyCursor, encodeKeyCursor } from "./dynamo/cursor.ts";
+import { SUBSCRIBER_PREFIX, subscriberPk } from "./dynamo/keys.ts";
+
+/** A subscriber as the fan-out reads it. */
+interface FanoutSubscriber {
+  readonly email: string;
+  readonly attributes: Attributes;
+  readonly status: string;
+}
+
+export interface SubscriberPage {
+  readonly subscribers: FanoutSubscriber[];
+  /** Opaque checkpoint of the next page; absent on the last page. */
+  readonly next?: string;
+}
+
+/** A cut of a list: `count` subscribers up to `last` (a key cursor), and whether any may follow. */
+export interface ListCut {
+  readonly count: number;
+  readonly last?: string;
+  readonly more: boolean;
+}
+
+/**
+ * The fan-out's reads of a list's subscribers (SubscriberStore's items, read only): the reader cuts
+ * the list into slices by key range, and each slice's worker pages its range. Strongly consistent,
+ * so a subscriber written before the fan-out reached its place is never missed.
+ */
+export class SubscriberFanoutReads {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  /** The next `size` subscribers after `after` (keys only): where the next slice ends. */
+  async cut(listId: string, after: string | undefined, size: number): Promise<ListCut> {
+    let start: Record<string, unknown> | undefined = decodeKeyCursor(
+      after,
+      subscriberPk(listId),
+      SUBSCRIBER_PREFIX,
+    );
+    let count = 0;
+    let last: Record<string, unknown> | undefined;
+    do {
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: "pk = :pk AND begins_with(sk, :sub)",
+          ExpressionAttributeValues: { ":pk": subscriberPk(listId), ":sub": SUBSCRIBER_PREFIX },
+          ProjectionExpression: "pk, sk",
+          ExclusiveStartKey: start,
+          Limit: size - count,
+          ConsistentRead: true,
+        }),
+      );
+      const items = out.Items ?? [];
+      count += items.length;
+      last = items.at(-1) ?? last;
+      start = out.LastEvaluatedKey;
+    } while (start && count < size);
+    const cursor = encodeKeyCursor(last);
+    return { count, ...(cursor ? { last: cursor } : {}), more: start !== undefined };
+  }
+
+  /** A page of the subscribers after `after` up to and including `upTo` (key cursors). */
+  async page(
+    listId: string,
+    after: string | undefined,
+    upTo: string,
+    limit: number,
+  ): Promise<SubscriberPage> {
+    const pk = subscriberPk(listId);
+    const end = decodeKeyCursor(upTo, pk, SUBSCRIBER_PREFIX);
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: "pk = :pk AND sk BETWEEN :sub AND :last",
+        ExpressionAttributeValues: { ":pk": pk, ":sub": SUBSCRIBER_PREFIX, ":last": end?.sk },
+        ExclusiveStartKey: decodeKeyCursor(after, pk, SUBSCRIBER_PREFIX),
+        Limit: limit,
+        ConsistentRead: true,
+      }),
+    );
+    const next = encodeKeyCursor(out.LastEvaluatedKey);
+    const subscribers = (out.Items ?? []).map((item) => ({
+      email: item.email as string,
+      attributes: (item.attributes ?? {}) as Attributes,
+      status: item.status as string,
+    }));
+    return { subscribers, ...(next ? { next } : {}) };
+  }
+}
