@@ -34,6 +34,8 @@ export const sendMessageSchema = z.object({
   recipients: z.array(sendRecipientSchema).max(RECIPIENTS_PER_MESSAGE),
   /** How many times these recipients were retried already (drives the backoff). */
   attempt: z.number().int().nonnegative().default(0),
+  /** How many times in a row these recipients came back throttled (drives the throttled retry's delay). */
+  throttles: z.number().int().nonnegative().default(0),
 });
 export type SendMessage = z.output<typeof sendMessageSchema>;
 

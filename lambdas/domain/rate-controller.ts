@@ -173,3 +173,15 @@ export class RateController {
     return (this.recent.length * 1000) / window;
   }
 }
+
+/**
+ * Seconds before throttled recipients are tried again, after `throttles` throttled tries in a row:
+ * 1, 2, 4, then 8. The first retry is quick, so a run's last recipients do not wait on a lone 429;
+ * recipients throttled again and again back off, so a region that stays over its quota is not
+ * hammered with retries (each one a ledger claim and release, which also loads replication).
+ */
+export function throttledRetrySeconds(throttles: number): number {
+  return Math.min(THROTTLED_RETRY_MAX_SECONDS, 2 ** Math.max(0, throttles));
+}
+
+const THROTTLED_RETRY_MAX_SECONDS = 8;

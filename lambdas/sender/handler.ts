@@ -12,6 +12,7 @@ import { SesSender } from "../adapters/ses-sender.ts";
 import { SuppressionStore } from "../adapters/suppression-store.ts";
 import { SenderBudgetStore } from "../adapters/sender-budget-store.ts";
 import { SharedBudget } from "./shared-budget.ts";
+import { throttledRetrySeconds } from "../domain/rate-controller.ts";
 import { type SendRecipient, sendMessageSchema } from "../contracts/messages.ts";
 import { cachedSecret, nonEmpty } from "../adapters/cached-secret.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
@@ -44,7 +45,6 @@ const maxRetryDelaySeconds = numberEnv(ENV.retryMaxDelaySeconds, 60);
  */
 const CLAIM_RESERVE_MS = 12_000;
 const FINISH_RESERVE_MS = 2_000;
-const THROTTLED_RETRY_SECONDS = 1;
 
 const ses = new SesSender(
   regions.map((region) => ({ region, client: createSesClient(region) })),
@@ -185,11 +185,21 @@ async function handleRecord(record: SQSRecord, deadline: number): Promise<void> 
   const held = pick("held");
   const elsewhere = pick("elsewhere");
   const attempt = message.attempt ?? 0;
-  const requeue = async (recipients: SendRecipient[], nextAttempt: number, delaySeconds: number) => {
+  const requeue = async (
+    recipients: SendRecipient[],
+    nextAttempt: number,
+    delaySeconds: number,
+    throttles = 0,
+  ) => {
     if (recipients.length === 0) return;
     await queue.send(
       sendQueueUrl,
-      { campaignId: message.campaignId, recipients, attempt: nextAttempt },
+      {
+        campaignId: message.campaignId,
+        recipients,
+        attempt: nextAttempt,
+        ...(throttles > 0 ? { throttles } : {}),
+      },
       delaySeconds,
     );
   };
@@ -198,8 +208,9 @@ async function handleRecord(record: SQSRecord, deadline: number): Promise<void> 
   // Recipients this invocation had no time for: back at once, for the next invocation to take.
   await requeue(deferred, attempt, 0);
   await requeue(retry, attempt + 1, backoffSeconds(attempt + 1, 1, maxRetryDelaySeconds));
-  // Throttled: back in a second, the attempt not counted (the region is healthy, only busy).
-  await requeue(throttled, attempt, THROTTLED_RETRY_SECONDS);
+  // Throttled: back soon, the attempt not counted (the region is healthy, only busy); later each time
+  // the same recipients come back throttled again.
+  await requeue(throttled, attempt, throttledRetrySeconds(message.throttles), message.throttles + 1);
   logger.info("send message handled", {
     ...correlation(),
     attempt,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CircuitBreaker } from "../../lambdas/domain/circuit-breaker.ts";
-import { HOLD, RateController } from "../../lambdas/domain/rate-controller.ts";
+import { HOLD, RateController, throttledRetrySeconds } from "../../lambdas/domain/rate-controller.ts";
 
 describe("CircuitBreaker", () => {
   it("opens after consecutive failures, probes once after the cool-down, and closes on success", () => {
@@ -123,5 +123,11 @@ describe("RateController", () => {
     const rate = new RateController({ maxRate: 50 });
     rate.setMaxRate(14);
     expect(rate.rate).toBe(14);
+  });
+});
+
+describe("throttled retries", () => {
+  it("come back after a second the first time, then back off while the same recipients keep being throttled", () => {
+    expect([0, 1, 2, 3, 4, 10].map(throttledRetrySeconds)).toEqual([1, 2, 4, 8, 8, 8]);
   });
 });
