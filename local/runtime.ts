@@ -41,6 +41,26 @@ import { ENV } from "../lambdas/contracts/env.ts";
 export type { LocalRuntime, LocalRuntimeOptions } from "./runtime-types.ts";
 export { coordinationClient, localDocumentClient } from "./local-clients.ts";
 
+/** The senders' rate cap when the options name none. */
+const DEFAULT_SEND_RATE = 100;
+
+/** The options that change the app itself (each a cdk.out of its own). */
+function appSettings(options: LocalRuntimeOptions): Record<string, string> {
+  return {
+    ...(options.coordination ? { coordination: options.coordination } : {}),
+    ...(options.sendMode ? { sendMode: options.sendMode } : {}),
+  };
+}
+
+/**
+ * The context the app is synthesized with. The send rate is not part of it: it reaches the senders
+ * through their environment, so runtimes at different rates (tests, the bench, `npm start`) share
+ * one synthesized app instead of each synthesizing it again (several seconds each time).
+ */
+export function synthContext(options: LocalRuntimeOptions): Record<string, string> {
+  return { maxSendRate: String(DEFAULT_SEND_RATE), ...appSettings(options) };
+}
+
 /**
  * Runs the synthesized CDK app on loopback: emulators for DynamoDB, SQS and SES (one per region),
  * fault proxies in front of them, every function from its built asset with its template's
@@ -56,18 +76,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const apiKey = options.apiKey ?? process.env.STEADFAST_API_KEY ?? generateApiKey();
 
   // Another setting is another app: synthesized beside the default one, so neither invalidates the other.
-  const settings = {
-    ...(options.coordination ? { coordination: options.coordination } : {}),
-    ...(options.sendMode ? { sendMode: options.sendMode } : {}),
-  };
-  const variant = Object.entries(settings)
+  const variant = Object.entries(appSettings(options))
     .map(([key, value]) => `-${key}-${value}`)
     .join("");
   const outDir = variant ? join(stateDir, `cdk.out${variant}`) : join(projectDir, "cdk.out");
-  const assembly = synthesize(projectDir, outDir, {
-    maxSendRate: String(options.sendRate ?? 100),
-    ...settings,
-  });
+  const assembly = synthesize(projectDir, outDir, synthContext(options));
   const regionStacks = assembly.stacks.filter((s) => hasType(s, "AWS::Lambda::Function"));
   if (regionStacks.length === 0) throw new Error("the synthesized app has no functions");
 
@@ -101,7 +114,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       startDynamoDb(group, logDir),
       startSqs(group, logDir),
       ...regionStacks.map((s) =>
-        startSes(group, logDir, s.region, localSesAccount(options.sesMaxSendRate ?? options.sendRate ?? 100)),
+        startSes(
+          group,
+          logDir,
+          s.region,
+          localSesAccount(options.sesMaxSendRate ?? options.sendRate ?? DEFAULT_SEND_RATE),
+        ),
       ),
     ]);
 
@@ -216,6 +234,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
               // Strongly consistent tables are one store here: every region signs its calls to
               // them with the store's region, through its own endpoint (unset on AWS).
               ...(coordination ? { [COORDINATION_REGION_ENV]: coordination.region } : {}),
+              // The send rate is the senders' setting, not the app's: no new synthesis per rate.
+              ...(environment[ENV.maxSendRate] !== undefined
+                ? { [ENV.maxSendRate]: String(options.sendRate ?? DEFAULT_SEND_RATE) }
+                : {}),
               ...(options.environment?.[role] ?? {}),
             },
           },
