@@ -63,6 +63,8 @@ export class FunctionPool {
   ) {
     mkdirSync(logDir, { recursive: true });
     this.log = createWriteStream(join(logDir, `${spec.role}-${spec.region}.log`), { flags: "a" });
+    // Every worker pipes its stdout and stderr into the log: two listeners of each kind per worker.
+    this.log.setMaxListeners(2 * maxWorkers + 2);
   }
 
   async invoke(event: unknown): Promise<unknown> {

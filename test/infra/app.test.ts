@@ -185,7 +185,7 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
     const jobs = byFunction.get(serviceFunction(template, "audience-jobs")[0]);
     expect([jobs?.BatchSize, jobs?.ScalingConfig.MaximumConcurrency]).toEqual([1, 2]);
     const sender = byFunction.get(serviceFunction(template, "sender")[0]);
-    expect([fanout?.BatchSize, fanout?.ScalingConfig.MaximumConcurrency]).toEqual([1, 8]);
+    expect([fanout?.BatchSize, fanout?.ScalingConfig.MaximumConcurrency]).toEqual([1, 4]);
     expect([sender?.BatchSize, sender?.ScalingConfig.MaximumConcurrency]).toEqual([
       4,
       config.senderConcurrency,
