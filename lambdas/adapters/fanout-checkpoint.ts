@@ -1,4 +1,6 @@
-import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
+import type { CampaignAudience } from "../domain/segment.ts";
+import { isConditionalFailure } from "./dynamo/errors.ts";
 import { campaignKey } from "./dynamo/keys.ts";
 import { LeasedCheckpoint } from "./fanout-lease.ts";
 import { FanoutSlices } from "./fanout-slices.ts";
@@ -6,15 +8,18 @@ import { FanoutSlices } from "./fanout-slices.ts";
 /**
  * The fan-out's part of a campaign's control item (`CAMPAIGN#<id>/#META`, CampaignStore's item):
  * the reader's lease, how far it has cut the list into slices (`fanoutCursor`, `fanoutSlices`), that
- * it reached the end (`fanoutRead`), the run those slices belong to (`fanoutRun`) and, once every
- * slice is written, `fanoutDone`. The slices themselves are FanoutSlices' items. Writer: the owner
+ * it reached the end (`fanoutRead`), the run those slices belong to (`fanoutRun`), once every
+ * slice is written `fanoutDone`, and who the campaign is for (`audience`, fixed when the fan-out starts). The slices themselves are FanoutSlices' items. Writer: the owner
  * region's fan-out only (a takeover clears them all, CampaignStore.adopt, and a new run begins).
  */
 export class FanoutCheckpoint {
   private readonly lease: LeasedCheckpoint;
   readonly slices: FanoutSlices;
 
-  constructor(db: DynamoDBDocumentClient, table: string) {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {
     this.lease = new LeasedCheckpoint(db, table);
     this.slices = new FanoutSlices(db, table, this.lease);
   }
@@ -74,5 +79,32 @@ export class FanoutCheckpoint {
         "fanoutRun = :run AND fanoutRead = :true AND fanoutSlices = :done AND attribute_not_exists(fanoutDone)",
       ExpressionAttributeValues: { ":true": true, ":now": now, ":run": run, ":done": slicesDone },
     });
+  }
+
+  /**
+   * Fixes who the campaign is for (its segments as they are now) unless a fan-out fixed it before;
+   * returns the audience the campaign has. Written by the reader when the fan-out starts.
+   */
+  async setAudience(id: string, audience: CampaignAudience): Promise<CampaignAudience> {
+    try {
+      await this.lease.update(campaignKey(id), {
+        UpdateExpression: "SET audience = :audience",
+        ConditionExpression: "attribute_not_exists(audience)",
+        ExpressionAttributeValues: { ":audience": audience },
+      });
+      return audience;
+    } catch (error) {
+      if (!isConditionalFailure(error)) throw error;
+      const out = await this.db.send(
+        new GetCommand({
+          TableName: this.table,
+          Key: campaignKey(id),
+          ConsistentRead: true,
+          ProjectionExpression: "audience",
+        }),
+      );
+      if (!out.Item?.audience) throw error;
+      return out.Item.audience as CampaignAudience;
+    }
   }
 }

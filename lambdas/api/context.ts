@@ -7,6 +7,7 @@ import type { LedgerStore } from "../adapters/ledger-store.ts";
 import type { ListStore } from "../adapters/list-store.ts";
 import type { QueuePublisher } from "../adapters/queue.ts";
 import type { QueueAdmin } from "../adapters/queue-admin.ts";
+import type { SegmentStore } from "../adapters/segment-store.ts";
 import type { SubscriberStore } from "../adapters/subscriber-store.ts";
 import type { SuppressionStore } from "../adapters/suppression-store.ts";
 import type { CampaignDeps } from "../usecases/campaign-workflows.ts";
@@ -17,6 +18,7 @@ import type { HttpEvent, HttpResult } from "./http.ts";
 export interface Deps extends CampaignDeps {
   readonly lists: ListStore;
   readonly subscribers: SubscriberStore;
+  readonly segments: SegmentStore;
   readonly campaigns: CampaignStore;
   /** This region's feedback counters (one-click unsubscribes are counted here). */
   readonly counters: CampaignCounterStore;

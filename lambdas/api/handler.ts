@@ -21,6 +21,7 @@ import { LedgerStore } from "../adapters/ledger-store.ts";
 import { ListStore } from "../adapters/list-store.ts";
 import { QueuePublisher } from "../adapters/queue.ts";
 import { CloudWatchOldestAge, EmulatorOldestAge, QueueAdmin } from "../adapters/queue-admin.ts";
+import { SegmentStore } from "../adapters/segment-store.ts";
 import { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { SuppressionStore } from "../adapters/suppression-store.ts";
 import { ENV } from "../contracts/env.ts";
@@ -73,6 +74,7 @@ const adminKeyHash = cachedSecret(
 const deps: Deps = {
   lists: new ListStore(db, audienceTable),
   subscribers: new SubscriberStore(db, audienceTable),
+  segments: new SegmentStore(db, audienceTable),
   campaigns: new CampaignStore(db, audienceTable),
   counters: new CampaignCounterStore(db, audienceTable, requireEnv("AWS_REGION")),
   ownership: ownershipFromEnv(db),

@@ -7,6 +7,7 @@ import * as health from "./routes/health.ts";
 import * as imports from "./routes/imports.ts";
 import * as lists from "./routes/lists.ts";
 import * as openApi from "./routes/openapi.ts";
+import * as segments from "./routes/segments.ts";
 import * as subscribers from "./routes/subscribers.ts";
 import * as suppressions from "./routes/suppressions.ts";
 import * as unsubscribe from "./routes/unsubscribe.ts";
@@ -126,6 +127,49 @@ export const ROUTES: readonly Route[] = [
     scope: "write",
     handler: subscribers.deleteSubscriber,
     doc: subscribers.docs.deleteSubscriber,
+  },
+  // --- Saved segments ------------------------------------------------------------------------------
+  {
+    method: "POST",
+    path: "/v1/segments",
+    scope: "write",
+    handler: segments.createSegment,
+    doc: segments.docs.createSegment,
+  },
+  {
+    method: "GET",
+    path: "/v1/segments",
+    scope: "read",
+    handler: segments.pageSegments,
+    doc: segments.docs.pageSegments,
+  },
+  {
+    method: "GET",
+    path: "/v1/segments/{id}",
+    scope: "read",
+    handler: segments.getSegment,
+    doc: segments.docs.getSegment,
+  },
+  {
+    method: "PATCH",
+    path: "/v1/segments/{id}",
+    scope: "write",
+    handler: segments.patchSegment,
+    doc: segments.docs.patchSegment,
+  },
+  {
+    method: "DELETE",
+    path: "/v1/segments/{id}",
+    scope: "write",
+    handler: segments.deleteSegment,
+    doc: segments.docs.deleteSegment,
+  },
+  {
+    method: "POST",
+    path: "/v1/segments/{id}/preview",
+    scope: "read",
+    handler: segments.previewSegment,
+    doc: segments.docs.previewSegment,
   },
   // --- CSV imports -------------------------------------------------------------------------------
   {

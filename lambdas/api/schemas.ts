@@ -3,6 +3,7 @@ import { CAMPAIGN_STATUSES } from "../domain/campaign.ts";
 import { normalizeEmail } from "../domain/email.ts";
 import { RECIPIENT_STATUSES } from "../domain/ledger.ts";
 import { unknownTags } from "../domain/render.ts";
+import { segmentRuleSchema } from "../contracts/segment-rule.ts";
 
 /**
  * Request schemas (validated at the edge) and response schemas (for the OpenAPI document).
@@ -111,8 +112,17 @@ const scheduledAtField = z.iso
   .transform((value) => new Date(value).toISOString());
 const idField = z.string().min(1).max(100);
 
+/** Lists or segments a campaign leaves out: at most 10, none twice. */
+const excludedIds = z
+  .array(idField)
+  .max(10)
+  .refine((v) => new Set(v).size === v.length, "ids must not repeat");
+
 export const createCampaignSchema = z.strictObject({
   listId: idField,
+  segmentId: idField.optional(),
+  excludeListIds: excludedIds.optional(),
+  excludeSegmentIds: excludedIds.optional(),
   from: emailField.optional(),
   replyTo: emailField.optional(),
   subject: subjectField,
@@ -125,6 +135,9 @@ export const createCampaignSchema = z.strictObject({
 export const patchCampaignSchema = z
   .strictObject({
     listId: idField.optional(),
+    segmentId: idField.nullable().optional(),
+    excludeListIds: excludedIds.nullable().optional(),
+    excludeSegmentIds: excludedIds.nullable().optional(),
     from: emailField.optional(),
     replyTo: emailField.nullable().optional(),
     subject: subjectField.optional(),
@@ -193,6 +206,27 @@ export const listSchema = z.object({
 });
 export const listPageSchema = page(listSchema);
 
+export const createSegmentSchema = z.strictObject({ name: nameField, rule: segmentRuleSchema });
+export const patchSegmentSchema = z
+  .strictObject({ name: nameField.optional(), rule: segmentRuleSchema.optional() })
+  .refine((v) => Object.keys(v).length > 0, "give name, rule or both");
+export const segmentSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  rule: z
+    .record(z.string(), z.unknown())
+    .meta({ description: "the rule tree (see the README's segment language)" }),
+  version: z.number().int(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export const segmentPageSchema = page(segmentSchema);
+export const segmentPreviewSchema = z.strictObject({ listId: idField });
+export const segmentPreviewResultSchema = z.object({
+  count: z.number().int(),
+  sample: z.array(z.string()).max(10),
+});
+
 export const subscriberViewSchema = z.object({
   email: z.string(),
   attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
@@ -228,6 +262,11 @@ const countsSchema = z.record(z.string(), z.number().int());
 export const campaignViewSchema = z.object({
   id: z.string(),
   listId: z.string(),
+  segmentId: z.string().optional(),
+  excludeListIds: z.array(z.string()).optional(),
+  excludeSegmentIds: z.array(z.string()).optional(),
+  /** The version of each segment the campaign was sent with, by segment id. */
+  segmentVersions: z.record(z.string(), z.number().int()).optional(),
   from: z.string(),
   replyTo: z.string().optional(),
   subject: z.string(),

@@ -1,5 +1,6 @@
 import type { RecipientCounts } from "./ledger.ts";
 import { pendingCount } from "./ledger.ts";
+import type { CampaignAudience } from "./segment.ts";
 
 /**
  * Campaign lifecycle:
@@ -28,6 +29,14 @@ export interface Campaign {
   readonly text?: string;
   /** Reply-To address, if replies should go somewhere other than `from`. */
   readonly replyTo?: string;
+  /** Only the list's subscribers in this saved segment. */
+  readonly segmentId?: string;
+  /** Nobody on these lists. */
+  readonly excludeListIds?: readonly string[];
+  /** Nobody in these saved segments. */
+  readonly excludeSegmentIds?: readonly string[];
+  /** The segments as they were when the campaign was sent (versions and rules): what the fan-out applies. */
+  readonly audience?: CampaignAudience;
   /** When to start sending (ISO 8601); `send` before then schedules the campaign. */
   readonly scheduledAt?: string;
   readonly status: CampaignStatus;

@@ -3,6 +3,7 @@ import type { Context, SQSEvent } from "aws-lambda";
 import { CampaignStore } from "../adapters/campaign-store.ts";
 import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
 import { LedgerStore } from "../adapters/ledger-store.ts";
+import { SegmentStore } from "../adapters/segment-store.ts";
 import { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { QueuePublisher } from "../adapters/queue.ts";
 import { type FanoutMessage, fanoutMessageSchema } from "../contracts/messages.ts";
@@ -12,12 +13,14 @@ import { PoisonMessageError, parseRecord, processBatch, RetryLaterError } from "
 import { ENV } from "../contracts/env.ts";
 import { ownershipFromEnv } from "../adapters/ownership-env.ts";
 import { StandingCache } from "../usecases/campaign-ownership.ts";
+import { freezeAudience } from "../usecases/campaign-audience.ts";
 import { SliceWriter } from "./slice-writer.ts";
 
 const db = createDocumentClient();
 const sqs = createSqsClient();
 const campaigns = new CampaignStore(db, requireEnv(ENV.audienceTable));
 const subscribers = new SubscriberStore(db, requireEnv(ENV.audienceTable));
+const segments = new SegmentStore(db, requireEnv(ENV.audienceTable));
 const queue = new QueuePublisher(sqs);
 const standings = new StandingCache(ownershipFromEnv(db));
 const fanoutQueueUrl = requireEnv(ENV.fanoutQueueUrl);
@@ -59,6 +62,8 @@ export async function fanOut(message: FanoutMessage, remainingMs: () => number):
   if (campaign.fanoutDone || campaign.status === "draft" || campaign.status === "cancelled") return;
   const now = () => new Date().toISOString();
   if (campaign.status === "queued") await campaigns.transition(campaign.id, "begin", now());
+  // Who the campaign is for is fixed before the first slice: every slice applies the same segments.
+  await freezeAudience({ campaigns, segments }, campaign);
   let run = campaign.fanoutRun;
   if (!campaign.fanoutRead) {
     const owner = randomUUID();

@@ -5,6 +5,8 @@ import type { QueuePublisher } from "../adapters/queue.ts";
 import type { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { type FanoutMessage, RECIPIENTS_PER_MESSAGE } from "../contracts/messages.ts";
 import { METRIC } from "../contracts/metrics.ts";
+import type { Campaign } from "../domain/campaign.ts";
+import { inAudience, type SegmentSubject } from "../domain/segment.ts";
 import { chunk } from "../shared/concurrency.ts";
 import { logger, metrics } from "../shared/powertools.ts";
 import { PoisonMessageError, RetryLaterError } from "../shared/sqs-batch.ts";
@@ -88,9 +90,10 @@ export class SliceWriter {
       }
       const page = await nextPage;
       if (page.next) nextPage = read(page.next);
-      const recipients = page.subscribers
-        .filter((s) => s.status === "subscribed")
-        .map((s) => ({ email: s.email, attributes: s.attributes }));
+      const recipients = (await this.audienceOf(campaign, page.subscribers)).map((s) => ({
+        email: s.email,
+        attributes: s.attributes,
+      }));
       const emails = recipients.map((r) => r.email);
       // A page started before (this worker's predecessor died in it) may have items already, which
       // senders may have moved on: only conditional writes there. A fresh page has none: batch
@@ -136,6 +139,28 @@ export class SliceWriter {
         return;
       }
     }
+  }
+
+  /**
+   * The subscribers of a page the campaign is for: subscribed, in its segment and in none of its
+   * excluded segments (as the fan-out fixed them when it started), and on none of its excluded lists.
+   */
+  private async audienceOf<T extends SegmentSubject & { email: string }>(
+    campaign: Campaign,
+    subscribers: readonly T[],
+  ): Promise<T[]> {
+    const audience = campaign.audience;
+    const chosen = subscribers.filter((s) => s.status === "subscribed" && inAudience(audience, s));
+    if (!audience || audience.excludeListIds.length === 0 || chosen.length === 0) return chosen;
+    const excluded = new Set<string>();
+    for (const listId of audience.excludeListIds) {
+      const found = await this.deps.subscribers.subscribersOf(
+        listId,
+        chosen.map((s) => s.email),
+      );
+      for (const subscriber of found) excluded.add(subscriber.email);
+    }
+    return chosen.filter((s) => !excluded.has(s.email));
   }
 
   /**

@@ -43,6 +43,9 @@
  *                                               SES now, and the rate they
  *                                               learned from its 429s: written
  *                                               only by <region>'s senders
+ *   SEGMENT#<id>           #META                a saved segment: its name,     SegmentStore
+ *                                               rule and version
+ *   SEGMENTS               <createdAt>#<id>     index of segments, for paging  SegmentStore
  *   APIKEY#<hash>          #META                an API key (SHA-256 of the     ApiKeyStore
  *                                               secret; never the secret)
  *   APIKEYS                <id>                 index of API keys              ApiKeyStore
@@ -123,6 +126,13 @@ export const scheduledKey = (scheduledAt: string, id: string): Key => ({
 });
 export const ACTIVE_PK = "ACTIVE";
 export const activeKey = (campaignId: string): Key => ({ pk: ACTIVE_PK, sk: campaignId });
+
+export const segmentKey = (id: string): Key => ({ pk: `SEGMENT#${id}`, sk: META });
+export const SEGMENTS_PK = "SEGMENTS";
+export const segmentIndexKey = (createdAt: string, id: string): Key => ({
+  pk: SEGMENTS_PK,
+  sk: `${createdAt}#${id}`,
+});
 
 export const senderBudgetKey = (region: string): Key => ({ pk: `SENDERS#${region}`, sk: "#BUDGET" });
 

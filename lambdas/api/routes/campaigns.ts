@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { type Campaign, contentBytes, MAX_CONTENT_BYTES } from "../../domain/campaign.ts";
 import { completeIfDone, requestSend } from "../../usecases/campaign-workflows.ts";
+import { missingSegments } from "../../usecases/campaign-audience.ts";
 import { acts, standing } from "../../usecases/campaign-ownership.ts";
 import { deriveStatus } from "../../domain/campaign.ts";
 import { effectiveStatus, pendingIntents } from "../../domain/ownership.ts";
@@ -38,11 +39,15 @@ export async function createCampaign(event: HttpEvent, _params: Params, deps: De
       { path: "body.listId", message: "list does not exist" },
     ]);
   }
+  await checkAudience(input, input.listId, deps);
   checkContentSize(input);
   const now = deps.now().toISOString();
   const campaign: Campaign = {
     id: randomUUID(),
     listId: input.listId,
+    ...(input.segmentId ? { segmentId: input.segmentId } : {}),
+    ...(input.excludeListIds?.length ? { excludeListIds: input.excludeListIds } : {}),
+    ...(input.excludeSegmentIds?.length ? { excludeSegmentIds: input.excludeSegmentIds } : {}),
     from,
     subject: input.subject,
     html: input.html,
@@ -78,6 +83,7 @@ export const patchCampaign: RouteHandler = async (event, params, deps) => {
       { path: "body.listId", message: "list does not exist" },
     ]);
   }
+  await checkAudience(input, input.listId ?? campaign.listId, deps);
   const set: Record<string, unknown> = {};
   const remove: string[] = [];
   for (const [key, value] of Object.entries(input)) {
@@ -121,6 +127,17 @@ export const deleteCampaign: RouteHandler = async (_event, params, deps) => {
  */
 export async function sendCampaign(_event: HttpEvent, params: Params, deps: Deps): Promise<HttpResult> {
   const id = pathId(params, "id", "campaign");
+  const draft = await deps.campaigns.get(id, true);
+  if (draft?.status === "draft") {
+    const gone = await missingSegments(deps.segments, [
+      ...(draft.segmentId ? [draft.segmentId] : []),
+      ...(draft.excludeSegmentIds ?? []),
+    ]);
+    if (gone.length > 0)
+      throw new ConflictError(
+        `segment ${gone.join(", ")} no longer exists: change the campaign's segments first`,
+      );
+  }
   const after = await requestSend(deps, id, deps.now());
   if (!after) throw new NotFoundError("campaign");
   if ("kind" in after) {
@@ -223,9 +240,46 @@ function checkScheduledAt(scheduledAt: string | undefined, deps: Deps): void {
 
 const VIEW_FIELDS = new Set(Object.keys(campaignViewSchema.shape));
 
+/**
+ * Checks that the segments and lists a campaign names exist: 400 naming the field otherwise. Its own
+ * list is not one to exclude.
+ */
+async function checkAudience(
+  input: {
+    segmentId?: string | null;
+    excludeListIds?: readonly string[] | null;
+    excludeSegmentIds?: readonly string[] | null;
+  },
+  listId: string,
+  deps: Deps,
+): Promise<void> {
+  const refuse = (path: string, message: string) => {
+    throw new ValidationError(`${path}: ${message}`, [{ path, message }]);
+  };
+  if (input.segmentId && (await missingSegments(deps.segments, [input.segmentId])).length > 0)
+    refuse("body.segmentId", "segment does not exist");
+  for (const [i, id] of (input.excludeSegmentIds ?? []).entries())
+    if ((await missingSegments(deps.segments, [id])).length > 0)
+      refuse(`body.excludeSegmentIds.${i}`, "segment does not exist");
+  for (const [i, id] of (input.excludeListIds ?? []).entries()) {
+    if (id === listId) refuse(`body.excludeListIds.${i}`, "the campaign's own list cannot be excluded");
+    if (!(await deps.lists.get(id))) refuse(`body.excludeListIds.${i}`, "list does not exist");
+  }
+}
+
 /** A campaign as clients see it: the fields of its view, none of the pipeline's bookkeeping. */
 function present(campaign: Campaign, counts?: RecipientCounts) {
-  const shown = { ...campaign, ...(counts ? { counts } : {}) } as Record<string, unknown>;
+  const audience = campaign.audience;
+  const segmentVersions = audience
+    ? Object.fromEntries(
+        [...(audience.include ? [audience.include] : []), ...audience.exclude].map((s) => [s.id, s.version]),
+      )
+    : undefined;
+  const shown = {
+    ...campaign,
+    ...(segmentVersions && Object.keys(segmentVersions).length > 0 ? { segmentVersions } : {}),
+    ...(counts ? { counts } : {}),
+  } as Record<string, unknown>;
   return Object.fromEntries(
     Object.entries(shown).filter(([field, value]) => VIEW_FIELDS.has(field) && value !== null),
   );

@@ -1,0 +1,112 @@
+import type { SegmentRule } from "../contracts/segment-rule.ts";
+
+/** What a rule is evaluated on: one subscriber of a list. */
+export interface SegmentSubject {
+  readonly attributes: Readonly<Record<string, string | number | boolean>>;
+  readonly status: string;
+  /** When the address joined the list (ISO 8601). */
+  readonly createdAt?: string;
+}
+
+/** Whether a subscriber matches a rule (grammar: contracts/segment-rule.ts). */
+export function matches(rule: SegmentRule, subject: SegmentSubject): boolean {
+  if ("all" in rule) return rule.all.every((r) => matches(r, subject));
+  if ("any" in rule) return rule.any.some((r) => matches(r, subject));
+  if ("not" in rule) return !matches(rule.not, subject);
+  if ("status" in rule) return subject.status === rule.status;
+  if ("subscribedAt" in rule) {
+    const at = subject.createdAt ? Date.parse(subject.createdAt) : Number.NaN;
+    if (Number.isNaN(at)) return false;
+    const { after, before } = rule.subscribedAt;
+    return (
+      (after === undefined || at > Date.parse(after)) && (before === undefined || at < Date.parse(before))
+    );
+  }
+  return attributeMatches(rule, subject.attributes[rule.attribute]);
+}
+
+function attributeMatches(
+  test: Extract<SegmentRule, { attribute: string }>,
+  actual: string | number | boolean | undefined,
+): boolean {
+  if (test.op === "exists") return actual !== undefined && actual !== "";
+  if (actual === undefined) return test.op === "ne";
+  const expected = test.value;
+  switch (test.op) {
+    case "eq":
+      return same(actual, expected);
+    case "ne":
+      return !same(actual, expected);
+    case "contains":
+      return String(actual).toLowerCase().includes(String(expected).toLowerCase());
+    case "before":
+    case "after": {
+      const a = Date.parse(String(actual));
+      const b = Date.parse(String(expected));
+      if (Number.isNaN(a) || Number.isNaN(b)) return false;
+      return test.op === "before" ? a < b : a > b;
+    }
+    default: {
+      const order = compare(actual, expected);
+      if (order === undefined) return false;
+      if (test.op === "gt") return order > 0;
+      if (test.op === "gte") return order >= 0;
+      if (test.op === "lt") return order < 0;
+      return order <= 0;
+    }
+  }
+}
+
+/** Equal as the same type, or a number and its decimal text (CSV imports store numbers as text). */
+function same(actual: string | number | boolean, expected: unknown): boolean {
+  if (typeof actual === typeof expected) return actual === expected;
+  if (typeof expected === "number" && typeof actual === "string")
+    return actual.trim() !== "" && Number(actual) === expected;
+  if (typeof expected === "string" && typeof actual === "number")
+    return expected.trim() !== "" && Number(expected) === actual;
+  return false;
+}
+
+/** Numbers (or numeric text) compare as numbers, other strings as text; anything else not at all. */
+function compare(actual: string | number | boolean, expected: unknown): number | undefined {
+  const a =
+    typeof actual === "number"
+      ? actual
+      : typeof actual === "string" && actual.trim() !== ""
+        ? Number(actual)
+        : Number.NaN;
+  const b =
+    typeof expected === "number"
+      ? expected
+      : typeof expected === "string" && expected.trim() !== ""
+        ? Number(expected)
+        : Number.NaN;
+  if (!Number.isNaN(a) && !Number.isNaN(b)) return a - b;
+  if (typeof actual === "string" && typeof expected === "string")
+    return actual < expected ? -1 : actual > expected ? 1 : 0;
+  return undefined;
+}
+
+/** A segment as a campaign copied it when it was sent: later changes to the segment do not reach it. */
+export interface FrozenSegment {
+  readonly id: string;
+  readonly version: number;
+  readonly rule: SegmentRule;
+}
+
+/**
+ * Who of a list a campaign is for, fixed when it is sent: those matching `include` (everyone when
+ * absent), but none matching an `exclude` segment, and none on an `excludeListIds` list.
+ */
+export interface CampaignAudience {
+  readonly include?: FrozenSegment;
+  readonly exclude: readonly FrozenSegment[];
+  readonly excludeListIds: readonly string[];
+}
+
+/** Whether a subscriber passes the audience's segments (the excluded lists are looked up apart). */
+export function inAudience(audience: CampaignAudience | undefined, subject: SegmentSubject): boolean {
+  if (!audience) return true;
+  if (audience.include && !matches(audience.include.rule, subject)) return false;
+  return !audience.exclude.some((segment) => matches(segment.rule, subject));
+}
