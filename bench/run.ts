@@ -16,7 +16,7 @@ import {
  * `npm run bench`: throughput (capped, uncapped, and a raw SES loop beside it), quota utilisation,
  * AWS requests and cost per 1,000 recipients, fan-out time by list size and start-up time, measured
  * on the local runtime. Prints figures and writes them to bench/results.json; passes or fails
- * nothing. `BENCH_QUICK=1` measures smaller lists; `npm run bench -- <e2e|uncapped|quota|spread|fanout>`
+ * nothing. `BENCH_QUICK=1` measures smaller lists; `npm run bench -- <e2e|uncapped|quota|spread|fanout|segments>`
  * one part.
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
@@ -31,6 +31,7 @@ const THROTTLE_RECIPIENTS = Number(process.env.BENCH_THROTTLE_RECIPIENTS ?? (QUI
 const SPREAD_CAP = 25;
 const SPREAD_RECIPIENTS = QUICK ? 500 : 1_500;
 const FANOUT_CURVE = QUICK ? [2_000, 10_000] : [10_000, 50_000, 100_000, 200_000];
+const PREVIEW_RECIPIENTS = QUICK ? 10_000 : 100_000;
 /** The cap the end-to-end rate is held against, per region; lifted to UNCAPPED_RATE for the ratio to raw SES. */
 const CAP = 200;
 const UNCAPPED_RATE = 2_000;
@@ -55,6 +56,7 @@ const results: Record<string, number | null | { recipients: number; seconds: num
   costPer1000Usd: null,
   spreadRateOverSumOfCaps: null,
   startReadySec: null,
+  segmentPreviewSec: null,
 };
 const round = (n: number, digits = 3) => Number(n.toFixed(digits));
 
@@ -198,7 +200,7 @@ async function seedList(
           sk: `SUB#${tag}-${i + j}@bench.example.net`,
           type: "subscriber",
           email: `${tag}-${i + j}@bench.example.net`,
-          attributes: { firstName: `Reader ${i + j}` },
+          attributes: { firstName: `Reader ${i + j}`, plan: (i + j) % 4 === 0 ? "pro" : "free" },
           status: "subscribed",
           createdAt: now,
           updatedAt: now,
@@ -503,6 +505,40 @@ async function fanout(): Promise<void> {
   }
 }
 
+/** A saved segment's preview over a list of PREVIEW_RECIPIENTS: the whole list read and evaluated. */
+async function segmentPreview(): Promise<void> {
+  process.stdout.write(`\nSegment preview: a list of ${PREVIEW_RECIPIENTS}\n`);
+  await withRuntime({ sendRate: CAP }, async (runtime) => {
+    const api = new SteadfastClient(runtime.info.apiUrl, runtime.info.apiKey);
+    const listId = await seedList(runtime, api, PREVIEW_RECIPIENTS, "seg");
+    const rule = {
+      all: [
+        { attribute: "plan", op: "eq", value: "pro" },
+        { attribute: "firstName", op: "contains", value: "7" },
+      ],
+    };
+    const segment = await api.expect<{ id: string }>(201, "POST", "/v1/segments", { name: "bench", rule });
+    const expected = Array.from({ length: PREVIEW_RECIPIENTS }, (_, i) => i).filter(
+      (i) => i % 4 === 0 && String(i).includes("7"),
+    ).length;
+    const seconds: number[] = [];
+    let count = -1;
+    for (let run = 0; run < 3; run++) {
+      const started = Date.now();
+      ({ count } = await api.expect<{ count: number }>(200, "POST", `/v1/segments/${segment.id}/preview`, {
+        listId,
+      }));
+      seconds.push((Date.now() - started) / 1000);
+    }
+    const median = [...seconds].sort((a, b) => a - b)[1] ?? Number.NaN;
+    report(
+      `segment preview over ${PREVIEW_RECIPIENTS} subscribers (median of 3)`,
+      `${median.toFixed(2)} s (${seconds.map((x) => x.toFixed(2)).join(", ")}); count ${count}, expected ${expected}`,
+    );
+    results.segmentPreviewSec = round(median, 2);
+  });
+}
+
 const only = process.argv[2];
 if (!only || only === "e2e") await endToEnd();
 if (!only || only === "uncapped") await uncapped();
@@ -512,6 +548,7 @@ if (!only || only === "quota") {
 }
 if (!only || only === "spread") await spread();
 if (!only || only === "fanout") await fanout();
+if (!only || only === "segments") await segmentPreview();
 
 process.stdout.write("\n| measure | figure |\n|---|---|\n");
 for (const [name, value] of rows) process.stdout.write(`| ${name} | ${value} |\n`);

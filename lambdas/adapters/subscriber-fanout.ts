@@ -1,7 +1,11 @@
 import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { Attributes } from "../domain/render.ts";
 import { decodeKeyCursor, encodeKeyCursor } from "./dynamo/cursor.ts";
+import { keyBoundaries } from "./dynamo/key-ranges.ts";
 import { SUBSCRIBER_PREFIX, subscriberPk } from "./dynamo/keys.ts";
+
+/** Key ranges a whole list is read in at once. */
+const SCAN_RANGES = 8;
 
 /** A subscriber as the fan-out reads it. */
 interface FanoutSubscriber {
@@ -90,26 +94,57 @@ export class SubscriberFanoutReads {
   }
 
   /**
-   * Every subscriber of a list, a page (up to 1 MB) at a time, to `onPage`; the read is strongly
-   * consistent. For a segment's preview: the whole list, read as fast as one partition reads.
+   * Every subscriber of a list, to `onPage` a page at a time, tagged with the range it came from:
+   * the list is read as SCAN_RANGES key ranges of similar width at once (one partition read by one
+   * query at a time is slow: DynamoDB Local takes 13 s for 100,000 subscribers, 8 ranges 3 s).
+   * Within a range pages come in address order, and range i holds addresses before range i + 1's.
+   * Strongly consistent. For a segment's preview.
    */
-  async scan(listId: string, onPage: (subscribers: FanoutSubscriber[]) => void): Promise<void> {
-    let start: Record<string, unknown> | undefined;
-    do {
+  async scan(
+    listId: string,
+    onPage: (subscribers: FanoutSubscriber[], range: number) => void,
+  ): Promise<void> {
+    const pk = subscriberPk(listId);
+    const edge = async (forward: boolean) => {
       const out = await this.db.send(
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: "pk = :pk AND begins_with(sk, :sub)",
-          ExpressionAttributeValues: { ":pk": subscriberPk(listId), ":sub": SUBSCRIBER_PREFIX },
-          ProjectionExpression: "email, attributes, #status, createdAt",
-          ExpressionAttributeNames: { "#status": "status" },
-          ExclusiveStartKey: start,
+          ExpressionAttributeValues: { ":pk": pk, ":sub": SUBSCRIBER_PREFIX },
+          ProjectionExpression: "sk",
+          ScanIndexForward: forward,
+          Limit: 1,
           ConsistentRead: true,
         }),
       );
-      onPage((out.Items ?? []).map(toFanoutSubscriber));
-      start = out.LastEvaluatedKey;
-    } while (start);
+      return out.Items?.[0]?.sk as string | undefined;
+    };
+    const [first, last] = await Promise.all([edge(true), edge(false)]);
+    if (first === undefined || last === undefined) return;
+    const edges = [first, ...keyBoundaries(first, last, SCAN_RANGES), last];
+    await Promise.all(
+      edges.slice(0, -1).map(async (low, range) => {
+        const high = edges[range + 1] as string;
+        // A range ends before its upper edge, which the next range starts with; the last holds it.
+        const inRange = (sk: unknown) => range === edges.length - 2 || sk !== high;
+        let start: Record<string, unknown> | undefined;
+        do {
+          const out = await this.db.send(
+            new QueryCommand({
+              TableName: this.table,
+              KeyConditionExpression: "pk = :pk AND sk BETWEEN :low AND :high",
+              ExpressionAttributeValues: { ":pk": pk, ":low": low, ":high": high },
+              ProjectionExpression: "sk, email, attributes, #status, createdAt",
+              ExpressionAttributeNames: { "#status": "status" },
+              ExclusiveStartKey: start,
+              ConsistentRead: true,
+            }),
+          );
+          onPage((out.Items ?? []).filter((item) => inRange(item.sk)).map(toFanoutSubscriber), range);
+          start = out.LastEvaluatedKey;
+        } while (start);
+      }),
+    );
   }
 }
 

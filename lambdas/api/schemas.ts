@@ -206,9 +206,15 @@ export const listSchema = z.object({
 });
 export const listPageSchema = page(listSchema);
 
-export const createSegmentSchema = z.strictObject({ name: nameField, rule: segmentRuleSchema });
+/** The rule tree; its grammar is checked node by node (contracts/segment-rule.ts), described here. */
+const ruleField = segmentRuleSchema.meta({
+  type: "object",
+  description:
+    'a rule: { "all" | "any": [rule, …] }, { "not": rule }, { "attribute", "op": eq|ne|contains|exists|gt|gte|lt|lte|before|after, "value"? }, { "status" }, { "subscribedAt": { "after"?, "before"? } }; at most 8 levels',
+});
+export const createSegmentSchema = z.strictObject({ name: nameField, rule: ruleField });
 export const patchSegmentSchema = z
-  .strictObject({ name: nameField.optional(), rule: segmentRuleSchema.optional() })
+  .strictObject({ name: nameField.optional(), rule: ruleField.optional() })
   .refine((v) => Object.keys(v).length > 0, "give name, rule or both");
 export const segmentSchema = z.object({
   id: z.string(),

@@ -16,7 +16,7 @@ import { z } from "zod";
  * (numbers, or strings compared as text), `before`, `after` (dates: ISO 8601). A tree is at most
  * MAX_DEPTH deep.
  */
-export const ATTRIBUTE_OPS = [
+const ATTRIBUTE_OPS = [
   "eq",
   "ne",
   "contains",
@@ -28,8 +28,8 @@ export const ATTRIBUTE_OPS = [
   "before",
   "after",
 ] as const;
-export type AttributeOp = (typeof ATTRIBUTE_OPS)[number];
-export const SEGMENT_STATUSES = ["subscribed", "unsubscribed", "bounced", "complained"] as const;
+type AttributeOp = (typeof ATTRIBUTE_OPS)[number];
+const SEGMENT_STATUSES = ["subscribed", "unsubscribed", "bounced", "complained"] as const;
 
 export type SegmentRule =
   | { readonly all: readonly SegmentRule[] }

@@ -5,7 +5,7 @@ import type { SegmentRule } from "../contracts/segment-rule.ts";
 import type { CampaignAudience, FrozenSegment } from "../domain/segment.ts";
 
 /** Whether a campaign names a segment or an excluded list or segment. */
-export const namesAudience = (campaign: Campaign): boolean =>
+const namesAudience = (campaign: Campaign): boolean =>
   campaign.segmentId !== undefined ||
   (campaign.excludeListIds?.length ?? 0) > 0 ||
   (campaign.excludeSegmentIds?.length ?? 0) > 0;

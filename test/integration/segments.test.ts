@@ -76,16 +76,24 @@ describe("saved segments", () => {
     for (const email of ["seg02@example.com", "seg04@example.com", "seg08@example.com"])
       await api.expect(200, "PATCH", `/v1/lists/${listId}/subscribers/${email}`, { status: "unsubscribed" });
     const vips = ["seg10@example.com", "seg14@example.com", "seg16@example.com"];
-    const excludedList = await newList("Already told", [...vips.map((email) => ({ email })), { email: "other@example.com" }]);
+    const excludedList = await newList("Already told", [
+      ...vips.map((email) => ({ email })),
+      { email: "other@example.com" },
+    ]);
     const pro = await newSegment("Pro with seats", {
-      all: [{ attribute: "plan", op: "eq", value: "pro" }, { attribute: "seats", op: "gte", value: 2 }],
+      all: [
+        { attribute: "plan", op: "eq", value: "pro" },
+        { attribute: "seats", op: "gte", value: 2 },
+      ],
     });
     const paris = await newSegment("Paris", { attribute: "city", op: "eq", value: "Paris" });
 
     const expected = people
       .filter((p, i) => p.attributes.plan === "pro" && i >= 2 && p.attributes.city !== "Paris")
       .map((p) => p.email)
-      .filter((email) => !["seg02@example.com", "seg04@example.com", "seg08@example.com", ...vips].includes(email));
+      .filter(
+        (email) => !["seg02@example.com", "seg04@example.com", "seg08@example.com", ...vips].includes(email),
+      );
 
     const preview = await api.expect<{ count: number; sample: string[] }>(
       200,
@@ -155,6 +163,8 @@ describe("saved segments", () => {
     await api.expect(204, "DELETE", `/v1/segments/${segment.id}`);
     const refused = await api.request<ErrorBody>("POST", `/v1/campaigns/${campaign.id}/send`);
     expect([refused.status, refused.body.error.code]).toEqual([409, "conflict"]);
-    expect((await api.expect<{ status: string }>(200, "GET", `/v1/campaigns/${campaign.id}`)).status).toBe("draft");
+    expect((await api.expect<{ status: string }>(200, "GET", `/v1/campaigns/${campaign.id}`)).status).toBe(
+      "draft",
+    );
   });
 });

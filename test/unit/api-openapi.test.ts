@@ -70,7 +70,18 @@ describe("the OpenAPI document", () => {
       additionalProperties: boolean;
     };
     expect(Object.keys(body.properties).sort()).toEqual(
-      ["from", "html", "listId", "replyTo", "scheduledAt", "subject", "text"].sort(),
+      [
+        "excludeListIds",
+        "excludeSegmentIds",
+        "from",
+        "html",
+        "listId",
+        "replyTo",
+        "scheduledAt",
+        "segmentId",
+        "subject",
+        "text",
+      ].sort(),
     );
     expect(body.required.sort()).toEqual(["html", "listId", "subject"]);
     expect(body.additionalProperties).toBe(false);

@@ -72,15 +72,17 @@ export const previewSegment: RouteHandler = async (event, params, deps) => {
   }
   const audience = { include: segment, exclude: [], excludeListIds: [] };
   let count = 0;
-  const sample: string[] = [];
-  await deps.subscribers.fanout.scan(input.listId, (page) => {
+  // The list is read in key ranges at once: the sample is the first addresses of the first ranges.
+  const samples: string[][] = [];
+  await deps.subscribers.fanout.scan(input.listId, (page, range) => {
+    const sample = (samples[range] ??= []);
     for (const subscriber of page) {
       if (subscriber.status !== "subscribed" || !inAudience(audience, subscriber)) continue;
       count++;
       if (sample.length < SAMPLE_SIZE) sample.push(subscriber.email);
     }
   });
-  return json(200, { count, sample });
+  return json(200, { count, sample: samples.flatMap((s) => s ?? []).slice(0, SAMPLE_SIZE) });
 };
 
 async function requireSegment(params: Record<string, string>, deps: Deps): Promise<Segment> {
