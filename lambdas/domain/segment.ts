@@ -57,30 +57,24 @@ function attributeMatches(
   }
 }
 
-/** Equal as the same type, or a number and its decimal text (CSV imports store numbers as text). */
+/** A number, or the number a text spells (CSV imports store numbers as text); NaN otherwise. */
+function asNumber(value: unknown): number {
+  if (typeof value === "number") return value;
+  return typeof value === "string" && value.trim() !== "" ? Number(value) : Number.NaN;
+}
+
+/** Equal as the same type, or a number and its decimal text. */
 function same(actual: string | number | boolean, expected: unknown): boolean {
   if (typeof actual === typeof expected) return actual === expected;
-  if (typeof expected === "number" && typeof actual === "string")
-    return actual.trim() !== "" && Number(actual) === expected;
-  if (typeof expected === "string" && typeof actual === "number")
-    return expected.trim() !== "" && Number(expected) === actual;
-  return false;
+  if (typeof actual === "boolean" || typeof expected === "boolean") return false;
+  const a = asNumber(actual);
+  return !Number.isNaN(a) && a === asNumber(expected);
 }
 
 /** Numbers (or numeric text) compare as numbers, other strings as text; anything else not at all. */
 function compare(actual: string | number | boolean, expected: unknown): number | undefined {
-  const a =
-    typeof actual === "number"
-      ? actual
-      : typeof actual === "string" && actual.trim() !== ""
-        ? Number(actual)
-        : Number.NaN;
-  const b =
-    typeof expected === "number"
-      ? expected
-      : typeof expected === "string" && expected.trim() !== ""
-        ? Number(expected)
-        : Number.NaN;
+  const a = asNumber(actual);
+  const b = asNumber(expected);
   if (!Number.isNaN(a) && !Number.isNaN(b)) return a - b;
   if (typeof actual === "string" && typeof expected === "string")
     return actual < expected ? -1 : actual > expected ? 1 : 0;
