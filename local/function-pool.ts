@@ -84,7 +84,14 @@ export class FunctionPool {
           worker.child.kill("SIGKILL");
         }, this.spec.timeoutSeconds * 1000);
         worker.pending = { id, resolve, reject, timer };
-        worker.child.send({ id, event });
+        // A worker that died between its last invocation and this one (a crash, a region taken
+        // down) cannot take the event: the invocation fails as a crash, never as an uncaught EPIPE.
+        worker.child.send({ id, event }, (error) => {
+          if (!error || worker.pending?.id !== id) return;
+          clearTimeout(timer);
+          worker.pending = undefined;
+          reject(new InvocationError(`${this.spec.name} environment is gone (${error.message})`, "crash"));
+        });
       });
     } finally {
       this.busyMs += Date.now() - started;

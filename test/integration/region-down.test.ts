@@ -341,6 +341,16 @@ describe("the shared hostname", () => {
     const email = `shared-${Date.now()}@example.net`;
     const { id: listId } = await shared.expect<{ id: string }>(201, "POST", "/v1/lists", { name: "Shared" });
     await shared.expect(200, "PUT", `/v1/lists/${listId}/subscribers`, { subscribers: [{ email }] });
+    // The shared hostname may route the next request to the other region (a health check that
+    // failed on a busy machine): wait until both replicas have the list and its subscriber.
+    for (const region of [HOME, DOWN]) {
+      const visibleBy = Date.now() + 10_000;
+      const path = `/v1/lists/${listId}/subscribers/${encodeURIComponent(email)}`;
+      while ((await apiOf(region).request("GET", path)).status !== 200) {
+        if (Date.now() > visibleBy) throw new Error(`the subscriber never reached ${region}`);
+        await sleep(100);
+      }
+    }
     const { id } = await shared.expect<{ id: string }>(201, "POST", "/v1/campaigns", {
       listId,
       subject: "Shared",

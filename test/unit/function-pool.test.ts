@@ -1,0 +1,42 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { FunctionPool, InvocationError } from "../../local/function-pool.ts";
+import { ProcessGroup } from "../../local/processes.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "pool-"));
+writeFileSync(join(dir, "index.mjs"), "export const handler = async (event) => ({ echoed: event });\n");
+const group = new ProcessGroup();
+const pool = new FunctionPool(
+  {
+    name: "echo",
+    role: "echo",
+    region: "us-east-1",
+    modulePath: join(dir, "index.mjs"),
+    handler: "handler",
+    timeoutSeconds: 10,
+    memoryMb: 128,
+    environment: { PATH: process.env.PATH ?? "" },
+  },
+  1,
+  group,
+  dir,
+);
+
+afterAll(async () => {
+  await pool.close();
+  await group.stopAll();
+});
+
+describe("a local function's execution environments", () => {
+  it("fail an invocation sent to an environment that is already gone as a crash, not as an uncaught error", async () => {
+    expect(await pool.invoke({ n: 1 })).toEqual({ echoed: { n: 1 } });
+    // The environment's channel closes before the runtime has noticed it exit.
+    const workers = (pool as unknown as { workers: Set<{ child: { disconnect(): void } }> }).workers;
+    for (const worker of workers) worker.child.disconnect();
+    const failed = await pool.invoke({ n: 2 }).catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(InvocationError);
+    expect((failed as InvocationError).kind).toBe("crash");
+  });
+});
