@@ -355,6 +355,15 @@ describe("one-click unsubscribe, suppression and SES feedback", () => {
         body: "List-Unsubscribe=One-Click",
       });
       expect(response.status).toBe(200);
+      // The link's host may route the unsubscribe to the other region: the sending region learns of
+      // it once its replica has it (about a second). What is tested is what senders do from then on.
+      await eventually("unsubscribe seen by the sending region", async () => {
+        const carol = await api.request<{ status: string }>(
+          "GET",
+          `/v1/lists/${listId}/subscribers/${encodeURIComponent("carol@example.com")}`,
+        );
+        return carol.body.status === "unsubscribed" ? true : undefined;
+      });
     } finally {
       await setSesFault("ok");
     }
