@@ -117,7 +117,8 @@ export interface LocalRuntime {
   readonly logDir: string;
   readonly regions: RegionRuntime[];
   readonly assembly: Assembly;
-  readonly endpoints: { dynamodb: string; sqs: string };
+  /** The emulators every region shares (Secrets Manager: the deployment's secrets, for tests and tools). */
+  readonly endpoints: { dynamodb: string; sqs: string; secretsManager: string };
   /** The replication between the regions' replicas of the global tables. */
   readonly replication: ReplicationControl;
   /**

@@ -341,7 +341,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       regions,
       assembly,
       logDir,
-      endpoints: { dynamodb: dynamo.url, sqs: sqs.url },
+      endpoints: { dynamodb: dynamo.url, sqs: sqs.url, secretsManager: `http://127.0.0.1:${secretsPort}` },
       replication,
       ...(coordination ? { coordination } : {}),
       stop,

@@ -74,28 +74,39 @@ export class CampaignStore {
     this.fanout = new FanoutCheckpoint(db, table);
   }
 
-  async create(campaign: Campaign): Promise<void> {
+  /**
+   * Creates a campaign; a system campaign (`purpose`) is left out of the index GET /v1/campaigns
+   * pages. False when a campaign with its id exists already (a system campaign created again).
+   */
+  async create(campaign: Campaign): Promise<boolean> {
     const { control, content } = splitContent(campaign);
-    await transactWrite(this.db, [
-      {
-        Put: {
-          TableName: this.table,
-          Item: { ...campaignKey(campaign.id), type: "campaign", ...control },
-          ConditionExpression: "attribute_not_exists(pk)",
+    const index = {
+      Put: {
+        TableName: this.table,
+        Item: {
+          ...campaignIndexKey(campaign.createdAt, campaign.id),
+          type: "campaign-index",
+          id: campaign.id,
         },
       },
-      { Put: { TableName: this.table, Item: { ...campaignContentKey(campaign.id), ...content } } },
-      {
-        Put: {
-          TableName: this.table,
-          Item: {
-            ...campaignIndexKey(campaign.createdAt, campaign.id),
-            type: "campaign-index",
-            id: campaign.id,
+    };
+    try {
+      await transactWrite(this.db, [
+        {
+          Put: {
+            TableName: this.table,
+            Item: { ...campaignKey(campaign.id), type: "campaign", ...control },
+            ConditionExpression: "attribute_not_exists(pk)",
           },
         },
-      },
-    ]);
+        { Put: { TableName: this.table, Item: { ...campaignContentKey(campaign.id), ...content } } },
+        ...(campaign.purpose ? [] : [index]),
+      ]);
+      return true;
+    } catch (error) {
+      if (isCancelledByCondition(error)) return false;
+      throw error;
+    }
   }
 
   /**

@@ -67,6 +67,18 @@ export class FanoutCheckpoint {
   }
 
   /**
+   * Marks done the fan-out of a campaign that names its recipients (a confirmation campaign): there
+   * is no list to read and no slice. Idempotent.
+   */
+  async finishRecipients(id: string, now: string): Promise<void> {
+    await this.lease.conditional(campaignKey(id), {
+      UpdateExpression: "SET fanoutRead = :true, fanoutSlices = :zero, fanoutDone = :true, updatedAt = :now",
+      ConditionExpression: "attribute_not_exists(fanoutDone)",
+      ExpressionAttributeValues: { ":true": true, ":zero": 0, ":now": now },
+    });
+  }
+
+  /**
    * Marks the fan-out done if run `run` read the whole list and cut exactly `slicesDone` slices:
    * called with the number of that run's slices found done. Every slice writer calls it after
    * marking its own slice done, and the reader after its last cut; on a strongly consistent read,
@@ -74,7 +86,8 @@ export class FanoutCheckpoint {
    */
   finish(id: string, run: string, slicesDone: number, now: string): Promise<boolean> {
     return this.lease.conditional(campaignKey(id), {
-      UpdateExpression: "SET fanoutDone = :true, updatedAt = :now",
+      // The cut's last key names a subscriber: it goes with the work it tracked.
+      UpdateExpression: "SET fanoutDone = :true, updatedAt = :now REMOVE fanoutCursor",
       ConditionExpression:
         "fanoutRun = :run AND fanoutRead = :true AND fanoutSlices = :done AND attribute_not_exists(fanoutDone)",
       ExpressionAttributeValues: { ":true": true, ":now": now, ":run": run, ":done": slicesDone },

@@ -1,4 +1,5 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { batchWriteAll } from "./dynamo/batch.ts";
 import { isConditionalFailure } from "./dynamo/errors.ts";
 import { fanoutSliceKey, fanoutSlicePk, fanoutSlicePrefix } from "./dynamo/keys.ts";
 import { queryPrefix } from "./dynamo/query.ts";
@@ -79,6 +80,19 @@ export class FanoutSlices {
   async list(campaignId: string, run: string): Promise<FanoutSlice[]> {
     const items = await queryPrefix(this.db, this.table, fanoutSlicePk(campaignId), fanoutSlicePrefix(run));
     return items.map(toSlice);
+  }
+
+  /**
+   * Deletes a finished run's slices: their ranges name subscribers, so they do not outlive the
+   * fan-out (an erased person must not stay behind in them). Their TTL catches what a crash leaves.
+   */
+  async removeRun(campaignId: string, run: string): Promise<void> {
+    const items = await queryPrefix(this.db, this.table, fanoutSlicePk(campaignId), fanoutSlicePrefix(run));
+    await batchWriteAll(
+      this.db,
+      this.table,
+      items.map((item) => ({ DeleteRequest: { Key: { pk: String(item.pk), sk: String(item.sk) } } })),
+    );
   }
 
   startPage(

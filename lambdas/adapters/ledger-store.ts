@@ -8,7 +8,7 @@ import {
   type RecipientStatus,
 } from "../domain/ledger.ts";
 import { mapLimit } from "../shared/concurrency.ts";
-import { batchWriteAll } from "./dynamo/batch.ts";
+import { batchGetAll, batchWriteAll } from "./dynamo/batch.ts";
 import { decodeCursor, encodeCursor } from "./dynamo/cursor.ts";
 import { conditionalFailureItem, isConditionalFailure } from "./dynamo/errors.ts";
 import { updateIf } from "./dynamo/conditional.ts";
@@ -301,6 +301,26 @@ export class LedgerStore {
       sk: item.sk as string,
       campaignId: campaignOfLedgerPk(item.pk as string),
     }));
+  }
+
+  /** Erases one recipient's item of a campaign (the sender, for a person erased mid-campaign). */
+  async eraseRecipient(campaignId: string, email: string): Promise<void> {
+    await this.erase([ledgerKey(campaignId, email)]);
+  }
+
+  /**
+   * What the ledger holds about an address, item by item as stored (the export of a person), minus
+   * the keys and the sender's claim bookkeeping. Found through the eventually consistent index.
+   */
+  async recordsOf(email: string): Promise<Record<string, unknown>[]> {
+    const keys = await this.itemsOf(email);
+    const items = await batchGetAll(
+      this.db,
+      this.table,
+      keys.map(({ pk, sk }) => ({ pk, sk })),
+      { consistent: true },
+    );
+    return items.map(({ pk: _pk, sk: _sk, claimId: _claim, leaseUntil: _lease, ...record }) => record);
   }
 
   /** Erases ledger items (GDPR Art. 17): the address, its bounce diagnostics, the links it clicked. */

@@ -7,13 +7,33 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { batchGetAll, transactWrite } from "./dynamo/batch.ts";
 import { decodeKeyCursor, encodeKeyCursor } from "./dynamo/cursor.ts";
+import { queryAll } from "./dynamo/query.ts";
 import { isCancelledByCondition, isConditionalFailure } from "./dynamo/errors.ts";
 import { ERASURE_PK, erasureKey, listIndexKey, listKey, LISTS_PK } from "./dynamo/keys.ts";
+import {
+  CONFIRMATION_HISTORY,
+  type ConfirmationEmail,
+  nextConfirmation,
+  type OptIn,
+} from "../domain/opt-in.ts";
 
 export interface MailingList {
   readonly id: string;
   readonly name: string;
   readonly createdAt: string;
+  /** Absent on lists from before double opt-in: single. */
+  readonly optIn?: OptIn;
+  /** The confirmation email now (double opt-in lists). */
+  readonly confirmation?: ConfirmationEmail;
+  /** The last versions of the confirmation email, the current one included (consent records quote them). */
+  readonly confirmationHistory?: readonly (ConfirmationEmail & { readonly at: string })[];
+}
+
+/** What PATCH may change; `confirmation` parts left out keep their value. */
+export interface ListChanges {
+  readonly name?: string;
+  readonly optIn?: OptIn;
+  readonly confirmation?: Partial<Omit<ConfirmationEmail, "version">>;
 }
 
 export interface Page<T> {
@@ -82,24 +102,74 @@ export class ListStore {
     return { items, ...(nextCursor ? { nextCursor } : {}) };
   }
 
-  /** Renames a list; undefined when there is no such list. */
-  async rename(id: string, name: string, now: string): Promise<MailingList | undefined> {
+  /** Every list, newest first (the preference center and a person's export look at each). */
+  async all(): Promise<MailingList[]> {
+    const index = await queryAll(this.db, {
+      TableName: this.table,
+      KeyConditionExpression: "pk = :pk",
+      ExpressionAttributeValues: { ":pk": LISTS_PK },
+      ScanIndexForward: false,
+    });
+    const ids = index.map((item) => item.id as string);
+    const found = new Map(
+      (await batchGetAll(this.db, this.table, ids.map(listKey), { consistent: true })).map((item) => [
+        item.id as string,
+        toList(item),
+      ]),
+    );
+    return ids.flatMap((id) => found.get(id) ?? []);
+  }
+
+  /**
+   * Changes a list's name, opt-in mode or confirmation email; a change to the email is a new
+   * version, kept in the history. Undefined when there is no such list; "conflict" when another
+   * change to the email landed between the read and the write.
+   */
+  async update(id: string, changes: ListChanges, now: string): Promise<MailingList | "conflict" | undefined> {
+    const current = await this.get(id, true);
+    if (!current) return undefined;
+    const sets = ["updatedAt = :now"];
+    const values: Record<string, unknown> = { ":now": now };
+    const names: Record<string, string> = {};
+    let condition = "attribute_exists(pk)";
+    if (changes.name !== undefined) {
+      sets.push("#name = :name");
+      names["#name"] = "name";
+      values[":name"] = changes.name;
+    }
+    if (changes.optIn !== undefined) {
+      sets.push("optIn = :optIn");
+      values[":optIn"] = changes.optIn;
+    }
+    const optIn = changes.optIn ?? current.optIn ?? "single";
+    if (changes.confirmation || (optIn === "double" && !current.confirmation)) {
+      const confirmation = nextConfirmation(current.confirmation, changes.confirmation ?? {});
+      sets.push("confirmation = :confirmation", "confirmationHistory = :history");
+      values[":confirmation"] = confirmation;
+      values[":history"] = [...(current.confirmationHistory ?? []), { ...confirmation, at: now }].slice(
+        -CONFIRMATION_HISTORY,
+      );
+      if (current.confirmation) {
+        condition += " AND confirmation.version = :version";
+        values[":version"] = current.confirmation.version;
+      } else condition += " AND attribute_not_exists(confirmation)";
+    }
     try {
       const out = await this.db.send(
         new UpdateCommand({
           TableName: this.table,
           Key: listKey(id),
-          UpdateExpression: "SET #name = :name, updatedAt = :now",
-          ConditionExpression: "attribute_exists(pk)",
-          ExpressionAttributeNames: { "#name": "name" },
-          ExpressionAttributeValues: { ":name": name, ":now": now },
+          UpdateExpression: `SET ${sets.join(", ")}`,
+          ConditionExpression: condition,
+          ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
+          ExpressionAttributeValues: values,
           ReturnValues: "ALL_NEW",
         }),
       );
       return toList(out.Attributes ?? {});
     } catch (error) {
-      if (isConditionalFailure(error)) return undefined;
-      throw error;
+      if (!isConditionalFailure(error)) throw error;
+      return (await this.get(id, true)) ? "conflict" : undefined;
     }
   }
 
@@ -177,5 +247,14 @@ export class ListStore {
 }
 
 function toList(item: Record<string, unknown>): MailingList {
-  return { id: item.id as string, name: item.name as string, createdAt: item.createdAt as string };
+  return {
+    id: item.id as string,
+    name: item.name as string,
+    createdAt: item.createdAt as string,
+    ...(item.optIn ? { optIn: item.optIn as OptIn } : {}),
+    ...(item.confirmation ? { confirmation: item.confirmation as ConfirmationEmail } : {}),
+    ...(item.confirmationHistory
+      ? { confirmationHistory: item.confirmationHistory as MailingList["confirmationHistory"] & object }
+      : {}),
+  };
 }

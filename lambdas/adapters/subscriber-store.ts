@@ -5,16 +5,19 @@ import {
   QueryCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
+import type { Consent } from "../domain/opt-in.ts";
 import type { Attributes } from "../domain/render.ts";
 import { mapLimit } from "../shared/concurrency.ts";
 import { batchGetAll, batchWriteAll, type TransactItem, transactWrite } from "./dynamo/batch.ts";
 import { decodeKeyCursor, encodeKeyCursor } from "./dynamo/cursor.ts";
 import { cancellationCodes, isConditionalFailure } from "./dynamo/errors.ts";
-import { listKey, SUBSCRIBER_PREFIX, subscriberKey, subscriberPk } from "./dynamo/keys.ts";
+import { listIdOf, listKey, SUBSCRIBER_PREFIX, subscriberKey, subscriberPk } from "./dynamo/keys.ts";
 import type { Page } from "./list-store.ts";
 import { SubscriberFanoutReads } from "./subscriber-fanout.ts";
+import { SubscriberOptIn } from "./subscriber-opt-in.ts";
 
-export type SubscriberStatus = "subscribed" | "unsubscribed" | "bounced" | "complained";
+/** `pending`: on a double opt-in list, until the person confirms by email (never mailed a campaign). */
+export type SubscriberStatus = "subscribed" | "unsubscribed" | "bounced" | "complained" | "pending";
 
 export interface Subscriber {
   readonly email: string;
@@ -34,6 +37,24 @@ export interface StoredSubscriber extends Subscriber {
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly resubscribed?: Resubscription;
+  /** How the subscription was obtained (absent on subscribers from before consent was kept). */
+  readonly consent?: Consent;
+}
+
+/** A pending subscriber no confirmation email was asked for yet, and since when it is pending. */
+export interface AwaitingConfirmation {
+  readonly email: string;
+  readonly since: string;
+}
+
+/**
+ * What an upsert did: whether the list was still there, and which of the addresses are pending
+ * without a confirmation email asked for (new subscribers of a double opt-in list, or ones an
+ * interrupted request left so).
+ */
+export interface UpsertResult {
+  readonly kept: boolean;
+  readonly awaiting: AwaitingConfirmation[];
 }
 
 export type UpdateOutcome =
@@ -55,7 +76,11 @@ export class SubscriberStore {
     private readonly table: string,
   ) {
     this.fanout = new SubscriberFanoutReads(db, table);
+    this.optIn = new SubscriberOptIn(db, table, (listId, email) => this.get(listId, email));
   }
+
+  /** Double opt-in: confirmation turns and confirming. */
+  readonly optIn: SubscriberOptIn;
 
   /** The fan-out's reads of a list: cutting it into slices and paging a slice. */
   readonly fanout: SubscriberFanoutReads;
@@ -135,6 +160,20 @@ export class SubscriberStore {
     return items.map(toSubscriber);
   }
 
+  /** An address's subscriber items on any of `listIds`, read strongly consistent, as stored. */
+  async memberships(
+    listIds: readonly string[],
+    email: string,
+  ): Promise<(StoredSubscriber & { listId: string })[]> {
+    const items = await batchGetAll(
+      this.db,
+      this.table,
+      listIds.map((listId) => subscriberKey(listId, email)),
+      { consistent: true },
+    );
+    return items.map((item) => ({ ...toSubscriber(item), listId: listIdOf(item.pk as string) }));
+  }
+
   /**
    * Inserts or updates subscribers. A new subscriber starts `subscribed`; an existing one keeps its
    * status, so re-importing a list never re-subscribes someone who left.
@@ -147,35 +186,42 @@ export class SubscriberStore {
     listId: string,
     subscribers: readonly Omit<Subscriber, "status">[],
     now: string,
-  ): Promise<boolean> {
-    await mapLimit(subscribers, 16, (s) =>
-      this.db.send(
+    how: { readonly consent: Consent; readonly pending?: boolean },
+  ): Promise<UpsertResult> {
+    const awaiting: AwaitingConfirmation[] = [];
+    await mapLimit(subscribers, 16, async (s) => {
+      const out = await this.db.send(
         new UpdateCommand({
           TableName: this.table,
           Key: subscriberKey(listId, s.email),
           UpdateExpression:
-            "SET email = :email, attributes = :attributes, updatedAt = :now, createdAt = if_not_exists(createdAt, :now), #status = if_not_exists(#status, :subscribed), #type = :type",
+            "SET email = :email, attributes = :attributes, updatedAt = :now, createdAt = if_not_exists(createdAt, :now), #status = if_not_exists(#status, :initial), consent = if_not_exists(consent, :consent), #type = :type",
           ExpressionAttributeNames: { "#status": "status", "#type": "type" },
           ExpressionAttributeValues: {
             ":email": s.email,
             ":attributes": s.attributes,
             ":now": now,
-            ":subscribed": "subscribed",
+            ":initial": how.pending ? "pending" : "subscribed",
+            ":consent": how.consent,
             ":type": "subscriber",
           },
+          ReturnValues: "ALL_NEW",
         }),
-      ),
-    );
+      );
+      const item = out.Attributes ?? {};
+      if (item.status === "pending" && item.confirmationRequestedAt === undefined)
+        awaiting.push({ email: s.email, since: String(item.createdAt) });
+    });
     const list = await this.db.send(
       new GetCommand({ TableName: this.table, Key: listKey(listId), ConsistentRead: true }),
     );
-    if (list.Item) return true;
+    if (list.Item) return { kept: true, awaiting };
     await batchWriteAll(
       this.db,
       this.table,
       subscribers.map((s) => ({ DeleteRequest: { Key: subscriberKey(listId, s.email) } })),
     );
-    return false;
+    return { kept: false, awaiting: [] };
   }
 
   /**
@@ -316,11 +362,12 @@ export class SubscriberStore {
       TableName: this.table,
       Key: subscriberKey(listId, email),
       UpdateExpression: "SET #status = :unsubscribed, unsubscribedAt = :now, updatedAt = :now",
-      ConditionExpression: "#status = :subscribed",
+      ConditionExpression: "#status IN (:subscribed, :pending)",
       ExpressionAttributeNames: { "#status": "status" },
       ExpressionAttributeValues: {
         ":unsubscribed": "unsubscribed",
         ":subscribed": "subscribed",
+        ":pending": "pending",
         ":now": now,
       },
     };
@@ -363,5 +410,6 @@ function toSubscriber(item: Record<string, unknown>): StoredSubscriber {
     createdAt: item.createdAt as string,
     updatedAt: item.updatedAt as string,
     ...(item.resubscribed ? { resubscribed: item.resubscribed as Resubscription } : {}),
+    ...(item.consent ? { consent: item.consent as Consent } : {}),
   };
 }

@@ -4,7 +4,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { normalizeEmail } from "../domain/email.ts";
+import { addressDigest, ERASED, normalizeEmail } from "../domain/email.ts";
 import { batchGetAll } from "./dynamo/batch.ts";
 import { decodeKeyCursor, encodeKeyCursor } from "./dynamo/cursor.ts";
 import { isConditionalFailure } from "./dynamo/errors.ts";
@@ -13,7 +13,9 @@ import type { Page } from "./list-store.ts";
 
 /**
  * The account-wide suppression list (`SUPPRESSION/<normalized email>` in the audience table), its
- * only writer. GDPR erasure keeps suppression items: that is how an erased address stays unmailed.
+ * only writer. Erasing a subscriber or a list keeps suppression items: that is how an erased address
+ * stays unmailed. Erasing a person (DELETE /v1/people) replaces their entry by a hashed one
+ * (`SUPPRESSION/sha256:<hex>`, reason `erased`): the address is recognised, never stored.
  */
 export interface Suppression {
   readonly email: string;
@@ -59,6 +61,43 @@ export class SuppressionStore {
     return toSuppression(out.Attributes ?? {});
   }
 
+  /**
+   * Keeps only the digest of an erased person's address: the hashed entry first (so a send racing
+   * the erasure already skips them), then the entry in clear goes.
+   */
+  async eraseAddress(email: string, now: string): Promise<void> {
+    const digest = addressDigest(suppressionKey(email));
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: suppressionItemKey(digest),
+        UpdateExpression:
+          "SET email = :digest, reason = :erased, createdAt = if_not_exists(createdAt, :now), #type = :type",
+        ExpressionAttributeNames: { "#type": "type" },
+        ExpressionAttributeValues: {
+          ":digest": digest,
+          ":erased": ERASED,
+          ":now": now,
+          ":type": "suppression",
+        },
+      }),
+    );
+    await this.delete(email);
+  }
+
+  /** The address's entry: in clear, or the hashed one an erasure left; undefined when neither. */
+  async find(email: string): Promise<Suppression | undefined> {
+    const key = suppressionKey(email);
+    const found = await batchGetAll(
+      this.db,
+      this.table,
+      [suppressionItemKey(key), suppressionItemKey(addressDigest(key))],
+      { consistent: true },
+    );
+    const clear = found.find((item) => item.sk === key);
+    return clear ? toSuppression(clear) : found[0] && toSuppression(found[0]);
+  }
+
   /** Removes an address; false when it was not on the list. */
   async delete(email: string): Promise<boolean> {
     try {
@@ -92,15 +131,24 @@ export class SuppressionStore {
   }
 
   /**
-   * Why each of `emails` must not get mail from `listId` now (absent: send). Reads the subscribers'
-   * current status and the suppression list in strongly consistent BatchGets (100 keys each), so an
-   * unsubscribe or a bounce that happened while the campaign was already running is honoured.
+   * Why each of `emails` must not get mail from `listId` now (absent: send; `ERASED` for an erased
+   * person): not `expected` (subscribed, or pending for a confirmation email), or suppressed. Reads the subscribers' current status and the suppression list (in clear and hashed) in
+   * strongly consistent BatchGets (100 keys each), so an unsubscribe, a bounce or an erasure that
+   * happened while the campaign was already running is honoured.
    */
-  async reasonsFor(listId: string, emails: readonly string[]): Promise<Map<string, string>> {
+  async reasonsFor(
+    listId: string,
+    emails: readonly string[],
+    expected: "subscribed" | "pending" = "subscribed",
+  ): Promise<Map<string, string>> {
     const found = await batchGetAll(
       this.db,
       this.table,
-      emails.flatMap((email) => [subscriberKey(listId, email), suppressionItemKey(suppressionKey(email))]),
+      emails.flatMap((email) => [
+        subscriberKey(listId, email),
+        suppressionItemKey(suppressionKey(email)),
+        suppressionItemKey(addressDigest(suppressionKey(email))),
+      ]),
       {
         consistent: true,
         projection: "pk, sk, #status, reason",
@@ -111,6 +159,10 @@ export class SuppressionStore {
     const get = (key: { pk: string; sk: string }) => byKey.get(`${key.pk}|${key.sk}`);
     const reasons = new Map<string, string>();
     for (const email of emails) {
+      if (get(suppressionItemKey(addressDigest(suppressionKey(email))))) {
+        reasons.set(email, ERASED);
+        continue;
+      }
       const suppression = get(suppressionItemKey(suppressionKey(email)));
       const subscriber = get(subscriberKey(listId, email));
       if (suppression)
@@ -119,7 +171,11 @@ export class SuppressionStore {
           `suppression list: ${typeof suppression.reason === "string" ? suppression.reason : "suppressed"}`,
         );
       else if (!subscriber) reasons.set(email, "no longer on the list");
-      else if (subscriber.status !== "subscribed") reasons.set(email, String(subscriber.status));
+      else if (subscriber.status !== expected)
+        reasons.set(
+          email,
+          expected === "pending" ? `${String(subscriber.status)}, not pending` : String(subscriber.status),
+        );
     }
     return reasons;
   }

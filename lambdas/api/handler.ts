@@ -172,7 +172,7 @@ export const handler = traceHandler(async (event: HttpEvent, context?: Context):
       };
     }
     if (route.doc && !route.doc.query) refuseQuery(event);
-    const key = method === "POST" ? idempotencyKey(event) : undefined;
+    const key = method === "POST" && !route.readOnly ? idempotencyKey(event) : undefined;
     if (key === undefined) return await route.handler(event, params, deps, principal);
     return await idempotent(
       idempotency,

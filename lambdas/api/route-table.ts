@@ -9,6 +9,9 @@ import * as lists from "./routes/lists.ts";
 import * as openApi from "./routes/openapi.ts";
 import * as segments from "./routes/segments.ts";
 import * as subscribers from "./routes/subscribers.ts";
+import * as confirm from "./routes/confirm.ts";
+import * as people from "./routes/people.ts";
+import * as preferences from "./routes/preferences.ts";
 import * as suppressions from "./routes/suppressions.ts";
 import * as unsubscribe from "./routes/unsubscribe.ts";
 
@@ -128,6 +131,13 @@ export const ROUTES: readonly Route[] = [
     handler: subscribers.deleteSubscriber,
     doc: subscribers.docs.deleteSubscriber,
   },
+  {
+    method: "POST",
+    path: "/v1/lists/{listId}/subscribers/{email}/confirmation",
+    scope: "write",
+    handler: subscribers.resendConfirmation,
+    doc: subscribers.docs.resendConfirmation,
+  },
   // --- Saved segments ------------------------------------------------------------------------------
   {
     method: "POST",
@@ -170,6 +180,7 @@ export const ROUTES: readonly Route[] = [
     scope: "read",
     handler: segments.previewSegment,
     doc: segments.docs.previewSegment,
+    readOnly: true,
   },
   // --- CSV imports -------------------------------------------------------------------------------
   {
@@ -235,6 +246,7 @@ export const ROUTES: readonly Route[] = [
     scope: "read",
     handler: campaigns.previewCampaign,
     doc: campaigns.docs.previewCampaign,
+    readOnly: true,
   },
   {
     method: "GET",
@@ -287,6 +299,21 @@ export const ROUTES: readonly Route[] = [
     handler: admin.redrive,
     doc: admin.docs.redrive,
   },
+  // --- A person across every list (data-subject requests) ----------------------------------------
+  {
+    method: "GET",
+    path: "/v1/people/{email}",
+    scope: "admin",
+    handler: people.exportPersonRoute,
+    doc: people.docs.exportPersonRoute,
+  },
+  {
+    method: "DELETE",
+    path: "/v1/people/{email}",
+    scope: "admin",
+    handler: people.erasePersonRoute,
+    doc: people.docs.erasePersonRoute,
+  },
   // --- One-click unsubscribe (public: the signed token is the credential) ------------------------
   {
     method: "GET",
@@ -301,6 +328,36 @@ export const ROUTES: readonly Route[] = [
     scope: null,
     handler: unsubscribe.unsubscribeOneClick,
     doc: unsubscribe.docs.unsubscribeOneClick,
+  },
+  // --- Double opt-in confirmation links (public: the signed token is the credential) ----------
+  {
+    method: "GET",
+    path: "/c/{token}",
+    scope: null,
+    handler: confirm.confirmationPage,
+    doc: confirm.docs.confirmationPage,
+  },
+  {
+    method: "POST",
+    path: "/c/{token}",
+    scope: null,
+    handler: confirm.confirmSubscription,
+    doc: confirm.docs.confirmSubscription,
+  },
+  // --- The preference center (public: the signed unsubscribe token is the credential) ----------
+  {
+    method: "GET",
+    path: "/p/{token}",
+    scope: null,
+    handler: preferences.preferencesPage,
+    doc: preferences.docs.preferencesPage,
+  },
+  {
+    method: "POST",
+    path: "/p/{token}",
+    scope: null,
+    handler: preferences.savePreferences,
+    doc: preferences.docs.savePreferences,
   },
   // --- The account-wide suppression list ---------------------------------------------------------
   {

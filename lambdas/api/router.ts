@@ -36,6 +36,11 @@ export interface Route {
    * whose answer holds a secret keeps only what is safe to persist.
    */
   readonly replayable?: (result: HttpResult) => HttpResult;
+  /**
+   * A POST that changes nothing (a preview): an Idempotency-Key is ignored and its answer, which
+   * names subscribers, is never stored (an erased person must not live on in a replay record).
+   */
+  readonly readOnly?: true;
 }
 
 interface CompiledRoute extends Route {

@@ -13,6 +13,9 @@ import { type AudienceJob, audienceJobSchema } from "../contracts/messages.ts";
 import { ENV } from "../contracts/env.ts";
 import { METRIC } from "../contracts/metrics.ts";
 import { eraseLedgerOf } from "../usecases/erasure.ts";
+import { type ConfirmationDeps, sendConfirmations } from "../usecases/opt-in.ts";
+import { CampaignAgendaStore } from "../adapters/campaign-agenda-store.ts";
+import { ownershipFromEnv } from "../adapters/ownership-env.ts";
 
 const db = createDocumentClient();
 const sqs = createSqsClient();
@@ -26,6 +29,17 @@ const erasure = {
 };
 const queue = new QueuePublisher(sqs);
 const audienceJobsQueueUrl = requireEnv(ENV.audienceJobsQueueUrl);
+/** What starting the confirmation campaigns of an import into a double opt-in list takes. */
+const confirmations: ConfirmationDeps = {
+  campaigns: erasure.campaigns,
+  agenda: new CampaignAgendaStore(db, audienceTable),
+  ledger: erasure.ledger,
+  queue,
+  fanoutQueueUrl: requireEnv(ENV.fanoutQueueUrl),
+  ownership: ownershipFromEnv(db),
+  subscribers,
+  defaultFrom: requireEnv(ENV.defaultFromAddress),
+};
 
 /** Items erased per message before the rest continues in a new message. */
 const ERASE_BATCH = 5_000;
@@ -40,9 +54,17 @@ export async function runJob(job: AudienceJob): Promise<void> {
   if (job.kind === "import-chunk") {
     // A list deleted while its import runs gets nothing more: its partition is being erased, and
     // rows that land after the deletion are erased again by the upsert itself.
-    const live =
-      (await lists.get(job.listId, true)) !== undefined &&
-      (await subscribers.upsert(job.listId, job.subscribers, now));
+    const list = await lists.get(job.listId, true);
+    const upserted = list
+      ? await subscribers.upsert(job.listId, job.subscribers, now, {
+          consent: { source: "import", at: now, importId: job.jobId },
+          pending: list.optIn === "double",
+        })
+      : undefined;
+    const live = upserted?.kept === true;
+    // New subscribers of a double opt-in list each get a confirmation email; a chunk delivered again
+    // starts the same confirmation campaign, so nobody is mailed twice.
+    if (list && live) await sendConfirmations(confirmations, list, upserted.awaiting, new Date(now));
     await imports.recordChunk(job.jobId, job.chunk, job.rows, live ? job.subscribers.length : 0, now);
     metrics.addMetric(METRIC.subscribersImported, "Count", live ? job.subscribers.length : 0);
     return;

@@ -37,6 +37,15 @@ export interface Campaign {
   readonly excludeSegmentIds?: readonly string[];
   /** The segments as they were when the campaign was sent (versions and rules): what the fan-out applies. */
   readonly audience?: CampaignAudience;
+  /**
+   * `purpose: "confirmation"`: a system campaign that mails double opt-in confirmation emails to `recipients`
+   * (pending subscribers of `listId`) instead of the list; not listed with the others.
+   */
+  readonly purpose?: "confirmation";
+  /** The addresses a confirmation campaign mails (at most CONFIRMATIONS_PER_SEND). */
+  readonly recipients?: readonly string[];
+  /** The confirmation email's version and how long its links work (confirmation campaigns). */
+  readonly confirmation?: { readonly version: number; readonly expiresInHours: number };
   /** When to start sending (ISO 8601); `send` before then schedules the campaign. */
   readonly scheduledAt?: string;
   readonly status: CampaignStatus;

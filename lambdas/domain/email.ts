@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 /**
  * Email address normalisation and validation. The local part is kept as given (RFC 5321 §2.4 makes it
  * case-sensitive); the domain is lower-cased. The syntax check is deliberately conservative: the
@@ -24,4 +26,15 @@ export function normalizeEmail(input: unknown): EmailCheck {
     return { ok: false, error: "email has an invalid local part" };
   if (!DOMAIN.test(domain)) return { ok: false, error: "email has an invalid domain" };
   return { ok: true, email: `${local}@${domain}` };
+}
+
+/** The suppression reason of an erased person: their address must be skipped and left unrecorded. */
+export const ERASED = "erased";
+
+/**
+ * What an erased person leaves behind: the SHA-256 of their normalised address, `sha256:<hex>`.
+ * Enough to recognise the address if it comes back (so it is never mailed again), not to read it.
+ */
+export function addressDigest(normalizedEmail: string): string {
+  return `sha256:${createHash("sha256").update(normalizedEmail, "utf8").digest("hex")}`;
 }

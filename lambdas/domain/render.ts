@@ -1,6 +1,9 @@
+import { CONFIRM_TAG } from "./opt-in.ts";
+
 /**
  * Merge tags: `{{email}}`, `{{attributes.NAME}}`, `{{attributes.NAME | "default"}}` and
- * `{{unsubscribeUrl}}` (the recipient's one-click unsubscribe link).
+ * `{{unsubscribeUrl}}` (the recipient's one-click unsubscribe link), and in double opt-in confirmation
+ * emails `{{confirmUrl}}`.
  * Values are HTML-escaped when rendered into the HTML part; subject and text get them as they are
  * (a subject cannot carry CR/LF: values are flattened to one line there).
  */
@@ -12,6 +15,8 @@ export interface MergeContext {
   readonly attributes: Attributes;
   /** Rendered by `{{unsubscribeUrl}}`. */
   readonly unsubscribeUrl?: string;
+  /** Rendered by `{{confirmUrl}}` (double opt-in confirmation emails only). */
+  readonly confirmUrl?: string;
 }
 
 /** The tag that renders the recipient's unsubscribe link. */
@@ -20,14 +25,24 @@ const UNSUBSCRIBE_TAG = "unsubscribeUrl";
 const TAG = /\{\{\s*([^{}|]*?)\s*(?:\|\s*"([^"]*)"\s*)?\}\}/g;
 const ATTRIBUTE_TAG = /^attributes\.([A-Za-z_][A-Za-z0-9_-]{0,63})$/;
 
-/** Returns the tags a template uses that are not merge tags this renderer knows. */
-export function unknownTags(template: string): string[] {
+/**
+ * Returns the tags a template uses that are not merge tags this renderer knows; `extra` names tags
+ * only some templates have (`confirmUrl` in a confirmation email).
+ */
+export function unknownTags(template: string, extra: readonly string[] = []): string[] {
   const unknown: string[] = [];
   for (const match of template.matchAll(TAG)) {
     const name = match[1] ?? "";
-    if (name !== "email" && name !== UNSUBSCRIBE_TAG && !ATTRIBUTE_TAG.test(name)) unknown.push(name);
+    if (name !== "email" && name !== UNSUBSCRIBE_TAG && !extra.includes(name) && !ATTRIBUTE_TAG.test(name))
+      unknown.push(name);
   }
   return unknown;
+}
+
+/** Whether a template uses merge tag `name` somewhere. */
+export function usesTag(template: string, name: string): boolean {
+  for (const match of template.matchAll(TAG)) if (match[1] === name) return true;
+  return false;
 }
 
 export function escapeHtml(value: string): string {
@@ -47,6 +62,7 @@ export function renderTemplate(template: string, ctx: MergeContext, mode: Render
     let value: string | undefined;
     if (name === "email") value = ctx.email;
     else if (name === UNSUBSCRIBE_TAG) value = ctx.unsubscribeUrl;
+    else if (name === CONFIRM_TAG && ctx.confirmUrl !== undefined) value = ctx.confirmUrl;
     else {
       const attr = ATTRIBUTE_TAG.exec(name);
       if (!attr) return whole;
@@ -62,8 +78,7 @@ export function renderTemplate(template: string, ctx: MergeContext, mode: Render
 
 /** Whether a template renders the unsubscribe link somewhere. */
 export function hasUnsubscribeTag(template: string): boolean {
-  for (const match of template.matchAll(TAG)) if (match[1] === UNSUBSCRIBE_TAG) return true;
-  return false;
+  return usesTag(template, UNSUBSCRIBE_TAG);
 }
 
 /** A readable text part for clients that do not render HTML, when the campaign has none. */

@@ -62,6 +62,7 @@ export async function fanOut(message: FanoutMessage, remainingMs: () => number):
   if (campaign.fanoutDone || campaign.status === "draft" || campaign.status === "cancelled") return;
   const now = () => new Date().toISOString();
   if (campaign.status === "queued") await campaigns.transition(campaign.id, "begin", now());
+  if (campaign.recipients) return slices.writeRecipients({ ...campaign, recipients: campaign.recipients });
   // Who the campaign is for is fixed before the first slice: every slice applies the same segments.
   await freezeAudience({ campaigns, segments }, campaign);
   let run = campaign.fanoutRun;

@@ -164,6 +164,27 @@ export class SliceWriter {
   }
 
   /**
+   * The fan-out of a campaign that names its recipients (a confirmation campaign, at most a few
+   * hundred): a `queued` ledger item each, their send messages (with the attributes they have now),
+   * then done. Repeating it after a crash is harmless, as for a page of a slice.
+   */
+  async writeRecipients(campaign: Campaign & { recipients: readonly string[] }): Promise<void> {
+    const { campaigns, subscribers, ledger, queue } = this.deps;
+    const found = new Map(
+      (await subscribers.subscribersOf(campaign.listId, campaign.recipients)).map((s) => [s.email, s]),
+    );
+    await ledger.createQueued(campaign.id, campaign.recipients, Date.now());
+    for (const part of chunk(campaign.recipients, RECIPIENTS_PER_MESSAGE)) {
+      await queue.send(this.deps.sendQueueUrl, {
+        campaignId: campaign.id,
+        recipients: part.map((email) => ({ email, attributes: found.get(email)?.attributes ?? {} })),
+      });
+    }
+    await campaigns.fanout.finishRecipients(campaign.id, new Date().toISOString());
+    logger.info("fan-out complete", { campaignId: campaign.id, recipients: campaign.recipients.length });
+  }
+
+  /**
    * Marks the fan-out done once the reader reached the list's end and every slice of the run is
    * done. Each slice's worker calls it after its slice, and the reader after its last cut: with
    * strongly consistent reads, whichever looks last sees every slice done.
@@ -177,7 +198,9 @@ export class SliceWriter {
       all.length,
       new Date().toISOString(),
     );
-    if (finished) logger.info("fan-out complete", { campaignId, slices: all.length });
+    if (!finished) return;
+    logger.info("fan-out complete", { campaignId, slices: all.length });
+    await this.deps.campaigns.fanout.slices.removeRun(campaignId, run);
   }
 
   /**

@@ -2,18 +2,32 @@ import type { SendRecipient } from "../contracts/messages.ts";
 import type { OutgoingEmail } from "../adapters/ses-sender.ts";
 import type { Campaign } from "../domain/campaign.ts";
 import { hasUnsubscribeTag, htmlToText, renderTemplate } from "../domain/render.ts";
-import { signUnsubscribeToken, type UnsubscribeClaims, unsubscribeUrl } from "../domain/unsubscribe-token.ts";
+import {
+  type ConfirmationClaims,
+  confirmationUrl,
+  signConfirmationToken,
+  signUnsubscribeToken,
+  type UnsubscribeClaims,
+  unsubscribeUrl,
+} from "../domain/link-token.ts";
 
-/** Makes the one-click unsubscribe URL of one recipient of one campaign. */
+/**
+ * Makes the links of one recipient's email: the one-click unsubscribe URL, and in a double opt-in
+ * confirmation email the confirmation URL.
+ */
 export interface UnsubscribeLinks {
   url(claims: UnsubscribeClaims): string;
+  confirmUrl(claims: ConfirmationClaims): string;
 }
 
-/** Links to `{baseUrl}/u/{token}`, the token signed with the unsubscribe secret. */
+/** Links to `{baseUrl}/u/{token}` and `{baseUrl}/c/{token}`, the tokens keyed by the unsubscribe secret. */
 export function unsubscribeLinks(secret: string, baseUrl: string): UnsubscribeLinks {
   if (/[\r\n\s<>]/.test(baseUrl))
     throw new Error("the public API URL must not contain spaces, CR, LF, < or >");
-  return { url: (claims) => unsubscribeUrl(baseUrl, signUnsubscribeToken(secret, claims)) };
+  return {
+    url: (claims) => unsubscribeUrl(baseUrl, signUnsubscribeToken(secret, claims)),
+    confirmUrl: (claims) => confirmationUrl(baseUrl, signConfirmationToken(secret, claims)),
+  };
 }
 
 let configured: UnsubscribeLinks | undefined;
@@ -41,12 +55,27 @@ export function composeEmail(
   campaign: Campaign,
   recipient: SendRecipient,
   links: UnsubscribeLinks | undefined = configured,
+  nowMs = Date.now(),
 ): OutgoingEmail {
-  const url = links?.url({ listId: campaign.listId, email: recipient.email, campaignId: campaign.id });
+  // A confirmation email asks once and is not a list's mail: it has no unsubscribe link, but the
+  // confirmation link, which works for the list's `expiresInHours` from now.
+  const confirmation = campaign.purpose === "confirmation" ? campaign.confirmation : undefined;
+  const url = confirmation
+    ? undefined
+    : links?.url({ listId: campaign.listId, email: recipient.email, campaignId: campaign.id });
+  const confirmUrl =
+    confirmation &&
+    links?.confirmUrl({
+      listId: campaign.listId,
+      email: recipient.email,
+      expiresAt: Math.floor(nowMs / 1000) + confirmation.expiresInHours * 3600,
+      version: confirmation.version,
+    });
   const ctx = {
     email: recipient.email,
     attributes: recipient.attributes,
     ...(url ? { unsubscribeUrl: url } : {}),
+    ...(confirmUrl ? { confirmUrl } : {}),
   };
   const html = url ? withFooter(campaign.html) : campaign.html;
   let text = campaign.text ?? htmlToText(html);

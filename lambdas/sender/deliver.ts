@@ -8,6 +8,7 @@ import { PoisonMessageError } from "../shared/sqs-batch.ts";
 import { composeEmail } from "./compose.ts";
 import { appliedIntents, withContent } from "../adapters/campaign-items.ts";
 import { effectiveStatus, pendingIntents } from "../domain/ownership.ts";
+import { ERASED } from "../domain/email.ts";
 
 /** How long a sender trusts a campaign's status: a pause reaching its replica stops SES calls within this long. */
 export const STATUS_TTL_MS = 2_000;
@@ -15,7 +16,7 @@ export const STATUS_TTL_MS = 2_000;
 /**
  * What happened to one recipient of a send message:
  * - sent / failed / suppressed / cancelled: recorded terminal in the ledger by this call;
- * - skipped: already terminal (a redelivered message);
+ * - skipped: already terminal (a redelivered message), or a person erased meanwhile (nothing kept);
  * - retry: SES throttled or unavailable, or another worker holds the recipient: try again later;
  * - held: the campaign is paused: keep the recipient queued until it resumes;
  * - deferred: not claimed, the invocation had no time left to send it: hand it back at once;
@@ -44,7 +45,7 @@ type OwnerCheck = (campaignId: string) => Promise<"act" | "elsewhere" | "wait">;
 export interface DeliveryDeps {
   readonly campaigns: Pick<CampaignStore, "get" | "getControl">;
   readonly owner: OwnerCheck;
-  readonly ledger: Pick<LedgerStore, "claim" | "complete" | "createQueued" | "cancel">;
+  readonly ledger: Pick<LedgerStore, "claim" | "complete" | "createQueued" | "cancel" | "eraseRecipient">;
   readonly ses: Pick<SesSender, "reserve" | "send" | "release">;
   readonly now: () => number;
   /**
@@ -225,6 +226,8 @@ export class Delivery {
       // pages no one has touched): wait for it. After it, this is a message from elsewhere (a
       // redrive after the item expired, say): create the item so the recipient is recorded.
       if (!before.fanoutDone) return "retry";
+      // An erased person is never written down again, not even as suppressed.
+      if ((await this.suppressionOf(before, recipient, suppressions)) === ERASED) return "skipped";
       await ledger.createQueued(campaignId, [recipient.email], this.deps.now());
       claimedAt = this.deps.now();
       claim = await ledger.claim(campaignId, recipient.email, claimedAt, this.deps.leaseMs);
@@ -250,6 +253,11 @@ export class Delivery {
       return campaign.status === "paused" ? "held" : this.cancelled(campaignId, recipient.email);
     }
     const suppressed = await this.suppressionOf(campaign, recipient, suppressions);
+    if (suppressed === ERASED) {
+      // Erased after the fan-out wrote this item: the item goes too, instead of recording the address.
+      await ledger.eraseRecipient(campaignId, recipient.email);
+      return "skipped";
+    }
     if (suppressed) {
       await ledger.complete(
         campaignId,

@@ -112,7 +112,13 @@ const delivery = new Delivery({
     await pauseCampaign({ campaigns, agenda, ownership }, campaignId, reason, new Date().toISOString());
   },
   // Read at send time, not fan-out time: an unsubscribe or bounce during the campaign is honoured.
-  suppressionReasons: (campaign, emails) => suppressions.reasonsFor(campaign.listId, emails),
+  // A confirmation email goes only to who is still pending; a campaign only to who is subscribed.
+  suppressionReasons: (campaign, emails) =>
+    suppressions.reasonsFor(
+      campaign.listId,
+      emails,
+      campaign.purpose === "confirmation" ? "pending" : "subscribed",
+    ),
   ledger: new LedgerStore(db, requireEnv(ENV.ledgerTable), numberEnv(ENV.ledgerRetentionDays, 90) * 86_400),
   ses,
   now: Date.now,

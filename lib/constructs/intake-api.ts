@@ -48,7 +48,7 @@ export interface IntakeApiProps extends FunctionCodeProps {
   readonly keyThrottle?: { readonly rateLimit: number; readonly burstLimit: number };
   /**
    * Route-level throttles of the public routes, apart from the stage's so that API clients cannot
-   * starve unsubscribes (`/u/{token}`) or health checks.
+   * starve unsubscribes (`/u/{token}`, `/p/{token}`), confirmations (`/c/{token}`) or health checks.
    * @default unsubscribe 100/s (burst 200), health 10/s (burst 20)
    */
   readonly publicThrottle?: {
@@ -141,7 +141,7 @@ export class IntakeApi extends Construct {
     });
     acknowledge(this.httpApi, {
       "AwsSolutions::AwsSolutions-APIG4":
-        "The function authorizes every /v1 request (hashed API keys, scopes); /health and /u/{token} (signed unsubscribe links) are public",
+        "The function authorizes every /v1 request (hashed API keys, scopes); /health, /u/{token}, /p/{token} and /c/{token} (signed mailed links) are public",
     });
     this.accessLogs = new logs.LogGroup(this, "AccessLogs", {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -175,6 +175,18 @@ export class IntakeApi extends Construct {
     const publicRoutes = [
       {
         path: "/u/{token}",
+        methods: [apigwv2.HttpMethod.GET, apigwv2.HttpMethod.POST],
+        ...publicThrottle.unsubscribe,
+      },
+      // The preference center, reached from the same signed links.
+      {
+        path: "/p/{token}",
+        methods: [apigwv2.HttpMethod.GET, apigwv2.HttpMethod.POST],
+        ...publicThrottle.unsubscribe,
+      },
+      // Double opt-in confirmation links.
+      {
+        path: "/c/{token}",
         methods: [apigwv2.HttpMethod.GET, apigwv2.HttpMethod.POST],
         ...publicThrottle.unsubscribe,
       },

@@ -113,7 +113,7 @@ export class DataStack extends Stack {
         "A bootstrap credential, rotated by putting a new value (every API re-reads it within a minute: README, API keys); day-to-day access uses scoped API keys, stored hashed and revocable",
     });
 
-    // The key unsubscribe links are signed with (HMAC, see lambdas/domain/unsubscribe-token.ts).
+    // The key unsubscribe links are signed with (HMAC, see lambdas/domain/link-token.ts).
     // Replicated like the admin key, so a link mailed from one region works in every region.
     // Retained: rotating it would break every link already mailed.
     this.unsubscribeKey = new secretsmanager.Secret(this, "UnsubscribeKey", {

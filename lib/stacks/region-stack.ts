@@ -121,6 +121,8 @@ export class RegionStack extends Stack {
       ...code,
       audienceTable: props.audienceTable,
       ledgerTable: props.ledgerTable,
+      fanoutQueue: this.fanout.queue,
+      defaultFromAddress: config.fromAddress,
       queueRetention,
     });
     const queues = {
@@ -183,8 +185,15 @@ export class RegionStack extends Stack {
     });
 
     // The functions that act on campaigns; each acts on a campaign only in the campaign's owner region.
-    // (The audience-jobs function works on lists and subscribers, which have no owner.)
-    for (const part of [this.api, this.fanout, this.sender, this.scheduler, this.feedback]) {
+    // (The audience-jobs function starts the confirmation campaigns of imports into double opt-in lists.)
+    for (const part of [
+      this.api,
+      this.fanout,
+      this.sender,
+      this.scheduler,
+      this.feedback,
+      this.audienceJobs,
+    ]) {
       const fn = part.function;
       fn.setEnvironment(ENV.homeRegion, config.primaryRegion);
       fn.setEnvironment(ENV.ownerLeaseSeconds, String(OWNER_LEASE_SECONDS));

@@ -213,7 +213,16 @@ describe("IntakeApi", () => {
     const keys = resources(template, "AWS::ApiGatewayV2::Route").map(
       ([, route]) => props<{ RouteKey: string }>(route).RouteKey,
     );
-    expect(keys.sort()).toEqual(["$default", "GET /health", "GET /u/{token}", "POST /u/{token}"]);
+    expect(keys.sort()).toEqual([
+      "$default",
+      "GET /c/{token}",
+      "GET /health",
+      "GET /p/{token}",
+      "GET /u/{token}",
+      "POST /c/{token}",
+      "POST /p/{token}",
+      "POST /u/{token}",
+    ]);
     const [, stage] = single(resources(template, "AWS::ApiGatewayV2::Stage"), "stage");
     const { DefaultRouteSettings, RouteSettings } = props<{
       DefaultRouteSettings: unknown;
@@ -223,6 +232,10 @@ describe("IntakeApi", () => {
     expect(RouteSettings).toEqual({
       "GET /u/{token}": { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
       "POST /u/{token}": { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+      "GET /p/{token}": { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+      "POST /p/{token}": { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+      "GET /c/{token}": { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+      "POST /c/{token}": { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
       "GET /health": { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 },
     });
     // Every route reaches the one function.

@@ -89,10 +89,11 @@ describe("a deleted list", () => {
 
     // A write (PUT /subscribers or an import chunk) that checked the list just before the deletion
     // lands after its erasure has finished: the store sees the list gone and erases the rows again.
-    const kept = await subscribers.upsert(
+    const { kept } = await subscribers.upsert(
       listId,
       [{ email: "late@example.com", attributes: {} }],
       new Date().toISOString(),
+      { consent: { source: "api", at: new Date().toISOString() } },
     );
     expect(kept).toBe(false);
     expect(await subscribers.get(listId, "late@example.com")).toBeUndefined();

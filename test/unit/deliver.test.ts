@@ -4,6 +4,7 @@ import type { OutgoingEmail, SendOutcome } from "../../lambdas/adapters/ses-send
 import type { Campaign } from "../../lambdas/domain/campaign.ts";
 import { TokenBucket } from "../../lambdas/domain/token-bucket.ts";
 import { Delivery, STATUS_TTL_MS } from "../../lambdas/sender/deliver.ts";
+import { ERASED } from "../../lambdas/domain/email.ts";
 
 const campaign: Campaign = {
   id: "c1",
@@ -41,6 +42,10 @@ class MemoryLedger {
     };
     this.items.set(email, next);
     return { claimed: true, claimId: next.claimId, attempt: next.attempts };
+  }
+
+  async eraseRecipient(_c: string, email: string) {
+    this.items.delete(email);
   }
 
   async cancel(_c: string, email: string) {
@@ -346,6 +351,27 @@ describe("Delivery", () => {
     const done = setup(ok, "sending", true);
     expect(await done.delivery.deliver({ campaignId: "c1", recipients: recipients(1) })).toEqual(["sent"]);
     expect(done.ledger.items.get("r0@example.com")?.status).toBe("sent");
+  });
+
+  it("skips a person erased after the fan-out: their ledger item goes, and none is created for them", async () => {
+    const erased = (emails: readonly string[]) =>
+      new Map(emails.filter((e) => e === "r0@example.com").map((e) => [e, ERASED]));
+    const queued = setup(ok, "sending", true, undefined, undefined, erased);
+    await queued.ledger.createQueued("c1", ["r0@example.com", "r1@example.com"]);
+    expect(await queued.delivery.deliver({ campaignId: "c1", recipients: recipients(2) })).toEqual([
+      "skipped",
+      "sent",
+    ]);
+    expect(queued.sent.map((e) => e.to)).toEqual(["r1@example.com"]);
+    expect([...queued.ledger.items.keys()]).toEqual(["r1@example.com"]);
+
+    // A message naming them after their item was erased with them: nothing is written back.
+    const redriven = setup(ok, "sending", true, undefined, undefined, erased);
+    expect(await redriven.delivery.deliver({ campaignId: "c1", recipients: recipients(1) })).toEqual([
+      "skipped",
+    ]);
+    expect(redriven.sent).toHaveLength(0);
+    expect(redriven.ledger.items.size).toBe(0);
   });
 
   it("rejects a message for an unknown campaign as poison", async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Campaign } from "../../lambdas/domain/campaign.ts";
 import { unknownTags } from "../../lambdas/domain/render.ts";
-import { signUnsubscribeToken, verifyUnsubscribeToken } from "../../lambdas/domain/unsubscribe-token.ts";
+import { signUnsubscribeToken, verifyUnsubscribeToken } from "../../lambdas/domain/link-token.ts";
 import { composeEmail, unsubscribeLinks } from "../../lambdas/sender/compose.ts";
 
 const SECRET = "0123456789abcdefghijklmnopqrstuvwxyz";

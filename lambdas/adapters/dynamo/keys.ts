@@ -51,6 +51,8 @@
  *   APIKEYS                <id>                 index of API keys              ApiKeyStore
  *   SUPPRESSION            <email>              the suppression list (never    SuppressionStore
  *                                               touched by an erasure)
+ *   SUPPRESSION            sha256:<hex>         an erased person's address,    SuppressionStore
+ *                                               hashed: never mailed again
  *   IMPORT#<id>            #META                a CSV import job               ImportStore
  *   IDEMPOTENCY#<scope>#<key> #META             a remembered API response      IdempotencyStore
  *
@@ -80,6 +82,8 @@ export const LISTS_PK = "LISTS";
 
 export const SUBSCRIBER_PREFIX = "SUB#";
 export const subscriberPk = (listId: string): string => `LIST#${listId}`;
+/** The list a subscriber item's partition key names. */
+export const listIdOf = (pk: string): string => pk.slice("LIST#".length);
 export const subscriberKey = (listId: string, email: string): Key => ({
   pk: subscriberPk(listId),
   sk: `${SUBSCRIBER_PREFIX}${email}`,

@@ -1,4 +1,5 @@
 import { InvalidCursorError } from "../../adapters/dynamo/cursor.ts";
+import { normalizeEmail } from "../../domain/email.ts";
 import { NotFoundError, ValidationError } from "../../domain/errors.ts";
 import type { RouteHandler } from "../context.ts";
 import { header, jsonBody } from "../http.ts";
@@ -34,4 +35,12 @@ export function pathId(params: Params, name: string, what: string): string {
 export function optionalBody(event: Parameters<RouteHandler>[0]): unknown {
   if (!event.body && !header(event, "content-type")) return {};
   return jsonBody(event);
+}
+
+/** An address from the path, normalised; 400 naming `path.email` when it is not one. */
+export function pathAddress(params: Params): string {
+  const check = normalizeEmail(params.email ?? "");
+  if (!check.ok)
+    throw new ValidationError(`path.email: ${check.error}`, [{ path: "path.email", message: check.error }]);
+  return check.email;
 }

@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import type { MailingList } from "../../adapters/list-store.ts";
+import { nextConfirmation } from "../../domain/opt-in.ts";
 import { decide } from "../../domain/campaign-lifecycle.ts";
 import { ConflictError, NotFoundError } from "../../domain/errors.ts";
 import type { Deps, RouteHandler } from "../context.ts";
@@ -17,27 +19,55 @@ type Params = Record<string, string>;
 
 export async function createList(event: HttpEvent, _params: Params, deps: Deps): Promise<HttpResult> {
   const input = validate(createListSchema, jsonBody(event));
-  const list = { id: randomUUID(), name: input.name, createdAt: deps.now().toISOString() };
+  const now = deps.now().toISOString();
+  const optIn = input.optIn ?? "single";
+  const confirmation =
+    optIn === "double" || input.confirmation
+      ? nextConfirmation(undefined, input.confirmation ?? {})
+      : undefined;
+  const list: MailingList = {
+    id: randomUUID(),
+    name: input.name,
+    createdAt: now,
+    optIn,
+    ...(confirmation ? { confirmation, confirmationHistory: [{ ...confirmation, at: now }] } : {}),
+  };
   await deps.lists.create(list);
-  return json(201, list);
+  return json(201, listView(list));
+}
+
+/** A list as the API shows it: its opt-in mode and current confirmation email, not their history. */
+function listView({ confirmationHistory: _history, ...list }: MailingList) {
+  return { ...list, optIn: list.optIn ?? "single" };
 }
 
 export const pageLists: RouteHandler = async (event, _params, deps) => {
   const query = validate(pageQuerySchema, event.queryStringParameters ?? {}, "query");
-  return json(200, await paged(() => deps.lists.page(query.limit, query.cursor)));
+  const found = await paged(() => deps.lists.page(query.limit, query.cursor));
+  return json(200, { ...found, items: found.items.map(listView) });
 };
 
 export const getList: RouteHandler = async (_event, params, deps) => {
   const list = await requireList(params, deps);
-  return json(200, { ...list, subscriberCount: await deps.subscribers.count(list.id) });
+  return json(200, { ...listView(list), subscriberCount: await deps.subscribers.count(list.id) });
 };
 
 export const patchList: RouteHandler = async (event, params, deps) => {
   const id = pathId(params, "listId", "list");
   const input = validate(patchListSchema, jsonBody(event));
-  const list = await deps.lists.rename(id, input.name, deps.now().toISOString());
+  const list = await deps.lists.update(
+    id,
+    {
+      ...(input.name !== undefined ? { name: input.name } : {}),
+      ...(input.optIn !== undefined ? { optIn: input.optIn } : {}),
+      ...(input.confirmation !== undefined ? { confirmation: input.confirmation } : {}),
+    },
+    deps.now().toISOString(),
+  );
   if (!list) throw new NotFoundError("list");
-  return json(200, list);
+  if (list === "conflict")
+    throw new ConflictError("the confirmation email changed meanwhile; read the list and retry");
+  return json(200, listView(list));
 };
 
 /**

@@ -1,6 +1,10 @@
 import { normalizeEmail } from "../../domain/email.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../../domain/errors.ts";
+import type { MailingList } from "../../adapters/list-store.ts";
+import { RESEND_INTERVAL_MS } from "../../domain/opt-in.ts";
 import { eraseLedgerOf } from "../../usecases/erasure.ts";
+import { sendConfirmations } from "../../usecases/opt-in.ts";
+import type { Principal } from "../auth.ts";
 import type { Deps, RouteHandler } from "../context.ts";
 import { type HttpEvent, type HttpResult, json, jsonBody, validate } from "../http.ts";
 import type { RouteDoc } from "../router.ts";
@@ -12,15 +16,21 @@ import {
   subscriberViewSchema,
   upsertResultSchema,
   upsertSubscribersSchema,
+  resendResultSchema,
 } from "../schemas.ts";
 import { NO_CONTENT, paged, pathId } from "./helpers.ts";
 
 type Params = Record<string, string>;
 
-export async function upsertSubscribers(event: HttpEvent, params: Params, deps: Deps): Promise<HttpResult> {
+export async function upsertSubscribers(
+  event: HttpEvent,
+  params: Params,
+  deps: Deps,
+  caller?: Principal,
+): Promise<HttpResult> {
   const listId = pathId(params, "listId", "list");
   const input = validate(upsertSubscribersSchema, jsonBody(event));
-  await requireList(listId, deps);
+  const list = await requireList(listId, deps);
   const rejected: { index: number; email: string | null; error: string }[] = [];
   // Last occurrence wins when one request names the same address twice.
   const accepted = new Map<
@@ -48,9 +58,25 @@ export async function upsertSubscribers(event: HttpEvent, params: Params, deps: 
     );
   }
   // A list deleted while the writes were in flight keeps none of them.
-  if (!(await deps.subscribers.upsert(listId, [...accepted.values()], deps.now().toISOString())))
-    throw new NotFoundError("list");
-  return json(200, { upserted: accepted.size, rejected });
+  const now = deps.now();
+  const double = list.optIn === "double";
+  const { kept, awaiting } = await deps.subscribers.upsert(
+    listId,
+    [...accepted.values()],
+    now.toISOString(),
+    {
+      consent: { source: "api", at: now.toISOString(), by: caller?.keyId ?? "unknown" },
+      pending: double,
+    },
+  );
+  if (!kept) throw new NotFoundError("list");
+  // New subscribers of a double opt-in list are pending: each gets a confirmation email.
+  const confirmations = await sendConfirmations(deps, list, awaiting, now);
+  return json(200, {
+    upserted: accepted.size,
+    rejected,
+    ...(double ? { confirmationsRequested: awaiting.length, confirmationCampaigns: confirmations } : {}),
+  });
 }
 
 export const listSubscribers: RouteHandler = async (event, params, deps) => {
@@ -123,9 +149,40 @@ export const deleteSubscriber: RouteHandler = async (_event, params, deps) => {
   return { statusCode: 204, headers: { "cache-control": "no-store" } };
 };
 
+/**
+ * POST /v1/lists/{listId}/subscribers/{email}/confirmation: mails a pending subscriber the
+ * confirmation email again (at most once per RESEND_INTERVAL_MS per address: 429 before then).
+ */
+export const resendConfirmation: RouteHandler = async (_event, params, deps) => {
+  const listId = pathId(params, "listId", "list");
+  const email = pathEmail(params);
+  const list = await requireList(listId, deps);
+  if (list.optIn !== "double") throw new ConflictError("the list does not use double opt-in");
+  const now = deps.now();
+  const turn = await deps.subscribers.optIn.requestConfirmation(listId, email, now, RESEND_INTERVAL_MS);
+  if (turn === "absent") throw new NotFoundError("subscriber");
+  if (turn === "not-pending") throw new ConflictError("the subscriber is not pending confirmation");
+  if (turn === "too-soon") {
+    return json(
+      429,
+      {
+        error: {
+          code: "rate_limited",
+          message: "a confirmation email was sent to this address a moment ago",
+        },
+      },
+      { "retry-after": String(RESEND_INTERVAL_MS / 1000) },
+    );
+  }
+  const [campaignId] = await sendConfirmations(deps, list, [{ email, since: now.toISOString() }], now);
+  return json(202, { email, status: "pending", confirmationCampaign: campaignId });
+};
+
 /** A deleted list's subscribers are gone at once, even before their erasure has run. */
-async function requireList(listId: string, deps: Deps): Promise<void> {
-  if (!(await deps.lists.get(listId, true))) throw new NotFoundError("list");
+async function requireList(listId: string, deps: Deps): Promise<MailingList> {
+  const list = await deps.lists.get(listId, true);
+  if (!list) throw new NotFoundError("list");
+  return list;
 }
 
 function pathEmail(params: Params): string {
@@ -157,4 +214,8 @@ export const docs = {
     responses: { 200: { description: "the subscriber", schema: subscriberViewSchema } },
   },
   deleteSubscriber: { summary: "Erase a subscriber (suppressions stay)", responses: NO_CONTENT },
+  resendConfirmation: {
+    summary: "Mail a pending subscriber of a double opt-in list the confirmation email again",
+    responses: { 202: { description: "a confirmation email is on its way", schema: resendResultSchema } },
+  },
 } satisfies Record<string, RouteDoc>;

@@ -1,10 +1,9 @@
 import { z } from "zod";
-import { normalizeEmail } from "../../domain/email.ts";
-import { NotFoundError, ValidationError } from "../../domain/errors.ts";
+import { NotFoundError } from "../../domain/errors.ts";
 import type { RouteHandler } from "../context.ts";
 import { json, jsonBody, validate } from "../http.ts";
 import type { RouteDoc } from "../router.ts";
-import { paged } from "./helpers.ts";
+import { paged, pathAddress } from "./helpers.ts";
 
 const listQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
@@ -20,13 +19,6 @@ const putSchema = z.strictObject({
     .refine((v) => !/[\r\n]/.test(v), "reason must not contain CR or LF"),
 });
 
-function pathEmail(params: Record<string, string>): string {
-  const check = normalizeEmail(params.email ?? "");
-  if (!check.ok)
-    throw new ValidationError(`path.email: ${check.error}`, [{ path: "path.email", message: check.error }]);
-  return check.email;
-}
-
 /** GET /v1/suppressions?limit=&cursor= */
 export const listSuppressions: RouteHandler = async (event, _params, deps) => {
   const query = validate(listQuerySchema, event.queryStringParameters ?? {}, "query");
@@ -35,7 +27,7 @@ export const listSuppressions: RouteHandler = async (event, _params, deps) => {
 
 /** PUT /v1/suppressions/{email} { reason }: adds the address, or changes its reason. */
 export const putSuppression: RouteHandler = async (event, params, deps) => {
-  const email = pathEmail(params);
+  const email = pathAddress(params);
   const body = validate(putSchema, jsonBody(event));
   const item = await deps.suppressions.put(email, body.reason, deps.now().toISOString(), true);
   return json(200, item);
@@ -43,7 +35,7 @@ export const putSuppression: RouteHandler = async (event, params, deps) => {
 
 /** DELETE /v1/suppressions/{email}: the address may be mailed again where it is subscribed. */
 export const deleteSuppression: RouteHandler = async (_event, params, deps) => {
-  const email = pathEmail(params);
+  const email = pathAddress(params);
   if (!(await deps.suppressions.delete(email))) throw new NotFoundError("suppression");
   return { statusCode: 204, headers: { "cache-control": "no-store" } };
 };
