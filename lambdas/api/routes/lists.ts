@@ -6,13 +6,8 @@ import { ConflictError, NotFoundError } from "../../domain/errors.ts";
 import type { Deps, RouteHandler } from "../context.ts";
 import { type HttpEvent, type HttpResult, json, jsonBody, validate } from "../http.ts";
 import type { RouteDoc } from "../router.ts";
-import {
-  createListSchema,
-  listPageSchema,
-  listSchema,
-  pageQuerySchema,
-  patchListSchema,
-} from "../schemas.ts";
+import { createListSchema, listPageSchema, listSchema, patchListSchema } from "../audience-schemas.ts";
+import { pageQuerySchema } from "../schemas.ts";
 import { NO_CONTENT, paged, pathId } from "./helpers.ts";
 
 type Params = Record<string, string>;

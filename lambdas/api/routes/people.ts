@@ -3,7 +3,7 @@ import { erasePerson, exportPerson } from "../../usecases/people.ts";
 import type { RouteHandler } from "../context.ts";
 import { json } from "../http.ts";
 import type { RouteDoc } from "../router.ts";
-import { personErasureSchema, personSchema } from "../schemas.ts";
+import { personErasureSchema, personSchema } from "../audience-schemas.ts";
 import { pathAddress } from "./helpers.ts";
 
 /** GET /v1/people/{email} (admin): everything Steadfast holds about the address. */

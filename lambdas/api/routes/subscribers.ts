@@ -9,14 +9,16 @@ import type { Deps, RouteHandler } from "../context.ts";
 import { type HttpEvent, type HttpResult, json, jsonBody, validate } from "../http.ts";
 import type { RouteDoc } from "../router.ts";
 import {
-  patchSubscriberSchema,
   subscriberPageSchema,
-  subscriberSchema,
-  subscribersQuerySchema,
   subscriberViewSchema,
   upsertResultSchema,
-  upsertSubscribersSchema,
   resendResultSchema,
+} from "../audience-schemas.ts";
+import {
+  patchSubscriberSchema,
+  subscriberSchema,
+  subscribersQuerySchema,
+  upsertSubscribersSchema,
 } from "../schemas.ts";
 import { NO_CONTENT, paged, pathId } from "./helpers.ts";
 
