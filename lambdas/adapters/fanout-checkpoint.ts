@@ -68,11 +68,13 @@ export class FanoutCheckpoint {
 
   /**
    * Marks done the fan-out of a campaign that names its recipients (a confirmation campaign): there
-   * is no list to read and no slice. Idempotent.
+   * is no list to read and no slice. The addresses go with it: the ledger holds them from now on,
+   * and an erasure finds them there. Idempotent.
    */
   async finishRecipients(id: string, now: string): Promise<void> {
     await this.lease.conditional(campaignKey(id), {
-      UpdateExpression: "SET fanoutRead = :true, fanoutSlices = :zero, fanoutDone = :true, updatedAt = :now",
+      UpdateExpression:
+        "SET fanoutRead = :true, fanoutSlices = :zero, fanoutDone = :true, updatedAt = :now REMOVE recipients",
       ConditionExpression: "attribute_not_exists(fanoutDone)",
       ExpressionAttributeValues: { ":true": true, ":zero": 0, ":now": now },
     });

@@ -125,7 +125,6 @@ export const personErasureSchema = z.object({
   suppressionInClear: z.boolean(),
 });
 export const resendResultSchema = z.object({
-  email: z.string(),
   status: z.literal("pending"),
   confirmationCampaign: z.string().optional(),
 });

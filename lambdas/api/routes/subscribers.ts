@@ -177,7 +177,8 @@ export const resendConfirmation: RouteHandler = async (_event, params, deps) => 
     );
   }
   const [campaignId] = await sendConfirmations(deps, list, [{ email, since: now.toISOString() }], now);
-  return json(202, { email, status: "pending", confirmationCampaign: campaignId });
+  // No address in the answer: an Idempotency-Key keeps it for a day, beyond a person's erasure.
+  return json(202, { status: "pending", confirmationCampaign: campaignId });
 };
 
 /** A deleted list's subscribers are gone at once, even before their erasure has run. */
