@@ -471,8 +471,9 @@ describe("OpenAPI", () => {
         .replace("{email}", "a@example.com")
         .replace(/\{\w+\}/g, "00000000-0000-0000-0000-000000000000");
       const response = await anonymous.request(method, concrete);
-      // Public routes: health answers, and an unsubscribe link with a made-up token is refused.
-      const expected = path === "/health" ? 200 : path.startsWith("/u/") ? 400 : 401;
+      // Public routes: health answers, and a mailed link (unsubscribe, preferences, confirmation)
+      // with a made-up token is refused.
+      const expected = path === "/health" ? 200 : /^\/[upc]\//.test(path) ? 400 : 401;
       expect(response.status, `${method} ${path}`).toBe(expected);
     }
   });
