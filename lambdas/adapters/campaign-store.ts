@@ -159,6 +159,17 @@ export class CampaignStore {
    * Campaigns, newest first. With `status`, a page may hold fewer than `limit` campaigns (the
    * filter applies to each page of the index); follow `nextCursor` to the end.
    */
+  /** The ids of the campaigns created at or after `since` (ISO 8601), from the index. */
+  async idsCreatedSince(since: string): Promise<string[]> {
+    const items = await queryAll(this.db, {
+      TableName: this.table,
+      KeyConditionExpression: "pk = :pk AND sk >= :since",
+      ExpressionAttributeValues: { ":pk": CAMPAIGNS_PK, ":since": since },
+      ProjectionExpression: "id",
+    });
+    return items.map((item) => item.id as string);
+  }
+
   async page(limit: number, cursor?: string, status?: CampaignStatus): Promise<Page<Campaign>> {
     const out = await this.db.send(
       new QueryCommand({

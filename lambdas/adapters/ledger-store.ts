@@ -7,6 +7,7 @@ import {
   type RecipientCounts,
   type RecipientStatus,
 } from "../domain/ledger.ts";
+import type { EngagementRecord } from "../domain/segment.ts";
 import { mapLimit } from "../shared/concurrency.ts";
 import { batchGetAll, batchWriteAll } from "./dynamo/batch.ts";
 import { decodeCursor, encodeCursor } from "./dynamo/cursor.ts";
@@ -321,6 +322,32 @@ export class LedgerStore {
       { consistent: true },
     );
     return items.map(({ pk: _pk, sk: _sk, claimId: _claim, leaseUntil: _lease, ...record }) => record);
+  }
+
+  /**
+   * What the ledger says each of `emails` did with each of `campaignIds` (a segment's engagement
+   * tests), in BatchGets of 100 keys; an address with no item of a campaign has no record of it.
+   */
+  async engagementOf(
+    campaignIds: readonly string[],
+    emails: readonly string[],
+  ): Promise<Map<string, EngagementRecord[]>> {
+    const keys = campaignIds.flatMap((campaignId) => emails.map((email) => ledgerKey(campaignId, email)));
+    const items = await batchGetAll(this.db, this.table, keys, {
+      projection: "campaignId, email, deliveredAt, openedAt, clickedAt",
+    });
+    const byEmail = new Map<string, EngagementRecord[]>();
+    for (const item of items) {
+      const records = byEmail.get(item.email as string) ?? [];
+      records.push({
+        campaignId: item.campaignId as string,
+        ...(typeof item.deliveredAt === "string" ? { deliveredAt: item.deliveredAt } : {}),
+        ...(typeof item.openedAt === "string" ? { openedAt: item.openedAt } : {}),
+        ...(typeof item.clickedAt === "string" ? { clickedAt: item.clickedAt } : {}),
+      });
+      byEmail.set(item.email as string, records);
+    }
+    return byEmail;
   }
 
   /** Erases ledger items (GDPR Art. 17): the address, its bounce diagnostics, the links it clicked. */

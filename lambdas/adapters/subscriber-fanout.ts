@@ -102,7 +102,7 @@ export class SubscriberFanoutReads {
    */
   async scan(
     listId: string,
-    onPage: (subscribers: FanoutSubscriber[], range: number) => void,
+    onPage: (subscribers: FanoutSubscriber[], range: number) => void | Promise<void>,
   ): Promise<void> {
     const pk = subscriberPk(listId);
     const edge = async (forward: boolean) => {
@@ -140,7 +140,7 @@ export class SubscriberFanoutReads {
               ConsistentRead: true,
             }),
           );
-          onPage((out.Items ?? []).filter((item) => inRange(item.sk)).map(toFanoutSubscriber), range);
+          await onPage((out.Items ?? []).filter((item) => inRange(item.sk)).map(toFanoutSubscriber), range);
           start = out.LastEvaluatedKey;
         } while (start);
       }),

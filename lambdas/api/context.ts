@@ -25,6 +25,8 @@ export interface Deps extends CampaignDeps {
   readonly agenda: CampaignAgendaStore;
   readonly apiKeys: ApiKeyStore;
   readonly ledger: LedgerStore;
+  /** How long the ledger keeps a recipient's record (segment engagement tests look this far back). */
+  readonly retentionDays: number;
   readonly queue: QueuePublisher;
   readonly fanoutQueueUrl: string;
   /** Where resume puts a paused campaign's held recipients back. */

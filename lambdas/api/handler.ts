@@ -83,6 +83,7 @@ const deps: Deps = {
   imports: new ImportStore(db, audienceTable),
   audienceJobsQueueUrl: requireEnv(ENV.audienceJobsQueueUrl),
   ledger: new LedgerStore(db, ledgerTable),
+  retentionDays: numberEnv(ENV.ledgerRetentionDays, 90),
   queue: new QueuePublisher(sqs),
   fanoutQueueUrl,
   sendQueueUrl,

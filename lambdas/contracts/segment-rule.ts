@@ -5,16 +5,21 @@ import { z } from "zod";
  * the API validates rules with `segmentRuleSchema`, the fan-out and the preview evaluate them with
  * domain/segment.ts.
  *
- *   rule      := group | not | attribute | status | date
+ *   rule      := group | not | attribute | status | date | engagement
  *   group     := { "all": [rule, …] } | { "any": [rule, …] }         (1 to 50 rules each)
  *   not       := { "not": rule }
  *   attribute := { "attribute": name, "op": op, "value"?: string | number | boolean }
  *   status    := { "status": "subscribed" | "unsubscribed" | "bounced" | "complained" }
  *   date      := { "subscribedAt": { "after"?: date, "before"?: date } }
+ *   engagement := { "engagement": "received" | "opened" | "clicked", "campaignId"?: id,
+ *                   "withinDays"?: 1…365 }
  *
  * Operators: `eq`, `ne`, `contains` (strings), `exists` (no value), `gt`, `gte`, `lt`, `lte`
  * (numbers, or strings compared as text), `before`, `after` (dates: ISO 8601). A tree is at most
- * MAX_DEPTH deep.
+ * MAX_DEPTH deep. An engagement test reads the delivery ledger: the address got (`received`: SES
+ * reported the delivery), opened or clicked that campaign, or any campaign when none is named;
+ * within the last `withinDays` days when given (counted from the fan-out), else within the
+ * ledger's retention.
  */
 const ATTRIBUTE_OPS = [
   "eq",
@@ -37,7 +42,15 @@ export type SegmentRule =
   | { readonly not: SegmentRule }
   | { readonly attribute: string; readonly op: AttributeOp; readonly value?: string | number | boolean }
   | { readonly status: (typeof SEGMENT_STATUSES)[number] }
-  | { readonly subscribedAt: { readonly after?: string; readonly before?: string } };
+  | { readonly subscribedAt: { readonly after?: string; readonly before?: string } }
+  | {
+      readonly engagement: EngagementKind;
+      readonly campaignId?: string;
+      readonly withinDays?: number;
+    };
+
+const ENGAGEMENT_KINDS = ["received", "opened", "clicked"] as const;
+export type EngagementKind = (typeof ENGAGEMENT_KINDS)[number];
 
 const MAX_DEPTH = 8;
 const MAX_CHILDREN = 50;
@@ -79,6 +92,15 @@ const dateTest = z.strictObject({
 
 const statusTest = z.strictObject({ status: z.enum(SEGMENT_STATUSES) });
 
+const engagementTest = z.strictObject({
+  engagement: z.enum(ENGAGEMENT_KINDS),
+  campaignId: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{1,64}$/, "not a valid campaign id")
+    .optional(),
+  withinDays: z.number().int().min(1).max(365).optional(),
+});
+
 /**
  * A rule, checked node by node: an invalid node's error names its path (`rule.all.1.op`). The node's
  * kind is told by its key, so the error is about that kind rather than "matches no alternative".
@@ -97,7 +119,7 @@ function ruleAt(depth: number): z.ZodType<SegmentRule> {
     if (!schema) {
       ctx.addIssue({
         code: "custom",
-        message: "a rule is one of all, any, not, attribute, status or subscribedAt",
+        message: "a rule is one of all, any, not, attribute, status, subscribedAt or engagement",
       });
       return z.NEVER;
     }
@@ -118,5 +140,6 @@ function kindOf(node: unknown, children: z.ZodType, child: z.ZodType): z.ZodType
   if ("attribute" in node) return attributeTest;
   if ("status" in node) return statusTest;
   if ("subscribedAt" in node) return dateTest;
+  if ("engagement" in node) return engagementTest;
   return undefined;
 }

@@ -1,4 +1,12 @@
-import type { SegmentRule } from "../contracts/segment-rule.ts";
+import type { EngagementKind, SegmentRule } from "../contracts/segment-rule.ts";
+
+/** What the ledger says one address did with one campaign (ISO 8601 times of SES events). */
+export interface EngagementRecord {
+  readonly campaignId: string;
+  readonly deliveredAt?: string;
+  readonly openedAt?: string;
+  readonly clickedAt?: string;
+}
 
 /** What a rule is evaluated on: one subscriber of a list. */
 export interface SegmentSubject {
@@ -6,14 +14,28 @@ export interface SegmentSubject {
   readonly status: string;
   /** When the address joined the list (ISO 8601). */
   readonly createdAt?: string;
+  /** Its ledger records of the campaigns the rule's engagement tests look at (absent: none read). */
+  readonly engagement?: readonly EngagementRecord[];
 }
 
-/** Whether a subscriber matches a rule (grammar: contracts/segment-rule.ts). */
-export function matches(rule: SegmentRule, subject: SegmentSubject): boolean {
-  if ("all" in rule) return rule.all.every((r) => matches(r, subject));
-  if ("any" in rule) return rule.any.some((r) => matches(r, subject));
-  if ("not" in rule) return !matches(rule.not, subject);
+/**
+ * Whether a subscriber matches a rule (grammar: contracts/segment-rule.ts); `nowMs` is when
+ * engagement `withinDays` counts back from.
+ */
+export function matches(rule: SegmentRule, subject: SegmentSubject, nowMs = Date.now()): boolean {
+  if ("all" in rule) return rule.all.every((r) => matches(r, subject, nowMs));
+  if ("any" in rule) return rule.any.some((r) => matches(r, subject, nowMs));
+  if ("not" in rule) return !matches(rule.not, subject, nowMs);
   if ("status" in rule) return subject.status === rule.status;
+  if ("engagement" in rule) {
+    const since =
+      rule.withinDays === undefined ? Number.NEGATIVE_INFINITY : nowMs - rule.withinDays * 86_400_000;
+    return (subject.engagement ?? []).some((record) => {
+      if (rule.campaignId !== undefined && record.campaignId !== rule.campaignId) return false;
+      const at = record[FLAG[rule.engagement]];
+      return at !== undefined && Date.parse(at) >= since;
+    });
+  }
   if ("subscribedAt" in rule) {
     const at = subject.createdAt ? Date.parse(subject.createdAt) : Number.NaN;
     if (Number.isNaN(at)) return false;
@@ -23,6 +45,39 @@ export function matches(rule: SegmentRule, subject: SegmentSubject): boolean {
     );
   }
   return attributeMatches(rule, subject.attributes[rule.attribute]);
+}
+
+const FLAG: Record<EngagementKind, "deliveredAt" | "openedAt" | "clickedAt"> = {
+  received: "deliveredAt",
+  opened: "openedAt",
+  clicked: "clickedAt",
+};
+
+/**
+ * Which ledger records an audience's engagement tests need: the campaigns they name, and how far
+ * back tests that name none look (days; Infinity: as far as the ledger keeps). Undefined when
+ * there is no engagement test at all, so nothing is read.
+ */
+export function engagementNeeds(
+  audience: CampaignAudience | undefined,
+): { readonly campaignIds: ReadonlySet<string>; readonly anyWithinDays?: number } | undefined {
+  const campaignIds = new Set<string>();
+  let anyWithinDays: number | undefined;
+  let found = false;
+  const visit = (rule: SegmentRule): void => {
+    if ("all" in rule) rule.all.forEach(visit);
+    else if ("any" in rule) rule.any.forEach(visit);
+    else if ("not" in rule) visit(rule.not);
+    else if ("engagement" in rule) {
+      found = true;
+      if (rule.campaignId !== undefined) campaignIds.add(rule.campaignId);
+      else anyWithinDays = Math.max(anyWithinDays ?? 0, rule.withinDays ?? Number.POSITIVE_INFINITY);
+    }
+  };
+  if (audience?.include) visit(audience.include.rule);
+  for (const segment of audience?.exclude ?? []) visit(segment.rule);
+  if (!found) return undefined;
+  return { campaignIds, ...(anyWithinDays !== undefined ? { anyWithinDays } : {}) };
 }
 
 function attributeMatches(
@@ -99,8 +154,12 @@ export interface CampaignAudience {
 }
 
 /** Whether a subscriber passes the audience's segments (the excluded lists are looked up apart). */
-export function inAudience(audience: CampaignAudience | undefined, subject: SegmentSubject): boolean {
+export function inAudience(
+  audience: CampaignAudience | undefined,
+  subject: SegmentSubject,
+  nowMs = Date.now(),
+): boolean {
   if (!audience) return true;
-  if (audience.include && !matches(audience.include.rule, subject)) return false;
-  return !audience.exclude.some((segment) => matches(segment.rule, subject));
+  if (audience.include && !matches(audience.include.rule, subject, nowMs)) return false;
+  return !audience.exclude.some((segment) => matches(segment.rule, subject, nowMs));
 }

@@ -32,10 +32,12 @@ const LEASE_MS = Number(requireEnv(ENV.fanoutLeaseSeconds)) * 1000;
 /** Stop taking new work when less than this is left of the invocation, and continue in a new one. */
 const RESERVE_MS = 30_000;
 
+const retentionDays = numberEnv(ENV.ledgerRetentionDays, 90);
 const slices = new SliceWriter({
   campaigns,
   subscribers,
-  ledger: new LedgerStore(db, requireEnv(ENV.ledgerTable), numberEnv(ENV.ledgerRetentionDays, 90) * 86_400),
+  ledger: new LedgerStore(db, requireEnv(ENV.ledgerTable), retentionDays * 86_400),
+  retentionDays,
   queue,
   standings,
   sendQueueUrl: requireEnv(ENV.sendQueueUrl),

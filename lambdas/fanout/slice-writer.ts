@@ -11,8 +11,9 @@ import { chunk } from "../shared/concurrency.ts";
 import { logger, metrics } from "../shared/powertools.ts";
 import { PoisonMessageError, RetryLaterError } from "../shared/sqs-batch.ts";
 import type { Standing, StandingCache } from "../usecases/campaign-ownership.ts";
+import { type EngagementDeps, EngagementReader } from "../usecases/segment-engagement.ts";
 
-export interface SliceWriterDeps {
+export interface SliceWriterDeps extends EngagementDeps {
   readonly campaigns: CampaignStore;
   readonly subscribers: SubscriberStore;
   readonly ledger: LedgerStore;
@@ -57,6 +58,7 @@ export class SliceWriter {
     if (!found) throw new PoisonMessageError("unknown fan-out slice");
     if (found.done) return this.finishIfDone(campaignId, slice.run);
     const owner = randomUUID();
+    const engagement = new EngagementReader(this.deps, campaign.audience, Date.now());
     let cursor = found.cursor;
     // The next page is read while the current one is written: reading is cheap, writing is the work.
     const read = (after: string | undefined) => {
@@ -90,7 +92,7 @@ export class SliceWriter {
       }
       const page = await nextPage;
       if (page.next) nextPage = read(page.next);
-      const recipients = (await this.audienceOf(campaign, page.subscribers)).map((s) => ({
+      const recipients = (await this.audienceOf(campaign, page.subscribers, engagement)).map((s) => ({
         email: s.email,
         attributes: s.attributes,
       }));
@@ -148,9 +150,11 @@ export class SliceWriter {
   private async audienceOf<T extends SegmentSubject & { email: string }>(
     campaign: Campaign,
     subscribers: readonly T[],
+    engagement: EngagementReader,
   ): Promise<T[]> {
     const audience = campaign.audience;
-    const chosen = subscribers.filter((s) => s.status === "subscribed" && inAudience(audience, s));
+    const subscribed = await engagement.load(subscribers.filter((s) => s.status === "subscribed"));
+    const chosen = subscribed.filter((s) => inAudience(audience, s, engagement.nowMs));
     if (!audience || audience.excludeListIds.length === 0 || chosen.length === 0) return chosen;
     const excluded = new Set<string>();
     for (const listId of audience.excludeListIds) {

@@ -167,4 +167,89 @@ describe("saved segments", () => {
       "draft",
     );
   });
+
+  it("reads engagement from the ledger: opened one campaign, not opened it, clicked any in the last days", async () => {
+    const people = ["eng-a", "eng-b", "eng-c", "eng-d"].map((n) => `${n}@example.com`);
+    const listId = await newList(
+      "Engagement",
+      people.map((email) => ({ email })),
+    );
+    const first = await api.expect<{ id: string }>(201, "POST", "/v1/campaigns", {
+      listId,
+      subject: "First",
+      html: "<p>First</p>",
+    });
+    await api.expect(202, "POST", `/v1/campaigns/${first.id}/send`);
+    await waitForCampaign(api, first.id, 60_000);
+    const recipients = await api.expect<{ items: { email: string; sesMessageId: string }[] }>(
+      200,
+      "GET",
+      `/v1/campaigns/${first.id}/recipients`,
+    );
+    const messageOf = new Map(recipients.items.map((r) => [r.email, r.sesMessageId]));
+    // a and c open the first campaign; c also clicks it.
+    for (const [email, type] of [
+      ["eng-a@example.com", "Open"],
+      ["eng-c@example.com", "Open"],
+      ["eng-c@example.com", "Click"],
+    ] as const) {
+      const response = await fetch(`${runtime.info.controlUrl}/feedback`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ sesMessageId: messageOf.get(email), type }),
+      });
+      expect(response.status).toBe(202);
+    }
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const view = await api.expect<{ feedback?: { opened?: number; clicked?: number } }>(
+        200,
+        "GET",
+        `/v1/campaigns/${first.id}`,
+      );
+      if ((view.feedback?.opened === 2 && view.feedback.clicked === 1) || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+
+    const preview = async (rule: unknown) => {
+      const segment = await newSegment("Engaged", rule);
+      const result = await api.expect<{ count: number; sample: string[] }>(
+        200,
+        "POST",
+        `/v1/segments/${segment.id}/preview`,
+        { listId },
+      );
+      return { segment, ...result };
+    };
+    expect((await preview({ engagement: "opened", campaignId: first.id })).sample).toEqual([
+      "eng-a@example.com",
+      "eng-c@example.com",
+    ]);
+    expect((await preview({ engagement: "clicked", withinDays: 7 })).sample).toEqual(["eng-c@example.com"]);
+    expect((await preview({ engagement: "received", campaignId: first.id })).count).toBe(4);
+    const notOpened = await preview({ not: { engagement: "opened", campaignId: first.id } });
+    expect(notOpened.sample).toEqual(["eng-b@example.com", "eng-d@example.com"]);
+
+    // A follow-up to who did not open: exactly them, checked against what SES got.
+    const second = await api.expect<{ id: string }>(201, "POST", "/v1/campaigns", {
+      listId,
+      subject: "Did you miss it?",
+      html: "<p>Again</p>",
+      segmentId: notOpened.segment.id,
+    });
+    await api.expect(202, "POST", `/v1/campaigns/${second.id}/send`);
+    await waitForCampaign(api, second.id, 60_000);
+    const got = (await Promise.all(runtime.info.regions.map((r) => sesStore(r.sesUrl))))
+      .flat()
+      .filter((e) => e.subject === "Did you miss it?")
+      .flatMap((e) => e.destination.to)
+      .sort();
+    expect(got).toEqual(["eng-b@example.com", "eng-d@example.com"]);
+
+    const bad = await api.request<ErrorBody>("POST", "/v1/segments", {
+      name: "Bad",
+      rule: { any: [{ engagement: "opened", withinDays: 0 }] },
+    });
+    expect([bad.status, bad.body.error.details?.[0]?.path]).toEqual([400, "body.rule.any.0.withinDays"]);
+  });
 });

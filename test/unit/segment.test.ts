@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type SegmentRule, segmentRuleSchema } from "../../lambdas/contracts/segment-rule.ts";
-import { matches, type SegmentSubject } from "../../lambdas/domain/segment.ts";
+import { engagementNeeds, matches, type SegmentSubject } from "../../lambdas/domain/segment.ts";
 
 const subject = (
   attributes: SegmentSubject["attributes"],
@@ -92,5 +92,56 @@ describe("evaluating a segment", () => {
     expect(
       check({ all: [{ status: "subscribed" }, { not: { attribute: "plan", op: "eq", value: "pro" } }] }),
     ).toEqual([false, true]);
+  });
+});
+
+describe("engagement tests", () => {
+  const now = Date.parse("2026-06-30T12:00:00Z");
+  const person: SegmentSubject = {
+    attributes: {},
+    status: "subscribed",
+    engagement: [
+      { campaignId: "c1", deliveredAt: "2026-06-01T00:00:00Z", openedAt: "2026-06-02T00:00:00Z" },
+      { campaignId: "c2", deliveredAt: "2026-06-29T00:00:00Z", clickedAt: "2026-06-29T01:00:00Z" },
+    ],
+  };
+  const test = (rule: SegmentRule) => matches(rule, person, now);
+
+  it("match what the ledger recorded, for one campaign or any, within the last days", () => {
+    expect(test({ engagement: "opened", campaignId: "c1" })).toBe(true);
+    expect(test({ engagement: "opened", campaignId: "c2" })).toBe(false);
+    expect(test({ engagement: "clicked" })).toBe(true);
+    expect(test({ engagement: "opened", withinDays: 7 })).toBe(false);
+    expect(test({ engagement: "opened", withinDays: 30 })).toBe(true);
+    expect(test({ engagement: "received", campaignId: "c2", withinDays: 2 })).toBe(true);
+    expect(test({ not: { engagement: "clicked", campaignId: "c1" } })).toBe(true);
+    // Nothing read is nothing done.
+    expect(matches({ engagement: "received" }, { attributes: {}, status: "subscribed" }, now)).toBe(false);
+  });
+
+  it("say which ledger records an audience needs, and none without engagement tests", () => {
+    const frozen = (rule: SegmentRule) => ({ id: "s", version: 1, rule });
+    expect(engagementNeeds({ exclude: [], excludeListIds: [] })).toBeUndefined();
+    expect(
+      engagementNeeds({
+        include: frozen({ all: [{ engagement: "opened", campaignId: "c1" }, { status: "subscribed" }] }),
+        exclude: [frozen({ not: { engagement: "clicked", withinDays: 14 } })],
+        excludeListIds: [],
+      }),
+    ).toEqual({ campaignIds: new Set(["c1"]), anyWithinDays: 14 });
+    expect(
+      engagementNeeds({ include: frozen({ engagement: "received" }), exclude: [], excludeListIds: [] }),
+    ).toEqual({ campaignIds: new Set(), anyWithinDays: Number.POSITIVE_INFINITY });
+  });
+
+  it("refuse a bad node by its path", () => {
+    const parsed = segmentRuleSchema.safeParse({
+      all: [{ engagement: "read" }, { engagement: "opened", campaignId: "x y" }],
+    });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues.map((i) => i.path.join("."))).toEqual([
+      "all.0.engagement",
+      "all.1.campaignId",
+    ]);
   });
 });

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Segment } from "../../adapters/segment-store.ts";
 import { NotFoundError, ValidationError } from "../../domain/errors.ts";
 import { inAudience } from "../../domain/segment.ts";
+import { EngagementReader } from "../../usecases/segment-engagement.ts";
 import type { Deps, RouteHandler } from "../context.ts";
 import { json, jsonBody, validate } from "../http.ts";
 import type { RouteDoc } from "../router.ts";
@@ -71,13 +72,15 @@ export const previewSegment: RouteHandler = async (event, params, deps) => {
     ]);
   }
   const audience = { include: segment, exclude: [], excludeListIds: [] };
+  const engagement = new EngagementReader(deps, audience, deps.now().getTime());
   let count = 0;
   // The list is read in key ranges at once: the sample is the first addresses of the first ranges.
   const samples: string[][] = [];
-  await deps.subscribers.fanout.scan(input.listId, (page, range) => {
+  await deps.subscribers.fanout.scan(input.listId, async (page, range) => {
     const sample = (samples[range] ??= []);
-    for (const subscriber of page) {
-      if (subscriber.status !== "subscribed" || !inAudience(audience, subscriber)) continue;
+    const subscribed = await engagement.load(page.filter((s) => s.status === "subscribed"));
+    for (const subscriber of subscribed) {
+      if (!inAudience(audience, subscriber, engagement.nowMs)) continue;
       count++;
       if (sample.length < SAMPLE_SIZE) sample.push(subscriber.email);
     }
