@@ -64,6 +64,34 @@ export interface StoredEmail {
   readonly headers?: { name: string; value: string }[];
 }
 
+/**
+ * Reads `read` every 250 ms until `done` holds or `timeoutMs` passes, and returns the last value
+ * read (the caller asserts on it, so a timeout fails with what was seen).
+ */
+export async function until<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * The MIME source of a message an SES emulator accepted (`GET /get-emlContent`), by the id the
+ * emulator gave it; undefined when it has none.
+ */
+export async function sesRawMessage(sesUrl: string, emulatorId: string): Promise<string | undefined> {
+  const response = await fetch(`${sesUrl}/get-emlContent?messageId=${encodeURIComponent(emulatorId)}`);
+  if (!response.ok) return undefined;
+  const body = (await response.json()) as { body: string | { data: number[] } };
+  return typeof body.body === "string" ? body.body : Buffer.from(body.body.data).toString("utf8");
+}
+
 /** What an SES emulator accepted (`GET /store`). */
 export async function sesStore(sesUrl: string): Promise<StoredEmail[]> {
   const response = await fetch(`${sesUrl}/store`);

@@ -3,7 +3,7 @@ import { isConditionalFailure } from "./dynamo/errors.ts";
 import { transactWrite } from "./dynamo/batch.ts";
 import { decodeKeyCursor, encodeKeyCursor } from "./dynamo/cursor.ts";
 import { APIKEYS_PK, apiKeyIndexKey, apiKeyKey } from "./dynamo/keys.ts";
-import type { Page } from "./list-store.ts";
+import type { Page } from "./dynamo/cursor.ts";
 
 interface ApiKeyRecord {
   readonly id: string;

@@ -30,7 +30,7 @@ import { queryAll } from "./dynamo/query.ts";
 import { FanoutCheckpoint } from "./fanout-checkpoint.ts";
 import { sumCounters } from "./campaign-counter-store.ts";
 import { toIntent } from "./campaign-intent-store.ts";
-import type { Page } from "./list-store.ts";
+import type { Page } from "./dynamo/cursor.ts";
 import {
   assignments,
   type CampaignChanges,

@@ -6,7 +6,8 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { batchGetAll, transactWrite } from "./dynamo/batch.ts";
-import { decodeKeyCursor, encodeKeyCursor } from "./dynamo/cursor.ts";
+import type { Page } from "./dynamo/cursor.ts";
+import { createIndexed, pageIndexed } from "./dynamo/indexed.ts";
 import { queryAll } from "./dynamo/query.ts";
 import { isCancelledByCondition, isConditionalFailure } from "./dynamo/errors.ts";
 import { ERASURE_PK, erasureKey, listIndexKey, listKey, LISTS_PK } from "./dynamo/keys.ts";
@@ -36,11 +37,6 @@ export interface ListChanges {
   readonly confirmation?: Partial<Omit<ConfirmationEmail, "version">>;
 }
 
-export interface Page<T> {
-  readonly items: T[];
-  readonly nextCursor?: string;
-}
-
 /**
  * Lists, their paging index and their erasure records, in the audience table. The only writer of
  * `LIST#<id>/#META`, `LISTS` and `ERASURE` items (see dynamo/keys.ts). A list's subscribers are
@@ -53,21 +49,12 @@ export class ListStore {
   ) {}
 
   async create(list: MailingList): Promise<void> {
-    await transactWrite(this.db, [
-      {
-        Put: {
-          TableName: this.table,
-          Item: { ...listKey(list.id), type: "list", ...list },
-          ConditionExpression: "attribute_not_exists(pk)",
-        },
-      },
-      {
-        Put: {
-          TableName: this.table,
-          Item: { ...listIndexKey(list.createdAt, list.id), type: "list-index", id: list.id },
-        },
-      },
-    ]);
+    await createIndexed(
+      this.db,
+      this.table,
+      { key: listKey(list.id), item: { type: "list", ...list } },
+      { key: listIndexKey(list.createdAt, list.id), type: "list-index", id: list.id },
+    );
   }
 
   /** A list; `consistent` where a list deleted a moment ago must already be gone. */
@@ -79,27 +66,8 @@ export class ListStore {
   }
 
   /** Lists, newest first: a page of the index, each entry resolved to its list in one BatchGet. */
-  async page(limit: number, cursor?: string): Promise<Page<MailingList>> {
-    const out = await this.db.send(
-      new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: "pk = :pk",
-        ExpressionAttributeValues: { ":pk": LISTS_PK },
-        ExclusiveStartKey: decodeKeyCursor(cursor, LISTS_PK),
-        ScanIndexForward: false,
-        Limit: limit,
-      }),
-    );
-    const ids = (out.Items ?? []).map((item) => item.id as string);
-    const found = new Map(
-      (await batchGetAll(this.db, this.table, ids.map(listKey), { consistent: true })).map((item) => [
-        item.id as string,
-        toList(item),
-      ]),
-    );
-    const items = ids.flatMap((id) => found.get(id) ?? []);
-    const nextCursor = encodeKeyCursor(out.LastEvaluatedKey);
-    return { items, ...(nextCursor ? { nextCursor } : {}) };
+  page(limit: number, cursor?: string): Promise<Page<MailingList>> {
+    return pageIndexed(this.db, this.table, LISTS_PK, listKey, toList, limit, cursor);
   }
 
   /** Every list, newest first (the preference center and a person's export look at each). */

@@ -1,10 +1,10 @@
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { SegmentRule } from "../contracts/segment-rule.ts";
-import { batchGetAll, transactWrite } from "./dynamo/batch.ts";
-import { decodeKeyCursor, encodeKeyCursor } from "./dynamo/cursor.ts";
+import { transactWrite } from "./dynamo/batch.ts";
 import { isCancelledByCondition, isConditionalFailure } from "./dynamo/errors.ts";
 import { segmentIndexKey, segmentKey, SEGMENTS_PK } from "./dynamo/keys.ts";
-import type { Page } from "./list-store.ts";
+import type { Page } from "./dynamo/cursor.ts";
+import { createIndexed, pageIndexed } from "./dynamo/indexed.ts";
 
 export interface Segment {
   readonly id: string;
@@ -29,21 +29,12 @@ export class SegmentStore {
   ) {}
 
   async create(segment: Segment): Promise<void> {
-    await transactWrite(this.db, [
-      {
-        Put: {
-          TableName: this.table,
-          Item: { ...segmentKey(segment.id), type: "segment", ...segment },
-          ConditionExpression: "attribute_not_exists(pk)",
-        },
-      },
-      {
-        Put: {
-          TableName: this.table,
-          Item: { ...segmentIndexKey(segment.createdAt, segment.id), type: "segment-index", id: segment.id },
-        },
-      },
-    ]);
+    await createIndexed(
+      this.db,
+      this.table,
+      { key: segmentKey(segment.id), item: { type: "segment", ...segment } },
+      { key: segmentIndexKey(segment.createdAt, segment.id), type: "segment-index", id: segment.id },
+    );
   }
 
   async get(id: string, consistent = false): Promise<Segment | undefined> {
@@ -54,26 +45,8 @@ export class SegmentStore {
   }
 
   /** Segments, newest first. */
-  async page(limit: number, cursor?: string): Promise<Page<Segment>> {
-    const out = await this.db.send(
-      new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: "pk = :pk",
-        ExpressionAttributeValues: { ":pk": SEGMENTS_PK },
-        ExclusiveStartKey: decodeKeyCursor(cursor, SEGMENTS_PK),
-        ScanIndexForward: false,
-        Limit: limit,
-      }),
-    );
-    const ids = (out.Items ?? []).map((item) => item.id as string);
-    const found = new Map(
-      (await batchGetAll(this.db, this.table, ids.map(segmentKey), { consistent: true })).map((item) => [
-        item.id as string,
-        toSegment(item),
-      ]),
-    );
-    const nextCursor = encodeKeyCursor(out.LastEvaluatedKey);
-    return { items: ids.flatMap((id) => found.get(id) ?? []), ...(nextCursor ? { nextCursor } : {}) };
+  page(limit: number, cursor?: string): Promise<Page<Segment>> {
+    return pageIndexed(this.db, this.table, SEGMENTS_PK, segmentKey, toSegment, limit, cursor);
   }
 
   /** Changes a segment's name or rule, one version up; undefined when there is no such segment. */

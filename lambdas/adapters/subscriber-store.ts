@@ -12,7 +12,7 @@ import { batchGetAll, batchWriteAll, type TransactItem, transactWrite } from "./
 import { decodeKeyCursor, encodeKeyCursor } from "./dynamo/cursor.ts";
 import { cancellationCodes, isConditionalFailure } from "./dynamo/errors.ts";
 import { listIdOf, listKey, SUBSCRIBER_PREFIX, subscriberKey, subscriberPk } from "./dynamo/keys.ts";
-import type { Page } from "./list-store.ts";
+import type { Page } from "./dynamo/cursor.ts";
 import { SubscriberFanoutReads } from "./subscriber-fanout.ts";
 import { SubscriberOptIn } from "./subscriber-opt-in.ts";
 

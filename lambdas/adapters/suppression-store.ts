@@ -9,7 +9,7 @@ import { batchGetAll } from "./dynamo/batch.ts";
 import { decodeKeyCursor, encodeKeyCursor } from "./dynamo/cursor.ts";
 import { isConditionalFailure } from "./dynamo/errors.ts";
 import { SUPPRESSION_PK, subscriberKey, suppressionItemKey } from "./dynamo/keys.ts";
-import type { Page } from "./list-store.ts";
+import type { Page } from "./dynamo/cursor.ts";
 
 /**
  * The account-wide suppression list (`SUPPRESSION/<normalized email>` in the audience table), its

@@ -14,6 +14,7 @@ import { ENV } from "../contracts/env.ts";
 import { ownershipFromEnv } from "../adapters/ownership-env.ts";
 import { StandingCache } from "../usecases/campaign-ownership.ts";
 import { freezeAudience } from "../usecases/campaign-audience.ts";
+import { mayFanOut } from "./fanout-owner.ts";
 import { SliceWriter } from "./slice-writer.ts";
 
 const db = createDocumentClient();
@@ -60,7 +61,7 @@ export async function fanOut(message: FanoutMessage, remainingMs: () => number):
   if (message.slice) return slices.write(message.campaignId, message.slice, remainingMs);
   const campaign = await campaigns.get(message.campaignId, true);
   if (!campaign) throw new PoisonMessageError("unknown campaign");
-  if (!(await slices.mayFanOut(campaign.id))) return;
+  if (!(await mayFanOut(standings, campaign.id))) return;
   if (campaign.fanoutDone || campaign.status === "draft" || campaign.status === "cancelled") return;
   const now = () => new Date().toISOString();
   if (campaign.status === "queued") await campaigns.transition(campaign.id, "begin", now());
@@ -74,7 +75,7 @@ export async function fanOut(message: FanoutMessage, remainingMs: () => number):
     let cut = campaign.fanoutSlices ?? 0;
     for (;;) {
       // Every cut: a region that lost the campaign to another stops here.
-      if (!(await slices.mayFanOut(campaign.id))) return;
+      if (!(await mayFanOut(standings, campaign.id))) return;
       const lease = await campaigns.fanout.startPage(
         campaign.id,
         owner,

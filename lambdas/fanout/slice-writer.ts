@@ -12,6 +12,7 @@ import { logger, metrics } from "../shared/powertools.ts";
 import { PoisonMessageError, RetryLaterError } from "../shared/sqs-batch.ts";
 import type { Standing, StandingCache } from "../usecases/campaign-ownership.ts";
 import { type EngagementDeps, EngagementReader } from "../usecases/segment-engagement.ts";
+import { mayFanOut } from "./fanout-owner.ts";
 
 export interface SliceWriterDeps extends EngagementDeps {
   readonly campaigns: CampaignStore;
@@ -47,7 +48,7 @@ export class SliceWriter {
     const { campaigns, subscribers, ledger, queue, standings } = this.deps;
     const campaign = await campaigns.get(campaignId, true);
     if (!campaign) throw new PoisonMessageError("unknown campaign");
-    if (!(await this.mayFanOut(campaignId))) return;
+    if (!(await mayFanOut(this.deps.standings, campaignId))) return;
     if (campaign.fanoutDone || campaign.status === "draft" || campaign.status === "cancelled") return;
     if (campaign.fanoutRun !== slice.run) {
       // A takeover began a new run, which cuts the list again: this slice is not part of it.
@@ -71,7 +72,7 @@ export class SliceWriter {
       const pageKey = cursor ?? "START";
       // Every page: a region that lost the campaign to another stops here.
       const standing = await standings.get(campaignId);
-      if (!(await this.mayFanOut(campaignId, standing))) return;
+      if (!(await mayFanOut(this.deps.standings, campaignId, standing))) return;
       const leaseTakenAt = Date.now();
       const lease = await campaigns.fanout.slices.startPage(
         campaignId,
@@ -205,19 +206,6 @@ export class SliceWriter {
     if (!finished) return;
     logger.info("fan-out complete", { campaignId, slices: all.length });
     await this.deps.campaigns.fanout.slices.removeRun(campaignId, run);
-  }
-
-  /**
-   * Whether this region fans the campaign out: only its owner does. Another region's campaign is
-   * left to it (the message is done); an owner that could not renew its lease tries again later.
-   */
-  async mayFanOut(campaignId: string, known?: Standing): Promise<boolean> {
-    const standing = known ?? (await this.deps.standings.get(campaignId));
-    if (this.deps.standings.acts(standing)) return true;
-    if (standing.kind === "lapsed")
-      throw new RetryLaterError("could not renew the campaign's owner lease", 30);
-    logger.info("another region owns the campaign: fan-out left to it", { campaignId });
-    return false;
   }
 }
 

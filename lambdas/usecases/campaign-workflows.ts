@@ -54,8 +54,10 @@ export async function requestSend(
   deps: CampaignDeps,
   id: string,
   now: Date,
+  /** The campaign as the caller just read it (strongly consistent), to save reading it again. */
+  read?: StoredCampaign,
 ): Promise<StoredCampaign | (Requested & { campaign: StoredCampaign }) | undefined> {
-  const campaign = await deps.campaigns.get(id, true);
+  const campaign = read ?? (await deps.campaigns.get(id, true));
   if (!campaign) return undefined;
   if (campaign.status === "draft") {
     // The owner first: of two regions sent the same campaign at once, one owns it and acts.

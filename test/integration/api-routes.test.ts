@@ -1,7 +1,7 @@
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SubscriberStore } from "../../lambdas/adapters/subscriber-store.ts";
-import { SteadfastClient } from "../../local/client.ts";
+import { SteadfastClient, until } from "../../local/client.ts";
 import { sesStore } from "../../local/client.ts";
 import { type LocalRuntime, localDocumentClient, startLocalRuntime } from "../../local/runtime.ts";
 
@@ -23,15 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await runtime?.stop();
 });
-
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function newList(name = "Routes"): Promise<string> {
   return (await api.expect<{ id: string }>(201, "POST", "/v1/lists", { name })).id;

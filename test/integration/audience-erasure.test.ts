@@ -1,7 +1,7 @@
 import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SubscriberStore } from "../../lambdas/adapters/subscriber-store.ts";
-import { SteadfastClient } from "../../local/client.ts";
+import { SteadfastClient, until } from "../../local/client.ts";
 import { type LocalRuntime, localDocumentClient, startLocalRuntime } from "../../local/runtime.ts";
 
 /** Deleted lists stay deleted, opt-outs stay opted out, and erasure reaches the delivery ledger. */
@@ -22,15 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await runtime?.stop();
 });
-
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 async function newList(name: string, emails: readonly string[] = []): Promise<string> {
   const id = (await api.expect<{ id: string }>(201, "POST", "/v1/lists", { name })).id;

@@ -2,7 +2,7 @@ import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { campaignCountersKey, ledgerKey } from "../../lambdas/adapters/dynamo/keys.ts";
-import { SteadfastClient, waitForCampaign } from "../../local/client.ts";
+import { SteadfastClient, waitForCampaign, sesRawMessage } from "../../local/client.ts";
 import { type LocalRuntime, localDocumentClient, startLocalRuntime } from "../../local/runtime.ts";
 
 /**
@@ -145,13 +145,8 @@ async function feedbackEquals(id: string, expected: Record<string, number>): Pro
 async function storedMessage(sesMessageId: string) {
   for (const region of runtime.regions) {
     const emulatorId = region.proxies.ses.sesMessageIds.get(sesMessageId);
-    if (!emulatorId) continue;
-    const response = await fetch(
-      `${region.sesUrl}/get-emlContent?messageId=${encodeURIComponent(emulatorId)}`,
-    );
-    const body = (await response.json()) as { body: string | { data: number[] } };
-    const raw = typeof body.body === "string" ? body.body : Buffer.from(body.body.data).toString("utf8");
-    return { raw, parsed: await simpleParser(raw) };
+    const raw = emulatorId && (await sesRawMessage(region.sesUrl, emulatorId));
+    if (raw) return { raw, parsed: await simpleParser(raw) };
   }
   throw new Error(`no stored message for ${sesMessageId}`);
 }

@@ -1,4 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signConfirmationToken } from "../../lambdas/domain/link-token.ts";
 import { unsubscribeKeySecretName } from "../../lib/stacks/data-stack.ts";
@@ -8,6 +9,8 @@ import {
   type StoredEmail,
   SteadfastClient,
   waitForCampaign,
+  until,
+  sesRawMessage,
 } from "../../local/client.ts";
 import { LOCAL_CREDENTIALS } from "../../local/local-account.ts";
 import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
@@ -50,20 +53,21 @@ async function mails(): Promise<StoredEmail[]> {
   return (await Promise.all(runtime.info.regions.map((r) => sesStore(r.sesUrl)))).flat();
 }
 
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 /** The confirmation emails `email` got with `subject`, once at least `count` of them arrived. */
 async function confirmationsTo(email: string, subject: string, count = 1): Promise<StoredEmail[]> {
   const pick = (all: StoredEmail[]) =>
     all.filter((m) => m.subject === subject && m.destination.to.includes(email));
   return pick(await until(mails, (all) => pick(all).length >= count));
+}
+
+/** The MIME source of a message SES accepted, from the emulator of the region that sent it. */
+async function rawMessage(sesMessageId: string): Promise<string> {
+  for (const region of runtime.regions) {
+    const emulatorId = region.proxies.ses.sesMessageIds.get(sesMessageId);
+    const raw = emulatorId && (await sesRawMessage(region.sesUrl, emulatorId));
+    if (raw) return raw;
+  }
+  throw new Error(`no stored message for ${sesMessageId}`);
 }
 
 const linkIn = (mail: StoredEmail | undefined) =>
@@ -99,7 +103,7 @@ describe("double opt-in", () => {
   it("takes a subscriber from PUT to confirmed by the mailed link, with proof of consent", async () => {
     const listId = await doubleList("Double", "Confirm your Double subscription");
     const email = "dora@example.com";
-    const put = await api.expect<{ confirmationsRequested: number }>(
+    const put = await api.expect<{ confirmationsRequested: number; confirmationCampaigns: string[] }>(
       200,
       "PUT",
       `/v1/lists/${listId}/subscribers`,
@@ -110,13 +114,27 @@ describe("double opt-in", () => {
     expect(put.confirmationsRequested).toBe(1);
     expect(await subscriber(listId, email)).toMatchObject({ status: "pending", consent: { source: "api" } });
 
-    const [mail] = await confirmationsTo(email, "Confirm your Double subscription");
-    expect(mail?.body.html).toContain("Hi Dora");
-    expect(mail?.body.text).toMatch(/please confirm: http\S+\/c\//);
-    const url = linkIn(mail);
+    // The confirmation is a campaign of its own: recorded once in the ledger, like any send.
+    const confirmationId = put.confirmationCampaigns[0] as string;
+    await waitForCampaign(api, confirmationId, 60_000);
+    const recorded = await api.expect<{ items: { email: string; status: string; sesMessageId: string }[] }>(
+      200,
+      "GET",
+      `/v1/campaigns/${confirmationId}/recipients`,
+    );
+    expect(recorded.items.map((r) => [r.email, r.status])).toEqual([[email, "sent"]]);
+    // The message as SES got it, parsed from its MIME source.
+    const mime = await rawMessage(recorded.items[0]?.sesMessageId ?? "");
+    const parsed = await simpleParser(mime);
+    expect(parsed.subject).toBe("Confirm your Double subscription");
+    expect(parsed.html || "").toContain("Hi Dora");
+    expect(parsed.text ?? "").toMatch(/please confirm: http\S+\/c\//);
+    // No unsubscribe link or List-Unsubscribe header on a confirmation email.
+    expect(parsed.headers.has("list-unsubscribe")).toBe(false);
+    expect(parsed.html || "").not.toContain("/u/");
+    const url = /href="([^"]+\/c\/[A-Za-z0-9_-]+)"/.exec(parsed.html || "")?.[1] ?? "";
     expect(url.startsWith(runtime.info.sharedApiUrl)).toBe(true);
-    // No unsubscribe footer or List-Unsubscribe header on a confirmation email.
-    expect(mail?.body.html).not.toContain("/u/");
+    expect(parsed.text ?? "").toContain(url);
 
     // A campaign sent now does not reach the pending subscriber.
     await api.expect(200, "PUT", `/v1/lists/${listId}/subscribers`, {

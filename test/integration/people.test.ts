@@ -1,7 +1,7 @@
 import { gunzipSync } from "node:zlib";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sesStore, SteadfastClient, waitForCampaign } from "../../local/client.ts";
+import { sesStore, SteadfastClient, waitForCampaign, until } from "../../local/client.ts";
 import { type LocalRuntime, localDocumentClient, startLocalRuntime } from "../../local/runtime.ts";
 
 /**
@@ -96,15 +96,6 @@ async function mentions(email: string): Promise<string[]> {
 
 async function allMail() {
   return (await Promise.all(runtime.info.regions.map((r) => sesStore(r.sesUrl)))).flat();
-}
-
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 500));
-  }
 }
 
 describe("a person, everywhere", () => {

@@ -3,6 +3,12 @@
  * treat it as opaque; the server checks it before use, because DynamoDB answers a start key from
  * another partition with a server error, and a forged cursor must be a 400, never a 500.
  */
+/** A page of items and where the next one starts (absent on the last page). */
+export interface Page<T> {
+  readonly items: T[];
+  readonly nextCursor?: string;
+}
+
 export class InvalidCursorError extends Error {
   override readonly name = "InvalidCursorError";
   constructor() {

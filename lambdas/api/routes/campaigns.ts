@@ -138,7 +138,7 @@ export async function sendCampaign(_event: HttpEvent, params: Params, deps: Deps
         `segment ${gone.join(", ")} no longer exists: change the campaign's segments first`,
       );
   }
-  const after = await requestSend(deps, id, deps.now());
+  const after = draft && (await requestSend(deps, id, deps.now(), draft));
   if (!after) throw new NotFoundError("campaign");
   if ("kind" in after) {
     // Another region owns the campaign: it was sent there (coordination table), or the home region
