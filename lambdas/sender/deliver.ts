@@ -13,6 +13,9 @@ import { ERASED } from "../domain/email.ts";
 /** How long a sender trusts a campaign's status: a pause reaching its replica stops SES calls within this long. */
 export const STATUS_TTL_MS = 2_000;
 
+/** The longest pause between two attempts to record an accepted send. */
+const RECORD_RETRY_MAX_MS = 500;
+
 /**
  * What happened to one recipient of a send message:
  * - sent / failed / suppressed / cancelled: recorded terminal in the ledger by this call;
@@ -352,7 +355,9 @@ export class Delivery {
           this.deps.now(),
         );
       } catch (error) {
-        const wait = Math.min(2_000, 250 * 2 ** i);
+        // Every half second at most: an outage that ends just before `until` is still caught, so the
+        // recipient is recorded instead of being sent again once its lease runs out.
+        const wait = Math.min(RECORD_RETRY_MAX_MS, 250 * 2 ** i);
         if (this.deps.now() + wait >= until) throw error;
         await sleep(wait);
       }

@@ -21,6 +21,8 @@ const campaign: Campaign = {
 class MemoryLedger {
   readonly items = new Map<string, LedgerItem & { leaseUntil?: number; claimId?: string }>();
   failCompleteTimes = 0;
+  /** Every complete fails until this time (epoch ms, real time). */
+  failCompleteUntil = 0;
 
   async createQueued(campaignId: string, emails: readonly string[]) {
     for (const email of emails)
@@ -61,8 +63,8 @@ class MemoryLedger {
     claimId: string,
     outcome: { status: string; sesMessageId?: string; error?: string },
   ) {
-    if (this.failCompleteTimes > 0) {
-      this.failCompleteTimes--;
+    if (this.failCompleteTimes > 0 || Date.now() < this.failCompleteUntil) {
+      this.failCompleteTimes = Math.max(0, this.failCompleteTimes - 1);
       throw Object.assign(new Error("throttled"), { name: "ThrottlingException" });
     }
     const item = this.items.get(email);
@@ -296,6 +298,28 @@ describe("Delivery", () => {
     ).rejects.toThrow("throttled");
     expect(Date.now() - realNow).toBeLessThan(2_000);
   });
+
+  it("records an accepted send when DynamoDB comes back shortly before the deadline", async () => {
+    // Real time: DynamoDB fails for 6.1 s after the send, the invocation must be done 7.3 s after it.
+    // Retrying at most every 0.5 s records at about 6.25 s; doubling up to 2 s would have tried at
+    // 5.75 s and then given up (7.75 s is past the deadline), leaving the recipient to be sent again
+    // once its lease ran out.
+    const clock = {
+      get now() {
+        return Date.now();
+      },
+      set now(_ignored: number) {},
+      perSendMs: 0,
+    };
+    const { ledger, delivery } = setup(ok, "sending", false, clock);
+    await ledger.createQueued("c1", ["r0@example.com"]);
+    const start = Date.now();
+    ledger.failCompleteUntil = start + 6_100;
+    expect(await delivery.deliver({ campaignId: "c1", recipients: recipients(1) }, start + 7_300)).toEqual([
+      "sent",
+    ]);
+    expect(ledger.items.get("r0@example.com")?.status).toBe("sent");
+  }, 15_000);
 
   it("skips recipients a redelivered message already sent", async () => {
     const { ledger, sent, delivery } = setup(ok);
