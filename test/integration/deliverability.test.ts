@@ -1,5 +1,6 @@
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { simpleParser } from "mailparser";
+import { STATUS_TTL_MS } from "../../lambdas/sender/deliver.ts";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { campaignCountersKey, ledgerKey } from "../../lambdas/adapters/dynamo/keys.ts";
 import { SteadfastClient, waitForCampaign, sesRawMessage } from "../../local/client.ts";
@@ -359,6 +360,9 @@ describe("one-click unsubscribe, suppression and SES feedback", () => {
         );
         return carol.body.status === "unsubscribed" ? true : undefined;
       });
+      // A sender re-reads a message's suppressions once they are STATUS_TTL_MS old: until then it
+      // may still hold a read from before the unsubscribe reached it (honoured within seconds).
+      await new Promise((r) => setTimeout(r, STATUS_TTL_MS + 1_000));
     } finally {
       await setSesFault("ok");
     }

@@ -46,7 +46,8 @@ async function sendAndWait(listId: string, subject: string): Promise<string> {
   const { id } = await api.expect<{ id: string }>(201, "POST", "/v1/campaigns", {
     listId,
     subject,
-    html: "<p>Hello {{attributes.name}}</p>",
+    // The address itself in the content: a preview of it answers with the address.
+    html: "<p>Hello {{attributes.name}}, this is for {{email}}</p>",
   });
   await api.expect(202, "POST", `/v1/campaigns/${id}/send`);
   expect((await waitForCampaign(api, id, 90_000)).status).toBe("sent");
@@ -122,15 +123,14 @@ describe("a person, everywhere", () => {
     });
     expect(confirmed.status).toBe(200);
     await api.expect(200, "PUT", `/v1/suppressions/${person}`, { reason: "asked by phone" });
-    // The preview answers with the person's data: it must not be kept as a replay record.
-    await api.request(
+    // The preview answers with the person's address: it must not be kept as a replay record.
+    const preview = await api.request<{ html: string }>(
       "POST",
       `/v1/campaigns/${campaignId}/preview`,
       { email: person },
-      {
-        "idempotency-key": "preview-of-dana",
-      },
+      { "idempotency-key": "preview-of-dana" },
     );
+    expect([preview.status, preview.body.html.includes(person)]).toEqual([200, true]);
 
     const exported = await api.expect<Person>(200, "GET", `/v1/people/${person}`);
     expect(exported.email).toBe(person);
