@@ -9,7 +9,8 @@ import {
 } from "./mailbox-simulator.ts";
 
 /**
- * POST /feedback { "sesMessageId", "type": "Open" | "Click" | "Bounce" | "Complaint" | "Delivery" }:
+ * POST /feedback { "sesMessageId", "type": "Open" | "Click" | "Bounce" | "Complaint" | "Delivery",
+ * "at"?, "link"?, "userAgent"?, "ipAddress"? }:
  * publishes one SES event for a message the local SES accepted, through the same feedback queue real
  * events take. 202 when published, 404 for an id the local SES never handed out.
  * POST /feedback/replay { "types": ["Send", "Delivery"] }: publishes those events again for every
@@ -25,7 +26,17 @@ export function registerFeedbackRoutes(control: ControlServer, simulator: Mailbo
       throw new ControlError("sesMessageId must be the id SES returned for a send");
     if (!INJECTABLE_TYPES.includes(body.type as InjectableType))
       throw new ControlError(`type must be one of ${INJECTABLE_TYPES.join(", ")}`);
-    const published = await simulator.inject(body.sesMessageId, body.type as InjectableType);
+    const details: Record<string, string> = {};
+    for (const name of ["at", "link", "userAgent", "ipAddress"] as const) {
+      const value = body[name];
+      if (value === undefined) continue;
+      if (typeof value !== "string" || value.length === 0 || value.length > 500)
+        throw new ControlError(`${name} must be a string of 1 to 500 characters`);
+      details[name] = value;
+    }
+    if (details.at !== undefined && Number.isNaN(Date.parse(details.at)))
+      throw new ControlError("at must be an ISO 8601 time");
+    const published = await simulator.inject(body.sesMessageId, body.type as InjectableType, details);
     if (!published)
       return { status: 404, body: { error: { code: "not_found", message: "no such SES message" } } };
     return { status: 202, body: { sesMessageId: body.sesMessageId, type: body.type } };

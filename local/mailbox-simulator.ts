@@ -46,6 +46,14 @@ const SCRIPTS: Record<string, readonly SimulatedEvent[]> = {
 
 type SimulatedEvent = SesEventType | "SuppressionListBounce";
 
+/** What an injected event may say besides its type: when it happened, and an open or click's details. */
+export interface EventDetails {
+  readonly at?: string;
+  readonly link?: string;
+  readonly userAgent?: string;
+  readonly ipAddress?: string;
+}
+
 /** What SES publishes for a message to an ordinary address that its server accepted. */
 const ORDINARY: readonly SimulatedEvent[] = ["Send", "Delivery"];
 
@@ -98,11 +106,14 @@ export class MailboxSimulator {
     }
   }
 
-  /** Publishes one event for a message the SES emulator accepted; false when the id is unknown. */
-  async inject(sesMessageId: string, type: InjectableType): Promise<boolean> {
+  /**
+   * Publishes one event for a message the SES emulator accepted, with the details given (an open or
+   * click's time, link and agent); false when the id is unknown.
+   */
+  async inject(sesMessageId: string, type: InjectableType, details: EventDetails = {}): Promise<boolean> {
     const mail = this.sent.get(sesMessageId);
     if (!mail) return false;
-    await this.publish(mail, type);
+    await this.publish(mail, type, details);
     return true;
   }
 
@@ -121,7 +132,7 @@ export class MailboxSimulator {
     for (const [region, mails] of byRegion) {
       const target = this.targets.get(region);
       if (!target) continue;
-      const events = mails.flatMap((mail) => types.map((type) => envelope(mail, type)));
+      const events = mails.flatMap((mail) => types.map((type) => envelope(mail, type, {})));
       await mapLimit(chunk(events, 10), 8, async (group) => {
         const out = await target.client.send(
           new SendMessageBatchCommand({
@@ -179,10 +190,14 @@ export class MailboxSimulator {
     });
   }
 
-  private async publish(mail: SentMail, simulated: SimulatedEvent): Promise<void> {
+  private async publish(
+    mail: SentMail,
+    simulated: SimulatedEvent,
+    details: EventDetails = {},
+  ): Promise<void> {
     const target = this.targets.get(mail.region);
     if (!target) throw new Error(`no feedback queue in ${mail.region}`);
-    const body = envelope(mail, simulated);
+    const body = envelope(mail, simulated, details);
     // A second's delay: SES reports after the send call returned, by when the sender has
     // recorded the message id on the ledger.
     await target.client.send(
@@ -197,8 +212,8 @@ export class MailboxSimulator {
 }
 
 /** An SES event in the EventBridge envelope the rule forwards to the feedback queue. */
-function envelope(mail: SentMail, simulated: SimulatedEvent): Record<string, unknown> {
-  const detail = sesEvent(mail, simulated);
+function envelope(mail: SentMail, simulated: SimulatedEvent, details: EventDetails): Record<string, unknown> {
+  const detail = sesEvent(mail, simulated, details);
   const type = detail.eventType as SesEventType;
   return {
     version: "0",
@@ -224,8 +239,13 @@ function scriptFor(address: string): readonly SimulatedEvent[] | undefined {
 function sesEvent(
   mail: SentMail,
   simulated: SimulatedEvent,
+  details: EventDetails,
 ): Record<string, unknown> & { eventType: string } {
-  const now = new Date().toISOString();
+  const now = details.at ?? new Date().toISOString();
+  const agent = {
+    ipAddress: details.ipAddress ?? "192.0.2.1",
+    userAgent: details.userAgent ?? "Mozilla/5.0 (local)",
+  };
   const recipients = mail.destination;
   const base = {
     mail: {
@@ -301,7 +321,7 @@ function sesEvent(
       return {
         eventType: "Open",
         ...base,
-        open: { timestamp: now, userAgent: "Mozilla/5.0 (local)", ipAddress: "192.0.2.1" },
+        open: { timestamp: now, ...agent },
       };
     case "Click":
       return {
@@ -309,9 +329,8 @@ function sesEvent(
         ...base,
         click: {
           timestamp: now,
-          ipAddress: "192.0.2.1",
-          userAgent: "Mozilla/5.0 (local)",
-          link: "https://example.com/",
+          ...agent,
+          link: details.link ?? "https://example.com/",
           linkTags: {},
         },
       };

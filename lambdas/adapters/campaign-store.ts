@@ -1,9 +1,4 @@
-import {
-  type DynamoDBDocumentClient,
-  QueryCommand,
-  UpdateCommand,
-  type UpdateCommandInput,
-} from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, UpdateCommand, type UpdateCommandInput } from "@aws-sdk/lib-dynamodb";
 import type { Campaign, CampaignStatus } from "../domain/campaign.ts";
 import {
   type CampaignAction,
@@ -12,8 +7,8 @@ import {
   UNSTARTED_STATUSES,
 } from "../domain/campaign-lifecycle.ts";
 import type { RecipientCounts } from "../domain/ledger.ts";
-import { batchGetAll, type TransactItem, transactWrite } from "./dynamo/batch.ts";
-import { decodeKeyCursor, encodeKeyCursor } from "./dynamo/cursor.ts";
+import { type TransactItem, transactWrite } from "./dynamo/batch.ts";
+import { pageIndexed } from "./dynamo/indexed.ts";
 import { updateIf } from "./dynamo/conditional.ts";
 import { isCancelledByCondition, isConditionalFailure } from "./dynamo/errors.ts";
 import {
@@ -24,7 +19,6 @@ import {
   campaignKey,
   campaignPk,
   CAMPAIGNS_PK,
-  type Key,
 } from "./dynamo/keys.ts";
 import { queryAll } from "./dynamo/query.ts";
 import { FanoutCheckpoint } from "./fanout-checkpoint.ts";
@@ -155,10 +149,6 @@ export class CampaignStore {
     };
   }
 
-  /**
-   * Campaigns, newest first. With `status`, a page may hold fewer than `limit` campaigns (the
-   * filter applies to each page of the index); follow `nextCursor` to the end.
-   */
   /** The ids of the campaigns created at or after `since` (ISO 8601), from the index. */
   async idsCreatedSince(since: string): Promise<string[]> {
     const items = await queryAll(this.db, {
@@ -170,29 +160,25 @@ export class CampaignStore {
     return items.map((item) => item.id as string);
   }
 
+  /**
+   * Campaigns, newest first. With `status`, a page may hold fewer than `limit` campaigns (the
+   * filter applies to each page of the index); follow `nextCursor` to the end.
+   */
   async page(limit: number, cursor?: string, status?: CampaignStatus): Promise<Page<Campaign>> {
-    const out = await this.db.send(
-      new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: "pk = :pk",
-        ExpressionAttributeValues: { ":pk": CAMPAIGNS_PK },
-        ExclusiveStartKey: decodeKeyCursor(cursor, CAMPAIGNS_PK),
-        ScanIndexForward: false,
-        Limit: limit,
-      }),
+    return pageIndexed(
+      this.db,
+      this.table,
+      CAMPAIGNS_PK,
+      {
+        keysOf: (id) => [campaignKey(id), campaignContentKey(id)],
+        build: ([meta, content]) =>
+          !meta || (status && meta.status !== status)
+            ? undefined
+            : withContent(toControl(meta), contentOf(content, meta)),
+      },
+      limit,
+      cursor,
     );
-    const ids = (out.Items ?? []).map((item) => item.id as string);
-    const keys = ids.flatMap((id) => [campaignKey(id), campaignContentKey(id)]);
-    const found = await batchGetAll(this.db, this.table, keys, { consistent: true });
-    const byKey = new Map(found.map((item) => [`${String(item.pk)}/${String(item.sk)}`, item]));
-    const itemOf = (key: Key) => byKey.get(`${key.pk}/${key.sk}`);
-    const items = ids.flatMap((id) => {
-      const meta = itemOf(campaignKey(id));
-      if (!meta || (status && meta.status !== status)) return [];
-      return [withContent(toControl(meta), contentOf(itemOf(campaignContentKey(id)), meta))];
-    });
-    const nextCursor = encodeKeyCursor(out.LastEvaluatedKey);
-    return { items, ...(nextCursor ? { nextCursor } : {}) };
   }
 
   /**

@@ -1,5 +1,6 @@
 import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { LEDGER_INDEX } from "../contracts/tables.ts";
+import { ENGAGEMENT_LIMIT } from "../domain/engagement.ts";
 import { mapLimit } from "../shared/concurrency.ts";
 import { batchGetAll, type TransactItem, transactWrite } from "./dynamo/batch.ts";
 import { updateIf } from "./dynamo/conditional.ts";
@@ -127,6 +128,33 @@ export class LedgerFeedback {
       (unit[0] as Entry<F>).fact.ref,
       sets,
       unit.map((e) => e.fact.flag),
+    );
+  }
+
+  /**
+   * Adds opens and clicks (domain/engagement.ts entries) to their items' `engagement` sets, one
+   * update per item: a set keeps one copy of an entry, so a duplicate event changes nothing. An item
+   * that holds ENGAGEMENT_LIMIT entries already takes no more.
+   */
+  async recordEngagement(
+    entries: readonly { readonly ref: LedgerRef; readonly entry: string }[],
+  ): Promise<void> {
+    const byItem = new Map<string, { ref: LedgerRef; entries: Set<string> }>();
+    for (const { ref, entry } of entries) {
+      const key = `${ref.pk}|${ref.sk}`;
+      const held = byItem.get(key) ?? { ref, entries: new Set<string>() };
+      held.entries.add(entry);
+      byItem.set(key, held);
+    }
+    await mapLimit([...byItem.values()], LOOKUPS, ({ ref, entries: added }) =>
+      updateIf(this.db, {
+        TableName: this.table,
+        Key: { pk: ref.pk, sk: ref.sk },
+        UpdateExpression: "ADD engagement :added",
+        ConditionExpression:
+          "attribute_exists(pk) AND (attribute_not_exists(engagement) OR size(engagement) < :limit)",
+        ExpressionAttributeValues: { ":added": added, ":limit": ENGAGEMENT_LIMIT },
+      }),
     );
   }
 

@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import {
-  addCounts,
   emptyCounts,
   RECIPIENT_STATUSES,
   type RecipientCounts,
   type RecipientStatus,
 } from "../domain/ledger.ts";
+import type { ReportRecord } from "../domain/campaign-reports.ts";
 import type { EngagementRecord } from "../domain/segment.ts";
 import { mapLimit } from "../shared/concurrency.ts";
 import { batchGetAll, batchWriteAll } from "./dynamo/batch.ts";
@@ -206,7 +206,7 @@ export class LedgerStore {
       values[":region"] = outcome.region;
     }
     if (outcome.status === "sent") {
-      sets.push("sesMessageId = :mid");
+      sets.push("sesMessageId = :mid", "sentAt = :now");
       values[":mid"] = outcome.sesMessageId;
     } else if ("reason" in outcome) {
       sets.push("reason = :reason");
@@ -231,24 +231,50 @@ export class LedgerStore {
 
   /** Counts a campaign's recipients by status, reading every shard in parallel (strongly consistent). */
   async count(campaignId: string): Promise<RecipientCounts> {
-    const perShard = await mapLimit([...Array(LEDGER_SHARDS).keys()], LEDGER_SHARDS, async (shard) => {
+    const counts = emptyCounts();
+    await this.eachItem(campaignId, "#status", (item) => {
+      const status = item.status as RecipientStatus;
+      if (RECIPIENT_STATUSES.includes(status)) counts[status]++;
+      counts.total++;
+    });
+    return counts;
+  }
+
+  /** What the campaign's reports read of each of its ledger records (domain/campaign-reports.ts). */
+  async reportRecords(campaignId: string): Promise<ReportRecord[]> {
+    const records: ReportRecord[] = [];
+    const times = ["deliveredAt", "bouncedAt", "complainedAt", "openedAt", "clickedAt"] as const;
+    const projection = ["#status", "engagement", "sentAt", "sendEventAt", ...times].join(", ");
+    await this.eachItem(campaignId, projection, (item) => {
+      const text = (name: string) => (typeof item[name] === "string" ? item[name] : undefined);
+      const sentAt = text("sentAt") ?? text("sendEventAt");
+      records.push({
+        status: item.status as string,
+        engagement: item.engagement instanceof Set ? [...(item.engagement as Set<string>)] : [],
+        ...(sentAt ? { sentAt } : {}),
+        ...Object.fromEntries(times.flatMap((name) => (text(name) ? [[name, text(name)]] : []))),
+      });
+    });
+    return records;
+  }
+
+  /** Reads every ledger item of a campaign, all shards in parallel, strongly consistent. */
+  private async eachItem(
+    campaignId: string,
+    projection: string,
+    visit: (item: Record<string, unknown>) => void,
+  ): Promise<void> {
+    await mapLimit([...Array(LEDGER_SHARDS).keys()], LEDGER_SHARDS, async (shard) => {
       const items = await queryAll(this.db, {
         TableName: this.table,
         KeyConditionExpression: "pk = :pk",
         ExpressionAttributeValues: { ":pk": ledgerPk(campaignId, shard) },
-        ProjectionExpression: "#status",
-        ExpressionAttributeNames: { "#status": "status" },
+        ProjectionExpression: projection,
+        ...(projection.includes("#status") ? { ExpressionAttributeNames: { "#status": "status" } } : {}),
         ConsistentRead: true,
       });
-      const counts = emptyCounts();
-      for (const item of items) {
-        const status = item.status as RecipientStatus;
-        if (RECIPIENT_STATUSES.includes(status)) counts[status]++;
-        counts.total++;
-      }
-      return counts;
+      items.forEach(visit);
     });
-    return perShard.reduce(addCounts, emptyCounts());
   }
 
   /** Lists recipients shard by shard; the cursor is opaque to clients. */

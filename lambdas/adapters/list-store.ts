@@ -5,10 +5,9 @@ import {
   QueryCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { batchGetAll, transactWrite } from "./dynamo/batch.ts";
+import { transactWrite } from "./dynamo/batch.ts";
 import type { Page } from "./dynamo/cursor.ts";
-import { createIndexed, pageIndexed } from "./dynamo/indexed.ts";
-import { queryAll } from "./dynamo/query.ts";
+import { allIndexed, createIndexed, oneItem, pageIndexed } from "./dynamo/indexed.ts";
 import { isCancelledByCondition, isConditionalFailure } from "./dynamo/errors.ts";
 import { ERASURE_PK, erasureKey, listIndexKey, listKey, LISTS_PK } from "./dynamo/keys.ts";
 import {
@@ -67,25 +66,12 @@ export class ListStore {
 
   /** Lists, newest first: a page of the index, each entry resolved to its list in one BatchGet. */
   page(limit: number, cursor?: string): Promise<Page<MailingList>> {
-    return pageIndexed(this.db, this.table, LISTS_PK, listKey, toList, limit, cursor);
+    return pageIndexed(this.db, this.table, LISTS_PK, oneItem(listKey, toList), limit, cursor);
   }
 
   /** Every list, newest first (the preference center and a person's export look at each). */
   async all(): Promise<MailingList[]> {
-    const index = await queryAll(this.db, {
-      TableName: this.table,
-      KeyConditionExpression: "pk = :pk",
-      ExpressionAttributeValues: { ":pk": LISTS_PK },
-      ScanIndexForward: false,
-    });
-    const ids = index.map((item) => item.id as string);
-    const found = new Map(
-      (await batchGetAll(this.db, this.table, ids.map(listKey), { consistent: true })).map((item) => [
-        item.id as string,
-        toList(item),
-      ]),
-    );
-    return ids.flatMap((id) => found.get(id) ?? []);
+    return allIndexed(this.db, this.table, LISTS_PK, oneItem(listKey, toList));
   }
 
   /**

@@ -4,7 +4,7 @@ import { transactWrite } from "./dynamo/batch.ts";
 import { isCancelledByCondition, isConditionalFailure } from "./dynamo/errors.ts";
 import { segmentIndexKey, segmentKey, SEGMENTS_PK } from "./dynamo/keys.ts";
 import type { Page } from "./dynamo/cursor.ts";
-import { createIndexed, pageIndexed } from "./dynamo/indexed.ts";
+import { createIndexed, oneItem, pageIndexed } from "./dynamo/indexed.ts";
 
 export interface Segment {
   readonly id: string;
@@ -46,7 +46,7 @@ export class SegmentStore {
 
   /** Segments, newest first. */
   page(limit: number, cursor?: string): Promise<Page<Segment>> {
-    return pageIndexed(this.db, this.table, SEGMENTS_PK, segmentKey, toSegment, limit, cursor);
+    return pageIndexed(this.db, this.table, SEGMENTS_PK, oneItem(segmentKey, toSegment), limit, cursor);
   }
 
   /** Changes a segment's name or rule, one version up; undefined when there is no such segment. */

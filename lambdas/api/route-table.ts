@@ -2,6 +2,7 @@ import type { Route } from "./router.ts";
 import * as admin from "./routes/admin.ts";
 import * as apiKeys from "./routes/api-keys.ts";
 import * as campaignControl from "./routes/campaign-control.ts";
+import * as campaignReports from "./routes/campaign-reports.ts";
 import * as campaigns from "./routes/campaigns.ts";
 import * as health from "./routes/health.ts";
 import * as imports from "./routes/imports.ts";
@@ -254,6 +255,20 @@ export const ROUTES: readonly Route[] = [
     scope: "read",
     handler: campaigns.listRecipients,
     doc: campaigns.docs.listRecipients,
+  },
+  {
+    method: "GET",
+    path: "/v1/campaigns/{id}/links",
+    scope: "read",
+    handler: campaignReports.campaignLinks,
+    doc: campaignReports.docs.campaignLinks,
+  },
+  {
+    method: "GET",
+    path: "/v1/campaigns/{id}/timeline",
+    scope: "read",
+    handler: campaignReports.campaignTimeline,
+    doc: campaignReports.docs.campaignTimeline,
   },
   // --- Campaign control --------------------------------------------------------------------------
   {

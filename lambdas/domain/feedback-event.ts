@@ -27,6 +27,8 @@ export interface FeedbackEvent {
   };
   readonly complaint?: { readonly recipients: readonly string[]; readonly feedbackType?: string };
   readonly click?: { readonly link?: string };
+  /** Who opened or clicked (Open and Click events): kept only as a person-or-machine judgement. */
+  readonly agent?: { readonly userAgent?: string; readonly ipAddress?: string };
   readonly reject?: { readonly reason?: string };
   readonly failure?: { readonly errorMessage?: string };
   readonly deliveryDelay?: { readonly delayType?: string };
@@ -119,12 +121,16 @@ function parseFeedbackRecord(value: unknown): ParseResult {
     case "Delivery":
       event.at = str(detail("delivery").timestamp);
       break;
-    case "Open":
-      event.at = str(detail("open").timestamp);
+    case "Open": {
+      const o = detail("open");
+      event.agent = agentOf(o);
+      event.at = str(o.timestamp);
       break;
+    }
     case "Click": {
       const c = detail("click");
       event.click = str(c.link) ? { link: (c.link as string).slice(0, 500) } : {};
+      event.agent = agentOf(c);
       event.at = str(c.timestamp);
       break;
     }
@@ -169,4 +175,11 @@ export function suppressionFor(
     return { reason: "complaint", emails: [...emails] };
   }
   return undefined;
+}
+
+function agentOf(detail: Json): { userAgent?: string; ipAddress?: string } {
+  return {
+    ...(str(detail.userAgent) ? { userAgent: (detail.userAgent as string).slice(0, 300) } : {}),
+    ...(str(detail.ipAddress) ? { ipAddress: (detail.ipAddress as string).slice(0, 64) } : {}),
+  };
 }

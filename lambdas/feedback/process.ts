@@ -8,6 +8,7 @@ import type { SubscriberStore } from "../adapters/subscriber-store.ts";
 import type { SuppressionStore } from "../adapters/suppression-store.ts";
 import type { FeedbackCounter } from "../domain/feedback-counters.ts";
 import { type FeedbackEvent, suppressionFor } from "../domain/feedback-event.ts";
+import { encodeEngagement, isMachineAgent } from "../domain/engagement.ts";
 import { reputationVerdict } from "../domain/reputation.ts";
 import { pauseCampaign } from "../usecases/campaign-workflows.ts";
 import { CAMPAIGN_TAG } from "../contracts/events.ts";
@@ -20,7 +21,7 @@ export type FeedbackNotice =
   | { type: "paused"; campaignId: string; reason: string; paused: boolean };
 
 export interface FeedbackDeps {
-  readonly ledger: Pick<LedgerFeedback, "findAll" | "recordFirstAll" | "recordAlways">;
+  readonly ledger: Pick<LedgerFeedback, "findAll" | "recordFirstAll" | "recordAlways" | "recordEngagement">;
   readonly campaigns: Pick<CampaignStore, "get" | "transition">;
   /** This region's counter item of each campaign: the only one its feedback function writes. */
   readonly counters: Pick<CampaignCounterStore, "increment" | "markGuardTripped">;
@@ -46,8 +47,8 @@ export interface FeedbackDeps {
  *   Bounce Permanent flag bouncedAt, bounceType, bounceSubType counter bounced    + suppress, subscriber bounced, guard
  *   Bounce other     lastBounceAt, bounceType, bounceSubType   (SES gave up after retrying: recorded only)
  *   Complaint        flag complainedAt, complaintFeedbackType  counter complained + suppress, subscriber complained, guard
- *   Open             flag openedAt                             counter opened (unique opens)
- *   Click            flag clickedAt, clickedLink               counter clicked (unique clickers)
+ *   Open             flag openedAt                             counter opened (unique opens)       + engagement entry
+ *   Click            flag clickedAt, clickedLink               counter clicked (unique clickers)   + engagement entry
  *   Reject           rejectedAt, rejectReason
  *   Rendering Failure renderingFailedAt, renderingError
  *   DeliveryDelay    lastDelayAt, delayType
@@ -129,6 +130,13 @@ export class FeedbackProcessor {
       // counter moved still gets its guard check.
       if (GUARDED.has(event.type)) guarded.add(ref.campaignId);
     }
+    // Every open and click, each kept once (domain/engagement.ts), for reports and follow-ups.
+    const engagement = events.flatMap((event, index) => {
+      const ref = refs[index];
+      const entry = ref ? engagementEntry(event, now) : undefined;
+      return ref && entry ? [{ ref, entry }] : [];
+    });
+    if (engagement.length > 0) await this.deps.ledger.recordEngagement(engagement);
     const firsts = await this.deps.ledger.recordFirstAll(
       facts.map((f) => f.fact),
       (recorded) => this.countersOf(recorded),
@@ -235,6 +243,17 @@ function bounceSets(event: FeedbackEvent): Record<string, string> {
     bounceSubType: bounce?.bounceSubType ?? "Undetermined",
     ...(bounce?.diagnostic ? { bounceDiagnostic: bounce.diagnostic } : {}),
   };
+}
+
+/** The engagement entry of an Open or Click event. */
+function engagementEntry(event: FeedbackEvent, now: string): string | undefined {
+  if (event.type !== "Open" && event.type !== "Click") return undefined;
+  return encodeEngagement({
+    kind: event.type === "Open" ? "open" : "click",
+    at: event.at ?? now,
+    machineAgent: isMachineAgent(event.agent?.userAgent, event.agent?.ipAddress),
+    ...(event.click?.link ? { link: event.click.link } : {}),
+  });
 }
 
 /** The first-time fact an event records, if it is one (FIRST_TIME, and permanent bounces). */

@@ -1,11 +1,10 @@
 import type { LedgerStore } from "../adapters/ledger-store.ts";
-import type { ListStore } from "../adapters/list-store.ts";
-import type { StoredSubscriber, SubscriberStore } from "../adapters/subscriber-store.ts";
+import type { SubscriberStore } from "../adapters/subscriber-store.ts";
 import type { Suppression, SuppressionStore } from "../adapters/suppression-store.ts";
 import { ERASED } from "../domain/email.ts";
+import { type Membership, type MembershipDeps, membershipsOf } from "./memberships.ts";
 
-export interface PeopleDeps {
-  readonly lists: Pick<ListStore, "all">;
+export interface PeopleDeps extends MembershipDeps {
   readonly subscribers: Pick<SubscriberStore, "memberships" | "delete">;
   readonly ledger: Pick<LedgerStore, "itemsOf" | "recordsOf" | "erase">;
   readonly suppressions: Pick<SuppressionStore, "find" | "eraseAddress">;
@@ -14,7 +13,7 @@ export interface PeopleDeps {
 /** Everything Steadfast holds about one address (GDPR Art. 15 and 20). */
 export interface PersonExport {
   readonly email: string;
-  readonly subscriptions: (StoredSubscriber & { listId: string; listName: string })[];
+  readonly subscriptions: Membership[];
   /** Each ledger record of the address: the campaign, its fate and the SES events it had. */
   readonly deliveries: Record<string, unknown>[];
   /** Its suppression entry: in clear, or the hashed one an erasure left; null when none. */
@@ -30,19 +29,14 @@ export interface PersonErasure {
 
 /** The address's subscriptions on every list, its ledger records and its suppression entry. */
 export async function exportPerson(deps: PeopleDeps, email: string): Promise<PersonExport> {
-  const lists = await deps.lists.all();
-  const names = new Map(lists.map((list) => [list.id, list.name]));
-  const [memberships, deliveries, suppression] = await Promise.all([
-    deps.subscribers.memberships(
-      lists.map((list) => list.id),
-      email,
-    ),
+  const [subscriptions, deliveries, suppression] = await Promise.all([
+    membershipsOf(deps, email),
     deps.ledger.recordsOf(email),
     deps.suppressions.find(email),
   ]);
   return {
     email,
-    subscriptions: memberships.map((s) => ({ ...s, listName: names.get(s.listId) ?? "" })),
+    subscriptions,
     deliveries,
     suppression: suppression ?? null,
   };
@@ -64,14 +58,10 @@ export async function erasePerson(
   email: string,
   now: string,
 ): Promise<PersonErasure | undefined> {
-  const lists = await deps.lists.all();
   const [suppression, ledgerItems, memberships] = await Promise.all([
     deps.suppressions.find(email),
     deps.ledger.itemsOf(email),
-    deps.subscribers.memberships(
-      lists.map((list) => list.id),
-      email,
-    ),
+    membershipsOf(deps, email),
   ]);
   if (!suppression && ledgerItems.length === 0 && memberships.length === 0) return undefined;
   await deps.suppressions.eraseAddress(email, now);

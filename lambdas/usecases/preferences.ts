@@ -1,11 +1,10 @@
 import type { CampaignCounterStore } from "../adapters/campaign-counter-store.ts";
-import type { ListStore } from "../adapters/list-store.ts";
 import type { SubscriberStatus, SubscriberStore } from "../adapters/subscriber-store.ts";
 import type { SuppressionStore } from "../adapters/suppression-store.ts";
 import type { UnsubscribeClaims } from "../domain/link-token.ts";
+import { type MembershipDeps, membershipsOf } from "./memberships.ts";
 
-export interface PreferencesDeps {
-  readonly lists: Pick<ListStore, "all">;
+export interface PreferencesDeps extends MembershipDeps {
   readonly subscribers: Pick<SubscriberStore, "memberships" | "update" | "unsubscribe">;
   readonly suppressions: Pick<SuppressionStore, "find" | "put" | "delete">;
   readonly counters: Pick<CampaignCounterStore, "increment">;
@@ -20,8 +19,8 @@ interface Preference {
 
 export interface Preferences {
   readonly lists: Preference[];
-  /** On the suppression list: no list mails the address, whatever its toggles say. */
-  readonly suppressed: boolean;
+  /** Why the address is on the suppression list, when it is: no list mails it, whatever its toggles say. */
+  readonly suppression?: string;
 }
 
 /** What a person chose: the lists to be on, or nothing at all from anyone. */
@@ -42,22 +41,13 @@ export const togglable = (status: SubscriberStatus): boolean =>
 
 /** Every list the address is on, and whether it is suppressed. */
 export async function preferencesOf(deps: PreferencesDeps, email: string): Promise<Preferences> {
-  const lists = await deps.lists.all();
-  const names = new Map(lists.map((list) => [list.id, list.name]));
   const [memberships, suppression] = await Promise.all([
-    deps.subscribers.memberships(
-      lists.map((list) => list.id),
-      email,
-    ),
+    membershipsOf(deps, email),
     deps.suppressions.find(email),
   ]);
   return {
-    lists: memberships.map((s) => ({
-      listId: s.listId,
-      listName: names.get(s.listId) ?? "",
-      status: s.status,
-    })),
-    suppressed: suppression !== undefined,
+    lists: memberships.map((s) => ({ listId: s.listId, listName: s.listName, status: s.status })),
+    ...(suppression ? { suppression: suppression.reason } : {}),
   };
 }
 
@@ -66,7 +56,8 @@ export async function preferencesOf(deps: PreferencesDeps, email: string): Promi
  * link's campaign when it is that list), lists switched back on are subscribed again with the
  * preference center recorded as the consent; "everything" puts the address on the suppression list
  * and unsubscribes it from each list. Choosing lists again lifts only a suppression the preference
- * center itself made. `choice.subscribed` must name only lists the address is on.
+ * center itself made. `choice.subscribed` must name only lists the address is on. Answers the
+ * preferences as they now stand.
  */
 export async function applyPreferences(
   deps: PreferencesDeps,
@@ -74,11 +65,13 @@ export async function applyPreferences(
   current: Preferences,
   choice: PreferenceChoice,
   now: string,
-): Promise<void> {
+): Promise<Preferences> {
   const { email } = claims;
   if (choice.everything) await deps.suppressions.put(email, EVERYTHING_REASON, now);
+  const lists: Preference[] = [];
   for (const list of current.lists) {
     const wanted = !choice.everything && choice.subscribed.has(list.listId);
+    lists.push(togglable(list.status) ? { ...list, status: wanted ? "subscribed" : "unsubscribed" } : list);
     if (!wanted && list.status === "subscribed") {
       const counted = claims.campaignId && claims.listId === list.listId;
       await deps.subscribers.unsubscribe(
@@ -99,8 +92,10 @@ export async function applyPreferences(
       );
     }
   }
-  if (!choice.everything && choice.subscribed.size > 0 && current.suppressed) {
-    const suppression = await deps.suppressions.find(email);
-    if (suppression?.reason === EVERYTHING_REASON) await deps.suppressions.delete(email);
+  if (choice.everything) return { lists, suppression: EVERYTHING_REASON };
+  if (choice.subscribed.size > 0 && current.suppression === EVERYTHING_REASON) {
+    await deps.suppressions.delete(email);
+    return { lists };
   }
+  return { lists, ...(current.suppression ? { suppression: current.suppression } : {}) };
 }

@@ -1,3 +1,5 @@
+import { linkReport, timeline } from "../../lambdas/domain/campaign-reports.ts";
+import { ENGAGEMENT_LIMIT } from "../../lambdas/domain/engagement.ts";
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { FirstTime, LedgerRef } from "../../lambdas/adapters/ledger-items.ts";
@@ -182,6 +184,13 @@ class MemoryFeedback {
         recordAlways: async (ref, sets) => {
           Object.assign(this.ledger.get(ref.sk + ref.campaignId) as object, sets);
         },
+        recordEngagement: async (entries) => {
+          for (const { ref, entry } of entries) {
+            const item = this.ledger.get(ref.sk + ref.campaignId) as { engagement?: Set<string> };
+            item.engagement ??= new Set();
+            if (item.engagement.size < ENGAGEMENT_LIMIT) item.engagement.add(entry);
+          }
+        },
       },
       campaigns: {
         get: async (id) => {
@@ -327,6 +336,28 @@ describe("the feedback processor", () => {
     });
     const duplicates = memory.notices.filter((n) => n.type === "recorded" && !n.first).length;
     expect(duplicates).toBe(script.length + 14); // the second copy of everything, plus the repeated opens
+    // Each open and click is kept once, so the reports built from the ledger are exact too.
+    const records = [...memory.ledger.values()].map((item) => ({
+      ...item,
+      status: "sent",
+      engagement: [...((item as { engagement?: Set<string> }).engagement ?? [])],
+    }));
+    expect(linkReport(records)).toEqual([
+      {
+        link: "http://docs.aws.amazon.com/ses/latest/DeveloperGuide/send-email-smtp.html",
+        total: 10,
+        unique: 10,
+        human: 10,
+        uniqueHuman: 10,
+      },
+    ]);
+    expect(timeline(records).map(({ sent: _, machineOpens: _o, machineClicks: _c, ...row }) => row)).toEqual([
+      { hour: "2016-10-19T23:00:00.000Z", delivered: 36, bounced: 0, complained: 0, opened: 0, clicked: 0 },
+      { hour: "2017-08-05T00:00:00.000Z", delivered: 0, bounced: 4, complained: 1, opened: 0, clicked: 0 },
+      { hour: "2017-08-09T22:00:00.000Z", delivered: 0, bounced: 0, complained: 0, opened: 14, clicked: 0 },
+      // Recipients who clicked without an open recorded opened it too.
+      { hour: "2017-08-09T23:00:00.000Z", delivered: 0, bounced: 0, complained: 0, opened: 6, clicked: 10 },
+    ]);
   });
 
   it("suppresses a bounce it cannot match, and reports the event unmatched so it is retried", async () => {

@@ -46,14 +46,14 @@ export const savePreferences: RouteHandler = async (event, params, deps) => {
   if (issues.length > 0) throw new ValidationError(`${issues[0]?.path}: ${issues[0]?.message}`, issues);
 
   const now = deps.now().toISOString();
-  await applyPreferences(
+  const saved = await applyPreferences(
     deps,
     claims,
     current,
     { subscribed: chosen, everything: everything[0] === "1" },
     now,
   );
-  return preferencesForm(200, "Your preferences are saved", await preferencesOf(deps, claims.email));
+  return preferencesForm(200, "Your preferences are saved", saved);
 };
 
 function preferencesForm(status: number, title: string, preferences: Preferences): HttpResult {
@@ -67,9 +67,10 @@ function preferencesForm(status: number, title: string, preferences: Preferences
       return `<label><input type="checkbox" name="list" value="${id}"${checked}> ${name}</label>`;
     })
     .join("\n");
-  const suppressed = preferences.suppressed
-    ? "<p><strong>You currently receive no email from us at all.</strong> Choose lists below to receive them again.</p>"
-    : "";
+  const suppressed =
+    preferences.suppression !== undefined
+      ? "<p><strong>You currently receive no email from us at all.</strong> Choose lists below to receive them again.</p>"
+      : "";
   return page(
     status,
     title,
