@@ -10,7 +10,7 @@
  * agent nor the IP address is kept.
  */
 
-export type EngagementKind = "open" | "click";
+type EngagementKind = "open" | "click";
 
 export interface Engagement {
   readonly kind: EngagementKind;

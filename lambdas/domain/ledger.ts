@@ -30,12 +30,6 @@ export function emptyCounts(): RecipientCounts {
   return { total: 0, queued: 0, sending: 0, sent: 0, failed: 0, suppressed: 0, cancelled: 0 };
 }
 
-export function addCounts(a: RecipientCounts, b: RecipientCounts): RecipientCounts {
-  const out = emptyCounts();
-  for (const key of Object.keys(out) as (keyof RecipientCounts)[]) out[key] = a[key] + b[key];
-  return out;
-}
-
 export function pendingCount(counts: RecipientCounts): number {
   return counts.queued + counts.sending;
 }
