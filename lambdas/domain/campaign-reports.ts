@@ -56,7 +56,7 @@ function hourOf(at: string): string | undefined {
 }
 
 /** A record's opens and clicks, judged; a record from before they were kept shows its first ones. */
-export function engagementOf(record: ReportRecord): JudgedEngagement[] {
+function engagementOf(record: ReportRecord): JudgedEngagement[] {
   if (record.engagement.length > 0) return judgeEngagement(record.engagement, record.sentAt);
   return [
     ...(record.openedAt
