@@ -58,8 +58,20 @@ export function registerControlRoutes(
       if (!(typeof body.count === "number" && Number.isSafeInteger(body.count) && body.count > 0))
         throw new ControlError("count must be a positive integer");
     }
+    if (body.recipients !== undefined) {
+      if (body.target !== "ses" || body.mode !== "error")
+        throw new ControlError("recipients applies to the ses target's error mode only");
+      const list = body.recipients;
+      if (
+        !Array.isArray(list) ||
+        list.length === 0 ||
+        !list.every((r) => typeof r === "string" && r.includes("@"))
+      )
+        throw new ControlError("recipients must be a list of email addresses");
+    }
     const settings: FaultSettings = {
       mode: body.mode as FaultMode,
+      ...(body.recipients ? { recipients: body.recipients as string[] } : {}),
       ...(body.error ? { error: body.error } : {}),
       ...(body.ratePerSecond !== undefined ? { ratePerSecond: body.ratePerSecond as number } : {}),
       ...(body.latencyMs !== undefined ? { latencyMs: body.latencyMs as number } : {}),

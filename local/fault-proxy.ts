@@ -18,6 +18,11 @@ export interface FaultSettings {
    * requests only); without it, every request until healed.
    */
   readonly count?: number;
+  /**
+   * SES `error` mode: only SendEmail requests to one of these addresses get the error; every other
+   * request goes through (a rejection of particular recipients).
+   */
+  readonly recipients?: readonly string[];
 }
 
 /** The error each service answers when throttling, and its HTTP status. */
@@ -164,6 +169,13 @@ export class FaultProxy {
     this.stats.requests[operation] = (this.stats.requests[operation] ?? 0) + 1;
     const { mode } = this.settings;
     if (mode === "latency") await new Promise((r) => setTimeout(r, this.settings.latencyMs ?? 200));
+    if (mode === "error" && this.settings.recipients) {
+      if (operation !== "SendEmail") return this.forward(req, res, operation, false);
+      const body = await readAll(req);
+      if (!sendsTo(body, this.settings.recipients)) return this.forward(req, res, operation, false, body);
+      const name = this.settings.error ?? "InternalFailure";
+      return awsError(res, SERVER_ERRORS.has(name) ? 500 : 400, name, `injected fault: ${name}`);
+    }
     if (mode === "error") {
       req.resume();
       const name = this.settings.error ?? "InternalFailure";
@@ -235,11 +247,13 @@ export class FaultProxy {
     res: http.ServerResponse,
     operation: string,
     lose: boolean,
+    /** The request's body, when it was read already. */
+    body?: Buffer,
   ): void {
     const target = new URL(this.target);
-    const request: Buffer[] = [];
+    const request: Buffer[] = body ? [body] : [];
     const receive = this.service === "sqs" && operation === "ReceiveMessage";
-    if ((this.onSesAccepted && operation === "SendEmail") || receive)
+    if (!body && ((this.onSesAccepted && operation === "SendEmail") || receive))
       req.on("data", (c: Buffer) => request.push(c));
     const downs = this.downs;
     const upstreamHeaders = { ...req.headers, host: target.host };
@@ -274,7 +288,8 @@ export class FaultProxy {
       // The emulator behind the proxy is gone: look like an unreachable endpoint.
       req.socket.destroy();
     });
-    req.pipe(upstream);
+    if (body) upstream.end(body);
+    else req.pipe(upstream);
   }
 
   /**
@@ -387,4 +402,23 @@ function operationOf(service: ServiceName, req: http.IncomingMessage): string {
     return `${req.method} ${path}`;
   }
   return "unknown";
+}
+
+function readAll(req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.once("end", () => resolve(Buffer.concat(chunks)));
+    req.once("error", reject);
+  });
+}
+
+/** Whether an SES v2 SendEmail request body is addressed to one of `recipients`. */
+function sendsTo(body: Buffer, recipients: readonly string[]): boolean {
+  try {
+    const parsed = JSON.parse(body.toString("utf8")) as { Destination?: { ToAddresses?: string[] } };
+    return (parsed.Destination?.ToAddresses ?? []).some((to) => recipients.includes(to));
+  } catch {
+    return false;
+  }
 }

@@ -1,3 +1,4 @@
+import type { EngagementRecord } from "../domain/segment.ts";
 import type { UpdateCommandInput } from "@aws-sdk/lib-dynamodb";
 import type { RecipientStatus } from "../domain/ledger.ts";
 import { LEDGER_SHARDS, ledgerPk, RECIPIENT_PREFIX } from "./dynamo/keys.ts";
@@ -158,5 +159,29 @@ export function eventUpdate(
     ConditionExpression: condition,
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
+  };
+}
+
+/** The attributes of a ledger item that reports, segments and follow-ups read. */
+export const ENGAGEMENT_PROJECTION =
+  "#status, sentAt, sendEventAt, deliveredAt, bouncedAt, complainedAt, openedAt, clickedAt, engagement";
+
+/** A ledger item's delivery facts and engagement, as reports, segments and follow-ups read them. */
+export function engagementFields(
+  item: Record<string, unknown>,
+): Omit<EngagementRecord, "campaignId"> & { bouncedAt?: string; complainedAt?: string } {
+  const text = (name: string) => (typeof item[name] === "string" ? item[name] : undefined);
+  const fields = {
+    status: text("status"),
+    sentAt: text("sentAt") ?? text("sendEventAt"),
+    deliveredAt: text("deliveredAt"),
+    bouncedAt: text("bouncedAt"),
+    complainedAt: text("complainedAt"),
+    openedAt: text("openedAt"),
+    clickedAt: text("clickedAt"),
+  };
+  return {
+    ...Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)),
+    engagement: item.engagement instanceof Set ? [...(item.engagement as Set<string>)] : [],
   };
 }

@@ -23,6 +23,8 @@ import {
   type Cursor,
   type LedgerItem,
   type RecipientPage,
+  ENGAGEMENT_PROJECTION,
+  engagementFields,
   unmarshalled,
 } from "./ledger-items.ts";
 
@@ -243,17 +245,8 @@ export class LedgerStore {
   /** What the campaign's reports read of each of its ledger records (domain/campaign-reports.ts). */
   async reportRecords(campaignId: string): Promise<ReportRecord[]> {
     const records: ReportRecord[] = [];
-    const times = ["deliveredAt", "bouncedAt", "complainedAt", "openedAt", "clickedAt"] as const;
-    const projection = ["#status", "engagement", "sentAt", "sendEventAt", ...times].join(", ");
-    await this.eachItem(campaignId, projection, (item) => {
-      const text = (name: string) => (typeof item[name] === "string" ? item[name] : undefined);
-      const sentAt = text("sentAt") ?? text("sendEventAt");
-      records.push({
-        status: item.status as string,
-        engagement: item.engagement instanceof Set ? [...(item.engagement as Set<string>)] : [],
-        ...(sentAt ? { sentAt } : {}),
-        ...Object.fromEntries(times.flatMap((name) => (text(name) ? [[name, text(name)]] : []))),
-      });
+    await this.eachItem(campaignId, ENGAGEMENT_PROJECTION, (item) => {
+      records.push({ status: item.status as string, ...engagementFields(item) });
     });
     return records;
   }
@@ -360,17 +353,13 @@ export class LedgerStore {
   ): Promise<Map<string, EngagementRecord[]>> {
     const keys = campaignIds.flatMap((campaignId) => emails.map((email) => ledgerKey(campaignId, email)));
     const items = await batchGetAll(this.db, this.table, keys, {
-      projection: "campaignId, email, deliveredAt, openedAt, clickedAt",
+      projection: `campaignId, email, ${ENGAGEMENT_PROJECTION}`,
+      names: { "#status": "status" },
     });
     const byEmail = new Map<string, EngagementRecord[]>();
     for (const item of items) {
       const records = byEmail.get(item.email as string) ?? [];
-      records.push({
-        campaignId: item.campaignId as string,
-        ...(typeof item.deliveredAt === "string" ? { deliveredAt: item.deliveredAt } : {}),
-        ...(typeof item.openedAt === "string" ? { openedAt: item.openedAt } : {}),
-        ...(typeof item.clickedAt === "string" ? { clickedAt: item.clickedAt } : {}),
-      });
+      records.push({ campaignId: item.campaignId as string, ...engagementFields(item) });
       byEmail.set(item.email as string, records);
     }
     return byEmail;

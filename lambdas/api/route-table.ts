@@ -257,6 +257,13 @@ export const ROUTES: readonly Route[] = [
     doc: campaigns.docs.listRecipients,
   },
   {
+    method: "POST",
+    path: "/v1/campaigns/{id}/follow-up",
+    scope: "write",
+    handler: campaigns.followUp,
+    doc: campaigns.docs.followUp,
+  },
+  {
     method: "GET",
     path: "/v1/campaigns/{id}/links",
     scope: "read",

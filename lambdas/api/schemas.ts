@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { CAMPAIGN_STATUSES } from "../domain/campaign.ts";
+import { FOLLOW_UP_AUDIENCES, LINK_AUDIENCES } from "../domain/follow-up.ts";
 import { normalizeEmail } from "../domain/email.ts";
 import { RECIPIENT_STATUSES } from "../domain/ledger.ts";
 import { unknownTags } from "../domain/render.ts";
@@ -134,6 +135,24 @@ export const createCampaignSchema = z.strictObject({
   scheduledAt: scheduledAtField.optional(),
 });
 
+/** A follow-up: who of the campaign's recipients, and content in place of the campaign's. */
+export const followUpSchema = z
+  .strictObject({
+    audience: z.enum(FOLLOW_UP_AUDIENCES),
+    link: z
+      .url({ protocol: /^https?$/ })
+      .max(300)
+      .optional(),
+    subject: subjectField.optional(),
+    html: htmlField.optional(),
+    text: templateField("text", MAX_PART).optional(),
+    scheduledAt: scheduledAtField.optional(),
+  })
+  .superRefine((value, ctx) => {
+    if (value.link !== undefined && !LINK_AUDIENCES.includes(value.audience))
+      ctx.addIssue({ code: "custom", path: ["link"], message: "applies to clicked and not_clicked only" });
+  });
+
 /** Only drafts can be changed; `null` clears an optional field. */
 export const patchCampaignSchema = z
   .strictObject({
@@ -249,6 +268,10 @@ export const campaignViewSchema = z.object({
   segmentId: z.string().optional(),
   excludeListIds: z.array(z.string()).optional(),
   excludeSegmentIds: z.array(z.string()).optional(),
+  /** A follow-up's campaign and who of its recipients. */
+  followUp: z
+    .object({ campaignId: z.string(), audience: z.enum(FOLLOW_UP_AUDIENCES), link: z.string().optional() })
+    .optional(),
   /** The version of each segment the campaign was sent with, by segment id. */
   segmentVersions: z.record(z.string(), z.number().int()).optional(),
   from: z.string(),

@@ -1,4 +1,4 @@
-import { judgeEngagement, type JudgedEngagement } from "./engagement.ts";
+import { judgedEngagementOf, type StoredEngagement } from "./engagement.ts";
 
 /**
  * A campaign's reports, computed from its ledger records: each record holds first-time flags (set
@@ -7,17 +7,11 @@ import { judgeEngagement, type JudgedEngagement } from "./engagement.ts";
  */
 
 /** What a report reads of one ledger record. */
-export interface ReportRecord {
+export interface ReportRecord extends StoredEngagement {
   readonly status: string;
-  /** When the sender recorded the send (older records: when SES's Send event said). */
-  readonly sentAt?: string;
   readonly deliveredAt?: string;
   readonly bouncedAt?: string;
   readonly complainedAt?: string;
-  /** First open and click of any kind (records from before opens and clicks were kept one by one). */
-  readonly openedAt?: string;
-  readonly clickedAt?: string;
-  readonly engagement: readonly string[];
 }
 
 export interface TimelineHour {
@@ -55,19 +49,6 @@ function hourOf(at: string): string | undefined {
   return Number.isNaN(ms) ? undefined : `${new Date(ms).toISOString().slice(0, 13)}:00:00.000Z`;
 }
 
-/** A record's opens and clicks, judged; a record from before they were kept shows its first ones. */
-function engagementOf(record: ReportRecord): JudgedEngagement[] {
-  if (record.engagement.length > 0) return judgeEngagement(record.engagement, record.sentAt);
-  return [
-    ...(record.openedAt
-      ? [{ kind: "open" as const, at: record.openedAt, machineAgent: false, human: true }]
-      : []),
-    ...(record.clickedAt
-      ? [{ kind: "click" as const, at: record.clickedAt, machineAgent: false, human: true }]
-      : []),
-  ];
-}
-
 /** Per hour, oldest first: what happened to the campaign's recipients. Hours with nothing are left out. */
 export function timeline(records: Iterable<ReportRecord>): TimelineHour[] {
   const hours = new Map<string, Record<Counter, number>>();
@@ -92,7 +73,7 @@ export function timeline(records: Iterable<ReportRecord>): TimelineHour[] {
     count(record.deliveredAt, "delivered");
     count(record.bouncedAt, "bounced");
     count(record.complainedAt, "complained");
-    const events = engagementOf(record);
+    const events = judgedEngagementOf(record);
     count(events.find((e) => e.human)?.at, "opened");
     count(events.find((e) => e.human && e.kind === "click")?.at, "clicked");
     for (const e of events) if (!e.human) count(e.at, e.kind === "open" ? "machineOpens" : "machineClicks");
@@ -104,7 +85,7 @@ export function timeline(records: Iterable<ReportRecord>): TimelineHour[] {
 export function linkReport(records: Iterable<ReportRecord>): LinkStats[] {
   const links = new Map<string, { total: number; unique: number; human: number; uniqueHuman: number }>();
   for (const record of records) {
-    const clicks = engagementOf(record).filter((e) => e.kind === "click" && e.link !== undefined);
+    const clicks = judgedEngagementOf(record).filter((e) => e.kind === "click" && e.link !== undefined);
     const seen = new Set<string>();
     const seenHuman = new Set<string>();
     for (const click of clicks) {

@@ -1,5 +1,6 @@
 import type { RecipientCounts } from "./ledger.ts";
 import { pendingCount } from "./ledger.ts";
+import type { FollowUp } from "./follow-up.ts";
 import type { CampaignAudience } from "./segment.ts";
 
 /**
@@ -35,6 +36,8 @@ export interface Campaign {
   readonly excludeListIds?: readonly string[];
   /** Nobody in these saved segments. */
   readonly excludeSegmentIds?: readonly string[];
+  /** A follow-up of another campaign: only those of its recipients its ledger puts in `audience`. */
+  readonly followUp?: FollowUp;
   /** The segments as they were when the campaign was sent (versions and rules): what the fan-out applies. */
   readonly audience?: CampaignAudience;
   /**

@@ -97,3 +97,23 @@ export function judgeEngagement(entries: readonly string[], sentAt: string | und
     return { ...e, human: !machine };
   });
 }
+
+/** What a ledger record keeps of its opens and clicks. */
+export interface StoredEngagement {
+  /** When the sender recorded the send (older records: when SES's Send event said). */
+  readonly sentAt?: string;
+  /** Every open and click, encoded (absent on records from before they were kept one by one). */
+  readonly engagement?: readonly string[];
+  /** The first open and click of any kind. */
+  readonly openedAt?: string;
+  readonly clickedAt?: string;
+}
+
+/** A record's opens and clicks, judged; a record from before they were kept shows its first ones. */
+export function judgedEngagementOf(record: StoredEngagement): JudgedEngagement[] {
+  if (record.engagement && record.engagement.length > 0)
+    return judgeEngagement(record.engagement, record.sentAt);
+  const first = (kind: EngagementKind, at: string | undefined): JudgedEngagement[] =>
+    at ? [{ kind, at, machineAgent: false, human: true }] : [];
+  return [...first("open", record.openedAt), ...first("click", record.clickedAt)];
+}

@@ -1,11 +1,13 @@
 import type { EngagementKind, SegmentRule } from "../contracts/segment-rule.ts";
+import type { StoredEngagement } from "./engagement.ts";
+import { type FollowUp, inFollowUp } from "./follow-up.ts";
 
 /** What the ledger says one address did with one campaign (ISO 8601 times of SES events). */
-export interface EngagementRecord {
+export interface EngagementRecord extends StoredEngagement {
   readonly campaignId: string;
+  /** The recipient's ledger status. */
+  readonly status?: string;
   readonly deliveredAt?: string;
-  readonly openedAt?: string;
-  readonly clickedAt?: string;
 }
 
 /** What a rule is evaluated on: one subscriber of a list. */
@@ -76,6 +78,10 @@ export function engagementNeeds(
   };
   if (audience?.include) visit(audience.include.rule);
   for (const segment of audience?.exclude ?? []) visit(segment.rule);
+  if (audience?.followUp) {
+    found = true;
+    campaignIds.add(audience.followUp.campaignId);
+  }
   if (!found) return undefined;
   return { campaignIds, ...(anyWithinDays !== undefined ? { anyWithinDays } : {}) };
 }
@@ -148,6 +154,8 @@ export interface FrozenSegment {
  * absent), but none matching an `exclude` segment, and none on an `excludeListIds` list.
  */
 export interface CampaignAudience {
+  /** Only these recipients of another campaign (domain/follow-up.ts). */
+  readonly followUp?: FollowUp;
   readonly include?: FrozenSegment;
   readonly exclude: readonly FrozenSegment[];
   readonly excludeListIds: readonly string[];
@@ -160,6 +168,7 @@ export function inAudience(
   nowMs = Date.now(),
 ): boolean {
   if (!audience) return true;
+  if (audience.followUp && !inFollowUp(audience.followUp, subject.engagement)) return false;
   if (audience.include && !matches(audience.include.rule, subject, nowMs)) return false;
   return !audience.exclude.some((segment) => matches(segment.rule, subject, nowMs));
 }

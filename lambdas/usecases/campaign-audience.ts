@@ -4,8 +4,9 @@ import type { Campaign } from "../domain/campaign.ts";
 import type { SegmentRule } from "../contracts/segment-rule.ts";
 import type { CampaignAudience, FrozenSegment } from "../domain/segment.ts";
 
-/** Whether a campaign names a segment or an excluded list or segment. */
+/** Whether a campaign follows another up, or names a segment or an excluded list or segment. */
 const namesAudience = (campaign: Campaign): boolean =>
+  campaign.followUp !== undefined ||
   campaign.segmentId !== undefined ||
   (campaign.excludeListIds?.length ?? 0) > 0 ||
   (campaign.excludeSegmentIds?.length ?? 0) > 0;
@@ -42,6 +43,7 @@ export async function freezeAudience(
   const exclude: FrozenSegment[] = [];
   for (const id of campaign.excludeSegmentIds ?? []) exclude.push(await frozen(id, EVERYBODY));
   return deps.campaigns.fanout.setAudience(campaign.id, {
+    ...(campaign.followUp ? { followUp: campaign.followUp } : {}),
     ...(include ? { include } : {}),
     exclude,
     excludeListIds: campaign.excludeListIds ?? [],

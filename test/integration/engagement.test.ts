@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SteadfastClient, until, waitForCampaign } from "../../local/client.ts";
+import { controlFaults, sesStore, SteadfastClient, until, waitForCampaign } from "../../local/client.ts";
 import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
 
 /**
@@ -39,7 +39,7 @@ async function inject(sesMessageId: string, event: Injected): Promise<void> {
 }
 
 /** Sends a campaign to `emails` on a new list and answers its id and recipients by address. */
-async function sentCampaign(name: string, emails: readonly string[]) {
+async function sentCampaign(name: string, emails: readonly string[], beforeSend?: () => Promise<void>) {
   const { id: listId } = await api.expect<{ id: string }>(201, "POST", "/v1/lists", { name });
   await api.expect(200, "PUT", `/v1/lists/${listId}/subscribers`, {
     subscribers: emails.map((email) => ({ email })),
@@ -49,6 +49,7 @@ async function sentCampaign(name: string, emails: readonly string[]) {
     subject: name,
     html: '<p><a href="https://example.com/a">A</a> <a href="https://example.com/b">B</a></p>',
   });
+  await beforeSend?.();
   await api.expect(202, "POST", `/v1/campaigns/${campaign.id}/send`);
   await waitForCampaign(api, campaign.id, 60_000);
   const { items } = await api.expect<{ items: Recipient[] }>(
@@ -152,5 +153,100 @@ describe("campaign reports", () => {
       `/v1/campaigns/${id}/links?limit=5`,
     );
     expect([refused.status, refused.body.error.details[0]?.path]).toEqual([400, "query.limit"]);
+  });
+});
+
+type ErrorBody = { error: { code: string; details?: { path: string }[] } };
+type CampaignView = { id: string; status: string; followUp?: object; subject: string };
+
+/** What the SES emulators of every region accepted for a subject, by address. */
+async function mailedFor(subject: string): Promise<string[]> {
+  const stores = await Promise.all(runtime.info.regions.map((r) => sesStore(r.sesUrl)));
+  return stores
+    .flat()
+    .filter((m) => m.subject === subject)
+    .flatMap((m) => m.destination.to)
+    .sort();
+}
+
+describe("follow-ups", () => {
+  it("reach exactly the recipients SES rejected, once, and those who did not open, machines' opens aside", async () => {
+    const ok = ["ok1@example.com", "ok2@example.com", "ok3@example.com"];
+    const rejected = ["rej1@example.com", "rej2@example.com", "rej3@example.com"];
+    const { id, messageOf } = await sentCampaign("Parent", [...ok, ...rejected], () =>
+      controlFaults(runtime.info.controlUrl, "POST", {
+        target: "ses",
+        mode: "error",
+        error: "MessageRejected",
+        recipients: rejected,
+      }),
+    );
+    await controlFaults(runtime.info.controlUrl, "DELETE");
+    const { items } = await api.expect<{ items: Recipient[] }>(200, "GET", `/v1/campaigns/${id}/recipients`);
+    expect(
+      items
+        .filter((r) => r.status === "failed")
+        .map((r) => r.email)
+        .sort(),
+    ).toEqual(rejected);
+
+    // Refused, creating nothing: a link with an audience that has none, an unknown audience, a
+    // campaign that does not exist, a draft.
+    const bad = await api.request<ErrorBody>("POST", `/v1/campaigns/${id}/follow-up`, {
+      audience: "failed",
+      link: A,
+    });
+    expect([bad.status, bad.body.error.details?.[0]?.path]).toEqual([400, "body.link"]);
+    const unknown = await api.request<ErrorBody>("POST", `/v1/campaigns/${id}/follow-up`, {
+      audience: "everyone",
+    });
+    expect([unknown.status, unknown.body.error.details?.[0]?.path]).toEqual([400, "body.audience"]);
+    expect((await api.request("POST", "/v1/campaigns/nope/follow-up", { audience: "failed" })).status).toBe(
+      404,
+    );
+
+    const retry = await api.expect<CampaignView>(201, "POST", `/v1/campaigns/${id}/follow-up`, {
+      audience: "failed",
+      subject: "Parent, again",
+    });
+    expect(retry).toMatchObject({ status: "draft", followUp: { campaignId: id, audience: "failed" } });
+    const draftParent = await api.request<ErrorBody>("POST", `/v1/campaigns/${retry.id}/follow-up`, {
+      audience: "failed",
+    });
+    expect(draftParent.status).toBe(409);
+    await api.expect(202, "POST", `/v1/campaigns/${retry.id}/send`);
+    await waitForCampaign(api, retry.id, 60_000);
+    expect(await mailedFor("Parent, again")).toEqual(rejected);
+
+    // ok1 opened (a person); ok2's only open is Apple's privacy proxy; ok3 did nothing.
+    await inject(messageOf.get("ok1@example.com") as string, {
+      type: "Open",
+      at: `${HOUR}:00:00.000Z`,
+      userAgent: PHONE,
+    });
+    await inject(messageOf.get("ok2@example.com") as string, {
+      type: "Open",
+      at: `${HOUR}:00:00.000Z`,
+      userAgent: "Mozilla/5.0",
+      ipAddress: "17.58.1.2",
+    });
+    await until(
+      () =>
+        api.expect<{ hours: { machineOpens: number; opened: number }[] }>(
+          200,
+          "GET",
+          `/v1/campaigns/${id}/timeline`,
+        ),
+      (v) => v.hours.reduce((n, h) => n + h.machineOpens + h.opened, 0) === 2,
+      30_000,
+    );
+    const nudge = await api.expect<CampaignView>(201, "POST", `/v1/campaigns/${id}/follow-up`, {
+      audience: "not_opened",
+      subject: "Did you see this?",
+      html: "<p>In case you missed it</p>",
+    });
+    await api.expect(202, "POST", `/v1/campaigns/${nudge.id}/send`);
+    await waitForCampaign(api, nudge.id, 60_000);
+    expect(await mailedFor("Did you see this?")).toEqual(["ok2@example.com", "ok3@example.com"]);
   });
 });

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type Campaign, contentBytes, MAX_CONTENT_BYTES } from "../../domain/campaign.ts";
+import { UNSTARTED_STATUSES } from "../../domain/campaign-lifecycle.ts";
 import { completeIfDone, requestSend } from "../../usecases/campaign-workflows.ts";
 import { missingSegments } from "../../usecases/campaign-audience.ts";
 import { acts, standing } from "../../usecases/campaign-ownership.ts";
@@ -18,6 +19,7 @@ import {
   campaignsQuerySchema,
   campaignViewSchema,
   createCampaignSchema,
+  followUpSchema,
   patchCampaignSchema,
   previewResultSchema,
   previewSchema,
@@ -62,6 +64,49 @@ export async function createCampaign(event: HttpEvent, _params: Params, deps: De
   return json(201, present(campaign));
 }
 
+/**
+ * POST /v1/campaigns/{id}/follow-up: a draft to part of a campaign's recipients, chosen from its
+ * ledger when the draft is sent (domain/follow-up.ts); the campaign's content unless other is given.
+ */
+export async function followUp(event: HttpEvent, params: Params, deps: Deps): Promise<HttpResult> {
+  const id = pathId(params, "id", "campaign");
+  const input = validate(followUpSchema, jsonBody(event));
+  const parent = await deps.campaigns.get(id, true);
+  if (!parent || parent.purpose) throw new NotFoundError("campaign");
+  if (UNSTARTED_STATUSES.includes(parent.status) || parent.status === "queued")
+    throw new ConflictError(
+      `a follow-up needs a campaign that has started sending; this one is ${parent.status}`,
+    );
+  checkScheduledAt(input.scheduledAt, deps);
+  // New html without text gets a text part generated from it, not the campaign's.
+  const text = input.html !== undefined ? input.text : (input.text ?? parent.text);
+  const content = {
+    subject: input.subject ?? parent.subject,
+    html: input.html ?? parent.html,
+    ...(text ? { text } : {}),
+  };
+  checkContentSize(content);
+  const now = deps.now().toISOString();
+  const campaign: Campaign = {
+    id: randomUUID(),
+    listId: parent.listId,
+    followUp: {
+      campaignId: parent.id,
+      audience: input.audience,
+      ...(input.link ? { link: input.link } : {}),
+    },
+    from: parent.from,
+    ...content,
+    ...(parent.replyTo ? { replyTo: parent.replyTo } : {}),
+    ...(input.scheduledAt ? { scheduledAt: input.scheduledAt } : {}),
+    status: "draft",
+    createdAt: now,
+    updatedAt: now,
+  };
+  await deps.campaigns.create(campaign);
+  return json(201, present(campaign));
+}
+
 export const pageCampaigns: RouteHandler = async (event, _params, deps) => {
   const query = validate(campaignsQuerySchema, event.queryStringParameters ?? {}, "query");
   const page = await paged(() => deps.campaigns.page(query.limit, query.cursor, query.status));
@@ -78,6 +123,10 @@ export const patchCampaign: RouteHandler = async (event, params, deps) => {
     throw new ConflictError(`only draft campaigns can be changed; this one is ${campaign.status}`);
   if (input.from !== undefined) checkFrom(input.from, deps);
   if (input.scheduledAt) checkScheduledAt(input.scheduledAt, deps);
+  if (campaign.followUp && input.listId !== undefined && input.listId !== campaign.listId) {
+    const message = "a follow-up goes to the list of the campaign it follows up";
+    throw new ValidationError(`body.listId: ${message}`, [{ path: "body.listId", message }]);
+  }
   if (input.listId !== undefined && !(await deps.lists.get(input.listId))) {
     throw new ValidationError("body.listId: list does not exist", [
       { path: "body.listId", message: "list does not exist" },
@@ -314,6 +363,11 @@ export const docs = {
     summary: "Render for one subscriber of the list",
     body: previewSchema,
     responses: { 200: { description: "rendered", schema: previewResultSchema } },
+  },
+  followUp: {
+    summary: "A draft to part of the campaign's recipients, chosen from its ledger when sent",
+    body: followUpSchema,
+    responses: { 201: { description: "the follow-up, a draft", schema: campaignViewSchema } },
   },
   listRecipients: {
     summary: "Recipients and their delivery state",
