@@ -1,7 +1,7 @@
 import { GetAccountCommand, type SESv2Client, SendEmailCommand } from "@aws-sdk/client-sesv2";
 import { type BreakerState, CircuitBreaker } from "../domain/circuit-breaker.ts";
 import { RateController } from "../domain/rate-controller.ts";
-import { CAMPAIGN_TAG } from "../contracts/events.ts";
+import { CAMPAIGN_TAG, TEST_SEND_TAG } from "../contracts/events.ts";
 import { classifySesError, type SesErrorClass } from "../domain/ses-errors.ts";
 
 export interface OutgoingEmail {
@@ -11,6 +11,8 @@ export interface OutgoingEmail {
   readonly html: string;
   readonly text: string;
   readonly campaignId: string;
+  /** A test send: tagged so that its events stay outside the campaign's ledger and counters. */
+  readonly test?: true;
   readonly replyTo?: string;
   readonly headers?: readonly { name: string; value: string }[];
 }
@@ -272,7 +274,10 @@ export class SesSender {
       Destination: { ToAddresses: [email.to] },
       ...(email.replyTo ? { ReplyToAddresses: [email.replyTo] } : {}),
       ConfigurationSetName: this.configurationSet,
-      EmailTags: [{ Name: CAMPAIGN_TAG, Value: email.campaignId }],
+      EmailTags: [
+        { Name: CAMPAIGN_TAG, Value: email.campaignId },
+        ...(email.test ? [{ Name: TEST_SEND_TAG, Value: "true" }] : []),
+      ],
       Content: {
         Simple: {
           Subject: { Data: email.subject, Charset: "UTF-8" },

@@ -130,6 +130,24 @@ export class SuppressionStore {
     return { items, ...(nextCursor ? { nextCursor } : {}) };
   }
 
+  /** Which of `emails` are on the suppression list, in clear or hashed (an erased person). */
+  async suppressedOf(emails: readonly string[]): Promise<Set<string>> {
+    const keys = emails.map((email) => ({
+      email,
+      clear: suppressionItemKey(suppressionKey(email)),
+      hashed: suppressionItemKey(addressDigest(suppressionKey(email))),
+    }));
+    const found = await batchGetAll(
+      this.db,
+      this.table,
+      keys.flatMap((k) => [k.clear, k.hashed]),
+      { consistent: true, projection: "pk, sk" },
+    );
+    const held = new Set(found.map((item) => `${String(item.pk)}|${String(item.sk)}`));
+    const on = (key: { pk: string; sk: string }) => held.has(`${key.pk}|${key.sk}`);
+    return new Set(keys.filter((k) => on(k.clear) || on(k.hashed)).map((k) => k.email));
+  }
+
   /**
    * Why each of `emails` must not get mail from `listId` now (absent: send; `ERASED` for an erased
    * person): not `expected` (subscribed, or pending for a confirmation email), or suppressed. Reads the subscribers' current status and the suppression list (in clear and hashed) in

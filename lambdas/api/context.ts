@@ -10,6 +10,7 @@ import type { QueueAdmin } from "../adapters/queue-admin.ts";
 import type { SegmentStore } from "../adapters/segment-store.ts";
 import type { SubscriberStore } from "../adapters/subscriber-store.ts";
 import type { SuppressionStore } from "../adapters/suppression-store.ts";
+import type { TemplateStore } from "../adapters/template-store.ts";
 import type { CampaignDeps } from "../usecases/campaign-workflows.ts";
 import type { Principal } from "./auth.ts";
 import type { HttpEvent, HttpResult } from "./http.ts";
@@ -19,6 +20,7 @@ export interface Deps extends CampaignDeps {
   readonly lists: ListStore;
   readonly subscribers: SubscriberStore;
   readonly segments: SegmentStore;
+  readonly templates: TemplateStore;
   readonly campaigns: CampaignStore;
   /** This region's feedback counters (one-click unsubscribes are counted here). */
   readonly counters: CampaignCounterStore;

@@ -22,6 +22,7 @@ import { ListStore } from "../adapters/list-store.ts";
 import { QueuePublisher } from "../adapters/queue.ts";
 import { CloudWatchOldestAge, EmulatorOldestAge, QueueAdmin } from "../adapters/queue-admin.ts";
 import { SegmentStore } from "../adapters/segment-store.ts";
+import { TemplateStore } from "../adapters/template-store.ts";
 import { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { SuppressionStore } from "../adapters/suppression-store.ts";
 import { ENV } from "../contracts/env.ts";
@@ -75,6 +76,7 @@ const deps: Deps = {
   lists: new ListStore(db, audienceTable),
   subscribers: new SubscriberStore(db, audienceTable),
   segments: new SegmentStore(db, audienceTable),
+  templates: new TemplateStore(db, audienceTable),
   campaigns: new CampaignStore(db, audienceTable),
   counters: new CampaignCounterStore(db, audienceTable, requireEnv("AWS_REGION")),
   ownership: ownershipFromEnv(db),

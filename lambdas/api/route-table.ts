@@ -3,6 +3,7 @@ import * as admin from "./routes/admin.ts";
 import * as apiKeys from "./routes/api-keys.ts";
 import * as campaignControl from "./routes/campaign-control.ts";
 import * as campaignReports from "./routes/campaign-reports.ts";
+import * as campaignTest from "./routes/campaign-test.ts";
 import * as campaigns from "./routes/campaigns.ts";
 import * as health from "./routes/health.ts";
 import * as imports from "./routes/imports.ts";
@@ -14,6 +15,7 @@ import * as confirm from "./routes/confirm.ts";
 import * as people from "./routes/people.ts";
 import * as preferences from "./routes/preferences.ts";
 import * as suppressions from "./routes/suppressions.ts";
+import * as templates from "./routes/templates.ts";
 import * as unsubscribe from "./routes/unsubscribe.ts";
 
 /**
@@ -258,6 +260,13 @@ export const ROUTES: readonly Route[] = [
   },
   {
     method: "POST",
+    path: "/v1/campaigns/{id}/test",
+    scope: "write",
+    handler: campaignTest.testCampaign,
+    doc: campaignTest.docs.testCampaign,
+  },
+  {
+    method: "POST",
     path: "/v1/campaigns/{id}/follow-up",
     scope: "write",
     handler: campaigns.followUp,
@@ -276,6 +285,42 @@ export const ROUTES: readonly Route[] = [
     scope: "read",
     handler: campaignReports.campaignTimeline,
     doc: campaignReports.docs.campaignTimeline,
+  },
+  // --- Templates ---------------------------------------------------------------------------------
+  {
+    method: "POST",
+    path: "/v1/templates",
+    scope: "write",
+    handler: templates.createTemplate,
+    doc: templates.docs.createTemplate,
+  },
+  {
+    method: "GET",
+    path: "/v1/templates",
+    scope: "read",
+    handler: templates.pageTemplates,
+    doc: templates.docs.pageTemplates,
+  },
+  {
+    method: "GET",
+    path: "/v1/templates/{id}",
+    scope: "read",
+    handler: templates.getTemplate,
+    doc: templates.docs.getTemplate,
+  },
+  {
+    method: "POST",
+    path: "/v1/templates/{id}/versions",
+    scope: "write",
+    handler: templates.addTemplateVersion,
+    doc: templates.docs.addTemplateVersion,
+  },
+  {
+    method: "GET",
+    path: "/v1/templates/{id}/versions/{version}",
+    scope: "read",
+    handler: templates.getTemplateVersion,
+    doc: templates.docs.getTemplateVersion,
   },
   // --- Campaign control --------------------------------------------------------------------------
   {

@@ -22,7 +22,7 @@ const API_KEY_SCOPES = ["admin", "write", "read"] as const;
 /** Largest page a client may ask for. */
 const MAX_PAGE = 1000;
 
-const emailField = z
+export const emailField = z
   .string()
   .max(1000)
   .transform((value, ctx) => {
@@ -93,7 +93,7 @@ export const patchSubscriberSchema = z
     path: ["resubscribe"],
   });
 
-const templateField = (field: string, max: number) =>
+export const templateField = (field: string, max: number) =>
   z
     .string()
     .min(1, `${field} is required`)
@@ -105,16 +105,16 @@ const templateField = (field: string, max: number) =>
     });
 
 /** Each part is bounded by the body limit here; together they must fit MAX_CONTENT_BYTES (413). */
-const MAX_PART = 1024 * 1024;
-const htmlField = templateField("html", MAX_PART);
-const subjectField = templateField("subject", 998).refine(
+export const MAX_PART = 1024 * 1024;
+export const htmlField = templateField("html", MAX_PART);
+export const subjectField = templateField("subject", 998).refine(
   (v) => !/[\r\n]/.test(v),
   "subject must not contain CR or LF",
 );
 const scheduledAtField = z.iso
   .datetime({ offset: true, message: "must be an ISO 8601 date-time with a time zone" })
   .transform((value) => new Date(value).toISOString());
-const idField = z.string().min(1).max(100);
+export const idField = z.string().min(1).max(100);
 
 /** Lists or segments a campaign leaves out: at most 10, none twice. */
 const excludedIds = z
@@ -122,18 +122,39 @@ const excludedIds = z
   .max(10)
   .refine((v) => new Set(v).size === v.length, "ids must not repeat");
 
-export const createCampaignSchema = z.strictObject({
-  listId: idField,
-  segmentId: idField.optional(),
-  excludeListIds: excludedIds.optional(),
-  excludeSegmentIds: excludedIds.optional(),
-  from: emailField.optional(),
-  replyTo: emailField.optional(),
-  subject: subjectField,
-  html: htmlField,
-  text: templateField("text", MAX_PART).optional(),
-  scheduledAt: scheduledAtField.optional(),
-});
+export const createCampaignSchema = z
+  .strictObject({
+    listId: idField,
+    segmentId: idField.optional(),
+    excludeListIds: excludedIds.optional(),
+    excludeSegmentIds: excludedIds.optional(),
+    from: emailField.optional(),
+    replyTo: emailField.optional(),
+    /** A template's version as the content (the latest when no version is given); `subject` may replace its subject. */
+    templateId: idField.optional(),
+    templateVersion: z.number().int().min(1).optional(),
+    subject: subjectField.optional(),
+    html: htmlField.optional(),
+    text: templateField("text", MAX_PART).optional(),
+    scheduledAt: scheduledAtField.optional(),
+  })
+  .superRefine((value, ctx) => {
+    if (value.templateId !== undefined) {
+      for (const field of ["html", "text"] as const)
+        if (value[field] !== undefined)
+          ctx.addIssue({
+            code: "custom",
+            path: [field],
+            message: "comes from the template: give one or the other",
+          });
+      return;
+    }
+    if (value.templateVersion !== undefined)
+      ctx.addIssue({ code: "custom", path: ["templateVersion"], message: "needs templateId" });
+    for (const field of ["subject", "html"] as const)
+      if (value[field] === undefined)
+        ctx.addIssue({ code: "custom", path: [field], message: `${field} is required without templateId` });
+  });
 
 /** A follow-up: who of the campaign's recipients, and content in place of the campaign's. */
 export const followUpSchema = z
@@ -268,6 +289,9 @@ export const campaignViewSchema = z.object({
   segmentId: z.string().optional(),
   excludeListIds: z.array(z.string()).optional(),
   excludeSegmentIds: z.array(z.string()).optional(),
+  /** The template version the content was copied from. */
+  templateId: z.string().optional(),
+  templateVersion: z.number().int().optional(),
   /** A follow-up's campaign and who of its recipients. */
   followUp: z
     .object({ campaignId: z.string(), audience: z.enum(FOLLOW_UP_AUDIENCES), link: z.string().optional() })

@@ -41,3 +41,9 @@ export const FEEDBACK_EVENT_TYPES = SES_EVENT_TYPES.filter(
 
 /** The SES message tag that names a campaign's emails (set by the sender, read back from SES events). */
 export const CAMPAIGN_TAG = "campaign";
+
+/**
+ * The SES message tag a test send carries (`test` = `true`): its events are outside the campaign's
+ * ledger and counters (a bounce or complaint still puts the address on the suppression list).
+ */
+export const TEST_SEND_TAG = "test";

@@ -36,6 +36,8 @@ export const sendMessageSchema = z.object({
   attempt: z.number().int().nonnegative().default(0),
   /** How many times in a row these recipients came back throttled (drives the throttled retry's delay). */
   throttles: z.number().int().nonnegative().default(0),
+  /** A test send (POST /v1/campaigns/{id}/test): mailed now, outside the campaign's ledger and counters. */
+  test: z.literal(true).optional(),
 });
 export type SendMessage = z.output<typeof sendMessageSchema>;
 

@@ -36,6 +36,9 @@ export interface Campaign {
   readonly excludeListIds?: readonly string[];
   /** Nobody in these saved segments. */
   readonly excludeSegmentIds?: readonly string[];
+  /** The template version the content was copied from (absent once the content is changed by hand). */
+  readonly templateId?: string;
+  readonly templateVersion?: number;
   /** A follow-up of another campaign: only those of its recipients its ledger puts in `audience`. */
   readonly followUp?: FollowUp;
   /** The segments as they were when the campaign was sent (versions and rules): what the fan-out applies. */

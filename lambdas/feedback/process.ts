@@ -11,7 +11,7 @@ import { type FeedbackEvent, suppressionFor } from "../domain/feedback-event.ts"
 import { encodeEngagement, isMachineAgent } from "../domain/engagement.ts";
 import { reputationVerdict } from "../domain/reputation.ts";
 import { pauseCampaign } from "../usecases/campaign-workflows.ts";
-import { CAMPAIGN_TAG } from "../contracts/events.ts";
+import { CAMPAIGN_TAG, TEST_SEND_TAG } from "../contracts/events.ts";
 
 export type FeedbackOutcome = "recorded" | "duplicate" | "ignored" | "unmatched";
 
@@ -103,8 +103,8 @@ export class FeedbackProcessor {
       });
     }
 
-    // Subscription events name no ledger item: not looked up.
-    const wanted = events.filter((event) => event.type !== "Subscription");
+    // Subscription events name no ledger item, and test sends have none: not looked up (ignored).
+    const wanted = events.filter((event) => event.type !== "Subscription" && !isTestSend(event));
     const found = await this.deps.ledger.findAll(
       wanted.map((event) => ({
         messageId: event.mail.messageId,
@@ -118,7 +118,7 @@ export class FeedbackProcessor {
     const guarded = new Set<string>();
     for (const [index, event] of events.entries()) {
       const ref = refs[index];
-      if (event.type === "Subscription") continue;
+      if (event.type === "Subscription" || isTestSend(event)) continue;
       if (!ref) {
         outcomes[index] = "unmatched";
         continue;
@@ -243,6 +243,11 @@ function bounceSets(event: FeedbackEvent): Record<string, string> {
     bounceSubType: bounce?.bounceSubType ?? "Undetermined",
     ...(bounce?.diagnostic ? { bounceDiagnostic: bounce.diagnostic } : {}),
   };
+}
+
+/** Whether an event is of a test send (POST /v1/campaigns/{id}/test): outside the ledger and counters. */
+function isTestSend(event: FeedbackEvent): boolean {
+  return event.mail.tags[TEST_SEND_TAG]?.[0] === "true";
 }
 
 /** The engagement entry of an Open or Click event. */

@@ -13,7 +13,8 @@ import { SuppressionStore } from "../adapters/suppression-store.ts";
 import { SenderBudgetStore } from "../adapters/sender-budget-store.ts";
 import { SharedBudget } from "./shared-budget.ts";
 import { throttledRetrySeconds } from "../domain/rate-controller.ts";
-import { type SendRecipient, sendMessageSchema } from "../contracts/messages.ts";
+import { type SendMessage, type SendRecipient, sendMessageSchema } from "../contracts/messages.ts";
+import { sendTests } from "./test-send.ts";
 import { cachedSecret, nonEmpty } from "../adapters/cached-secret.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
 import { correlate, correlation, withCorrelation } from "../shared/correlation.ts";
@@ -44,6 +45,8 @@ const maxRetryDelaySeconds = numberEnv(ENV.retryMaxDelaySeconds, 60);
  * and answer. With the sender's 20 s timeout, claims are taken in the first 6 s.
  */
 const CLAIM_RESERVE_MS = 12_000;
+/** Tries of a test send SES could not take (throttled, or unavailable in every region). */
+const TEST_ATTEMPTS = 5;
 const FINISH_RESERVE_MS = 2_000;
 
 const ses = new SesSender(
@@ -184,6 +187,7 @@ const delivery = new Delivery({
 async function handleRecord(record: SQSRecord, deadline: number): Promise<void> {
   const message = parseRecord(record, sendMessageSchema, "send");
   correlate({ campaignId: message.campaignId });
+  if (message.test) return handleTest(message);
   const results = await delivery.deliver(message, deadline);
   const pick = (wanted: RecipientResult) => message.recipients.filter((_, i) => results[i] === wanted);
   const retry = pick("retry");
@@ -229,6 +233,25 @@ async function handleRecord(record: SQSRecord, deadline: number): Promise<void> 
     held: held.length,
     elsewhere: elsewhere.length,
     deferred: deferred.length,
+  });
+}
+
+/** Test sends: mailed now, nothing recorded; what SES could not take yet comes back, a few times at most. */
+async function handleTest(message: SendMessage): Promise<void> {
+  const { retry, sent, failed } = await sendTests({ campaigns, ses }, message);
+  const attempt = message.attempt + 1;
+  if (retry.length > 0 && attempt <= TEST_ATTEMPTS)
+    await queue.send(
+      sendQueueUrl,
+      { campaignId: message.campaignId, recipients: retry, attempt, test: true },
+      backoffSeconds(attempt, 1, maxRetryDelaySeconds),
+    );
+  logger.info("test send handled", {
+    ...correlation(),
+    sent,
+    failed,
+    retry: retry.length,
+    attempt: message.attempt,
   });
 }
 

@@ -1,7 +1,7 @@
 import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { campaignContentKey, campaignKey } from "../../lambdas/adapters/dynamo/keys.ts";
-import { sesStore, SteadfastClient, waitForCampaign } from "../../local/client.ts";
+import { sesStore, SteadfastClient, until, waitForCampaign } from "../../local/client.ts";
 import { type LocalRuntime, localDocumentClient, startLocalRuntime } from "../../local/runtime.ts";
 
 /**
@@ -126,5 +126,181 @@ describe("campaign content", () => {
       undefined,
       undefined,
     ]);
+  });
+});
+
+type TemplateView = {
+  id: string;
+  name: string;
+  latestVersion: number;
+  homeRegion: string;
+  content: { version: number; subject: string; html: string };
+};
+type CampaignView = {
+  id: string;
+  subject: string;
+  html: string;
+  templateId?: string;
+  templateVersion?: number;
+};
+
+describe("templates", () => {
+  it("keep every version as it was written; a campaign keeps the version it was made from", async () => {
+    const created = await api.expect<TemplateView>(201, "POST", "/v1/templates", {
+      name: "Newsletter",
+      subject: "News for {{email}}",
+      html: "<p>Version one, {{attributes.name}}</p>",
+    });
+    expect(created).toMatchObject({ name: "Newsletter", latestVersion: 1, content: { version: 1 } });
+    expect(created.homeRegion).toBe(runtime.info.regions[0]?.name);
+    // An unknown merge tag is refused, as in a campaign, and adds no version.
+    const bad = await api.request<ErrorBody>("POST", `/v1/templates/${created.id}/versions`, {
+      subject: "S",
+      html: "<p>{{nope}}</p>",
+    });
+    expect([bad.status, bad.body.error.details?.[0]?.path]).toEqual([400, "body.html"]);
+
+    const listId = await newList("Templated", ["t1@example.com", "t2@example.com"]);
+    const sent = await api.expect<CampaignView>(201, "POST", "/v1/campaigns", {
+      listId,
+      templateId: created.id,
+    });
+    expect(sent).toMatchObject({
+      templateId: created.id,
+      templateVersion: 1,
+      html: "<p>Version one, {{attributes.name}}</p>",
+    });
+    await api.expect(202, "POST", `/v1/campaigns/${sent.id}/send`);
+    await waitForCampaign(api, sent.id, 60_000);
+
+    const v2 = await api.expect<{ version: number }>(201, "POST", `/v1/templates/${created.id}/versions`, {
+      subject: "News, second edition",
+      html: "<p>Version two</p>",
+    });
+    expect(v2.version).toBe(2);
+    // Another region's API adds no version (one writer per item): 409 naming the home region.
+    const other = runtime.info.regions[1];
+    if (!other) throw new Error("the local runtime has two regions");
+    const elsewhere = new SteadfastClient(other.apiUrl, runtime.info.apiKey);
+    const refusedThere = await until(
+      () =>
+        elsewhere.request<ErrorBody>("POST", `/v1/templates/${created.id}/versions`, {
+          subject: "S",
+          html: "<p>3</p>",
+        }),
+      (r) => r.status !== 404,
+      10_000,
+    );
+    expect([refusedThere.status, refusedThere.body.error.message]).toEqual([
+      409,
+      expect.stringContaining(created.homeRegion),
+    ]);
+    // The sent campaign is as it was; version 1 is as it was; a new campaign takes version 2, or 1 when asked.
+    expect(await api.expect<CampaignView>(200, "GET", `/v1/campaigns/${sent.id}`)).toMatchObject({
+      templateVersion: 1,
+      html: "<p>Version one, {{attributes.name}}</p>",
+    });
+    expect(await api.expect(200, "GET", `/v1/templates/${created.id}/versions/1`)).toMatchObject({
+      subject: "News for {{email}}",
+      html: "<p>Version one, {{attributes.name}}</p>",
+    });
+    expect(await api.expect(200, "GET", `/v1/templates/${created.id}`)).toMatchObject({
+      latestVersion: 2,
+      content: { version: 2, html: "<p>Version two</p>" },
+    });
+    const next = await api.expect<CampaignView>(201, "POST", "/v1/campaigns", {
+      listId,
+      templateId: created.id,
+      subject: "Own subject",
+    });
+    expect(next).toMatchObject({ templateVersion: 2, subject: "Own subject", html: "<p>Version two</p>" });
+    const pinned = await api.expect<CampaignView>(201, "POST", "/v1/campaigns", {
+      listId,
+      templateId: created.id,
+      templateVersion: 1,
+    });
+    expect(pinned.subject).toBe("News for {{email}}");
+    const mailed = (await Promise.all(runtime.info.regions.map((r) => sesStore(r.sesUrl))))
+      .flat()
+      .filter((m) => m.subject.startsWith("News for"));
+    expect(mailed.map((m) => m.destination.to[0]).sort()).toEqual(["t1@example.com", "t2@example.com"]);
+
+    // Refused, creating nothing: a template that does not exist, a version it does not have,
+    // template and html together.
+    for (const [body, path] of [
+      [{ listId, templateId: "nope" }, "body.templateId"],
+      [{ listId, templateId: created.id, templateVersion: 9 }, "body.templateVersion"],
+      [{ listId, templateId: created.id, html: "<p>x</p>" }, "body.html"],
+      [{ listId, subject: "S" }, "body.html"],
+    ] as const) {
+      const refused = await api.request<ErrorBody>("POST", "/v1/campaigns", body);
+      expect([refused.status, refused.body.error.details?.[0]?.path], JSON.stringify(body)).toEqual([
+        400,
+        path,
+      ]);
+    }
+    expect((await api.request("GET", `/v1/templates/${created.id}/versions/3`)).status).toBe(404);
+    const page = await api.expect<{ items: { id: string }[] }>(200, "GET", "/v1/templates?limit=10");
+    expect(page.items.map((t) => t.id)).toContain(created.id);
+  });
+});
+
+describe("test sends", () => {
+  it("mail the campaign now, marked as a test, outside its ledger and counters, skipping suppressed addresses", async () => {
+    const listId = await newList("Tested", ["member@example.com"]);
+    await api.expect(200, "PUT", `/v1/lists/${listId}/subscribers`, {
+      subscribers: [{ email: "member@example.com", attributes: { name: "Ada" } }],
+    });
+    await api.expect(200, "PUT", "/v1/suppressions/blocked@example.com", { reason: "test" });
+    const campaign = await api.expect<CampaignView>(201, "POST", "/v1/campaigns", {
+      listId,
+      subject: "Launch for {{attributes.name}}",
+      html: "<p>Hello</p>",
+    });
+    const answer = await api.expect<{ queued: number; skipped: { index: number }[] }>(
+      202,
+      "POST",
+      `/v1/campaigns/${campaign.id}/test`,
+      { emails: ["member@example.com", "blocked@example.com", "outsider@example.com"] },
+    );
+    expect(answer).toEqual({ queued: 2, skipped: [{ index: 1, reason: "suppressed" }] });
+    const tests = async () =>
+      (await Promise.all(runtime.info.regions.map((r) => sesStore(r.sesUrl))))
+        .flat()
+        .filter((m) => m.subject.startsWith("[Test] Launch"));
+    const deadline = Date.now() + 30_000;
+    while ((await tests()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    const mailed = await tests();
+    expect(mailed.map((m) => [m.destination.to[0], m.subject]).sort()).toEqual([
+      ["member@example.com", "[Test] Launch for Ada"],
+      ["outsider@example.com", "[Test] Launch for "],
+    ]);
+    // Still a draft, with no recipient in its ledger and nothing counted.
+    const view = await api.expect<{
+      status: string;
+      counts?: { total: number };
+      feedback?: { sent: number };
+    }>(200, "GET", `/v1/campaigns/${campaign.id}`);
+    expect(view.status).toBe("draft");
+    expect(view.counts?.total ?? 0).toBe(0);
+    expect(view.feedback?.sent ?? 0).toBe(0);
+    const { items } = await api.expect<{ items: unknown[] }>(
+      200,
+      "GET",
+      `/v1/campaigns/${campaign.id}/recipients`,
+    );
+    expect(items).toEqual([]);
+
+    for (const [body, path] of [
+      [{ emails: [] }, "body.emails"],
+      [{ emails: Array.from({ length: 11 }, (_, i) => `a${i}@example.com`) }, "body.emails"],
+      [{ emails: ["not-an-address"] }, "body.emails.0"],
+    ] as const) {
+      const refused = await api.request<ErrorBody>("POST", `/v1/campaigns/${campaign.id}/test`, body);
+      expect([refused.status, refused.body.error.details?.[0]?.path]).toEqual([400, path]);
+    }
+    expect((await api.request("POST", "/v1/campaigns/nope/test", { emails: ["a@example.com"] })).status).toBe(
+      404,
+    );
   });
 });

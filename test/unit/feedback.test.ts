@@ -1,4 +1,5 @@
 import { linkReport, timeline } from "../../lambdas/domain/campaign-reports.ts";
+import { TEST_SEND_TAG } from "../../lambdas/contracts/events.ts";
 import { ENGAGEMENT_LIMIT } from "../../lambdas/domain/engagement.ts";
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -358,6 +359,22 @@ describe("the feedback processor", () => {
       // Recipients who clicked without an open recorded opened it too.
       { hour: "2017-08-09T23:00:00.000Z", delivered: 0, bounced: 0, complained: 0, opened: 6, clicked: 10 },
     ]);
+  });
+
+  it("leaves a test send's events outside the ledger and counters, and still suppresses its bounce", async () => {
+    const memory = new MemoryFeedback();
+    memory.addMessage(MESSAGE_ID, "c1", "recipient@example.com");
+    const processor = memory.processor();
+    const asTest = (name: string) => {
+      const event = eventFor(name, MESSAGE_ID, "recipient@example.com");
+      return { ...event, mail: { ...event.mail, tags: { ...event.mail.tags, [TEST_SEND_TAG]: ["true"] } } };
+    };
+    expect(await processor.processAll(["open", "click", "delivery", "bounce-permanent"].map(asTest))).toEqual(
+      ["ignored", "ignored", "ignored", "ignored"],
+    );
+    expect(memory.ledger.get("R#recipient@example.comc1")).toEqual({});
+    expect(Object.values(memory.campaigns.get("c1")?.counters ?? {}).every((n) => n === 0)).toBe(true);
+    expect(memory.suppressed.get("recipient@example.com")).toBe("bounce");
   });
 
   it("suppresses a bounce it cannot match, and reports the event unmatched so it is retried", async () => {

@@ -15,8 +15,13 @@ export async function createIndexed(
   table: string,
   entity: { readonly key: Key; readonly item: Record<string, unknown> },
   index: { readonly key: Key; readonly type: string; readonly id: string },
+  /** More items of the entity, created with it (none may exist yet). */
+  alsoCreate: readonly { readonly key: Key; readonly item: Record<string, unknown> }[] = [],
 ): Promise<void> {
   await transactWrite(db, [
+    ...alsoCreate.map(({ key, item }) => ({
+      Put: { TableName: table, Item: { ...key, ...item }, ConditionExpression: "attribute_not_exists(pk)" },
+    })),
     {
       Put: {
         TableName: table,

@@ -46,6 +46,11 @@
  *   SEGMENT#<id>           #META                a saved segment: its name,     SegmentStore
  *                                               rule and version
  *   SEGMENTS               <createdAt>#<id>     index of segments, for paging  SegmentStore
+ *   TEMPLATE#<id>          #META                a template: name, home region, TemplateStore
+ *                                               latest version
+ *   TEMPLATE#<id>          VERSION#<n>          one version's content,         TemplateStore
+ *                                               never changed once written
+ *   TEMPLATES              <createdAt>#<id>     index of templates, for paging TemplateStore
  *   APIKEY#<hash>          #META                an API key (SHA-256 of the     ApiKeyStore
  *                                               secret; never the secret)
  *   APIKEYS                <id>                 index of API keys              ApiKeyStore
@@ -135,6 +140,17 @@ export const segmentKey = (id: string): Key => ({ pk: `SEGMENT#${id}`, sk: META 
 export const SEGMENTS_PK = "SEGMENTS";
 export const segmentIndexKey = (createdAt: string, id: string): Key => ({
   pk: SEGMENTS_PK,
+  sk: `${createdAt}#${id}`,
+});
+
+export const templateKey = (id: string): Key => ({ pk: `TEMPLATE#${id}`, sk: META });
+export const templateVersionKey = (id: string, version: number): Key => ({
+  pk: `TEMPLATE#${id}`,
+  sk: `VERSION#${String(version).padStart(6, "0")}`,
+});
+export const TEMPLATES_PK = "TEMPLATES";
+export const templateIndexKey = (createdAt: string, id: string): Key => ({
+  pk: TEMPLATES_PK,
   sk: `${createdAt}#${id}`,
 });
 

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { type Campaign, contentBytes, MAX_CONTENT_BYTES } from "../../domain/campaign.ts";
+import type { Campaign } from "../../domain/campaign.ts";
 import { UNSTARTED_STATUSES } from "../../domain/campaign-lifecycle.ts";
 import { completeIfDone, requestSend } from "../../usecases/campaign-workflows.ts";
 import { missingSegments } from "../../usecases/campaign-audience.ts";
@@ -12,7 +12,6 @@ import type { RecipientCounts } from "../../domain/ledger.ts";
 import { htmlToText, renderTemplate } from "../../domain/render.ts";
 import type { Deps, RouteHandler } from "../context.ts";
 import { type HttpEvent, type HttpResult, json, jsonBody, validate } from "../http.ts";
-import { ApiError } from "../http-errors.ts";
 import type { RouteDoc } from "../router.ts";
 import {
   campaignPageSchema,
@@ -28,6 +27,7 @@ import {
   sendResultSchema,
 } from "../schemas.ts";
 import { NO_CONTENT, paged, pathId } from "./helpers.ts";
+import { checkContentSize, templateContent } from "./templates.ts";
 
 type Params = Record<string, string>;
 
@@ -42,7 +42,14 @@ export async function createCampaign(event: HttpEvent, _params: Params, deps: De
     ]);
   }
   await checkAudience(input, input.listId, deps);
-  checkContentSize(input);
+  const content = input.templateId
+    ? await templateContent(deps.templates, input.templateId, input.templateVersion, input.subject)
+    : {
+        subject: input.subject as string,
+        html: input.html as string,
+        ...(input.text ? { text: input.text } : {}),
+      };
+  checkContentSize(content);
   const now = deps.now().toISOString();
   const campaign: Campaign = {
     id: randomUUID(),
@@ -51,9 +58,7 @@ export async function createCampaign(event: HttpEvent, _params: Params, deps: De
     ...(input.excludeListIds?.length ? { excludeListIds: input.excludeListIds } : {}),
     ...(input.excludeSegmentIds?.length ? { excludeSegmentIds: input.excludeSegmentIds } : {}),
     from,
-    subject: input.subject,
-    html: input.html,
-    ...(input.text ? { text: input.text } : {}),
+    ...content,
     ...(input.replyTo ? { replyTo: input.replyTo } : {}),
     ...(input.scheduledAt ? { scheduledAt: input.scheduledAt } : {}),
     status: "draft",
@@ -139,6 +144,9 @@ export const patchCampaign: RouteHandler = async (event, params, deps) => {
     if (value === null) remove.push(key);
     else if (value !== undefined) set[key] = value;
   }
+  // New html or text is the campaign's own content: it no longer is the template's version.
+  if (campaign.templateId && (input.html !== undefined || input.text !== undefined))
+    remove.push("templateId", "templateVersion");
   checkContentSize({
     subject: input.subject ?? campaign.subject,
     html: input.html ?? campaign.html,
@@ -261,14 +269,6 @@ export async function listRecipients(event: HttpEvent, params: Params, deps: Dep
     })),
     ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
   });
-}
-
-/** 413 when subject, html and text together would not fit in the stored campaign. */
-function checkContentSize(content: Pick<Campaign, "subject" | "html" | "text">): void {
-  const bytes = contentBytes(content);
-  if (bytes <= MAX_CONTENT_BYTES) return;
-  const message = `subject, html and text together must be at most ${MAX_CONTENT_BYTES / 1024} KB; these are ${Math.ceil(bytes / 1024)} KB`;
-  throw new ApiError(413, "payload_too_large", message, [{ path: "body.html", message }]);
 }
 
 function checkFrom(from: string, deps: Deps): void {
