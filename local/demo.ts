@@ -1,11 +1,13 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type CampaignView, SteadfastClient, sesStore, waitForCampaign } from "./client.ts";
+import { run as runCli } from "../cli/main.ts";
+import { type CampaignView, SteadfastClient, sesStore } from "./client.ts";
 import type { LocalInfo } from "./runtime-types.ts";
 
 /**
  * `npm run demo`: against a running `npm start`, creates a list of 1,000 generated subscribers,
- * sends them a campaign with a progress bar, and prints the final counts and the inbox URL.
+ * then creates, sends and watches a campaign to them with the steadfast command (its progress bar),
+ * and prints the final counts and the inbox URL.
  */
 const SUBSCRIBERS = Number(process.env.DEMO_SUBSCRIBERS ?? 1000);
 
@@ -16,14 +18,6 @@ function readInfo(): LocalInfo {
     process.stderr.write("No running Steadfast found (.steadfast/local.json). Start it first: npm start\n");
     process.exit(1);
   }
-}
-
-function bar(campaign: CampaignView): string {
-  const { total = 0, sent = 0, failed = 0, suppressed = 0, cancelled = 0 } = campaign.counts;
-  const done = sent + failed + suppressed + cancelled;
-  const width = 40;
-  const filled = SUBSCRIBERS > 0 ? Math.round((done / SUBSCRIBERS) * width) : width;
-  return `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${done}/${SUBSCRIBERS} (queued ${total})  ${campaign.status}`;
 }
 
 const info = readInfo();
@@ -48,26 +42,37 @@ for (let i = 0; i < SUBSCRIBERS; i += 1000) {
 }
 process.stdout.write(`Created list ${list.id} with ${SUBSCRIBERS} subscribers.\n`);
 
-const campaign = await api.expect<{ id: string }>(201, "POST", "/v1/campaigns", {
-  listId: list.id,
-  from: "news@example.com",
-  subject: "Hello {{attributes.firstName}}",
-  html: '<h1>Hello {{attributes.firstName | "there"}}</h1><p>This demo email was sent to {{email}} by Steadfast.</p>',
-});
-await api.expect(202, "POST", `/v1/campaigns/${campaign.id}/send`);
-process.stdout.write(`Sending campaign ${campaign.id}...\n`);
-
-const interactive = process.stdout.isTTY;
-let lastPrinted = 0;
-const done = await waitForCampaign(api, campaign.id, 15 * 60_000, (c) => {
-  if (interactive) process.stdout.write(`\r${bar(c)}`);
-  else if (Date.now() - lastPrinted >= 2000) {
-    // Not a terminal (CI, a pipe): a line every two seconds instead of a redrawn bar.
-    process.stdout.write(`${bar(c)}\n`);
-    lastPrinted = Date.now();
-  }
-});
-process.stdout.write(`${interactive ? "\r" : ""}${bar(done)}\n\n`);
+// The campaign is created, sent and watched with the steadfast command (cli/main.ts), as a user would.
+const steadfast = async (...args: string[]): Promise<string> => {
+  let out = "";
+  const code = await runCli([...args, "--url", info.sharedApiUrl, "--key", info.apiKey], {
+    out: (text) => (args[1] === "watch" ? process.stdout.write(text) : (out += text)),
+    err: (text) => process.stderr.write(text),
+    env: process.env,
+    cwd: process.cwd(),
+    tty: Boolean(process.stdout.isTTY),
+  });
+  if (code !== 0) process.exit(code);
+  return out;
+};
+const html =
+  '<h1>Hello {{attributes.firstName | "there"}}</h1><p>This demo email was sent to {{email}} by Steadfast.</p>';
+const campaign = JSON.parse(
+  await steadfast(
+    "campaigns",
+    "create",
+    "--list",
+    list.id,
+    "--subject",
+    "Hello {{attributes.firstName}}",
+    "--html",
+    html,
+  ),
+) as { id: string };
+await steadfast("campaigns", "send", campaign.id);
+process.stdout.write(`Sending campaign ${campaign.id} (npx steadfast campaigns watch ${campaign.id})...\n`);
+await steadfast("campaigns", "watch", campaign.id);
+const done = await api.expect<CampaignView>(200, "GET", `/v1/campaigns/${campaign.id}`);
 
 const emails = (await Promise.all(info.regions.map((r) => sesStore(r.sesUrl)))).flat();
 const mine = emails.filter((e) => e.destination.to.some((to) => to.startsWith(`demo-${run}-`)));

@@ -164,6 +164,8 @@ export const followUpSchema = z
       .url({ protocol: /^https?$/ })
       .max(300)
       .optional(),
+    templateId: idField.optional(),
+    templateVersion: z.number().int().min(1).optional(),
     subject: subjectField.optional(),
     html: htmlField.optional(),
     text: templateField("text", MAX_PART).optional(),
@@ -172,6 +174,16 @@ export const followUpSchema = z
   .superRefine((value, ctx) => {
     if (value.link !== undefined && !LINK_AUDIENCES.includes(value.audience))
       ctx.addIssue({ code: "custom", path: ["link"], message: "applies to clicked and not_clicked only" });
+    if (value.templateId !== undefined)
+      for (const field of ["html", "text"] as const)
+        if (value[field] !== undefined)
+          ctx.addIssue({
+            code: "custom",
+            path: [field],
+            message: "comes from the template: give one or the other",
+          });
+    if (value.templateVersion !== undefined && value.templateId === undefined)
+      ctx.addIssue({ code: "custom", path: ["templateVersion"], message: "needs templateId" });
   });
 
 /** Only drafts can be changed; `null` clears an optional field. */

@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { campaignContentKey, campaignKey } from "../../lambdas/adapters/dynamo/keys.ts";
@@ -302,5 +303,56 @@ describe("test sends", () => {
     expect((await api.request("POST", "/v1/campaigns/nope/test", { emails: ["a@example.com"] })).status).toBe(
       404,
     );
+  });
+});
+
+describe("the steadfast command", () => {
+  /** Runs `npx steadfast …` against this runtime: its exit code and what it printed. */
+  const steadfast = (...args: string[]) =>
+    new Promise<{ code: number; out: string; err: string }>((resolve) => {
+      execFile(
+        "npx",
+        ["steadfast", ...args],
+        {
+          env: { ...process.env, STEADFAST_URL: runtime.info.apiUrl, STEADFAST_API_KEY: runtime.info.apiKey },
+        },
+        (error, out, err) => resolve({ code: error ? Number(error.code ?? 1) : 0, out, err }),
+      );
+    });
+
+  it("drives a campaign from create to sent, watching it with a progress bar", async () => {
+    const listId = await newList("Command line", ["c1@example.com", "c2@example.com", "c3@example.com"]);
+    const created = await steadfast(
+      "campaigns",
+      "create",
+      "--list",
+      listId,
+      "--subject",
+      "From the command line",
+      "--html",
+      "<p>Hi {{email}}</p>",
+    );
+    expect(created.code, created.err).toBe(0);
+    const { id } = JSON.parse(created.out) as { id: string };
+    expect((await steadfast("campaigns", "send", id)).code).toBe(0);
+    const watched = await steadfast("campaigns", "watch", id, "--interval", "200");
+    expect(watched.code, watched.err).toBe(0);
+    const lines = watched.out.trim().split("\n");
+    expect(lines.at(-1)).toMatch(
+      /^\[#{30}\] 3\/3 {2}sent 3 {2}failed 0 {2}suppressed 0 {2}[\d.]+\/s {2}sent$/,
+    );
+    const mailed = (await Promise.all(runtime.info.regions.map((r) => sesStore(r.sesUrl))))
+      .flat()
+      .filter((m) => m.subject === "From the command line");
+    expect(mailed.map((m) => m.destination.to[0]).sort()).toEqual([
+      "c1@example.com",
+      "c2@example.com",
+      "c3@example.com",
+    ]);
+
+    // An API error is the API's message and exit code 1; a usage error is exit code 2.
+    const missing = await steadfast("campaigns", "get", "nope");
+    expect([missing.code, missing.err]).toEqual([1, expect.stringContaining("404 not_found")]);
+    expect((await steadfast("campaigns", "create")).code).toBe(2);
   });
 });

@@ -248,5 +248,24 @@ describe("follow-ups", () => {
     await api.expect(202, "POST", `/v1/campaigns/${nudge.id}/send`);
     await waitForCampaign(api, nudge.id, 60_000);
     expect(await mailedFor("Did you see this?")).toEqual(["ok2@example.com", "ok3@example.com"]);
+
+    // A follow-up's content may come from a template's version.
+    const template = await api.expect<{ id: string }>(201, "POST", "/v1/templates", {
+      name: "Nudge",
+      subject: "From a template",
+      html: "<p>T</p>",
+    });
+    const templated = await api.expect<CampaignView & { html: string; templateId?: string }>(
+      201,
+      "POST",
+      `/v1/campaigns/${id}/follow-up`,
+      { audience: "clicked", templateId: template.id },
+    );
+    expect(templated).toMatchObject({
+      subject: "From a template",
+      html: "<p>T</p>",
+      templateId: template.id,
+      followUp: { campaignId: id, audience: "clicked" },
+    });
   });
 });

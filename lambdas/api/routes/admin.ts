@@ -4,7 +4,7 @@ import { json, validate } from "../http.ts";
 import type { RouteDoc } from "../router.ts";
 import { optionalBody } from "./helpers.ts";
 
-const redriveSchema = z.strictObject({ queue: z.enum(["fanout", "send"]).optional() });
+export const redriveSchema = z.strictObject({ queue: z.enum(["fanout", "send"]).optional() });
 
 export const queues: RouteHandler = async (_event, _params, deps) =>
   json(200, { queues: await deps.queueAdmin.report() });

@@ -8,7 +8,7 @@ import { pathId } from "./helpers.ts";
 
 const count = z.number().int().min(0);
 
-const linksSchema = z.object({
+export const linksSchema = z.object({
   campaignId: z.string(),
   links: z.array(
     z.object({
@@ -21,7 +21,7 @@ const linksSchema = z.object({
   ),
 });
 
-const timelineSchema = z.object({
+export const timelineSchema = z.object({
   campaignId: z.string(),
   hours: z.array(
     z.object({

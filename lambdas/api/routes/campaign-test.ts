@@ -10,7 +10,7 @@ import { pathId } from "./helpers.ts";
 /** Addresses one test send may mail. */
 const MAX_TEST_ADDRESSES = 10;
 
-const testSendSchema = z.strictObject({
+export const testSendSchema = z.strictObject({
   emails: z
     .array(emailField)
     .min(1)
@@ -18,7 +18,7 @@ const testSendSchema = z.strictObject({
     .refine((v) => new Set(v).size === v.length, "addresses must not repeat"),
 });
 
-const testSendResultSchema = z.object({
+export const testSendResultSchema = z.object({
   queued: z.number().int().describe("addresses the test is on its way to, within seconds"),
   skipped: z
     .array(z.object({ index: z.number().int(), reason: z.literal("suppressed") }))

@@ -85,11 +85,13 @@ export async function followUp(event: HttpEvent, params: Params, deps: Deps): Pr
   checkScheduledAt(input.scheduledAt, deps);
   // New html without text gets a text part generated from it, not the campaign's.
   const text = input.html !== undefined ? input.text : (input.text ?? parent.text);
-  const content = {
-    subject: input.subject ?? parent.subject,
-    html: input.html ?? parent.html,
-    ...(text ? { text } : {}),
-  };
+  const content = input.templateId
+    ? await templateContent(deps.templates, input.templateId, input.templateVersion, input.subject)
+    : {
+        subject: input.subject ?? parent.subject,
+        html: input.html ?? parent.html,
+        ...(text ? { text } : {}),
+      };
   checkContentSize(content);
   const now = deps.now().toISOString();
   const campaign: Campaign = {
