@@ -26,6 +26,7 @@ export const RUNBOOK = {
   sesReputation: "ses-bounce-or-complaint-rate",
   sesReputationEarly: "ses-reputation-early-warning",
   composite: "composite-alarms",
+  webhookDisabled: "webhook-endpoint-disabled",
 } as const;
 
 export type RunbookSection = (typeof RUNBOOK)[keyof typeof RUNBOOK];

@@ -231,6 +231,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
               AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
               // No CloudWatch locally: the age of a queue's oldest message comes from the emulator.
               [ENV.sqsInspectUrl]: sqs.url,
+              // Webhook receivers run on this machine: plain HTTP to loopback is allowed here only.
+              [ENV.loopbackWebhooks]: "true",
               // Strongly consistent tables are one store here: every region signs its calls to
               // them with the store's region, through its own endpoint (unset on AWS).
               ...(coordination ? { [COORDINATION_REGION_ENV]: coordination.region } : {}),

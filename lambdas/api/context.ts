@@ -11,6 +11,7 @@ import type { SegmentStore } from "../adapters/segment-store.ts";
 import type { SubscriberStore } from "../adapters/subscriber-store.ts";
 import type { SuppressionStore } from "../adapters/suppression-store.ts";
 import type { TemplateStore } from "../adapters/template-store.ts";
+import type { WebhookStore } from "../adapters/webhook-store.ts";
 import type { CampaignDeps } from "../usecases/campaign-workflows.ts";
 import type { Principal } from "./auth.ts";
 import type { HttpEvent, HttpResult } from "./http.ts";
@@ -21,6 +22,11 @@ export interface Deps extends CampaignDeps {
   readonly subscribers: SubscriberStore;
   readonly segments: SegmentStore;
   readonly templates: TemplateStore;
+  readonly webhooks: WebhookStore;
+  /** Where webhook deliveries to replay go (unset: no webhooks queue in this deployment). */
+  readonly webhookQueueUrl: string | undefined;
+  /** Whether webhook URLs may be plain HTTP to a loopback address (the local runtime). */
+  readonly allowLoopbackWebhooks: boolean;
   readonly campaigns: CampaignStore;
   /** This region's feedback counters (one-click unsubscribes are counted here). */
   readonly counters: CampaignCounterStore;

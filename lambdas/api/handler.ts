@@ -23,6 +23,7 @@ import { QueuePublisher } from "../adapters/queue.ts";
 import { CloudWatchOldestAge, EmulatorOldestAge, QueueAdmin } from "../adapters/queue-admin.ts";
 import { SegmentStore } from "../adapters/segment-store.ts";
 import { TemplateStore } from "../adapters/template-store.ts";
+import { WebhookStore } from "../adapters/webhook-store.ts";
 import { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { SuppressionStore } from "../adapters/suppression-store.ts";
 import { ENV } from "../contracts/env.ts";
@@ -77,6 +78,9 @@ const deps: Deps = {
   subscribers: new SubscriberStore(db, audienceTable),
   segments: new SegmentStore(db, audienceTable),
   templates: new TemplateStore(db, audienceTable),
+  webhooks: new WebhookStore(db, audienceTable),
+  webhookQueueUrl: process.env[ENV.webhookQueueUrl],
+  allowLoopbackWebhooks: process.env[ENV.loopbackWebhooks] === "true",
   campaigns: new CampaignStore(db, audienceTable),
   counters: new CampaignCounterStore(db, audienceTable, requireEnv("AWS_REGION")),
   ownership: ownershipFromEnv(db),

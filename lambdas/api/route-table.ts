@@ -16,6 +16,7 @@ import * as people from "./routes/people.ts";
 import * as preferences from "./routes/preferences.ts";
 import * as suppressions from "./routes/suppressions.ts";
 import * as templates from "./routes/templates.ts";
+import * as webhooks from "./routes/webhooks.ts";
 import * as unsubscribe from "./routes/unsubscribe.ts";
 
 /**
@@ -321,6 +322,56 @@ export const ROUTES: readonly Route[] = [
     scope: "read",
     handler: templates.getTemplateVersion,
     doc: templates.docs.getTemplateVersion,
+  },
+  // --- Webhooks ----------------------------------------------------------------------------------
+  {
+    method: "POST",
+    path: "/v1/webhooks",
+    scope: "admin",
+    handler: webhooks.createWebhook,
+    doc: webhooks.docs.createWebhook,
+  },
+  {
+    method: "GET",
+    path: "/v1/webhooks",
+    scope: "admin",
+    handler: webhooks.pageWebhooks,
+    doc: webhooks.docs.pageWebhooks,
+  },
+  {
+    method: "GET",
+    path: "/v1/webhooks/{id}",
+    scope: "admin",
+    handler: webhooks.getWebhook,
+    doc: webhooks.docs.getWebhook,
+  },
+  {
+    method: "PATCH",
+    path: "/v1/webhooks/{id}",
+    scope: "admin",
+    handler: webhooks.patchWebhook,
+    doc: webhooks.docs.patchWebhook,
+  },
+  {
+    method: "DELETE",
+    path: "/v1/webhooks/{id}",
+    scope: "admin",
+    handler: webhooks.deleteWebhook,
+    doc: webhooks.docs.deleteWebhook,
+  },
+  {
+    method: "GET",
+    path: "/v1/webhooks/{id}/deliveries",
+    scope: "admin",
+    handler: webhooks.pageDeliveries,
+    doc: webhooks.docs.pageDeliveries,
+  },
+  {
+    method: "POST",
+    path: "/v1/webhooks/{id}/replay",
+    scope: "admin",
+    handler: webhooks.replay,
+    doc: webhooks.docs.replay,
   },
   // --- Campaign control --------------------------------------------------------------------------
   {

@@ -15,6 +15,10 @@ export const ENV = {
   /** The audience-jobs queue: CSV import chunks and list erasures. */
   audienceJobsQueueUrl: "AUDIENCE_JOBS_QUEUE_URL",
   feedbackQueueUrl: "FEEDBACK_QUEUE_URL",
+  /** The webhooks queue: events to deliver to endpoints, and deliveries to retry. */
+  webhookQueueUrl: "WEBHOOK_QUEUE_URL",
+  /** Whether webhook URLs may be plain HTTP to a loopback address (local runtime only). */
+  loopbackWebhooks: "STEADFAST_LOOPBACK_WEBHOOKS",
   feedbackDlqUrl: "FEEDBACK_DLQ_URL",
   unsubscribeSecretId: "UNSUBSCRIBE_SECRET_ID",
   adminKeySecretId: "ADMIN_KEY_SECRET_ID",

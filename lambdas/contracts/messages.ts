@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { webhookMessageSchema } from "./webhook-events.ts";
 
 /**
  * The messages the functions exchange through SQS, as zod schemas: producers build them with the
@@ -61,7 +62,10 @@ export type AudienceJob = z.infer<typeof audienceJobSchema>;
 
 /** Anything a producer may put on one of the queues (defaults filled in on receive). */
 export type QueueMessage =
-  z.input<typeof fanoutMessageSchema> | z.input<typeof sendMessageSchema> | z.input<typeof audienceJobSchema>;
+  | z.input<typeof fanoutMessageSchema>
+  | z.input<typeof sendMessageSchema>
+  | z.input<typeof audienceJobSchema>
+  | z.input<typeof webhookMessageSchema>;
 
 /** The message in `body`, or undefined when it is not JSON or not of `schema`'s shape. */
 export function decodeMessage<S extends z.ZodType>(schema: S, body: string): z.output<S> | undefined {

@@ -22,4 +22,9 @@ export const METRIC = {
   feedbackDuplicate: "FeedbackDuplicate",
   feedbackInvalid: "FeedbackInvalid",
   feedbackUnmatched: "FeedbackUnmatched",
+  webhookDelivered: "WebhookDelivered",
+  webhookFailed: "WebhookFailed",
+  /** Milliseconds from an event's fact to its delivery. */
+  webhookLag: "WebhookLag",
+  webhookDisabled: "WebhookDisabled",
 } as const;

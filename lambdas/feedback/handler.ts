@@ -9,6 +9,11 @@ import { LedgerStore } from "../adapters/ledger-store.ts";
 import { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { SuppressionStore } from "../adapters/suppression-store.ts";
 import { parseFeedbackMessage } from "../domain/feedback-event.ts";
+import { feedbackWebhookEvent } from "../domain/webhook-event.ts";
+import type { WebhookEvent } from "../contracts/webhook-events.ts";
+import { QueuePublisher } from "../adapters/queue.ts";
+import { WebhookPublisher } from "../adapters/webhook-publisher.ts";
+import { WebhookStore } from "../adapters/webhook-store.ts";
 import { requireEnv } from "../shared/env.ts";
 import { logger, metrics, traceHandler } from "../shared/powertools.ts";
 import { backoffSeconds, processBatch, RetryLaterError } from "../shared/sqs-batch.ts";
@@ -21,6 +26,14 @@ const sqs = createSqsClient();
 const queueUrl = requireEnv(ENV.feedbackQueueUrl);
 const deadLetterQueueUrl = requireEnv(ENV.feedbackDlqUrl);
 const audienceTable = requireEnv(ENV.audienceTable);
+const region = requireEnv("AWS_REGION");
+/** Webhook events of the facts recorded in the current batch, published once it is done. */
+const webhookEvents: WebhookEvent[] = [];
+const webhooks = new WebhookPublisher(
+  new WebhookStore(db, audienceTable),
+  new QueuePublisher(sqs),
+  process.env[ENV.webhookQueueUrl],
+);
 
 /**
  * SES sometimes reports a message before the sender has recorded its id on the ledger (a Send
@@ -57,9 +70,13 @@ const processor = new FeedbackProcessor({
         });
         metrics.addMetric(METRIC.reputationPause, "Count", 1);
         break;
-      case "recorded":
+      case "recorded": {
         if (!notice.first) metrics.addMetric(METRIC.feedbackDuplicate, "Count", 1);
+        // Duplicates too: a batch retried after a crash publishes what it may not have (same ids).
+        const event = feedbackWebhookEvent(notice.event, notice.campaignId, notice.email, region);
+        if (event) webhookEvents.push(event);
         break;
+      }
     }
   },
 });
@@ -130,11 +147,15 @@ export const handler = traceHandler(async (event: SQSEvent, context: Context) =>
     // The batch's events are written together, a few transactions for the lot; a write that fails
     // fails every record of the batch, which comes back (duplicates of what was done change nothing).
     const batch = processEvents(event.Records);
-    return await processBatch(event, (record) => handleRecord(record, batch), {
+    const result = await processBatch(event, (record) => handleRecord(record, batch), {
       sqs,
       queueUrl,
       concurrent: true,
     });
+    await webhooks.flush(webhookEvents, (error, lost) =>
+      logger.error("webhook events not published", { lost, error: (error as Error).name }),
+    );
+    return result;
   } finally {
     metrics.publishStoredMetrics();
   }

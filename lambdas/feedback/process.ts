@@ -17,7 +17,14 @@ export type FeedbackOutcome = "recorded" | "duplicate" | "ignored" | "unmatched"
 
 export type FeedbackNotice =
   | { type: "suppressed"; reason: "bounce" | "complaint"; count: number }
-  | { type: "recorded"; eventType: string; first: boolean }
+  | {
+      type: "recorded";
+      eventType: string;
+      first: boolean;
+      event: FeedbackEvent;
+      campaignId: string;
+      email: string;
+    }
   | { type: "paused"; campaignId: string; reason: string; paused: boolean };
 
 export interface FeedbackDeps {
@@ -151,6 +158,9 @@ export class FeedbackProcessor {
         type: "recorded",
         eventType: event.type,
         first: outcomes[index] === "recorded",
+        event,
+        campaignId: ref.campaignId,
+        email: ref.email,
       });
       const suppression = suppressionFor(event);
       if (!suppression) continue;

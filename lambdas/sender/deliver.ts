@@ -81,9 +81,16 @@ export interface DeliveryDeps {
 }
 
 type DeliveryEvent =
-  | { type: "sent"; region: string; failedOver: boolean }
-  | { type: "failed"; errorClass: string }
-  | { type: "suppressed" }
+  | {
+      type: "sent";
+      campaignId: string;
+      email: string;
+      region: string;
+      messageId: string;
+      failedOver: boolean;
+    }
+  | { type: "failed"; campaignId: string; email: string; region: string; error: string; errorClass: string }
+  | { type: "suppressed"; campaignId: string; email: string; reason: string }
   | { type: "retry"; errorClass: string }
   | { type: "duplicate-window"; campaignId: string }
   | { type: "unknown-outcome"; campaignId: string; email: string; calls: number }
@@ -269,7 +276,7 @@ export class Delivery {
         { status: "suppressed", reason: suppressed },
         this.deps.now(),
       );
-      this.deps.onEvent?.({ type: "suppressed" });
+      this.deps.onEvent?.({ type: "suppressed", campaignId, email: recipient.email, reason: suppressed });
       return "suppressed";
     }
 
@@ -302,7 +309,14 @@ export class Delivery {
         outcome.messageId,
         Math.min(claimedAt + this.deps.leaseMs, deadline),
       );
-      this.deps.onEvent?.({ type: "sent", region: outcome.region, failedOver: outcome.failedOver });
+      this.deps.onEvent?.({
+        type: "sent",
+        campaignId,
+        email: recipient.email,
+        region: outcome.region,
+        messageId: outcome.messageId,
+        failedOver: outcome.failedOver,
+      });
       if (!recorded) this.deps.onEvent?.({ type: "duplicate-window", campaignId });
       return "sent";
     }
@@ -314,7 +328,14 @@ export class Delivery {
         { status: "failed", region: outcome.region, error: outcome.error },
         this.deps.now(),
       );
-      this.deps.onEvent?.({ type: "failed", errorClass: outcome.errorClass });
+      this.deps.onEvent?.({
+        type: "failed",
+        campaignId,
+        email: recipient.email,
+        region: outcome.region,
+        error: outcome.error,
+        errorClass: outcome.errorClass,
+      });
       return "failed";
     }
     // Throttled, or every region unavailable: hand the recipient back to `queued` so the retry can

@@ -15,6 +15,10 @@ import { SharedBudget } from "./shared-budget.ts";
 import { throttledRetrySeconds } from "../domain/rate-controller.ts";
 import { type SendMessage, type SendRecipient, sendMessageSchema } from "../contracts/messages.ts";
 import { sendTests } from "./test-send.ts";
+import type { WebhookEvent } from "../contracts/webhook-events.ts";
+import { recipientEvent } from "../domain/webhook-event.ts";
+import { WebhookPublisher } from "../adapters/webhook-publisher.ts";
+import { WebhookStore } from "../adapters/webhook-store.ts";
 import { cachedSecret, nonEmpty } from "../adapters/cached-secret.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
 import { correlate, correlation, withCorrelation } from "../shared/correlation.ts";
@@ -100,6 +104,13 @@ const budget = new SharedBudget(
 );
 
 const campaigns = new CampaignStore(db, requireEnv(ENV.audienceTable));
+/** Webhook events of the recipients recorded in the current batch, published once it is done. */
+const webhookEvents: WebhookEvent[] = [];
+const webhooks = new WebhookPublisher(
+  new WebhookStore(db, requireEnv(ENV.audienceTable)),
+  queue,
+  process.env[ENV.webhookQueueUrl],
+);
 const counters = new CampaignCounterStore(db, requireEnv(ENV.audienceTable), requireEnv("AWS_REGION"));
 const ownership = ownershipFromEnv(db);
 const standings = new StandingCache(ownership);
@@ -132,12 +143,38 @@ const delivery = new Delivery({
     switch (event.type) {
       case "sent":
         metrics.addMetric(METRIC.emailsSent, "Count", 1);
+        webhookEvents.push(
+          recipientEvent("recipient.sent", {
+            campaignId: event.campaignId,
+            email: event.email,
+            at: new Date().toISOString(),
+            sesMessageId: event.messageId,
+            region: event.region,
+          }),
+        );
         break;
       case "failed":
         metrics.addMetric(METRIC.sendFailed, "Count", 1);
+        webhookEvents.push(
+          recipientEvent("recipient.failed", {
+            campaignId: event.campaignId,
+            email: event.email,
+            at: new Date().toISOString(),
+            region: event.region,
+            details: { error: event.error },
+          }),
+        );
         break;
       case "suppressed":
         metrics.addMetric(METRIC.suppressed, "Count", 1);
+        webhookEvents.push(
+          recipientEvent("recipient.suppressed", {
+            campaignId: event.campaignId,
+            email: event.email,
+            at: new Date().toISOString(),
+            details: { reason: event.reason },
+          }),
+        );
         break;
       case "retry":
         if (event.errorClass !== "throttled") metrics.addMetric(METRIC.sendDeferred, "Count", 1);
@@ -278,12 +315,16 @@ export const handler = traceHandler(async (event: SQSEvent, context: Context) =>
     // Every line logged for a record names its message and, once parsed, its campaign.
     const handle = (record: SQSRecord) =>
       withCorrelation({ messageId: record.messageId }, () => handleRecord(record, deadline));
-    return await processBatch(event, handle, {
+    const result = await processBatch(event, handle, {
       sqs,
       queueUrl: sendQueueUrl,
       concurrent: true,
       maxBackoffSeconds: maxRetryDelaySeconds,
     });
+    await webhooks.flush(webhookEvents, (error, lost) =>
+      logger.error("webhook events not published", { lost, error: (error as Error).name }),
+    );
+    return result;
   } finally {
     stopRefreshing();
     metrics.publishStoredMetrics();

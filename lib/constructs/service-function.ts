@@ -15,7 +15,7 @@ import type { QueueWithDlq } from "./queue-with-dlq.ts";
 import { ENV, type EnvName } from "../../lambdas/contracts/env.ts";
 
 /** The Lambda functions of the pipeline. */
-type ServiceName = "api" | "fanout" | "sender" | "scheduler" | "audience-jobs" | "feedback";
+type ServiceName = "api" | "fanout" | "sender" | "scheduler" | "audience-jobs" | "feedback" | "webhooks";
 
 /**
  * Where a function's code lives and how long its logs are kept: every construct that owns a

@@ -17,6 +17,7 @@ import type { SteadfastConfig } from "../config.ts";
 import { OWNER_LEASE_SECONDS } from "../coordination.ts";
 import { AlarmTopic } from "../constructs/alarm-topic.ts";
 import { AudienceJobs } from "../constructs/audience-jobs.ts";
+import { Webhooks } from "../constructs/webhooks.ts";
 import { Fanout } from "../constructs/fanout.ts";
 import { FeedbackPipeline } from "../constructs/feedback-pipeline.ts";
 import { IntakeApi } from "../constructs/intake-api.ts";
@@ -60,6 +61,7 @@ export class RegionStack extends Stack {
   public readonly sender: Sender;
   public readonly fanout: Fanout;
   public readonly audienceJobs: AudienceJobs;
+  public readonly webhooks: Webhooks;
   public readonly scheduler: Scheduler;
   public readonly api: IntakeApi;
   public readonly feedback: FeedbackPipeline;
@@ -184,6 +186,16 @@ export class RegionStack extends Stack {
       alarmPrefix: `${appName}-${region}`,
     });
 
+    // Webhooks: the sender and the feedback function publish recipient events, the API replays.
+    this.webhooks = new Webhooks(this, "Webhooks", {
+      ...code,
+      audienceTable: props.audienceTable,
+      queueRetention,
+      alarmPrefix: `${appName}-${region}`,
+    });
+    for (const producer of [this.sender, this.feedback, this.api])
+      this.webhooks.bindProducer(producer.function);
+
     // The functions that act on campaigns; each acts on a campaign only in the campaign's owner region.
     // (The audience-jobs function starts the confirmation campaigns of imports into double opt-in lists.)
     for (const part of [
@@ -218,7 +230,15 @@ export class RegionStack extends Stack {
       value: this.alarmTopic.topic.topicArn,
       description: "The SNS topic every alarm of this region notifies: subscribe a pager or an address to it",
     });
-    const parts = [this.api, this.fanout, this.sender, this.audienceJobs, this.scheduler, this.feedback];
+    const parts = [
+      this.api,
+      this.fanout,
+      this.sender,
+      this.audienceJobs,
+      this.scheduler,
+      this.feedback,
+      this.webhooks,
+    ];
     this.alarmTopic.notify(parts.flatMap((part) => part.alarms));
 
     this.monitoring = new Monitoring(this, "Monitoring", {
@@ -232,12 +252,14 @@ export class RegionStack extends Stack {
         scheduler: this.scheduler.function,
         feedback: this.feedback.function,
         "audience-jobs": this.audienceJobs.function,
+        webhooks: this.webhooks.function,
       },
       queues: {
         fanout: this.fanout.queue,
         send: this.sender.queue,
         "audience-jobs": this.audienceJobs.queue,
         feedback: this.feedback.queue,
+        webhooks: this.webhooks.queue,
       },
       tables: [props.audienceTable, props.ledgerTable],
       scheduler: this.scheduler.function,

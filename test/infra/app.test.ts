@@ -122,9 +122,9 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
 
   it("redrives every work queue to a dead-letter queue of the same stack", () => {
     const workQueues = queues.filter(([id]) => !dlqIds.has(id) && !failureQueueIds.has(id));
-    // fan-out, send, import (CSV chunks and list erasures), and SES feedback
-    expect(workQueues).toHaveLength(4);
-    expect(dlqIds.size).toBe(4);
+    // fan-out, send, import (CSV chunks and list erasures), SES feedback, and webhook deliveries
+    expect(workQueues).toHaveLength(5);
+    expect(dlqIds.size).toBe(5);
     for (const [id, queue] of workQueues) {
       const { RedrivePolicy } = props<{
         RedrivePolicy?: { deadLetterTargetArn: unknown; maxReceiveCount: number };
@@ -153,7 +153,7 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
 
   it("sizes each mapped queue's visibility timeout to >= 6 × the function timeout, with partial batch failures", () => {
     const mappings = resources(template, "AWS::Lambda::EventSourceMapping");
-    expect(mappings).toHaveLength(4);
+    expect(mappings).toHaveLength(5);
     for (const [id, mapping] of mappings) {
       const { EventSourceArn, FunctionName, FunctionResponseTypes } = props<{
         EventSourceArn: unknown;
@@ -201,6 +201,7 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
       "feedback",
       "scheduler",
       "sender",
+      "webhooks",
     ]);
     for (const [name, [fnId]] of functions) {
       const errors = alarms.filter(

@@ -51,6 +51,11 @@
  *   TEMPLATE#<id>          VERSION#<n>          one version's content,         TemplateStore
  *                                               never changed once written
  *   TEMPLATES              <createdAt>#<id>     index of templates, for paging TemplateStore
+ *   WEBHOOK#<id>           #META                a webhook endpoint: URL,       WebhookStore
+ *                                               events, secrets, status
+ *   WEBHOOK#<id>           DELIVERY#<day>#<evt> one event's delivery to it:    WebhookStore
+ *                                               the event, tries, outcome (TTL)
+ *   WEBHOOKS               <createdAt>#<id>     index of webhook endpoints     WebhookStore
  *   APIKEY#<hash>          #META                an API key (SHA-256 of the     ApiKeyStore
  *                                               secret; never the secret)
  *   APIKEYS                <id>                 index of API keys              ApiKeyStore
@@ -151,6 +156,19 @@ export const templateVersionKey = (id: string, version: number): Key => ({
 export const TEMPLATES_PK = "TEMPLATES";
 export const templateIndexKey = (createdAt: string, id: string): Key => ({
   pk: TEMPLATES_PK,
+  sk: `${createdAt}#${id}`,
+});
+
+export const webhookKey = (id: string): Key => ({ pk: `WEBHOOK#${id}`, sk: META });
+export const WEBHOOK_DELIVERY_PREFIX = "DELIVERY#";
+/** A delivery's key: by the day the event happened, so a replay reads from a day on. */
+export const webhookDeliveryKey = (id: string, createdAt: string, eventId: string): Key => ({
+  pk: `WEBHOOK#${id}`,
+  sk: `${WEBHOOK_DELIVERY_PREFIX}${createdAt.slice(0, 10)}#${eventId}`,
+});
+export const WEBHOOKS_PK = "WEBHOOKS";
+export const webhookIndexKey = (createdAt: string, id: string): Key => ({
+  pk: WEBHOOKS_PK,
   sk: `${createdAt}#${id}`,
 });
 

@@ -1,0 +1,43 @@
+/**
+ * How webhook deliveries are retried, and when an endpoint is given up on. An endpoint that does not
+ * answer 2xx within DELIVERY_TIMEOUT_MS is tried again after 30 s, then twice as long each time up
+ * to 1 hour between tries, for RETRY_FOR_MS after the first try; after that the delivery is
+ * `failed` (still replayable). An endpoint that has failed every delivery for DISABLE_AFTER_MS is
+ * disabled (and an alarm fires), until it is enabled again by PATCH.
+ */
+export const DELIVERY_TIMEOUT_MS = 10_000;
+const FIRST_RETRY_SECONDS = 30;
+const MAX_RETRY_SECONDS = 3600;
+export const RETRY_FOR_MS = 3 * 24 * 3600 * 1000;
+export const DISABLE_AFTER_MS = 24 * 3600 * 1000;
+
+/**
+ * The wait before try `attempt + 1` (attempt 1 is the first try), or undefined when the delivery is
+ * given up on: its next try would come RETRY_FOR_MS or more after the first.
+ */
+export function nextRetrySeconds(attempt: number, firstAttemptMs: number, nowMs: number): number | undefined {
+  const wait = Math.min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** Math.max(0, attempt - 1));
+  return nowMs + wait * 1000 - firstAttemptMs >= RETRY_FOR_MS ? undefined : wait;
+}
+
+/** Whether an endpoint failing since `failingSinceMs` is to be disabled now. */
+export const shouldDisable = (failingSinceMs: number | undefined, nowMs: number): boolean =>
+  failingSinceMs !== undefined && nowMs - failingSinceMs >= DISABLE_AFTER_MS;
+
+/**
+ * Whether a URL may receive webhooks: HTTPS anywhere; plain HTTP only to a loopback address, and
+ * only where the runtime allows it (the local runtime).
+ */
+export function webhookUrlProblem(url: string, allowLoopbackHttp: boolean): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return "must be an absolute URL";
+  }
+  if (parsed.username || parsed.password) return "must not hold credentials";
+  if (parsed.protocol === "https:") return undefined;
+  const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(parsed.hostname);
+  if (parsed.protocol === "http:" && loopback && allowLoopbackHttp) return undefined;
+  return allowLoopbackHttp ? "must be https, or http to a loopback address" : "must be https";
+}

@@ -1,0 +1,89 @@
+import { createHash } from "node:crypto";
+import type { WebhookEvent, WebhookEventType } from "../contracts/webhook-events.ts";
+import { isMachineAgent } from "./engagement.ts";
+import type { FeedbackEvent } from "./feedback-event.ts";
+
+/**
+ * An event's id, derived from the fact it reports (its type and what names the fact), so that a
+ * fact published twice (a retried batch, a duplicate SES event) is the same event for receivers.
+ */
+export function webhookEventId(type: WebhookEventType, ...fact: readonly string[]): string {
+  return `evt_${createHash("sha256")
+    .update([type, ...fact].join("\u0000"))
+    .digest("hex")
+    .slice(0, 32)}`;
+}
+
+/** What a recipient event reports: the campaign, the address, and what SES said about it. */
+export interface RecipientFact {
+  readonly campaignId: string;
+  readonly email: string;
+  readonly at: string;
+  readonly sesMessageId?: string;
+  readonly region?: string;
+  /** More data for the event (a bounce's type, a clicked link, a failure's error, …). */
+  readonly details?: Readonly<Record<string, unknown>>;
+  /** What tells this fact apart from another of the same type for the recipient (an open's time). */
+  readonly discriminator?: string;
+}
+
+export function recipientEvent(
+  type: Extract<WebhookEventType, `recipient.${string}`>,
+  fact: RecipientFact,
+): WebhookEvent {
+  return {
+    id: webhookEventId(type, fact.campaignId, fact.email, fact.discriminator ?? ""),
+    type,
+    createdAt: fact.at,
+    data: {
+      campaignId: fact.campaignId,
+      email: fact.email,
+      sesMessageId: fact.sesMessageId ?? null,
+      region: fact.region ?? null,
+      ...fact.details,
+    },
+  };
+}
+
+/**
+ * The webhook event an SES event recorded on a recipient's ledger item makes, if any: deliveries,
+ * bounces, complaints, opens and clicks (the Send event is the sender's `recipient.sent`).
+ */
+export function feedbackWebhookEvent(
+  event: FeedbackEvent,
+  campaignId: string,
+  email: string,
+  region: string,
+): WebhookEvent | undefined {
+  const at = event.at ?? event.mail.timestamp ?? new Date().toISOString();
+  const fact = { campaignId, email, at, sesMessageId: event.mail.messageId, region };
+  const machine = isMachineAgent(event.agent?.userAgent, event.agent?.ipAddress);
+  switch (event.type) {
+    case "Delivery":
+      return recipientEvent("recipient.delivered", fact);
+    case "Bounce":
+      return recipientEvent("recipient.bounced", {
+        ...fact,
+        discriminator: at,
+        details: {
+          bounceType: event.bounce?.bounceType ?? null,
+          bounceSubType: event.bounce?.bounceSubType ?? null,
+        },
+      });
+    case "Complaint":
+      return recipientEvent("recipient.complained", {
+        ...fact,
+        details: { feedbackType: event.complaint?.feedbackType ?? null },
+      });
+    case "Open":
+      return recipientEvent("recipient.opened", { ...fact, discriminator: at, details: { machine } });
+    case "Click":
+      return recipientEvent("recipient.clicked", {
+        ...fact,
+        discriminator: `${at}|${event.click?.link ?? ""}`,
+        details: { link: event.click?.link ?? null, machine },
+      });
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,165 @@
+import http from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { webhookEventId } from "../../lambdas/domain/webhook-event.ts";
+import { SteadfastClient, until, waitForCampaign } from "../../local/client.ts";
+import { freePort } from "../../local/processes.ts";
+import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
+import { verifyWebhookSignature } from "../../sdk/index.ts";
+
+/**
+ * Outbound webhooks on the local runtime: a receiver (an HTTP server in this test) that is down for
+ * the first 30 s of a campaign, then up, gets every event of every recipient, signed, none missing;
+ * a replay delivers them again with the same ids.
+ */
+let runtime: LocalRuntime;
+let api: SteadfastClient;
+
+beforeAll(async () => {
+  runtime = await startLocalRuntime({ writeInfo: false, scheduleIntervalMs: 1000 });
+  api = new SteadfastClient(runtime.info.apiUrl, runtime.info.apiKey);
+});
+
+afterAll(async () => {
+  await runtime?.stop();
+});
+
+interface Received {
+  readonly id: string;
+  readonly type: string;
+  readonly data: Record<string, unknown>;
+  readonly signed: boolean;
+}
+
+const SECRET = "receiver-secret-0123456789";
+
+/** A webhook receiver on `port`, started when asked: what it got, in order. */
+function receiver(port: number) {
+  const received: Received[] = [];
+  let server: http.Server | undefined;
+  return {
+    received,
+    start: () =>
+      new Promise<void>((resolve) => {
+        server = http.createServer((req, res) => {
+          const chunks: Buffer[] = [];
+          req.on("data", (c: Buffer) => chunks.push(c));
+          req.on("end", () => {
+            const body = Buffer.concat(chunks).toString("utf8");
+            const event = JSON.parse(body) as Omit<Received, "signed">;
+            const header = req.headers["steadfast-signature"] as string | undefined;
+            received.push({ ...event, signed: verifyWebhookSignature(header, body, [SECRET]) });
+            res.writeHead(204).end();
+          });
+        });
+        server.listen(port, "127.0.0.1", () => resolve());
+      }),
+    stop: () => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())),
+  };
+}
+
+type ErrorBody = { error: { code: string; details?: { path: string }[] } };
+
+describe("webhooks", () => {
+  it("deliver every event to a receiver that was down for 30 s, signed, none missing, and replay them", async () => {
+    const port = await freePort();
+    const hook = receiver(port);
+    try {
+      // Refused, creating nothing: a URL that is not HTTPS nor loopback, an unknown event type.
+      const refusedUrl = await api.request<ErrorBody>("POST", "/v1/webhooks", {
+        url: "http://hooks.example/x",
+        events: ["recipient.sent"],
+        secret: SECRET,
+      });
+      expect([refusedUrl.status, refusedUrl.body.error.details?.[0]?.path]).toEqual([400, "body.url"]);
+      const refusedType = await api.request<ErrorBody>("POST", "/v1/webhooks", {
+        url: `http://127.0.0.1:${port}/hook`,
+        events: ["recipient.teleported"],
+        secret: SECRET,
+      });
+      expect([refusedType.status, refusedType.body.error.details?.[0]?.path]).toEqual([400, "body.events.0"]);
+
+      const webhook = await api.expect<{ id: string; secretRotating: boolean }>(201, "POST", "/v1/webhooks", {
+        url: `http://127.0.0.1:${port}/hook`,
+        events: ["recipient.sent", "recipient.delivered"],
+        secret: SECRET,
+      });
+      expect(webhook).not.toHaveProperty("secret");
+      expect(webhook).not.toHaveProperty("secrets");
+
+      const emails = Array.from({ length: 20 }, (_, i) => `hooked${i}@example.com`);
+      const { id: listId } = await api.expect<{ id: string }>(201, "POST", "/v1/lists", { name: "Hooked" });
+      await api.expect(200, "PUT", `/v1/lists/${listId}/subscribers`, {
+        subscribers: emails.map((email) => ({ email })),
+      });
+      const campaign = await api.expect<{ id: string }>(201, "POST", "/v1/campaigns", {
+        listId,
+        subject: "Hooked",
+        html: "<p>Hi</p>",
+      });
+      const sentAt = Date.now();
+      const since = new Date(sentAt - 60_000).toISOString();
+      await api.expect(202, "POST", `/v1/campaigns/${campaign.id}/send`);
+      await waitForCampaign(api, campaign.id, 60_000);
+      // The receiver is down for the first 30 s: every first try fails.
+      await new Promise((r) => setTimeout(r, Math.max(0, sentAt + 30_000 - Date.now())));
+      await hook.start();
+
+      const expected = new Set(
+        emails.flatMap((email) => [
+          webhookEventId("recipient.sent", campaign.id, email, ""),
+          webhookEventId("recipient.delivered", campaign.id, email, ""),
+        ]),
+      );
+      const distinct = () => new Set(hook.received.map((r) => r.id));
+      await until(
+        async () => distinct().size,
+        (n) => n >= expected.size,
+        150_000,
+      );
+      expect([...distinct()].sort()).toEqual([...expected].sort());
+      expect(hook.received.every((r) => r.signed)).toBe(true);
+      for (const event of hook.received) {
+        expect(event.data.campaignId).toBe(campaign.id);
+        expect(emails).toContain(event.data.email);
+        expect(typeof event.data.sesMessageId).toBe("string");
+        expect(runtime.info.regions.map((r) => r.name)).toContain(event.data.region);
+      }
+
+      // The log: every delivery delivered, after a failed first try.
+      const log = await api.expect<{ items: { eventId: string; status: string; attempts: number }[] }>(
+        200,
+        "GET",
+        `/v1/webhooks/${webhook.id}/deliveries?limit=100`,
+      );
+      expect(log.items.map((d) => d.eventId).sort()).toEqual([...expected].sort());
+      expect(log.items.every((d) => d.status === "delivered" && d.attempts >= 2)).toBe(true);
+
+      // A replay delivers every event again, each with its id.
+      const before = hook.received.length;
+      expect(await api.expect(202, "POST", `/v1/webhooks/${webhook.id}/replay`, { since })).toEqual({
+        replayed: expected.size,
+      });
+      await until(
+        async () => hook.received.length,
+        (n) => n >= before + expected.size,
+        60_000,
+      );
+      expect(new Set(hook.received.slice(before).map((r) => r.id))).toEqual(expected);
+
+      // Rotating the secret: deliveries are signed with both until the next change.
+      const rotated = await api.expect<{ secretRotating: boolean }>(
+        200,
+        "PATCH",
+        `/v1/webhooks/${webhook.id}`,
+        {
+          secret: "the-next-secret-0123456789",
+        },
+      );
+      expect(rotated.secretRotating).toBe(true);
+      expect((await api.request("DELETE", `/v1/webhooks/${webhook.id}`)).status).toBe(204);
+      expect((await api.request("GET", `/v1/webhooks/${webhook.id}`)).status).toBe(404);
+    } finally {
+      await hook.stop();
+    }
+  });
+});
