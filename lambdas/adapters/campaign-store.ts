@@ -64,6 +64,8 @@ export class CampaignStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
+    /** Told of every status change this store makes, after it is written (webhook events). */
+    private readonly onTransition?: (campaign: CampaignControl) => Promise<void>,
   ) {
     this.fanout = new FanoutCheckpoint(db, table);
   }
@@ -288,7 +290,9 @@ export class CampaignStore {
           ReturnValues: "ALL_NEW",
         }),
       );
-      return toControl(out.Attributes ?? {});
+      const changed = toControl(out.Attributes ?? {});
+      await this.onTransition?.(changed);
+      return changed;
     } catch (error) {
       if (isConditionalFailure(error)) return undefined;
       throw error;

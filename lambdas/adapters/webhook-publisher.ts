@@ -1,7 +1,13 @@
 import type { WebhookEvent, WebhookEventType } from "../contracts/webhook-events.ts";
 import { chunk } from "../shared/concurrency.ts";
+import { logger } from "../shared/powertools.ts";
 import type { QueuePublisher } from "./queue.ts";
-import type { WebhookStore } from "./webhook-store.ts";
+import { WebhookStore } from "./webhook-store.ts";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { ENV } from "../contracts/env.ts";
+import { requireEnv } from "../shared/env.ts";
+import type { CampaignControl } from "./campaign-items.ts";
+import { campaignStatusEvent } from "../domain/webhook-event.ts";
 
 /** Events per queue message (a few hundred bytes each: far below SQS's 256 KB). */
 const EVENTS_PER_MESSAGE = 100;
@@ -36,15 +42,26 @@ export class WebhookPublisher {
   /**
    * Publishes and empties `buffer`, the events a handler collected while it worked, after the facts
    * they report are recorded. Never throws: the facts stand whatever happens to their events; a
-   * failure (the queue unreachable beyond the SDK's retries) is handed to `onError`.
+   * failure (the queue unreachable beyond the SDK's retries) is logged with how many were lost.
    */
-  async flush(buffer: WebhookEvent[], onError: (error: unknown, lost: number) => void): Promise<void> {
+  async flush(buffer: WebhookEvent[]): Promise<void> {
     const events = buffer.splice(0);
     try {
       await this.publish(events);
     } catch (error) {
-      onError(error, events.length);
+      logger.error("webhook events not published", { lost: events.length, error: (error as Error).name });
     }
+  }
+
+  /**
+   * The hook a CampaignStore calls after each status change: a `campaign.status_changed` event
+   * (none for system campaigns, such as confirmation emails), published at best effort.
+   */
+  transitions(): (campaign: CampaignControl) => Promise<void> {
+    return async (campaign) => {
+      if (campaign.purpose) return;
+      await this.flush([campaignStatusEvent(campaign.id, campaign.status, campaign.updatedAt)]);
+    };
   }
 
   private subscribedTypes(): Promise<ReadonlySet<WebhookEventType>> {
@@ -63,4 +80,16 @@ export class WebhookPublisher {
     });
     return read;
   }
+}
+
+/** The publisher of a function: its region's webhooks queue (unset: events go nowhere). */
+export function webhookPublisherFromEnv(
+  db: DynamoDBDocumentClient,
+  queue: Pick<QueuePublisher, "send">,
+): WebhookPublisher {
+  return new WebhookPublisher(
+    new WebhookStore(db, requireEnv(ENV.audienceTable)),
+    queue,
+    process.env[ENV.webhookQueueUrl],
+  );
 }

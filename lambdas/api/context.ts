@@ -12,6 +12,7 @@ import type { SubscriberStore } from "../adapters/subscriber-store.ts";
 import type { SuppressionStore } from "../adapters/suppression-store.ts";
 import type { TemplateStore } from "../adapters/template-store.ts";
 import type { WebhookStore } from "../adapters/webhook-store.ts";
+import type { WebhookPublisher } from "../adapters/webhook-publisher.ts";
 import type { CampaignDeps } from "../usecases/campaign-workflows.ts";
 import type { Principal } from "./auth.ts";
 import type { HttpEvent, HttpResult } from "./http.ts";
@@ -23,6 +24,8 @@ export interface Deps extends CampaignDeps {
   readonly segments: SegmentStore;
   readonly templates: TemplateStore;
   readonly webhooks: WebhookStore;
+  /** Publishes webhook events of what the API changed, at best effort (adapters/webhook-publisher.ts). */
+  readonly events: Pick<WebhookPublisher, "flush">;
   /** Where webhook deliveries to replay go (unset: no webhooks queue in this deployment). */
   readonly webhookQueueUrl: string | undefined;
   /** Whether webhook URLs may be plain HTTP to a loopback address (the local runtime). */

@@ -24,6 +24,7 @@ import { CloudWatchOldestAge, EmulatorOldestAge, QueueAdmin } from "../adapters/
 import { SegmentStore } from "../adapters/segment-store.ts";
 import { TemplateStore } from "../adapters/template-store.ts";
 import { WebhookStore } from "../adapters/webhook-store.ts";
+import { webhookPublisherFromEnv } from "../adapters/webhook-publisher.ts";
 import { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { SuppressionStore } from "../adapters/suppression-store.ts";
 import { ENV } from "../contracts/env.ts";
@@ -52,6 +53,8 @@ const sesClient = createSesClient(requireEnv("AWS_REGION"));
 const apiKeys = new ApiKeyStore(db, audienceTable);
 /** Set by the local runtime only: queue ages come from the emulator there, from CloudWatch on AWS. */
 const sqsInspectUrl = process.env[ENV.sqsInspectUrl];
+const queue = new QueuePublisher(sqs);
+const webhookEvents = webhookPublisherFromEnv(db, queue);
 const coordinationTable = process.env[ENV.coordinationTable];
 const idempotency: IdempotencyStores = {
   records: new IdempotencyStore(db, audienceTable),
@@ -79,9 +82,10 @@ const deps: Deps = {
   segments: new SegmentStore(db, audienceTable),
   templates: new TemplateStore(db, audienceTable),
   webhooks: new WebhookStore(db, audienceTable),
+  events: webhookEvents,
   webhookQueueUrl: process.env[ENV.webhookQueueUrl],
   allowLoopbackWebhooks: process.env[ENV.loopbackWebhooks] === "true",
-  campaigns: new CampaignStore(db, audienceTable),
+  campaigns: new CampaignStore(db, audienceTable, webhookEvents.transitions()),
   counters: new CampaignCounterStore(db, audienceTable, requireEnv("AWS_REGION")),
   ownership: ownershipFromEnv(db),
   agenda: new CampaignAgendaStore(db, audienceTable),
@@ -90,7 +94,7 @@ const deps: Deps = {
   audienceJobsQueueUrl: requireEnv(ENV.audienceJobsQueueUrl),
   ledger: new LedgerStore(db, ledgerTable),
   retentionDays: numberEnv(ENV.ledgerRetentionDays, 90),
-  queue: new QueuePublisher(sqs),
+  queue,
   fanoutQueueUrl,
   sendQueueUrl,
   queueAdmin: new QueueAdmin(

@@ -45,6 +45,32 @@ export function recipientEvent(
   };
 }
 
+/** A subscriber's change on a list; `at` tells two changes of one kind apart. */
+export function subscriberEvent(
+  type: Extract<WebhookEventType, `subscriber.${string}`>,
+  listId: string,
+  email: string,
+  at: string,
+  details: Readonly<Record<string, unknown>> = {},
+): WebhookEvent {
+  return {
+    id: webhookEventId(type, listId, email, at),
+    type,
+    createdAt: at,
+    data: { listId, email, ...details },
+  };
+}
+
+/** A campaign's status change: each change is one event (its time tells two `paused` apart). */
+export function campaignStatusEvent(campaignId: string, status: string, at: string): WebhookEvent {
+  return {
+    id: webhookEventId("campaign.status_changed", campaignId, status, at),
+    type: "campaign.status_changed",
+    createdAt: at,
+    data: { campaignId, status },
+  };
+}
+
 /**
  * The webhook event an SES event recorded on a recipient's ledger item makes, if any: deliveries,
  * bounces, complaints, opens and clicks (the Send event is the sender's `recipient.sent`).

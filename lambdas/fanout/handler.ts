@@ -6,6 +6,7 @@ import { LedgerStore } from "../adapters/ledger-store.ts";
 import { SegmentStore } from "../adapters/segment-store.ts";
 import { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { QueuePublisher } from "../adapters/queue.ts";
+import { webhookPublisherFromEnv } from "../adapters/webhook-publisher.ts";
 import { type FanoutMessage, fanoutMessageSchema } from "../contracts/messages.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
 import { logger, metrics, traceHandler } from "../shared/powertools.ts";
@@ -19,10 +20,14 @@ import { SliceWriter } from "./slice-writer.ts";
 
 const db = createDocumentClient();
 const sqs = createSqsClient();
-const campaigns = new CampaignStore(db, requireEnv(ENV.audienceTable));
+const queue = new QueuePublisher(sqs);
+const campaigns = new CampaignStore(
+  db,
+  requireEnv(ENV.audienceTable),
+  webhookPublisherFromEnv(db, queue).transitions(),
+);
 const subscribers = new SubscriberStore(db, requireEnv(ENV.audienceTable));
 const segments = new SegmentStore(db, requireEnv(ENV.audienceTable));
-const queue = new QueuePublisher(sqs);
 const standings = new StandingCache(ownershipFromEnv(db));
 const fanoutQueueUrl = requireEnv(ENV.fanoutQueueUrl);
 

@@ -12,8 +12,7 @@ import { parseFeedbackMessage } from "../domain/feedback-event.ts";
 import { feedbackWebhookEvent } from "../domain/webhook-event.ts";
 import type { WebhookEvent } from "../contracts/webhook-events.ts";
 import { QueuePublisher } from "../adapters/queue.ts";
-import { WebhookPublisher } from "../adapters/webhook-publisher.ts";
-import { WebhookStore } from "../adapters/webhook-store.ts";
+import { webhookPublisherFromEnv } from "../adapters/webhook-publisher.ts";
 import { requireEnv } from "../shared/env.ts";
 import { logger, metrics, traceHandler } from "../shared/powertools.ts";
 import { backoffSeconds, processBatch, RetryLaterError } from "../shared/sqs-batch.ts";
@@ -29,11 +28,7 @@ const audienceTable = requireEnv(ENV.audienceTable);
 const region = requireEnv("AWS_REGION");
 /** Webhook events of the facts recorded in the current batch, published once it is done. */
 const webhookEvents: WebhookEvent[] = [];
-const webhooks = new WebhookPublisher(
-  new WebhookStore(db, audienceTable),
-  new QueuePublisher(sqs),
-  process.env[ENV.webhookQueueUrl],
-);
+const webhooks = webhookPublisherFromEnv(db, new QueuePublisher(sqs));
 
 /**
  * SES sometimes reports a message before the sender has recorded its id on the ledger (a Send
@@ -45,7 +40,7 @@ const UNMATCHED_RECEIVES = 5;
 
 const processor = new FeedbackProcessor({
   ledger: new LedgerStore(db, requireEnv(ENV.ledgerTable)).feedback,
-  campaigns: new CampaignStore(db, audienceTable),
+  campaigns: new CampaignStore(db, audienceTable, webhooks.transitions()),
   counters: new CampaignCounterStore(db, audienceTable, requireEnv("AWS_REGION")),
   agenda: new CampaignAgendaStore(db, audienceTable),
   ownership: ownershipFromEnv(db),
@@ -152,9 +147,7 @@ export const handler = traceHandler(async (event: SQSEvent, context: Context) =>
       queueUrl,
       concurrent: true,
     });
-    await webhooks.flush(webhookEvents, (error, lost) =>
-      logger.error("webhook events not published", { lost, error: (error as Error).name }),
-    );
+    await webhooks.flush(webhookEvents);
     return result;
   } finally {
     metrics.publishStoredMetrics();

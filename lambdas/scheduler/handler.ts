@@ -7,6 +7,7 @@ import { LedgerStore } from "../adapters/ledger-store.ts";
 import { ListStore } from "../adapters/list-store.ts";
 import { QueuePublisher } from "../adapters/queue.ts";
 import { SubscriberStore } from "../adapters/subscriber-store.ts";
+import { webhookPublisherFromEnv } from "../adapters/webhook-publisher.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
 import { logger, metrics, traceHandler } from "../shared/powertools.ts";
 import { watchCampaigns } from "./campaign-watch.ts";
@@ -15,13 +16,14 @@ import { ENV } from "../contracts/env.ts";
 
 const db = createDocumentClient();
 const audienceTable = requireEnv(ENV.audienceTable);
+const queue = new QueuePublisher(createSqsClient());
 const deps = {
-  campaigns: new CampaignStore(db, audienceTable),
+  campaigns: new CampaignStore(db, audienceTable, webhookPublisherFromEnv(db, queue).transitions()),
   agenda: new CampaignAgendaStore(db, audienceTable),
   lists: new ListStore(db, audienceTable),
   subscribers: new SubscriberStore(db, audienceTable),
   ledger: new LedgerStore(db, requireEnv(ENV.ledgerTable)),
-  queue: new QueuePublisher(createSqsClient()),
+  queue,
   fanoutQueueUrl: requireEnv(ENV.fanoutQueueUrl),
   sendQueueUrl: requireEnv(ENV.sendQueueUrl),
   now: () => new Date(),

@@ -17,8 +17,7 @@ import { type SendMessage, type SendRecipient, sendMessageSchema } from "../cont
 import { sendTests } from "./test-send.ts";
 import type { WebhookEvent } from "../contracts/webhook-events.ts";
 import { recipientEvent } from "../domain/webhook-event.ts";
-import { WebhookPublisher } from "../adapters/webhook-publisher.ts";
-import { WebhookStore } from "../adapters/webhook-store.ts";
+import { webhookPublisherFromEnv } from "../adapters/webhook-publisher.ts";
 import { cachedSecret, nonEmpty } from "../adapters/cached-secret.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
 import { correlate, correlation, withCorrelation } from "../shared/correlation.ts";
@@ -103,14 +102,10 @@ const budget = new SharedBudget(
   numberEnv(ENV.senderConcurrency, 2),
 );
 
-const campaigns = new CampaignStore(db, requireEnv(ENV.audienceTable));
 /** Webhook events of the recipients recorded in the current batch, published once it is done. */
 const webhookEvents: WebhookEvent[] = [];
-const webhooks = new WebhookPublisher(
-  new WebhookStore(db, requireEnv(ENV.audienceTable)),
-  queue,
-  process.env[ENV.webhookQueueUrl],
-);
+const webhooks = webhookPublisherFromEnv(db, queue);
+const campaigns = new CampaignStore(db, requireEnv(ENV.audienceTable), webhooks.transitions());
 const counters = new CampaignCounterStore(db, requireEnv(ENV.audienceTable), requireEnv("AWS_REGION"));
 const ownership = ownershipFromEnv(db);
 const standings = new StandingCache(ownership);
@@ -321,9 +316,7 @@ export const handler = traceHandler(async (event: SQSEvent, context: Context) =>
       concurrent: true,
       maxBackoffSeconds: maxRetryDelaySeconds,
     });
-    await webhooks.flush(webhookEvents, (error, lost) =>
-      logger.error("webhook events not published", { lost, error: (error as Error).name }),
-    );
+    await webhooks.flush(webhookEvents);
     return result;
   } finally {
     stopRefreshing();

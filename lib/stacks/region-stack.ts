@@ -186,14 +186,15 @@ export class RegionStack extends Stack {
       alarmPrefix: `${appName}-${region}`,
     });
 
-    // Webhooks: the sender and the feedback function publish recipient events, the API replays.
+    // Webhooks: the sender and the feedback function publish recipient events, every function that
+    // changes a campaign's status its status changes, and the API replays.
     this.webhooks = new Webhooks(this, "Webhooks", {
       ...code,
       audienceTable: props.audienceTable,
       queueRetention,
       alarmPrefix: `${appName}-${region}`,
     });
-    for (const producer of [this.sender, this.feedback, this.api])
+    for (const producer of [this.sender, this.feedback, this.api, this.fanout, this.scheduler])
       this.webhooks.bindProducer(producer.function);
 
     // The functions that act on campaigns; each acts on a campaign only in the campaign's owner region.

@@ -1,7 +1,7 @@
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { webhookEventId } from "../../lambdas/domain/webhook-event.ts";
-import { SteadfastClient, until, waitForCampaign } from "../../local/client.ts";
+import { sesStore, SteadfastClient, until, waitForCampaign } from "../../local/client.ts";
 import { freePort } from "../../local/processes.ts";
 import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
 import { verifyWebhookSignature } from "../../sdk/index.ts";
@@ -26,6 +26,7 @@ afterAll(async () => {
 interface Received {
   readonly id: string;
   readonly type: string;
+  readonly createdAt: string;
   readonly data: Record<string, unknown>;
   readonly signed: boolean;
 }
@@ -86,6 +87,16 @@ describe("webhooks", () => {
       expect(webhook).not.toHaveProperty("secret");
       expect(webhook).not.toHaveProperty("secrets");
 
+      // A second endpoint, always up, for the campaign's status changes and unsubscribes.
+      const otherPort = await freePort();
+      const other = receiver(otherPort);
+      await other.start();
+      await api.expect(201, "POST", "/v1/webhooks", {
+        url: `http://127.0.0.1:${otherPort}/hook`,
+        events: ["campaign.status_changed", "recipient.unsubscribed", "subscriber.unsubscribed"],
+        secret: SECRET,
+      });
+
       const emails = Array.from({ length: 20 }, (_, i) => `hooked${i}@example.com`);
       const { id: listId } = await api.expect<{ id: string }>(201, "POST", "/v1/lists", { name: "Hooked" });
       await api.expect(200, "PUT", `/v1/lists/${listId}/subscribers`, {
@@ -145,6 +156,39 @@ describe("webhooks", () => {
         60_000,
       );
       expect(new Set(hook.received.slice(before).map((r) => r.id))).toEqual(expected);
+
+      // The campaign's status changes, in order, and an unsubscribe through a mailed link.
+      const statuses = await until(
+        async () =>
+          other.received.filter((r) => r.type === "campaign.status_changed").map((r) => r.data.status),
+        (v) => v.includes("sent"),
+        30_000,
+      );
+      expect(statuses).toEqual(["queued", "sending", "sent"]);
+      const mailed = (await Promise.all(runtime.info.regions.map((r) => sesStore(r.sesUrl))))
+        .flat()
+        .find((m) => m.subject === "Hooked" && m.destination.to[0] === emails[0]);
+      const link = /<([^>]+)>/.exec(
+        mailed?.headers?.find((h) => h.name === "List-Unsubscribe")?.value ?? "",
+      )?.[1];
+      if (!link) throw new Error("no List-Unsubscribe header");
+      const unsubscribed = await fetch(link, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: "List-Unsubscribe=One-Click",
+      });
+      expect(unsubscribed.status).toBe(200);
+      const unsubscribes = await until(
+        async () => other.received.filter((r) => r.type.endsWith(".unsubscribed")),
+        (v) => v.length >= 2,
+        30_000,
+      );
+      expect(unsubscribes.map((r) => [r.type, r.data.email, r.data.listId]).sort()).toEqual([
+        ["recipient.unsubscribed", emails[0], listId],
+        ["subscriber.unsubscribed", emails[0], listId],
+      ]);
+      expect(other.received.every((r) => r.signed)).toBe(true);
+      await other.stop();
 
       // Rotating the secret: deliveries are signed with both until the next change.
       const rotated = await api.expect<{ secretRotating: boolean }>(

@@ -1,5 +1,6 @@
 import { ValidationError } from "../../domain/errors.ts";
 import { escapeHtml } from "../../domain/render.ts";
+import { recipientEvent, subscriberEvent } from "../../domain/webhook-event.ts";
 import type { RouteHandler } from "../context.ts";
 import { header, type HttpEvent } from "../http.ts";
 import { claimsOf, formText, page } from "../pages.ts";
@@ -33,12 +34,30 @@ export const unsubscribeOneClick: RouteHandler = async (event, params, deps) => 
   }
   // Counted once on the campaign the link came from (in this region's counter item), in the same
   // write as the status change.
-  await deps.subscribers.unsubscribe(
+  const now = deps.now().toISOString();
+  const outcome = await deps.subscribers.unsubscribe(
     claims.listId,
     claims.email,
-    deps.now().toISOString(),
+    now,
     claims.campaignId ? deps.counters.increment(claims.campaignId, { unsubscribed: 1 }) : undefined,
   );
+  if (outcome === "unsubscribed")
+    await deps.events.flush([
+      subscriberEvent("subscriber.unsubscribed", claims.listId, claims.email, now, {
+        source: "unsubscribe-link",
+      }),
+      ...(claims.campaignId
+        ? [
+            recipientEvent("recipient.unsubscribed", {
+              campaignId: claims.campaignId,
+              email: claims.email,
+              at: now,
+              discriminator: now,
+              details: { listId: claims.listId },
+            }),
+          ]
+        : []),
+    ]);
   return page(200, "You are unsubscribed", "<p>You will not receive further emails from this list.</p>");
 };
 
