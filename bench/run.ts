@@ -1,22 +1,31 @@
 import { writeFileSync } from "node:fs";
 import { SESv2Client, SendEmailCommand } from "@aws-sdk/client-sesv2";
-import { BatchWriteCommand, GetCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { campaignKey } from "../lambdas/adapters/dynamo/keys.ts";
 import { mapLimit } from "../lambdas/shared/concurrency.ts";
 import { LOCAL_CREDENTIALS } from "../local/local-account.ts";
 import { SteadfastClient } from "../local/client.ts";
 import {
-  type LocalRuntime,
-  type LocalRuntimeOptions,
-  localDocumentClient,
-  startLocalRuntime,
-} from "../local/runtime.ts";
+  createCampaign,
+  report,
+  results,
+  round,
+  rows,
+  seedList,
+  sesAccepted,
+  stats,
+  type Stats,
+  until,
+  withRuntime,
+} from "./harness.ts";
+import { webhookLag } from "./webhooks.ts";
+import { type LocalRuntime, localDocumentClient } from "../local/runtime.ts";
 
 /**
  * `npm run bench`: throughput (capped, uncapped, and a raw SES loop beside it), quota utilisation,
  * AWS requests and cost per 1,000 recipients, fan-out time by list size and start-up time, measured
  * on the local runtime. Prints figures and writes them to bench/results.json; passes or fails
- * nothing. `BENCH_QUICK=1` measures smaller lists; `npm run bench -- <e2e|uncapped|quota|spread|fanout|segments>`
+ * nothing. `BENCH_QUICK=1` measures smaller lists; `npm run bench -- <e2e|uncapped|quota|spread|fanout|segments|webhooks>`
  * one part.
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
@@ -37,29 +46,6 @@ const CAP = 200;
 const UNCAPPED_RATE = 2_000;
 const RESULTS_PATH = new URL("./results.json", import.meta.url);
 
-/** Figures a machine can read (bench/results.json); null where this run did not measure one. */
-const results: Record<string, number | null | { recipients: number; seconds: number }[]> = {
-  e2eRatePerSec: null,
-  e2eRateOverCap: null,
-  uncappedRatePerSec: null,
-  rawSesRatePerSec: null,
-  e2eOverRaw: null,
-  utilKnown: null,
-  throttledKnownPct: null,
-  util429: null,
-  throttled429Pct: null,
-  fanout100kSec: null,
-  fanoutCurve: [],
-  feedbackEventsPerSec: null,
-  wcuPerRecipient: null,
-  wcuPerRecipientWithFeedback: null,
-  costPer1000Usd: null,
-  spreadRateOverSumOfCaps: null,
-  startReadySec: null,
-  segmentPreviewSec: null,
-};
-const round = (n: number, digits = 3) => Number(n.toFixed(digits));
-
 // List prices, us-east-1: DynamoDB on-demand (per million request units), SQS standard (per million
 // requests), Lambda arm64 (per million requests and per GB-second), SES (per 1,000 emails).
 const PRICE = {
@@ -70,55 +56,6 @@ const PRICE = {
   lambdaGbSecond: 0.0000133334,
   ses1000: 0.1,
 };
-
-type Stats = {
-  requests: Record<string, Record<string, Record<string, number>>>;
-  sesAccepted: Record<string, number>;
-  dynamoWriteUnits: Record<string, number>;
-};
-
-const rows: [string, string][] = [];
-const report = (name: string, value: string) => {
-  rows.push([name, value]);
-  process.stdout.write(`  ${name}: ${value}\n`);
-};
-
-async function withRuntime<T>(
-  options: LocalRuntimeOptions,
-  fn: (rt: LocalRuntime) => Promise<T>,
-): Promise<T> {
-  const starting = Date.now();
-  const runtime = await startLocalRuntime({ writeInfo: false, ...options });
-  // The first start of the run (cdk.out fresh, emulators cold); later ones are alike.
-  results.startReadySec ??= round((Date.now() - starting) / 1000, 1);
-  try {
-    return await fn(runtime);
-  } finally {
-    await runtime.stop();
-  }
-}
-
-async function stats(runtime: LocalRuntime): Promise<Stats> {
-  return (await (await fetch(`${runtime.info.controlUrl}/stats`)).json()) as Stats;
-}
-
-/** Emails the SES emulators accepted so far, read in-process (the runtime runs in this process). */
-function sesAccepted(runtime: LocalRuntime): number {
-  return runtime.regions.reduce((sum, r) => sum + r.proxies.ses.stats.sesAccepted, 0);
-}
-
-async function until(
-  what: string,
-  done: () => boolean | Promise<boolean>,
-  timeoutMs = 30 * 60_000,
-  everyMs = 100,
-) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 /**
  * Sends the campaign and returns the seconds until SES accepted `recipients` more emails: the
@@ -182,47 +119,6 @@ function total(stats: Stats, service: string, operations?: readonly string[]): n
 }
 
 /** Writes `n` subscribers straight into the audience table (setup, not what is measured). */
-async function seedList(
-  runtime: LocalRuntime,
-  api: SteadfastClient,
-  n: number,
-  tag: string,
-): Promise<string> {
-  const list = await api.expect<{ id: string }>(201, "POST", "/v1/lists", { name: tag });
-  const db = localDocumentClient(runtime);
-  const now = new Date().toISOString();
-  const batches: Promise<unknown>[] = [];
-  for (let i = 0; i < n; i += 25) {
-    const items = Array.from({ length: Math.min(25, n - i) }, (_, j) => ({
-      PutRequest: {
-        Item: {
-          pk: `LIST#${list.id}`,
-          sk: `SUB#${tag}-${i + j}@bench.example.net`,
-          type: "subscriber",
-          email: `${tag}-${i + j}@bench.example.net`,
-          attributes: { firstName: `Reader ${i + j}`, plan: (i + j) % 4 === 0 ? "pro" : "free" },
-          status: "subscribed",
-          createdAt: now,
-          updatedAt: now,
-        },
-      },
-    }));
-    batches.push(db.send(new BatchWriteCommand({ RequestItems: { "steadfast-audience": items } })));
-    if (batches.length >= 16) await Promise.all(batches.splice(0));
-  }
-  await Promise.all(batches);
-  return list.id;
-}
-
-async function createCampaign(api: SteadfastClient, listId: string): Promise<string> {
-  const campaign = await api.expect<{ id: string }>(201, "POST", "/v1/campaigns", {
-    listId,
-    subject: "Benchmark for {{attributes.firstName}}",
-    html: "<p>Hello {{attributes.firstName}}, this is a benchmark email.</p>",
-  });
-  return campaign.id;
-}
-
 async function endToEnd(): Promise<void> {
   process.stdout.write(`\nEnd to end: ${E2E_RECIPIENTS} recipients, SES rate cap ${CAP}/s per region\n`);
   await withRuntime({ sendRate: CAP }, async (runtime) => {
@@ -549,6 +445,7 @@ if (!only || only === "quota") {
 if (!only || only === "spread") await spread();
 if (!only || only === "fanout") await fanout();
 if (!only || only === "segments") await segmentPreview();
+if (!only || only === "webhooks") await webhookLag(QUICK ? 2_000 : 10_000, CAP);
 
 process.stdout.write("\n| measure | figure |\n|---|---|\n");
 for (const [name, value] of rows) process.stdout.write(`| ${name} | ${value} |\n`);
