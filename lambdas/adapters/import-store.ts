@@ -78,9 +78,15 @@ export class ImportStore {
 
   /**
    * Records one finished chunk: `rows` more processed, `imported` of them stored. Idempotent per
-   * chunk number. Completes the job when every chunk is done.
+   * chunk number. Completes the job when every chunk is done, and then answers the job as it ended.
    */
-  async recordChunk(id: string, chunk: number, rows: number, imported: number, now: string): Promise<void> {
+  async recordChunk(
+    id: string,
+    chunk: number,
+    rows: number,
+    imported: number,
+    now: string,
+  ): Promise<{ listId: string; processed: number; imported: number } | undefined> {
     let out;
     try {
       out = await this.db.send(
@@ -106,12 +112,14 @@ export class ImportStore {
         }),
       );
     } catch (error) {
-      if (isConditionalFailure(error)) return; // counted already, or the job expired
+      if (isConditionalFailure(error)) return undefined; // counted already, or the job expired
       throw error;
     }
     const job = out.Attributes ?? {};
     const done = (job.doneChunks as Set<number> | undefined)?.size ?? 0;
-    if (done >= (job.chunks as number)) await this.finish(id, "completed", now);
+    if (done < (job.chunks as number)) return undefined;
+    await this.finish(id, "completed", now);
+    return { listId: job.listId as string, processed: Number(job.processed), imported: Number(job.imported) };
   }
 
   async finish(id: string, status: "completed" | "failed", now: string): Promise<void> {

@@ -15,55 +15,28 @@ import { listIdOf, listKey, SUBSCRIBER_PREFIX, subscriberKey, subscriberPk } fro
 import type { Page } from "./dynamo/cursor.ts";
 import { SubscriberFanoutReads } from "./subscriber-fanout.ts";
 import { SubscriberOptIn } from "./subscriber-opt-in.ts";
+import {
+  type AwaitingConfirmation,
+  type Resubscription,
+  type StoredSubscriber,
+  type Subscriber,
+  type SubscriberStatus,
+  toSubscriber,
+  type UnsubscribeOutcome,
+  type UpdateOutcome,
+  type UpsertResult,
+} from "./subscriber-items.ts";
 
-/** `pending`: on a double opt-in list, until the person confirms by email (never mailed a campaign). */
-export type SubscriberStatus = "subscribed" | "unsubscribed" | "bounced" | "complained" | "pending";
-
-export interface Subscriber {
-  readonly email: string;
-  readonly attributes: Attributes;
-  readonly status: SubscriberStatus;
-}
-
-/** Who set an opted-out address back to `subscribed`, when, and the consent they recorded. */
-export interface Resubscription {
-  readonly at: string;
-  /** The API key id. */
-  readonly by: string;
-  readonly consent: string;
-}
-
-export interface StoredSubscriber extends Subscriber {
-  readonly createdAt: string;
-  readonly updatedAt: string;
-  readonly resubscribed?: Resubscription;
-  /** How the subscription was obtained (absent on subscribers from before consent was kept). */
-  readonly consent?: Consent;
-}
-
-/** A pending subscriber no confirmation email was asked for yet, and since when it is pending. */
-export interface AwaitingConfirmation {
-  readonly email: string;
-  readonly since: string;
-}
-
-/**
- * What an upsert did: whether the list was still there, and which of the addresses are pending
- * without a confirmation email asked for (new subscribers of a double opt-in list, or ones an
- * interrupted request left so).
- */
-export interface UpsertResult {
-  readonly kept: boolean;
-  readonly awaiting: AwaitingConfirmation[];
-}
-
-export type UpdateOutcome =
-  | { readonly kind: "updated"; readonly subscriber: StoredSubscriber }
-  | { readonly kind: "absent" }
-  /** `subscribed` was asked of an opted-out address without a resubscription: nothing changed. */
-  | { readonly kind: "opt-out-kept"; readonly status: SubscriberStatus };
-
-export type UnsubscribeOutcome = "unsubscribed" | "unchanged";
+export type {
+  AwaitingConfirmation,
+  Resubscription,
+  StoredSubscriber,
+  Subscriber,
+  SubscriberStatus,
+  UnsubscribeOutcome,
+  UpdateOutcome,
+  UpsertResult,
+};
 
 /**
  * A list's subscribers (`LIST#<id>/SUB#<email>` in the audience table), keyed by normalised
@@ -189,6 +162,8 @@ export class SubscriberStore {
     how: { readonly consent: Consent; readonly pending?: boolean },
   ): Promise<UpsertResult> {
     const awaiting: AwaitingConfirmation[] = [];
+    const created: string[] = [];
+    const updated: string[] = [];
     await mapLimit(subscribers, 16, async (s) => {
       const out = await this.db.send(
         new UpdateCommand({
@@ -209,19 +184,20 @@ export class SubscriberStore {
         }),
       );
       const item = out.Attributes ?? {};
+      (item.createdAt === now ? created : updated).push(s.email);
       if (item.status === "pending" && item.confirmationRequestedAt === undefined)
         awaiting.push({ email: s.email, since: String(item.createdAt) });
     });
     const list = await this.db.send(
       new GetCommand({ TableName: this.table, Key: listKey(listId), ConsistentRead: true }),
     );
-    if (list.Item) return { kept: true, awaiting };
+    if (list.Item) return { kept: true, awaiting, created, updated };
     await batchWriteAll(
       this.db,
       this.table,
       subscribers.map((s) => ({ DeleteRequest: { Key: subscriberKey(listId, s.email) } })),
     );
-    return { kept: false, awaiting: [] };
+    return { kept: false, awaiting: [], created: [], updated: [] };
   }
 
   /**
@@ -400,16 +376,4 @@ export class SubscriberStore {
       >,
     };
   }
-}
-
-function toSubscriber(item: Record<string, unknown>): StoredSubscriber {
-  return {
-    email: item.email as string,
-    attributes: (item.attributes ?? {}) as Attributes,
-    status: item.status as SubscriberStatus,
-    createdAt: item.createdAt as string,
-    updatedAt: item.updatedAt as string,
-    ...(item.resubscribed ? { resubscribed: item.resubscribed as Resubscription } : {}),
-    ...(item.consent ? { consent: item.consent as Consent } : {}),
-  };
 }

@@ -220,20 +220,10 @@ export class WebhookStore {
       lastAttemptAt: now,
     };
     try {
-      await this.db.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: {
-            pk: webhookKey(delivery.webhookId).pk,
-            sk: delivery.key,
-            type: "webhook-delivery",
-            ...toItem(next),
-            expiresAt: expiry(nowMs),
-          },
-          ConditionExpression: "attempts = :attempts",
-          ExpressionAttributeValues: { ":attempts": delivery.attempts },
-        }),
-      );
+      await this.putDelivery(next, nowMs, {
+        ConditionExpression: "attempts = :attempts",
+        ExpressionAttributeValues: { ":attempts": delivery.attempts },
+      });
       return true;
     } catch (error) {
       if (isConditionalFailure(error)) return false;
@@ -277,6 +267,18 @@ export class WebhookStore {
   async reopen(delivery: WebhookDelivery, nowMs: number): Promise<WebhookDelivery> {
     const reopened: WebhookDelivery = { ...delivery, status: "pending" };
     const { nextAttemptAt: _n, ...rest } = reopened;
+    await this.putDelivery(rest, nowMs);
+    return rest;
+  }
+
+  /** Writes a delivery's log item whole, kept DELIVERY_RETENTION_SECONDS from now. */
+  private async putDelivery(
+    delivery: WebhookDelivery,
+    nowMs: number,
+    condition:
+      | { ConditionExpression: string; ExpressionAttributeValues: Record<string, unknown> }
+      | undefined = undefined,
+  ): Promise<void> {
     await this.db.send(
       new PutCommand({
         TableName: this.table,
@@ -284,12 +286,12 @@ export class WebhookStore {
           pk: webhookKey(delivery.webhookId).pk,
           sk: delivery.key,
           type: "webhook-delivery",
-          ...toItem(rest),
+          ...toItem(delivery),
           expiresAt: expiry(nowMs),
         },
+        ...condition,
       }),
     );
-    return rest;
   }
 }
 

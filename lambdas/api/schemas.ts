@@ -122,6 +122,36 @@ const excludedIds = z
   .max(10)
   .refine((v) => new Set(v).size === v.length, "ids must not repeat");
 
+/**
+ * A campaign's content, or a template's version in its place (the latest when no version is
+ * given; `subject` may replace the template's): the fields of a new campaign and of a follow-up.
+ */
+const contentChoiceFields = {
+  templateId: idField.optional(),
+  templateVersion: z.number().int().min(1).optional(),
+  subject: subjectField.optional(),
+  html: htmlField.optional(),
+  text: templateField("text", MAX_PART).optional(),
+  scheduledAt: scheduledAtField.optional(),
+};
+
+/** A template excludes html and text of one's own; a version needs its template. */
+function checkTemplateChoice(
+  value: { templateId?: string; templateVersion?: number; html?: string; text?: string },
+  ctx: z.RefinementCtx,
+): void {
+  if (value.templateId !== undefined) {
+    for (const field of ["html", "text"] as const)
+      if (value[field] !== undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: [field],
+          message: "comes from the template: give one or the other",
+        });
+  } else if (value.templateVersion !== undefined)
+    ctx.addIssue({ code: "custom", path: ["templateVersion"], message: "needs templateId" });
+}
+
 export const createCampaignSchema = z
   .strictObject({
     listId: idField,
@@ -130,27 +160,11 @@ export const createCampaignSchema = z
     excludeSegmentIds: excludedIds.optional(),
     from: emailField.optional(),
     replyTo: emailField.optional(),
-    /** A template's version as the content (the latest when no version is given); `subject` may replace its subject. */
-    templateId: idField.optional(),
-    templateVersion: z.number().int().min(1).optional(),
-    subject: subjectField.optional(),
-    html: htmlField.optional(),
-    text: templateField("text", MAX_PART).optional(),
-    scheduledAt: scheduledAtField.optional(),
+    ...contentChoiceFields,
   })
   .superRefine((value, ctx) => {
-    if (value.templateId !== undefined) {
-      for (const field of ["html", "text"] as const)
-        if (value[field] !== undefined)
-          ctx.addIssue({
-            code: "custom",
-            path: [field],
-            message: "comes from the template: give one or the other",
-          });
-      return;
-    }
-    if (value.templateVersion !== undefined)
-      ctx.addIssue({ code: "custom", path: ["templateVersion"], message: "needs templateId" });
+    checkTemplateChoice(value, ctx);
+    if (value.templateId !== undefined) return;
     for (const field of ["subject", "html"] as const)
       if (value[field] === undefined)
         ctx.addIssue({ code: "custom", path: [field], message: `${field} is required without templateId` });
@@ -164,26 +178,12 @@ export const followUpSchema = z
       .url({ protocol: /^https?$/ })
       .max(300)
       .optional(),
-    templateId: idField.optional(),
-    templateVersion: z.number().int().min(1).optional(),
-    subject: subjectField.optional(),
-    html: htmlField.optional(),
-    text: templateField("text", MAX_PART).optional(),
-    scheduledAt: scheduledAtField.optional(),
+    ...contentChoiceFields,
   })
   .superRefine((value, ctx) => {
     if (value.link !== undefined && !LINK_AUDIENCES.includes(value.audience))
       ctx.addIssue({ code: "custom", path: ["link"], message: "applies to clicked and not_clicked only" });
-    if (value.templateId !== undefined)
-      for (const field of ["html", "text"] as const)
-        if (value[field] !== undefined)
-          ctx.addIssue({
-            code: "custom",
-            path: [field],
-            message: "comes from the template: give one or the other",
-          });
-    if (value.templateVersion !== undefined && value.templateId === undefined)
-      ctx.addIssue({ code: "custom", path: ["templateVersion"], message: "needs templateId" });
+    checkTemplateChoice(value, ctx);
   });
 
 /** Only drafts can be changed; `null` clears an optional field. */

@@ -16,6 +16,8 @@ import { eraseLedgerOf } from "../usecases/erasure.ts";
 import { type ConfirmationDeps, sendConfirmations } from "../usecases/opt-in.ts";
 import { CampaignAgendaStore } from "../adapters/campaign-agenda-store.ts";
 import { ownershipFromEnv } from "../adapters/ownership-env.ts";
+import { webhookPublisherFromEnv } from "../adapters/webhook-publisher.ts";
+import { importCompletedEvent, upsertEvents } from "../domain/webhook-event.ts";
 
 const db = createDocumentClient();
 const sqs = createSqsClient();
@@ -28,6 +30,7 @@ const erasure = {
   campaigns: new CampaignStore(db, audienceTable),
 };
 const queue = new QueuePublisher(sqs);
+const webhooks = webhookPublisherFromEnv(db, queue);
 const audienceJobsQueueUrl = requireEnv(ENV.audienceJobsQueueUrl);
 /** What starting the confirmation campaigns of an import into a double opt-in list takes. */
 const confirmations: ConfirmationDeps = {
@@ -65,7 +68,16 @@ export async function runJob(job: AudienceJob): Promise<void> {
     // New subscribers of a double opt-in list each get a confirmation email; a chunk delivered again
     // starts the same confirmation campaign, so nobody is mailed twice.
     if (list && live) await sendConfirmations(confirmations, list, upserted.awaiting, new Date(now));
-    await imports.recordChunk(job.jobId, job.chunk, job.rows, live ? job.subscribers.length : 0, now);
+    const events = live ? upsertEvents(job.listId, upserted, now, "import") : [];
+    const finished = await imports.recordChunk(
+      job.jobId,
+      job.chunk,
+      job.rows,
+      live ? job.subscribers.length : 0,
+      now,
+    );
+    if (finished) events.push(importCompletedEvent(job.jobId, finished, now));
+    await webhooks.flush(events);
     metrics.addMetric(METRIC.subscribersImported, "Count", live ? job.subscribers.length : 0);
     return;
   }

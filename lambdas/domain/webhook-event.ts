@@ -61,6 +61,75 @@ export function subscriberEvent(
   };
 }
 
+/** Subscriber events of a write to a list: `subscriber.created` for the new, `.updated` for the rest. */
+export function upsertEvents(
+  listId: string,
+  written: { readonly created: readonly string[]; readonly updated: readonly string[] },
+  at: string,
+  source: string,
+): WebhookEvent[] {
+  return [
+    ...written.created.map((email) => subscriberEvent("subscriber.created", listId, email, at, { source })),
+    ...written.updated.map((email) => subscriberEvent("subscriber.updated", listId, email, at, { source })),
+  ];
+}
+
+/** An import that finished: every chunk stored. */
+export function importCompletedEvent(
+  importId: string,
+  job: { readonly listId: string; readonly processed: number; readonly imported: number },
+  at: string,
+): WebhookEvent {
+  return {
+    id: webhookEventId("import.completed", importId),
+    type: "import.completed",
+    createdAt: at,
+    data: { importId, listId: job.listId, rows: job.processed, imported: job.imported },
+  };
+}
+
+/**
+ * The events of a save on the preference center: `subscriber.unsubscribed` for each list switched
+ * off (and `recipient.unsubscribed` when it is the mailed campaign's list), `subscriber.updated`
+ * for each list switched back on.
+ */
+export function preferenceEvents(
+  link: { readonly email: string; readonly listId: string; readonly campaignId?: string },
+  before: readonly { readonly listId: string; readonly status: string }[],
+  after: readonly { readonly listId: string; readonly status: string }[],
+  at: string,
+): WebhookEvent[] {
+  const was = new Map(before.map((list) => [list.listId, list.status]));
+  return after.flatMap((list) => {
+    const previous = was.get(list.listId);
+    if (previous === list.status) return [];
+    const source = { source: "preference-center" };
+    if (list.status === "subscribed")
+      return [
+        subscriberEvent("subscriber.updated", list.listId, link.email, at, {
+          ...source,
+          status: "subscribed",
+        }),
+      ];
+    if (previous !== "subscribed") return [];
+    const counted = link.campaignId !== undefined && link.listId === list.listId;
+    return [
+      subscriberEvent("subscriber.unsubscribed", list.listId, link.email, at, source),
+      ...(counted
+        ? [
+            recipientEvent("recipient.unsubscribed", {
+              campaignId: link.campaignId,
+              email: link.email,
+              at,
+              discriminator: at,
+              details: { listId: list.listId },
+            }),
+          ]
+        : []),
+    ];
+  });
+}
+
 /** A campaign's status change: each change is one event (its time tells two `paused` apart). */
 export function campaignStatusEvent(campaignId: string, status: string, at: string): WebhookEvent {
   return {
@@ -69,6 +138,43 @@ export function campaignStatusEvent(campaignId: string, status: string, at: stri
     createdAt: at,
     data: { campaignId, status },
   };
+}
+
+/** A recipient's ledger record as the sender wrote it (now, or before: a redelivered message). */
+export interface RecipientOutcome {
+  readonly status: string;
+  readonly campaignId: string;
+  readonly email: string;
+  readonly at: string;
+  readonly sesMessageId?: string;
+  readonly region?: string;
+  readonly error?: string;
+  readonly reason?: string;
+}
+
+/**
+ * The sender's event of a terminal record: `recipient.sent`, `.failed` or `.suppressed` (none for
+ * other statuses). The same record always makes the same event, so a sender that meets a record
+ * written before (its message came back) publishes it again, harmlessly.
+ */
+export function outcomeEvent(outcome: RecipientOutcome): WebhookEvent | undefined {
+  const fact = {
+    campaignId: outcome.campaignId,
+    email: outcome.email,
+    at: outcome.at,
+    ...(outcome.sesMessageId ? { sesMessageId: outcome.sesMessageId } : {}),
+    ...(outcome.region ? { region: outcome.region } : {}),
+  };
+  switch (outcome.status) {
+    case "sent":
+      return recipientEvent("recipient.sent", fact);
+    case "failed":
+      return recipientEvent("recipient.failed", { ...fact, details: { error: outcome.error ?? null } });
+    case "suppressed":
+      return recipientEvent("recipient.suppressed", { ...fact, details: { reason: outcome.reason ?? null } });
+    default:
+      return undefined;
+  }
 }
 
 /**

@@ -147,7 +147,9 @@ export const handler = traceHandler(async (event: SQSEvent, context: Context) =>
       queueUrl,
       concurrent: true,
     });
-    await webhooks.flush(webhookEvents);
+    // Published after the batch, or the whole batch fails and comes back: its events are then
+    // duplicates, and each publishes its webhook event again (the same ids).
+    await webhooks.publish(webhookEvents.splice(0));
     return result;
   } finally {
     metrics.publishStoredMetrics();

@@ -1,5 +1,6 @@
 import type { CampaignStore } from "../adapters/campaign-store.ts";
 import type { LedgerStore } from "../adapters/ledger-store.ts";
+import type { LedgerItem } from "../adapters/ledger-items.ts";
 import type { SendMessage, SendRecipient } from "../contracts/messages.ts";
 import type { SendPermit, SesSender } from "../adapters/ses-sender.ts";
 import type { Campaign } from "../domain/campaign.ts";
@@ -80,7 +81,7 @@ export interface DeliveryDeps {
   ) => Promise<Map<string, string>>;
 }
 
-type DeliveryEvent =
+export type DeliveryEvent =
   | {
       type: "sent";
       campaignId: string;
@@ -91,6 +92,8 @@ type DeliveryEvent =
     }
   | { type: "failed"; campaignId: string; email: string; region: string; error: string; errorClass: string }
   | { type: "suppressed"; campaignId: string; email: string; reason: string }
+  /** A recipient a message named again was terminal already: what was recorded then. */
+  | { type: "recorded-before"; item: LedgerItem }
   | { type: "retry"; errorClass: string }
   | { type: "duplicate-window"; campaignId: string }
   | { type: "unknown-outcome"; campaignId: string; email: string; calls: number }
@@ -243,8 +246,11 @@ export class Delivery {
       claim = await ledger.claim(campaignId, recipient.email, claimedAt, this.deps.leaseMs);
     }
     if (!claim.claimed) {
-      // Terminal: done already (a redelivered message). `sending` under a live lease: another worker
-      // has it right now; come back later in case that worker dies.
+      // Terminal: done already (a redelivered message, whose first handling may not have published
+      // its events). `sending` under a live lease: another worker has it right now; come back later
+      // in case that worker dies.
+      if (claim.current && claim.current.status !== "sending")
+        this.deps.onEvent?.({ type: "recorded-before", item: claim.current });
       return claim.current?.status === "sending" ? "retry" : "skipped";
     }
     const release = (error: string) =>

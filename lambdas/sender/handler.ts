@@ -16,7 +16,7 @@ import { throttledRetrySeconds } from "../domain/rate-controller.ts";
 import { type SendMessage, type SendRecipient, sendMessageSchema } from "../contracts/messages.ts";
 import { sendTests } from "./test-send.ts";
 import type { WebhookEvent } from "../contracts/webhook-events.ts";
-import { recipientEvent } from "../domain/webhook-event.ts";
+import { outcomeEvent, type RecipientOutcome } from "../domain/webhook-event.ts";
 import { webhookPublisherFromEnv } from "../adapters/webhook-publisher.ts";
 import { cachedSecret, nonEmpty } from "../adapters/cached-secret.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
@@ -104,6 +104,10 @@ const budget = new SharedBudget(
 
 /** Webhook events of the recipients recorded in the current batch, published once it is done. */
 const webhookEvents: WebhookEvent[] = [];
+const publishOutcome = (outcome: Omit<RecipientOutcome, "at">) => {
+  const event = outcomeEvent({ ...outcome, at: new Date().toISOString() });
+  if (event) webhookEvents.push(event);
+};
 const webhooks = webhookPublisherFromEnv(db, queue);
 const campaigns = new CampaignStore(db, requireEnv(ENV.audienceTable), webhooks.transitions());
 const counters = new CampaignCounterStore(db, requireEnv(ENV.audienceTable), requireEnv("AWS_REGION"));
@@ -138,38 +142,21 @@ const delivery = new Delivery({
     switch (event.type) {
       case "sent":
         metrics.addMetric(METRIC.emailsSent, "Count", 1);
-        webhookEvents.push(
-          recipientEvent("recipient.sent", {
-            campaignId: event.campaignId,
-            email: event.email,
-            at: new Date().toISOString(),
-            sesMessageId: event.messageId,
-            region: event.region,
-          }),
-        );
+        publishOutcome({ ...event, status: "sent", sesMessageId: event.messageId });
         break;
       case "failed":
         metrics.addMetric(METRIC.sendFailed, "Count", 1);
-        webhookEvents.push(
-          recipientEvent("recipient.failed", {
-            campaignId: event.campaignId,
-            email: event.email,
-            at: new Date().toISOString(),
-            region: event.region,
-            details: { error: event.error },
-          }),
-        );
+        publishOutcome({ ...event, status: "failed" });
         break;
       case "suppressed":
         metrics.addMetric(METRIC.suppressed, "Count", 1);
-        webhookEvents.push(
-          recipientEvent("recipient.suppressed", {
-            campaignId: event.campaignId,
-            email: event.email,
-            at: new Date().toISOString(),
-            details: { reason: event.reason },
-          }),
-        );
+        publishOutcome({ ...event, status: "suppressed" });
+        break;
+      case "recorded-before":
+        publishOutcome({
+          ...event.item,
+          ...(event.item.sesMessageId ? { sesMessageId: event.item.sesMessageId } : {}),
+        });
         break;
       case "retry":
         if (event.errorClass !== "throttled") metrics.addMetric(METRIC.sendDeferred, "Count", 1);
@@ -316,7 +303,9 @@ export const handler = traceHandler(async (event: SQSEvent, context: Context) =>
       concurrent: true,
       maxBackoffSeconds: maxRetryDelaySeconds,
     });
-    await webhooks.flush(webhookEvents);
+    // Published after the batch, or the whole batch fails and comes back: its recipients are then
+    // terminal, and each publishes its recorded outcome again (the same event ids).
+    await webhooks.publish(webhookEvents.splice(0));
     return result;
   } finally {
     stopRefreshing();

@@ -194,7 +194,14 @@ export class RegionStack extends Stack {
       queueRetention,
       alarmPrefix: `${appName}-${region}`,
     });
-    for (const producer of [this.sender, this.feedback, this.api, this.fanout, this.scheduler])
+    for (const producer of [
+      this.sender,
+      this.feedback,
+      this.api,
+      this.fanout,
+      this.scheduler,
+      this.audienceJobs,
+    ])
       this.webhooks.bindProducer(producer.function);
 
     // The functions that act on campaigns; each acts on a campaign only in the campaign's owner region.

@@ -93,7 +93,14 @@ describe("webhooks", () => {
       await other.start();
       await api.expect(201, "POST", "/v1/webhooks", {
         url: `http://127.0.0.1:${otherPort}/hook`,
-        events: ["campaign.status_changed", "recipient.unsubscribed", "subscriber.unsubscribed"],
+        events: [
+          "campaign.status_changed",
+          "recipient.unsubscribed",
+          "subscriber.unsubscribed",
+          "subscriber.created",
+          "subscriber.updated",
+          "import.completed",
+        ],
         secret: SECRET,
       });
 
@@ -186,6 +193,28 @@ describe("webhooks", () => {
       expect(unsubscribes.map((r) => [r.type, r.data.email, r.data.listId]).sort()).toEqual([
         ["recipient.unsubscribed", emails[0], listId],
         ["subscriber.unsubscribed", emails[0], listId],
+      ]);
+      // The list's 20 subscribers were created through the API; an import updates one and adds one.
+      const createdByApi = other.received.filter(
+        (r) => r.type === "subscriber.created" && r.data.source === "api",
+      );
+      expect(createdByApi.map((r) => r.data.email).sort()).toEqual([...emails].sort());
+      const imported = await fetch(`${runtime.info.apiUrl}/v1/lists/${listId}/imports`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${runtime.info.apiKey}`, "content-type": "text/csv" },
+        body: `email\n${emails[1]}\nnewcomer@example.com\n`,
+      });
+      expect(imported.status).toBe(202);
+      const importId = ((await imported.json()) as { id: string }).id;
+      const fromImport = await until(
+        async () => other.received.filter((r) => r.data.source === "import" || r.type === "import.completed"),
+        (v) => v.length >= 3,
+        30_000,
+      );
+      expect(fromImport.map((r) => [r.type, r.data.email ?? r.data.importId]).sort()).toEqual([
+        ["import.completed", importId],
+        ["subscriber.created", "newcomer@example.com"],
+        ["subscriber.updated", emails[1]],
       ]);
       expect(other.received.every((r) => r.signed)).toBe(true);
       await other.stop();

@@ -3,7 +3,7 @@ import type { ClaimResult, LedgerItem } from "../../lambdas/adapters/ledger-item
 import type { OutgoingEmail, SendOutcome } from "../../lambdas/adapters/ses-sender.ts";
 import type { Campaign } from "../../lambdas/domain/campaign.ts";
 import { TokenBucket } from "../../lambdas/domain/token-bucket.ts";
-import { Delivery, STATUS_TTL_MS } from "../../lambdas/sender/deliver.ts";
+import { Delivery, type DeliveryEvent, STATUS_TTL_MS } from "../../lambdas/sender/deliver.ts";
 import { ERASED } from "../../lambdas/domain/email.ts";
 
 const campaign: Campaign = {
@@ -85,7 +85,7 @@ function setup(
   const ledger = new MemoryLedger();
   const sent: OutgoingEmail[] = [];
   const paused: { campaignId: string; reason: string }[] = [];
-  const events: unknown[] = [];
+  const events: DeliveryEvent[] = [];
   // The SES pool's pacing on the test's clock: a reserve waits by moving the clock on.
   const bucket = new TokenBucket(
     sendRate,
@@ -321,13 +321,20 @@ describe("Delivery", () => {
     expect(ledger.items.get("r0@example.com")?.status).toBe("sent");
   }, 15_000);
 
-  it("skips recipients a redelivered message already sent", async () => {
-    const { ledger, sent, delivery } = setup(ok);
+  it("skips recipients a redelivered message already sent, reporting what was recorded for their events", async () => {
+    const { ledger, sent, delivery, events } = setup(ok);
     await ledger.createQueued("c1", ["r0@example.com", "r1@example.com"]);
     await delivery.deliver({ campaignId: "c1", recipients: recipients(2) });
+    const first = events.filter((e) => e.type === "sent");
     const again = await delivery.deliver({ campaignId: "c1", recipients: recipients(2) });
     expect(again).toEqual(["skipped", "skipped"]);
     expect(sent).toHaveLength(2);
+    // The redelivery reports each recorded send, with the SES message id the first handling got, so
+    // webhook events lost with the first handling are published again, under the same ids.
+    const before = events.flatMap((e) => (e.type === "recorded-before" ? [e.item] : []));
+    expect(before.map((i) => [i.email, i.status, i.sesMessageId]).sort()).toEqual(
+      first.map((e) => (e.type === "sent" ? [e.email, "sent", e.messageId] : [])).sort(),
+    );
   });
 
   it("records a permanent SES error as failed, and hands throttled recipients back for a retry", async () => {

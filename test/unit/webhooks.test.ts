@@ -7,7 +7,7 @@ import {
   RETRY_FOR_MS,
   webhookUrlProblem,
 } from "../../lambdas/domain/webhook-delivery.ts";
-import { recipientEvent, webhookEventId } from "../../lambdas/domain/webhook-event.ts";
+import { preferenceEvents, recipientEvent, webhookEventId } from "../../lambdas/domain/webhook-event.ts";
 import { verifyWebhookSignature } from "../../lambdas/domain/webhook-signature.ts";
 import { type PostResult, WebhookDispatcher } from "../../lambdas/webhooks/dispatch.ts";
 
@@ -195,6 +195,30 @@ describe("webhook rules", () => {
     expect(webhookUrlProblem("http://hooks.example/x", true)).toMatch(/https/);
     expect(webhookUrlProblem("https://user:pw@hooks.example/x", false)).toMatch(/credentials/);
     expect(webhookUrlProblem("not a url", false)).toMatch(/absolute/);
+  });
+
+  it("turn a preference-center save into the changes it made, the mailed list's unsubscribe counted", () => {
+    const events = preferenceEvents(
+      { email: "p@example.com", listId: "weekly", campaignId: "c1" },
+      [
+        { listId: "weekly", status: "subscribed" },
+        { listId: "monthly", status: "subscribed" },
+        { listId: "offers", status: "unsubscribed" },
+        { listId: "old", status: "bounced" },
+      ],
+      [
+        { listId: "weekly", status: "unsubscribed" },
+        { listId: "monthly", status: "subscribed" },
+        { listId: "offers", status: "subscribed" },
+        { listId: "old", status: "bounced" },
+      ],
+      "2026-06-01T00:00:00.000Z",
+    );
+    expect(events.map((e) => [e.type, e.data.listId])).toEqual([
+      ["subscriber.unsubscribed", "weekly"],
+      ["recipient.unsubscribed", "weekly"],
+      ["subscriber.updated", "offers"],
+    ]);
   });
 
   it("give one fact one id, however often it is published", () => {

@@ -50,9 +50,7 @@ export async function createCampaign(event: HttpEvent, _params: Params, deps: De
         ...(input.text ? { text: input.text } : {}),
       };
   checkContentSize(content);
-  const now = deps.now().toISOString();
-  const campaign: Campaign = {
-    id: randomUUID(),
+  return createDraft(deps, {
     listId: input.listId,
     ...(input.segmentId ? { segmentId: input.segmentId } : {}),
     ...(input.excludeListIds?.length ? { excludeListIds: input.excludeListIds } : {}),
@@ -61,10 +59,16 @@ export async function createCampaign(event: HttpEvent, _params: Params, deps: De
     ...content,
     ...(input.replyTo ? { replyTo: input.replyTo } : {}),
     ...(input.scheduledAt ? { scheduledAt: input.scheduledAt } : {}),
-    status: "draft",
-    createdAt: now,
-    updatedAt: now,
-  };
+  });
+}
+
+/** Stores a new draft and answers 201 with it. */
+async function createDraft(
+  deps: Deps,
+  fields: Omit<Campaign, "id" | "status" | "createdAt" | "updatedAt">,
+): Promise<HttpResult> {
+  const now = deps.now().toISOString();
+  const campaign: Campaign = { id: randomUUID(), ...fields, status: "draft", createdAt: now, updatedAt: now };
   await deps.campaigns.create(campaign);
   return json(201, present(campaign));
 }
@@ -93,9 +97,7 @@ export async function followUp(event: HttpEvent, params: Params, deps: Deps): Pr
         ...(text ? { text } : {}),
       };
   checkContentSize(content);
-  const now = deps.now().toISOString();
-  const campaign: Campaign = {
-    id: randomUUID(),
+  return createDraft(deps, {
     listId: parent.listId,
     followUp: {
       campaignId: parent.id,
@@ -106,12 +108,7 @@ export async function followUp(event: HttpEvent, params: Params, deps: Deps): Pr
     ...content,
     ...(parent.replyTo ? { replyTo: parent.replyTo } : {}),
     ...(input.scheduledAt ? { scheduledAt: input.scheduledAt } : {}),
-    status: "draft",
-    createdAt: now,
-    updatedAt: now,
-  };
-  await deps.campaigns.create(campaign);
-  return json(201, present(campaign));
+  });
 }
 
 export const pageCampaigns: RouteHandler = async (event, _params, deps) => {

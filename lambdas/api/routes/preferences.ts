@@ -1,5 +1,6 @@
 import { ValidationError } from "../../domain/errors.ts";
 import { escapeHtml } from "../../domain/render.ts";
+import { preferenceEvents } from "../../domain/webhook-event.ts";
 import { applyPreferences, type Preferences, preferencesOf, togglable } from "../../usecases/preferences.ts";
 import type { RouteHandler } from "../context.ts";
 import { header, type HttpResult } from "../http.ts";
@@ -53,6 +54,7 @@ export const savePreferences: RouteHandler = async (event, params, deps) => {
     { subscribed: chosen, everything: everything[0] === "1" },
     now,
   );
+  await deps.events.flush(preferenceEvents(claims, current.lists, saved.lists, now));
   return preferencesForm(200, "Your preferences are saved", saved);
 };
 

@@ -1,3 +1,4 @@
+import { upsertEvents } from "../../domain/webhook-event.ts";
 import { normalizeEmail } from "../../domain/email.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../../domain/errors.ts";
 import type { MailingList } from "../../adapters/list-store.ts";
@@ -62,7 +63,7 @@ export async function upsertSubscribers(
   // A list deleted while the writes were in flight keeps none of them.
   const now = deps.now();
   const double = list.optIn === "double";
-  const { kept, awaiting } = await deps.subscribers.upsert(
+  const { kept, awaiting, created, updated } = await deps.subscribers.upsert(
     listId,
     [...accepted.values()],
     now.toISOString(),
@@ -72,6 +73,7 @@ export async function upsertSubscribers(
     },
   );
   if (!kept) throw new NotFoundError("list");
+  await deps.events.flush(upsertEvents(listId, { created, updated }, now.toISOString(), "api"));
   // New subscribers of a double opt-in list are pending: each gets a confirmation email.
   const confirmations = await sendConfirmations(deps, list, awaiting, now);
   return json(200, {

@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest";
+import { WebhookPublisher } from "../../lambdas/adapters/webhook-publisher.ts";
+import type { Webhook } from "../../lambdas/adapters/webhook-store.ts";
+import type { QueueMessage } from "../../lambdas/contracts/messages.ts";
+import { campaignStatusEvent, recipientEvent } from "../../lambdas/domain/webhook-event.ts";
+
+const endpoint = (events: Webhook["events"], status: Webhook["status"] = "enabled"): Webhook => ({
+  id: "w",
+  url: "https://x.example",
+  events,
+  secrets: ["s".repeat(16)],
+  status,
+  createdAt: "x",
+  updatedAt: "x",
+});
+const sent = recipientEvent("recipient.sent", {
+  campaignId: "c",
+  email: "a@example.com",
+  at: "2026-01-01T00:00:00Z",
+});
+const status = campaignStatusEvent("c", "sending", "2026-01-01T00:00:00Z");
+
+function setup(endpoints: () => Webhook[], failSend = false) {
+  let now = 0;
+  let reads = 0;
+  const sentMessages: QueueMessage[] = [];
+  const publisher = new WebhookPublisher(
+    {
+      all: async () => {
+        reads++;
+        return endpoints();
+      },
+    },
+    {
+      send: async (_url, message) => {
+        if (failSend) throw new Error("SQS unavailable");
+        sentMessages.push(message);
+      },
+    },
+    "queue-url",
+    () => now,
+  );
+  return { publisher, sentMessages, reads: () => reads, advance: (ms: number) => (now += ms) };
+}
+
+describe("the webhook publisher", () => {
+  it("publishes only the events an enabled endpoint takes, reading the endpoints at most every 15 s", async () => {
+    let endpoints = [endpoint(["recipient.sent"]), endpoint(["campaign.status_changed"], "disabled")];
+    const t = setup(() => endpoints);
+    await t.publisher.publish([sent, status]);
+    await t.publisher.publish([sent]);
+    expect(t.sentMessages).toEqual([
+      { kind: "events", events: [sent] },
+      { kind: "events", events: [sent] },
+    ]);
+    expect(t.reads()).toBe(1);
+    // An endpoint added since is seen once the 15 s are up.
+    endpoints = [endpoint(["campaign.status_changed"])];
+    await t.publisher.publish([status]);
+    expect(t.sentMessages).toHaveLength(2);
+    t.advance(15_000);
+    await t.publisher.publish([status]);
+    expect(t.sentMessages.at(-1)).toEqual({ kind: "events", events: [status] });
+  });
+
+  it("throws from publish (the caller's batch comes back), and never from flush", async () => {
+    const t = setup(() => [endpoint(["recipient.sent"])], true);
+    await expect(t.publisher.publish([sent])).rejects.toThrow("SQS unavailable");
+    const buffer = [sent];
+    await expect(t.publisher.flush(buffer)).resolves.toBeUndefined();
+    expect(buffer).toEqual([]);
+  });
+});
