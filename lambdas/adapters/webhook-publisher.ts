@@ -22,7 +22,7 @@ const ENDPOINTS_TTL_MS = 15_000;
  * recorded; the event's id comes from the fact, so publishing one twice is harmless.
  */
 export class WebhookPublisher {
-  private wanted: { readonly at: number; readonly types: Promise<ReadonlySet<WebhookEventType>> } | undefined;
+  private known: { readonly at: number; readonly types: ReadonlySet<WebhookEventType> } | undefined;
 
   constructor(
     private readonly store: Pick<WebhookStore, "all">,
@@ -64,21 +64,24 @@ export class WebhookPublisher {
     };
   }
 
-  private subscribedTypes(): Promise<ReadonlySet<WebhookEventType>> {
+  /**
+   * The event types enabled endpoints take, read at most every ENDPOINTS_TTL_MS. A read that fails
+   * falls back on the last one that succeeded (an endpoint change is seen a little later, rather
+   * than sending held up by a DynamoDB hiccup); with none yet, it throws.
+   */
+  private async subscribedTypes(): Promise<ReadonlySet<WebhookEventType>> {
     const now = this.now();
-    if (!this.wanted || now - this.wanted.at >= ENDPOINTS_TTL_MS) {
-      const types = this.store
-        .all()
-        .then((all) => new Set(all.filter((w) => w.status === "enabled").flatMap((w) => w.events)));
-      types.catch(() => undefined);
-      this.wanted = { at: now, types };
+    if (this.known && now - this.known.at < ENDPOINTS_TTL_MS) return this.known.types;
+    try {
+      const all = await this.store.all();
+      this.known = {
+        at: now,
+        types: new Set(all.filter((w) => w.status === "enabled").flatMap((w) => w.events)),
+      };
+    } catch (error) {
+      if (!this.known) throw error;
     }
-    const read = this.wanted.types;
-    // A failed read is tried again on the next publish, not remembered for the TTL.
-    read.catch(() => {
-      if (this.wanted?.types === read) this.wanted = undefined;
-    });
-    return read;
+    return this.known.types;
   }
 }
 

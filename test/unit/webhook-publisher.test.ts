@@ -20,7 +20,7 @@ const sent = recipientEvent("recipient.sent", {
 });
 const status = campaignStatusEvent("c", "sending", "2026-01-01T00:00:00Z");
 
-function setup(endpoints: () => Webhook[], failSend = false) {
+function setup(endpoints: () => Webhook[], failSend = false, failRead = () => false) {
   let now = 0;
   let reads = 0;
   const sentMessages: QueueMessage[] = [];
@@ -28,6 +28,7 @@ function setup(endpoints: () => Webhook[], failSend = false) {
     {
       all: async () => {
         reads++;
+        if (failRead()) throw new Error("DynamoDB unavailable");
         return endpoints();
       },
     },
@@ -61,6 +62,22 @@ describe("the webhook publisher", () => {
     t.advance(15_000);
     await t.publisher.publish([status]);
     expect(t.sentMessages.at(-1)).toEqual({ kind: "events", events: [status] });
+  });
+
+  it("keeps publishing by the last endpoints it read while DynamoDB fails, and throws with none read yet", async () => {
+    let failing = true;
+    const t = setup(
+      () => [endpoint(["recipient.sent"])],
+      false,
+      () => failing,
+    );
+    await expect(t.publisher.publish([sent])).rejects.toThrow("DynamoDB unavailable");
+    failing = false;
+    await t.publisher.publish([sent]);
+    failing = true;
+    t.advance(60_000);
+    await t.publisher.publish([sent]);
+    expect(t.sentMessages).toHaveLength(2);
   });
 
   it("throws from publish (the caller's batch comes back), and never from flush", async () => {
