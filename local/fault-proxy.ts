@@ -61,6 +61,9 @@ export interface ProxyStats {
   dynamoWriteUnits: number;
 }
 
+/** How long the proxy keeps a caller's idle connection open. */
+const IDLE_CONNECTION_MS = 120_000;
+
 /**
  * A fault-injection proxy in front of one emulated service in one region. In `ok` mode it forwards
  * every request; the other modes make it behave like a failing AWS endpoint: `down` refuses
@@ -156,7 +159,11 @@ export class FaultProxy {
 
   private createServer(): http.Server {
     const server = http.createServer((req, res) => void this.handle(req, res));
-    server.keepAliveTimeout = 5000;
+    // An AWS endpoint keeps an idle connection open far longer than Node's 5 s default. The SDK's
+    // agent sets no idle limit of its own, so with the default it would now and then send a request
+    // on a connection the proxy had just closed: a reset, an unknown outcome and a failover that no
+    // endpoint on AWS would cause.
+    server.keepAliveTimeout = IDLE_CONNECTION_MS;
     server.on("connection", (socket) => {
       this.sockets.add(socket);
       socket.once("close", () => this.sockets.delete(socket));

@@ -172,3 +172,26 @@ describe("the lost-answer fault through the control API", () => {
     expect(await post({ target: "ses", mode: "error", count: 1 })).toBe(400);
   });
 });
+
+describe("an idle connection", () => {
+  it("is kept open past Node's 5 s default, as an AWS endpoint keeps it", async () => {
+    const ses = await upstream();
+    const proxy = await proxyTo("ses", ses);
+    // As the SDK's own agent: keep-alive, no idle limit of its own.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    closers.push(async () => agent.destroy());
+    const get = () =>
+      new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
+        const req = http.request(`${proxy.url}/v2/email/account`, { agent }, (res) => {
+          res.resume();
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    expect(await get()).toEqual({ status: 200, reused: false });
+    await new Promise((r) => setTimeout(r, 6_000));
+    // Closed by the proxy, the connection would be gone and the agent would open another.
+    expect(await get()).toEqual({ status: 200, reused: true });
+  }, 15_000);
+});
