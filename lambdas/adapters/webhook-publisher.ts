@@ -76,7 +76,7 @@ export class WebhookPublisher {
       const all = await this.store.all();
       this.known = {
         at: now,
-        types: new Set(all.filter((w) => w.status === "enabled").flatMap((w) => w.events)),
+        types: new Set(all.filter((w) => w.state === "enabled").flatMap((w) => w.events)),
       };
     } catch (error) {
       if (!this.known) throw error;

@@ -1,20 +1,22 @@
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import type { WebhookEvent, WebhookEventType } from "../contracts/webhook-events.ts";
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import type { WebhookEventType } from "../contracts/webhook-events.ts";
+import { type EndpointHealth, endpointState } from "../domain/webhook-delivery.ts";
 import { transactWrite } from "./dynamo/batch.ts";
 import { updateIf } from "./dynamo/conditional.ts";
-import { decodeKeyCursor, encodeKeyCursor, type Page } from "./dynamo/cursor.ts";
+import type { Page } from "./dynamo/cursor.ts";
 import { isCancelledByCondition, isConditionalFailure } from "./dynamo/errors.ts";
 import { allIndexed, createIndexed, oneItem, pageIndexed } from "./dynamo/indexed.ts";
 import {
-  WEBHOOK_DELIVERY_PREFIX,
-  webhookDeliveryKey,
+  WEBHOOK_HEALTH_PK,
+  webhookHealthKey,
   webhookIndexKey,
   webhookKey,
   WEBHOOKS_PK,
 } from "./dynamo/keys.ts";
 import { queryAll } from "./dynamo/query.ts";
 
-export interface Webhook {
+/** An endpoint's settings, as the API sets them. */
+export interface WebhookSettings {
   readonly id: string;
   readonly url: string;
   readonly events: readonly WebhookEventType[];
@@ -23,42 +25,32 @@ export interface Webhook {
    * (every delivery is signed with both). Never shown by the API.
    */
   readonly secrets: readonly string[];
+  /** As set through the API. */
   readonly status: "enabled" | "disabled";
-  /** When its deliveries started failing, none succeeding since. */
-  readonly failingSince?: string;
-  readonly disabledReason?: string;
+  /** When it was last enabled through the API: a region's health from before is history. */
+  readonly enabledAt?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
 
-type DeliveryStatus = "pending" | "delivered" | "failed";
-
-/** One event's delivery to one endpoint, and its log. */
-export interface WebhookDelivery {
-  readonly webhookId: string;
-  /** The item's sort key: what a retry message names. */
-  readonly key: string;
-  readonly event: WebhookEvent;
-  readonly status: DeliveryStatus;
-  readonly attempts: number;
-  readonly firstAttemptAt?: string;
-  readonly lastAttemptAt?: string;
-  readonly nextAttemptAt?: string;
-  readonly lastStatusCode?: number;
-  readonly lastError?: string;
-  readonly deliveredAt?: string;
+/** An endpoint as read: its settings, and its state from every region's health. */
+export interface Webhook extends WebhookSettings {
+  /** Disabled through the API, or by a region where every delivery failed for a day. */
+  readonly state: "enabled" | "disabled";
+  readonly failingSince?: string;
+  readonly disabledReason?: string;
 }
 
-/** How long a delivery's log (and its event, for replay) is kept. */
-const DELIVERY_RETENTION_SECONDS = 30 * 86_400;
-
 /**
- * Webhook endpoints (`WEBHOOK#<id>/#META`, indexed in `WEBHOOKS`) and their deliveries
- * (`WEBHOOK#<id>/DELIVERY#<day>#<eventId>`), in the audience table: the only writer of those items.
- * An endpoint is written by the API of the region that takes the request (a change is rare; two
- * regions changing one endpoint at once keep the last). A delivery is written by the webhooks
- * function of the region whose producer published the event, and only there: each region delivers
- * the events of what happened in it, so no two regions write one delivery.
+ * Webhook endpoints (`WEBHOOK#<id>/#META`, indexed in `WEBHOOKS`) and each region's view of their
+ * health (`WEBHOOK-HEALTH/<id>#<region>`), in the audience table: the only writer of those items
+ * (deliveries are WebhookDeliveryStore's). One writer per item:
+ * - an endpoint's settings are written by the API of the region that takes the request (a change is
+ *   rare; two regions changing one endpoint at once keep the last, whole);
+ * - a region's health item is written by that region's webhooks function only, so a failure noted
+ *   in one region and a success in another never overwrite each other, and a PATCH never erases
+ *   either. The endpoint's state is read from all of them (domain/webhook-delivery.ts).
+ * A deleted endpoint's health items are left (a few bytes each, written by other regions).
  */
 export class WebhookStore {
   constructor(
@@ -66,7 +58,7 @@ export class WebhookStore {
     private readonly table: string,
   ) {}
 
-  async create(webhook: Webhook): Promise<void> {
+  async create(webhook: WebhookSettings): Promise<void> {
     await createIndexed(
       this.db,
       this.table,
@@ -76,28 +68,40 @@ export class WebhookStore {
   }
 
   async get(id: string, consistent = false): Promise<Webhook | undefined> {
-    const out = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: webhookKey(id), ConsistentRead: consistent }),
-    );
-    return out.Item ? toWebhook(out.Item) : undefined;
+    const [out, health] = await Promise.all([
+      this.db.send(
+        new GetCommand({ TableName: this.table, Key: webhookKey(id), ConsistentRead: consistent }),
+      ),
+      this.health(consistent, id),
+    ]);
+    return out.Item ? withState(toSettings(out.Item), health) : undefined;
   }
 
-  page(limit: number, cursor?: string): Promise<Page<Webhook>> {
-    return pageIndexed(this.db, this.table, WEBHOOKS_PK, oneItem(webhookKey, toWebhook), limit, cursor);
+  async page(limit: number, cursor?: string): Promise<Page<Webhook>> {
+    const [page, health] = await Promise.all([
+      pageIndexed(this.db, this.table, WEBHOOKS_PK, oneItem(webhookKey, toSettings), limit, cursor),
+      this.health(false),
+    ]);
+    return { ...page, items: page.items.map((w) => withState(w, health)) };
   }
 
   /** Every endpoint (a deployment has a handful). */
-  all(): Promise<Webhook[]> {
-    return allIndexed(this.db, this.table, WEBHOOKS_PK, oneItem(webhookKey, toWebhook));
+  async all(): Promise<Webhook[]> {
+    const [settings, health] = await Promise.all([
+      allIndexed(this.db, this.table, WEBHOOKS_PK, oneItem(webhookKey, toSettings)),
+      this.health(false),
+    ]);
+    return settings.map((w) => withState(w, health));
   }
 
   /** Replaces an endpoint's settings; false when it is gone. */
-  async put(webhook: Webhook): Promise<boolean> {
+  async put(webhook: WebhookSettings): Promise<boolean> {
+    const { state: _s, failingSince: _f, disabledReason: _d, ...settings } = webhook as Webhook;
     try {
       await this.db.send(
         new PutCommand({
           TableName: this.table,
-          Item: { ...webhookKey(webhook.id), type: "webhook", ...webhook },
+          Item: { ...webhookKey(webhook.id), type: "webhook", ...settings },
           ConditionExpression: "attribute_exists(pk)",
         }),
       );
@@ -108,7 +112,7 @@ export class WebhookStore {
     }
   }
 
-  async delete(webhook: Webhook): Promise<boolean> {
+  async delete(webhook: WebhookSettings): Promise<boolean> {
     try {
       await transactWrite(this.db, [
         {
@@ -127,191 +131,79 @@ export class WebhookStore {
     }
   }
 
-  /** Notes a failed delivery: the endpoint is failing since now, unless it already was. */
-  async markFailing(id: string, now: string): Promise<string> {
+  /**
+   * Notes a failed delivery in `region`: failing since now, unless it already was since the
+   * endpoint was last enabled (`since`); the time it has been failing since.
+   */
+  async markFailing(id: string, region: string, now: string, since: string): Promise<string> {
     await updateIf(this.db, {
       TableName: this.table,
-      Key: webhookKey(id),
+      Key: webhookHealthKey(id, region),
       UpdateExpression: "SET failingSince = :now",
-      ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(failingSince)",
-      ExpressionAttributeValues: { ":now": now },
+      ConditionExpression: "attribute_not_exists(failingSince) OR failingSince < :since",
+      ExpressionAttributeValues: { ":now": now, ":since": since },
     });
-    return (await this.get(id, true))?.failingSince ?? now;
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: webhookHealthKey(id, region), ConsistentRead: true }),
+    );
+    return (out.Item?.failingSince as string | undefined) ?? now;
   }
 
-  /** Notes a delivery that succeeded: the endpoint is failing no more. */
-  async markHealthy(id: string): Promise<void> {
+  /** Notes a delivery that succeeded in `region`: the endpoint is failing there no more. */
+  async markHealthy(id: string, region: string): Promise<void> {
     await updateIf(this.db, {
       TableName: this.table,
-      Key: webhookKey(id),
+      Key: webhookHealthKey(id, region),
       UpdateExpression: "REMOVE failingSince",
       ConditionExpression: "attribute_exists(failingSince)",
     });
   }
 
-  /** Disables an endpoint that failed for too long; false when it was disabled already. */
-  async disable(id: string, reason: string, now: string): Promise<boolean> {
+  /**
+   * Disables an endpoint that failed in `region` for too long; false when that region disabled it
+   * already since it was last enabled (`since`).
+   */
+  async disable(id: string, region: string, reason: string, now: string, since: string): Promise<boolean> {
     return updateIf(this.db, {
       TableName: this.table,
-      Key: webhookKey(id),
-      UpdateExpression: "SET #status = :disabled, disabledReason = :reason, updatedAt = :now",
-      ConditionExpression: "#status = :enabled",
-      ExpressionAttributeNames: { "#status": "status" },
-      ExpressionAttributeValues: {
-        ":disabled": "disabled",
-        ":enabled": "enabled",
-        ":reason": reason,
-        ":now": now,
-      },
+      Key: webhookHealthKey(id, region),
+      UpdateExpression: "SET disabledAt = :now, disabledReason = :reason",
+      ConditionExpression: "attribute_not_exists(disabledAt) OR disabledAt < :since",
+      ExpressionAttributeValues: { ":now": now, ":reason": reason, ":since": since },
     });
   }
 
-  /**
-   * Starts the delivery of an event to an endpoint: its log item, `pending`. Undefined when the
-   * event is being or was delivered there already (published twice): its first delivery goes on.
-   */
-  async begin(webhookId: string, event: WebhookEvent, nowMs: number): Promise<WebhookDelivery | undefined> {
-    const key = webhookDeliveryKey(webhookId, event.createdAt, event.id);
-    const delivery: WebhookDelivery = { webhookId, key: key.sk, event, status: "pending", attempts: 0 };
-    try {
-      await this.db.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { ...key, type: "webhook-delivery", ...toItem(delivery), expiresAt: expiry(nowMs) },
-          ConditionExpression: "attribute_not_exists(pk)",
-        }),
-      );
-      return delivery;
-    } catch (error) {
-      if (isConditionalFailure(error)) return undefined;
-      throw error;
-    }
-  }
-
-  async delivery(webhookId: string, key: string): Promise<WebhookDelivery | undefined> {
-    const out = await this.db.send(
-      new GetCommand({
-        TableName: this.table,
-        Key: { pk: webhookKey(webhookId).pk, sk: key },
-        ConsistentRead: true,
-      }),
-    );
-    return out.Item ? toDelivery(out.Item) : undefined;
-  }
-
-  /**
-   * Records try number `delivery.attempts + 1` and its outcome; false when another worker recorded
-   * that try first (the delivery is in its hands).
-   */
-  async recordAttempt(
-    delivery: WebhookDelivery,
-    outcome: Pick<
-      WebhookDelivery,
-      "status" | "lastStatusCode" | "lastError" | "nextAttemptAt" | "deliveredAt"
-    >,
-    now: string,
-    nowMs: number,
-  ): Promise<boolean> {
-    const next: WebhookDelivery = {
-      ...delivery,
-      ...outcome,
-      attempts: delivery.attempts + 1,
-      firstAttemptAt: delivery.firstAttemptAt ?? now,
-      lastAttemptAt: now,
-    };
-    try {
-      await this.putDelivery(next, nowMs, {
-        ConditionExpression: "attempts = :attempts",
-        ExpressionAttributeValues: { ":attempts": delivery.attempts },
-      });
-      return true;
-    } catch (error) {
-      if (isConditionalFailure(error)) return false;
-      throw error;
-    }
-  }
-
-  /** An endpoint's deliveries, the latest days first. */
-  async deliveries(webhookId: string, limit: number, cursor?: string): Promise<Page<WebhookDelivery>> {
-    const pk = webhookKey(webhookId).pk;
-    const out = await this.db.send(
-      new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
-        ExpressionAttributeValues: { ":pk": pk, ":prefix": WEBHOOK_DELIVERY_PREFIX },
-        ExclusiveStartKey: decodeKeyCursor(cursor, pk),
-        ScanIndexForward: false,
-        Limit: limit,
-      }),
-    );
-    const nextCursor = encodeKeyCursor(out.LastEvaluatedKey);
-    return { items: (out.Items ?? []).map(toDelivery), ...(nextCursor ? { nextCursor } : {}) };
-  }
-
-  /** The deliveries of events that happened at or after `since` (ISO 8601), oldest days first. */
-  async deliveriesSince(webhookId: string, since: string): Promise<WebhookDelivery[]> {
+  /** Every region's health of one endpoint, or of all of them. */
+  private async health(consistent: boolean, id?: string): Promise<Map<string, EndpointHealth[]>> {
     const items = await queryAll(this.db, {
       TableName: this.table,
-      KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
-      ExpressionAttributeValues: {
-        ":pk": webhookKey(webhookId).pk,
-        ":from": `${WEBHOOK_DELIVERY_PREFIX}${since.slice(0, 10)}`,
-        ":to": `${WEBHOOK_DELIVERY_PREFIX}~`,
-      },
-      ConsistentRead: true,
+      KeyConditionExpression: id ? "pk = :pk AND begins_with(sk, :id)" : "pk = :pk",
+      ExpressionAttributeValues: { ":pk": WEBHOOK_HEALTH_PK, ...(id ? { ":id": `${id}#` } : {}) },
+      ConsistentRead: consistent,
     });
-    return items.map(toDelivery).filter((d) => d.event.createdAt >= since);
-  }
-
-  /** Puts a delivery back to `pending` for a replay, its tries counted on. */
-  async reopen(delivery: WebhookDelivery, nowMs: number): Promise<WebhookDelivery> {
-    const reopened: WebhookDelivery = { ...delivery, status: "pending" };
-    const { nextAttemptAt: _n, ...rest } = reopened;
-    await this.putDelivery(rest, nowMs);
-    return rest;
-  }
-
-  /** Writes a delivery's log item whole, kept DELIVERY_RETENTION_SECONDS from now. */
-  private async putDelivery(
-    delivery: WebhookDelivery,
-    nowMs: number,
-    condition:
-      | { ConditionExpression: string; ExpressionAttributeValues: Record<string, unknown> }
-      | undefined = undefined,
-  ): Promise<void> {
-    await this.db.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: {
-          pk: webhookKey(delivery.webhookId).pk,
-          sk: delivery.key,
-          type: "webhook-delivery",
-          ...toItem(delivery),
-          expiresAt: expiry(nowMs),
-        },
-        ...condition,
-      }),
-    );
+    const byEndpoint = new Map<string, EndpointHealth[]>();
+    for (const item of items) {
+      const sk = item.sk as string;
+      const at = sk.lastIndexOf("#");
+      const endpoint = sk.slice(0, at);
+      const list = byEndpoint.get(endpoint) ?? [];
+      list.push({
+        region: sk.slice(at + 1),
+        ...(item.failingSince ? { failingSince: item.failingSince as string } : {}),
+        ...(item.disabledAt ? { disabledAt: item.disabledAt as string } : {}),
+        ...(item.disabledReason ? { disabledReason: item.disabledReason as string } : {}),
+      });
+      byEndpoint.set(endpoint, list);
+    }
+    return byEndpoint;
   }
 }
 
-const expiry = (nowMs: number) => Math.floor(nowMs / 1000) + DELIVERY_RETENTION_SECONDS;
-
-function toItem(delivery: WebhookDelivery): Record<string, unknown> {
-  const { key: _key, event, ...rest } = delivery;
-  return { ...rest, event: JSON.stringify(event) };
+function withState(settings: WebhookSettings, health: Map<string, EndpointHealth[]>): Webhook {
+  return { ...settings, ...endpointState(settings, health.get(settings.id) ?? []) };
 }
 
-function toDelivery(item: Record<string, unknown>): WebhookDelivery {
-  const { pk: _pk, sk, type: _type, expiresAt: _e, event, ...rest } = item;
-  return {
-    ...(rest as Omit<WebhookDelivery, "key" | "event">),
-    key: sk as string,
-    event: JSON.parse(event as string) as WebhookEvent,
-  };
-}
-
-function toWebhook(item: Record<string, unknown>): Webhook {
-  const { pk: _pk, sk: _sk, type: _type, ...rest } = item;
-  return rest as unknown as Webhook;
+function toSettings(item: Record<string, unknown>): WebhookSettings {
+  const { pk: _pk, sk: _sk, type: _type, failingSince: _f, disabledReason: _d, ...rest } = item;
+  return rest as unknown as WebhookSettings;
 }

@@ -11,6 +11,7 @@ import type { SegmentStore } from "../adapters/segment-store.ts";
 import type { SubscriberStore } from "../adapters/subscriber-store.ts";
 import type { SuppressionStore } from "../adapters/suppression-store.ts";
 import type { TemplateStore } from "../adapters/template-store.ts";
+import type { WebhookDeliveryStore } from "../adapters/webhook-delivery-store.ts";
 import type { WebhookStore } from "../adapters/webhook-store.ts";
 import type { WebhookPublisher } from "../adapters/webhook-publisher.ts";
 import type { CampaignDeps } from "../usecases/campaign-workflows.ts";
@@ -24,9 +25,10 @@ export interface Deps extends CampaignDeps {
   readonly segments: SegmentStore;
   readonly templates: TemplateStore;
   readonly webhooks: WebhookStore;
+  readonly webhookDeliveries: WebhookDeliveryStore;
   /** Publishes webhook events of what the API changed, at best effort (adapters/webhook-publisher.ts). */
   readonly events: Pick<WebhookPublisher, "flush">;
-  /** Where webhook deliveries to replay go (unset: no webhooks queue in this deployment). */
+  /** Where replays go, for this region's webhooks function (unset: no webhooks queue in this deployment). */
   readonly webhookQueueUrl: string | undefined;
   /** Whether webhook URLs may be plain HTTP to a loopback address (the local runtime). */
   readonly allowLoopbackWebhooks: boolean;

@@ -23,6 +23,7 @@ import { QueuePublisher } from "../adapters/queue.ts";
 import { CloudWatchOldestAge, EmulatorOldestAge, QueueAdmin } from "../adapters/queue-admin.ts";
 import { SegmentStore } from "../adapters/segment-store.ts";
 import { TemplateStore } from "../adapters/template-store.ts";
+import { WebhookDeliveryStore } from "../adapters/webhook-delivery-store.ts";
 import { WebhookStore } from "../adapters/webhook-store.ts";
 import { webhookPublisherFromEnv } from "../adapters/webhook-publisher.ts";
 import { SubscriberStore } from "../adapters/subscriber-store.ts";
@@ -82,6 +83,7 @@ const deps: Deps = {
   segments: new SegmentStore(db, audienceTable),
   templates: new TemplateStore(db, audienceTable),
   webhooks: new WebhookStore(db, audienceTable),
+  webhookDeliveries: new WebhookDeliveryStore(db, audienceTable),
   events: webhookEvents,
   webhookQueueUrl: process.env[ENV.webhookQueueUrl],
   allowLoopbackWebhooks: process.env[ENV.loopbackWebhooks] === "true",

@@ -37,6 +37,12 @@ export const replaySchema = z.strictObject({
     .transform((value) => new Date(value).toISOString()),
 });
 
+export const replayAcceptedSchema = z.object({
+  /** The replay's deliveries carry it in the log. */
+  replayId: z.string(),
+  since: z.string(),
+});
+
 export const webhookViewSchema = z.object({
   id: z.string(),
   url: z.string(),
@@ -55,6 +61,8 @@ export const deliveryPageSchema = page(
   z.object({
     eventId: z.string(),
     type: z.enum(WEBHOOK_EVENT_TYPES),
+    /** Set on a replay's delivery of the event. */
+    replayId: z.string().optional(),
     createdAt: z.string(),
     status: z.enum(["pending", "delivered", "failed"]),
     attempts: z.number().int(),

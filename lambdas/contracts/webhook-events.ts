@@ -35,7 +35,10 @@ const webhookEventSchema = z.object({
 });
 export type WebhookEvent = z.infer<typeof webhookEventSchema>;
 
-/** Webhooks queue: events to deliver to every endpoint that takes them, or one delivery to try again. */
+/**
+ * Webhooks queue: events to deliver to every endpoint that takes them, one delivery to try again,
+ * or (a page of) a replay: every event since a time delivered to one endpoint again.
+ */
 export const webhookMessageSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("events"), events: z.array(webhookEventSchema).min(1).max(100) }),
   z.object({
@@ -43,6 +46,14 @@ export const webhookMessageSchema = z.discriminatedUnion("kind", [
     webhookId: z.string().min(1),
     /** The delivery's log item (sort key), which holds the event. */
     delivery: z.string().min(1),
+  }),
+  z.object({
+    kind: z.literal("replay"),
+    webhookId: z.string().min(1),
+    replayId: z.string().min(1),
+    since: z.string().min(1),
+    /** Where the previous page of the replay stopped. */
+    cursor: z.string().optional(),
   }),
 ]);
 export type WebhookMessage = z.infer<typeof webhookMessageSchema>;

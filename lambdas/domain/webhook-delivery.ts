@@ -41,3 +41,48 @@ export function webhookUrlProblem(url: string, allowLoopbackHttp: boolean): stri
   if (parsed.protocol === "http:" && loopback && allowLoopbackHttp) return undefined;
   return allowLoopbackHttp ? "must be https, or http to a loopback address" : "must be https";
 }
+
+/** One region's view of an endpoint's health, as its webhooks function recorded it. */
+export interface EndpointHealth {
+  readonly region: string;
+  /** When its deliveries from this region started failing, none succeeding since. */
+  readonly failingSince?: string;
+  readonly disabledAt?: string;
+  readonly disabledReason?: string;
+}
+
+interface EndpointSettings {
+  readonly status: "enabled" | "disabled";
+  readonly enabledAt?: string;
+  readonly createdAt: string;
+}
+
+/** The time from which a region's health counts for an endpoint: when it was last enabled. */
+export const healthSince = (settings: EndpointSettings): string => settings.enabledAt ?? settings.createdAt;
+
+/**
+ * An endpoint's state from its settings and every region's health: disabled when its settings say
+ * so, or when a region disabled it since it was last enabled (`enabledAt`, else its creation);
+ * failing since the earliest failure recorded since then. A region's health from before the
+ * endpoint was last enabled is history, not its state.
+ */
+export function endpointState(
+  settings: EndpointSettings,
+  health: readonly EndpointHealth[],
+): { state: "enabled" | "disabled"; failingSince?: string; disabledReason?: string } {
+  const since = healthSince(settings);
+  const failing = health
+    .map((h) => h.failingSince)
+    .filter((at): at is string => at !== undefined && at >= since)
+    .sort()[0];
+  const disabledBy = health.find((h) => h.disabledAt !== undefined && h.disabledAt >= since);
+  const failingField = failing ? { failingSince: failing } : {};
+  if (settings.status === "disabled") return { state: "disabled", ...failingField };
+  if (disabledBy)
+    return {
+      state: "disabled",
+      ...failingField,
+      disabledReason: `${disabledBy.region}: ${disabledBy.disabledReason ?? "disabled"}`,
+    };
+  return { state: "enabled", ...failingField };
+}

@@ -1,6 +1,12 @@
-import type { Webhook, WebhookDelivery, WebhookStore } from "../adapters/webhook-store.ts";
+import type { WebhookDelivery, WebhookDeliveryStore } from "../adapters/webhook-delivery-store.ts";
+import type { Webhook, WebhookStore } from "../adapters/webhook-store.ts";
 import type { WebhookEvent, WebhookMessage } from "../contracts/webhook-events.ts";
-import { DELIVERY_TIMEOUT_MS, nextRetrySeconds, shouldDisable } from "../domain/webhook-delivery.ts";
+import {
+  DELIVERY_TIMEOUT_MS,
+  healthSince,
+  nextRetrySeconds,
+  shouldDisable,
+} from "../domain/webhook-delivery.ts";
 import { SIGNATURE_HEADER, signWebhook } from "../domain/webhook-signature.ts";
 import { mapLimit } from "../shared/concurrency.ts";
 
@@ -9,6 +15,11 @@ const MAX_QUEUE_DELAY_SECONDS = 900;
 
 /** Deliveries in flight at once in one invocation. */
 const PARALLEL = 8;
+
+/** Deliveries of a replay read (and delivered again) per queue message. */
+const REPLAY_PAGE = 100;
+
+type ReplayMessage = Extract<WebhookMessage, { kind: "replay" }>;
 
 /** What an HTTP POST to an endpoint came to: its status, or why there was none. */
 export type PostResult = { readonly status: number } | { readonly error: string };
@@ -19,10 +30,10 @@ type DispatchNotice =
   | { type: "disabled"; webhookId: string };
 
 export interface DispatchDeps {
-  readonly store: Pick<
-    WebhookStore,
-    "all" | "get" | "begin" | "delivery" | "recordAttempt" | "markFailing" | "markHealthy" | "disable"
-  >;
+  readonly store: Pick<WebhookStore, "all" | "get" | "markFailing" | "markHealthy" | "disable">;
+  readonly log: Pick<WebhookDeliveryStore, "begin" | "delivery" | "recordAttempt" | "firstDeliveriesSince">;
+  /** The region this function runs in: the only one whose health items it writes. */
+  readonly region: string;
   /** POSTs a body with headers, giving up after `timeoutMs`. */
   readonly post: (
     url: string,
@@ -30,7 +41,7 @@ export interface DispatchDeps {
     headers: Record<string, string>,
     timeoutMs: number,
   ) => Promise<PostResult>;
-  /** Puts a retry on the webhooks queue, visible after `delaySeconds`. */
+  /** Puts a message (a retry, a replay's next page) on the webhooks queue, visible after `delaySeconds`. */
   readonly retryLater: (message: WebhookMessage, delaySeconds: number) => Promise<void>;
   readonly now: () => number;
   readonly onNotice?: (notice: DispatchNotice) => void;
@@ -40,9 +51,10 @@ export interface DispatchDeps {
  * Delivers webhook events: each event to every enabled endpoint that takes its type, signed
  * (domain/webhook-signature.ts), each delivery logged, retried with backoff for up to 3 days
  * (domain/webhook-delivery.ts) through delayed messages on the queue, its endpoint disabled once it
- * has failed for a day. A delivery is begun once per (endpoint, event), so an event published twice
- * is delivered once from here; a receiver may still see an event twice (a try whose answer was
- * lost), always with the same id. Deliveries run beside sending, on their own queue: a slow
+ * has failed for a day in this region. A delivery is begun once per (endpoint, event), so an event
+ * published twice is delivered once from here; a receiver may still see an event twice (a try whose
+ * answer was lost, a replay), always with the same id. A replay delivers each event again as a
+ * delivery of its own, page by page. Deliveries run beside sending, on their own queue: a slow
  * receiver delays only its own deliveries.
  */
 export class WebhookDispatcher {
@@ -50,9 +62,10 @@ export class WebhookDispatcher {
 
   async handle(message: WebhookMessage): Promise<void> {
     if (message.kind === "events") return this.fanOut(message.events);
+    if (message.kind === "replay") return this.replay(message);
     const [webhook, delivery] = await Promise.all([
       this.deps.store.get(message.webhookId, true),
-      this.deps.store.delivery(message.webhookId, message.delivery),
+      this.deps.log.delivery(message.webhookId, message.delivery),
     ]);
     if (!webhook || !delivery || delivery.status !== "pending") return;
     const due = delivery.nextAttemptAt ? Date.parse(delivery.nextAttemptAt) : 0;
@@ -66,14 +79,35 @@ export class WebhookDispatcher {
   }
 
   private async fanOut(events: readonly WebhookEvent[]): Promise<void> {
-    const endpoints = (await this.deps.store.all()).filter((w) => w.status === "enabled");
+    const endpoints = (await this.deps.store.all()).filter((w) => w.state === "enabled");
     const work = events.flatMap((event) =>
       endpoints.filter((w) => w.events.includes(event.type)).map((webhook) => ({ webhook, event })),
     );
     await mapLimit(work, PARALLEL, async ({ webhook, event }) => {
-      const delivery = await this.deps.store.begin(webhook.id, event, this.deps.now());
+      const delivery = await this.deps.log.begin(webhook.id, event, this.deps.now());
       if (delivery) await this.attempt(webhook, delivery);
     });
+  }
+
+  /**
+   * One page of a replay: each first delivery since `since` (whatever region made it) begun again
+   * as this replay's, here, and tried; the next page goes back on the queue. A message handled twice
+   * begins nothing twice. An endpoint disabled meanwhile gets nothing.
+   */
+  private async replay(message: ReplayMessage): Promise<void> {
+    const webhook = await this.deps.store.get(message.webhookId, true);
+    if (!webhook || webhook.state !== "enabled") return;
+    const page = await this.deps.log.firstDeliveriesSince(
+      webhook.id,
+      message.since,
+      REPLAY_PAGE,
+      message.cursor,
+    );
+    await mapLimit(page.items, PARALLEL, async (first) => {
+      const delivery = await this.deps.log.begin(webhook.id, first.event, this.deps.now(), message.replayId);
+      if (delivery) await this.attempt(webhook, delivery);
+    });
+    if (page.nextCursor) await this.deps.retryLater({ ...message, cursor: page.nextCursor }, 0);
   }
 
   /** One try: POST, then record the outcome, and schedule the next try or give up. */
@@ -92,7 +126,7 @@ export class WebhookDispatcher {
     const now = new Date(after).toISOString();
     if ("status" in result && result.status >= 200 && result.status < 300) {
       if (
-        !(await this.deps.store.recordAttempt(
+        !(await this.deps.log.recordAttempt(
           delivery,
           { status: "delivered", lastStatusCode: result.status, deliveredAt: now },
           now,
@@ -100,7 +134,7 @@ export class WebhookDispatcher {
         ))
       )
         return;
-      await this.deps.store.markHealthy(webhook.id);
+      await this.deps.store.markHealthy(webhook.id, this.deps.region);
       this.deps.onNotice?.({ type: "delivered", lagMs: after - Date.parse(delivery.event.createdAt) });
       return;
     }
@@ -109,7 +143,7 @@ export class WebhookDispatcher {
     const wait = nextRetrySeconds(attempts, firstMs, after);
     const failure =
       "status" in result ? { lastStatusCode: result.status } : { lastError: result.error.slice(0, 300) };
-    const recorded = await this.deps.store.recordAttempt(
+    const recorded = await this.deps.log.recordAttempt(
       delivery,
       wait === undefined
         ? { status: "failed", ...failure }
@@ -124,12 +158,15 @@ export class WebhookDispatcher {
         { kind: "retry", webhookId: webhook.id, delivery: delivery.key },
         Math.min(wait, MAX_QUEUE_DELAY_SECONDS),
       );
-    const failingSince = await this.deps.store.markFailing(webhook.id, now);
+    const since = healthSince(webhook);
+    const failingSince = await this.deps.store.markFailing(webhook.id, this.deps.region, now, since);
     if (shouldDisable(Date.parse(failingSince), after)) {
       const disabled = await this.deps.store.disable(
         webhook.id,
+        this.deps.region,
         `every delivery failed since ${failingSince}`,
         now,
+        since,
       );
       if (disabled) this.deps.onNotice?.({ type: "disabled", webhookId: webhook.id });
     }

@@ -1,6 +1,7 @@
 import type { Context, SQSEvent } from "aws-lambda";
 import { createDocumentClient, createSqsClient } from "../adapters/clients.ts";
 import { QueuePublisher } from "../adapters/queue.ts";
+import { WebhookDeliveryStore } from "../adapters/webhook-delivery-store.ts";
 import { WebhookStore } from "../adapters/webhook-store.ts";
 import { ENV } from "../contracts/env.ts";
 import { METRIC } from "../contracts/metrics.ts";
@@ -40,6 +41,8 @@ async function post(
 
 const dispatcher = new WebhookDispatcher({
   store: new WebhookStore(db, requireEnv(ENV.audienceTable)),
+  log: new WebhookDeliveryStore(db, requireEnv(ENV.audienceTable)),
+  region: requireEnv("AWS_REGION"),
   post,
   retryLater: (message, delaySeconds) => queue.send(webhookQueueUrl, message, delaySeconds),
   now: Date.now,

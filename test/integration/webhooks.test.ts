@@ -154,15 +154,28 @@ describe("webhooks", () => {
 
       // A replay delivers every event again, each with its id.
       const before = hook.received.length;
-      expect(await api.expect(202, "POST", `/v1/webhooks/${webhook.id}/replay`, { since })).toEqual({
-        replayed: expected.size,
-      });
+      const replay = await api.expect<{ replayId: string; since: string }>(
+        202,
+        "POST",
+        `/v1/webhooks/${webhook.id}/replay`,
+        { since },
+      );
+      expect(replay.since).toBe(new Date(since).toISOString());
       await until(
         async () => hook.received.length,
         (n) => n >= before + expected.size,
         60_000,
       );
       expect(new Set(hook.received.slice(before).map((r) => r.id))).toEqual(expected);
+      // The replay's deliveries are in the log beside the first ones, which stand as they were.
+      const after = await api.expect<{ items: { eventId: string; replayId?: string; status: string }[] }>(
+        200,
+        "GET",
+        `/v1/webhooks/${webhook.id}/deliveries?limit=100`,
+      );
+      const replayed = after.items.filter((d) => d.replayId === replay.replayId);
+      expect(new Set(replayed.map((d) => d.eventId))).toEqual(expected);
+      expect(replayed).toHaveLength(expected.size);
 
       // The campaign's status changes, in order, and an unsubscribe through a mailed link.
       const statuses = await until(

@@ -4,12 +4,13 @@ import type { Webhook } from "../../lambdas/adapters/webhook-store.ts";
 import type { QueueMessage } from "../../lambdas/contracts/messages.ts";
 import { campaignStatusEvent, recipientEvent } from "../../lambdas/domain/webhook-event.ts";
 
-const endpoint = (events: Webhook["events"], status: Webhook["status"] = "enabled"): Webhook => ({
+const endpoint = (events: Webhook["events"], state: Webhook["state"] = "enabled"): Webhook => ({
   id: "w",
   url: "https://x.example",
   events,
   secrets: ["s".repeat(16)],
-  status,
+  status: "enabled",
+  state,
   createdAt: "x",
   updatedAt: "x",
 });

@@ -1,8 +1,11 @@
 import { describe, expect, it } from "vitest";
-import type { Webhook, WebhookDelivery } from "../../lambdas/adapters/webhook-store.ts";
+import type { WebhookDelivery } from "../../lambdas/adapters/webhook-delivery-store.ts";
+import type { Webhook, WebhookSettings } from "../../lambdas/adapters/webhook-store.ts";
 import type { WebhookEvent, WebhookMessage } from "../../lambdas/contracts/webhook-events.ts";
 import {
   DISABLE_AFTER_MS,
+  type EndpointHealth,
+  endpointState,
   nextRetrySeconds,
   RETRY_FOR_MS,
   webhookUrlProblem,
@@ -11,17 +14,56 @@ import { preferenceEvents, recipientEvent, webhookEventId } from "../../lambdas/
 import { verifyWebhookSignature } from "../../lambdas/domain/webhook-signature.ts";
 import { type PostResult, WebhookDispatcher } from "../../lambdas/webhooks/dispatch.ts";
 
-/** The webhook store in memory, with the same conditions as the DynamoDB one. */
+/** The webhook stores in memory, with the same conditions as the DynamoDB ones. */
 class MemoryWebhooks {
-  readonly endpoints = new Map<string, Webhook>();
+  readonly endpoints = new Map<string, WebhookSettings>();
+  /** Each region's health of each endpoint, by `<id>#<region>`. */
+  readonly health = new Map<string, EndpointHealth>();
   readonly log = new Map<string, WebhookDelivery>();
+  private withState(settings: WebhookSettings): Webhook {
+    const health = [...this.health.entries()]
+      .filter(([key]) => key.startsWith(`${settings.id}#`))
+      .map(([, h]) => h);
+    return { ...settings, ...endpointState(settings, health) };
+  }
+  private healthOf(id: string, region: string): EndpointHealth {
+    return this.health.get(`${id}#${region}`) ?? { region };
+  }
   readonly store = {
-    all: async () => [...this.endpoints.values()],
-    get: async (id: string) => this.endpoints.get(id),
-    begin: async (webhookId: string, event: WebhookEvent) => {
-      const key = `DELIVERY#${event.createdAt.slice(0, 10)}#${event.id}`;
+    all: async () => [...this.endpoints.values()].map((w) => this.withState(w)),
+    get: async (id: string) => {
+      const settings = this.endpoints.get(id);
+      return settings ? this.withState(settings) : undefined;
+    },
+    markFailing: async (id: string, region: string, now: string, since: string) => {
+      const h = this.healthOf(id, region);
+      if (!h.failingSince || h.failingSince < since)
+        this.health.set(`${id}#${region}`, { ...h, failingSince: now });
+      return this.healthOf(id, region).failingSince as string;
+    },
+    markHealthy: async (id: string, region: string) => {
+      const { failingSince: _, ...h } = this.healthOf(id, region);
+      this.health.set(`${id}#${region}`, h);
+    },
+    disable: async (id: string, region: string, reason: string, now: string, since: string) => {
+      const h = this.healthOf(id, region);
+      if (h.disabledAt && h.disabledAt >= since) return false;
+      this.health.set(`${id}#${region}`, { ...h, disabledAt: now, disabledReason: reason });
+      return true;
+    },
+  };
+  readonly deliveries = {
+    begin: async (webhookId: string, event: WebhookEvent, _nowMs: number, replayId?: string) => {
+      const key = `DELIVERY#${event.createdAt.slice(0, 10)}#${event.id}${replayId ? `#R${replayId}` : ""}`;
       if (this.log.has(`${webhookId}|${key}`)) return undefined;
-      const delivery: WebhookDelivery = { webhookId, key, event, status: "pending", attempts: 0 };
+      const delivery: WebhookDelivery = {
+        webhookId,
+        key,
+        event,
+        ...(replayId ? { replayId } : {}),
+        status: "pending",
+        attempts: 0,
+      };
       this.log.set(`${webhookId}|${key}`, delivery);
       return delivery;
     },
@@ -38,20 +80,14 @@ class MemoryWebhooks {
       });
       return true;
     },
-    markFailing: async (id: string, now: string) => {
-      const w = this.endpoints.get(id) as Webhook;
-      if (!w.failingSince) this.endpoints.set(id, { ...w, failingSince: now });
-      return this.endpoints.get(id)?.failingSince as string;
-    },
-    markHealthy: async (id: string) => {
-      const { failingSince: _, ...w } = this.endpoints.get(id) as Webhook;
-      this.endpoints.set(id, w);
-    },
-    disable: async (id: string, reason: string) => {
-      const w = this.endpoints.get(id) as Webhook;
-      if (w.status === "disabled") return false;
-      this.endpoints.set(id, { ...w, status: "disabled", disabledReason: reason });
-      return true;
+    /** Pages of `limit` by position, as DynamoDB's (a cursor is the index to go on from). */
+    firstDeliveriesSince: async (webhookId: string, since: string, limit: number, cursor?: string) => {
+      const firsts = [...this.log.values()]
+        .filter((d) => d.webhookId === webhookId && !d.replayId && d.event.createdAt >= since)
+        .sort((a, b) => a.key.localeCompare(b.key));
+      const from = Number(cursor ?? 0);
+      const items = firsts.slice(from, from + limit);
+      return from + limit < firsts.length ? { items, nextCursor: String(from + limit) } : { items };
     },
   };
 }
@@ -59,14 +95,15 @@ class MemoryWebhooks {
 const START = Date.parse("2026-06-01T00:00:00Z");
 const idOf = (body: string) => (JSON.parse(body) as WebhookEvent).id;
 
-function setup(answer: (url: string) => PostResult) {
-  const memory = new MemoryWebhooks();
+function setup(answer: (url: string) => PostResult, region = "us-east-1", memory = new MemoryWebhooks()) {
   let now = START;
   const posts: { url: string; body: string; headers: Record<string, string> }[] = [];
   const retries: { message: WebhookMessage; delaySeconds: number }[] = [];
   const notices: string[] = [];
   const dispatcher = new WebhookDispatcher({
     store: memory.store,
+    log: memory.deliveries,
+    region,
     post: async (url, body, headers) => {
       posts.push({ url, body, headers });
       return answer(url);
@@ -84,8 +121,8 @@ function setup(answer: (url: string) => PostResult) {
       events,
       secrets,
       status: "enabled",
-      createdAt: "x",
-      updatedAt: "x",
+      createdAt: "2026-05-01T00:00:00.000Z",
+      updatedAt: "2026-05-01T00:00:00.000Z",
     });
   return { memory, dispatcher, posts, retries, notices, endpoint, advance: (ms: number) => (now += ms) };
 }
@@ -139,7 +176,7 @@ describe("webhook deliveries", () => {
     await t.dispatcher.handle(t.retries[1]?.message as WebhookMessage);
     expect(t.posts.map((p) => idOf(p.body))).toEqual([event.id, event.id, event.id]);
     expect([...t.memory.log.values()][0]).toMatchObject({ status: "delivered", attempts: 3 });
-    expect(t.memory.endpoints.get("a")?.failingSince).toBeUndefined();
+    expect((await t.memory.store.get("a"))?.failingSince).toBeUndefined();
   });
 
   it("give up on a delivery after 3 days, and disable an endpoint after a day of failures", async () => {
@@ -154,16 +191,16 @@ describe("webhook deliveries", () => {
       };
       t.advance(delaySeconds * 1000);
       await t.dispatcher.handle(message);
-      if (t.memory.endpoints.get("a")?.status === "disabled") break;
+      if ((await t.memory.store.get("a"))?.state === "disabled") break;
     }
-    expect(t.memory.endpoints.get("a")?.status).toBe("disabled");
+    expect((await t.memory.store.get("a"))?.state).toBe("disabled");
     expect(t.notices.filter((n) => n === "disabled")).toHaveLength(1);
     const delivery = [...t.memory.log.values()][0] as WebhookDelivery;
     expect(Date.parse(delivery.lastAttemptAt as string) - START).toBeGreaterThanOrEqual(DISABLE_AFTER_MS);
 
     // A delivery to a healthy-looking endpoint that always fails ends `failed` within 3 days.
     const u = setup(() => ({ status: 503 }));
-    u.memory.endpoints.set("b", { ...(t.memory.endpoints.get("a") as Webhook), id: "b", status: "enabled" });
+    u.memory.endpoints.set("b", { ...(t.memory.endpoints.get("a") as WebhookSettings), id: "b" });
     await u.dispatcher.handle({ kind: "events", events: [sent("y@example.com")] });
     for (let i = 0; u.retries.length > 0 && i < 1000; i++) {
       const { message, delaySeconds } = u.retries.shift() as {
@@ -177,6 +214,116 @@ describe("webhook deliveries", () => {
     expect(last.status).toBe("failed");
     expect(Date.parse(last.lastAttemptAt as string) - START).toBeLessThan(RETRY_FOR_MS);
     expect(last.lastStatusCode).toBe(503);
+  });
+});
+
+describe("webhook health across regions", () => {
+  /** Drives every retry a dispatcher has queued, its clock moved to each one's time. */
+  async function drain(t: ReturnType<typeof setup>, stop: () => Promise<boolean>) {
+    for (let hops = 0; t.retries.length > 0 && hops < 1000; hops++) {
+      const { message, delaySeconds } = t.retries.shift() as {
+        message: WebhookMessage;
+        delaySeconds: number;
+      };
+      t.advance(delaySeconds * 1000);
+      await t.dispatcher.handle(message);
+      if (await stop()) return;
+    }
+  }
+
+  it("keeps each region's failures apart, disables on one region's day of failures, and forgets them once enabled", async () => {
+    const memory = new MemoryWebhooks();
+    const east = setup(() => ({ status: 204 }), "us-east-1", memory);
+    const west = setup(() => ({ status: 500 }), "us-west-2", memory);
+    east.endpoint("a", ["recipient.sent"]);
+    await west.dispatcher.handle({ kind: "events", events: [sent("w@example.com")] });
+    // A success in the east does not erase the west's failure: each region writes its own record.
+    await east.dispatcher.handle({ kind: "events", events: [sent("e@example.com")] });
+    expect(memory.health.get("a#us-west-2")?.failingSince).toBe(new Date(START).toISOString());
+    expect((await memory.store.get("a"))?.state).toBe("enabled");
+
+    await drain(west, async () => (await memory.store.get("a"))?.state === "disabled");
+    const disabled = await memory.store.get("a");
+    expect(disabled?.state).toBe("disabled");
+    expect(disabled?.disabledReason).toMatch(/^us-west-2: every delivery failed since /);
+    expect(memory.health.get("a#us-east-1")?.disabledAt).toBeUndefined();
+    // A disabled endpoint gets no new deliveries, in any region.
+    const posted = east.posts.length;
+    await east.dispatcher.handle({ kind: "events", events: [sent("late@example.com")] });
+    expect(east.posts).toHaveLength(posted);
+
+    // Enabled again through the API (its settings: enabledAt): the regions' records are history, and
+    // a new failure starts a new day rather than disabling it at once.
+    const enabledAt = new Date(START + 2 * DISABLE_AFTER_MS).toISOString();
+    memory.endpoints.set("a", { ...(memory.endpoints.get("a") as WebhookSettings), enabledAt });
+    expect(await memory.store.get("a")).toMatchObject({ state: "enabled" });
+    expect((await memory.store.get("a"))?.failingSince).toBeUndefined();
+    west.advance(2 * DISABLE_AFTER_MS);
+    await west.dispatcher.handle({ kind: "events", events: [sent("again@example.com")] });
+    const after = await memory.store.get("a");
+    expect(after?.state).toBe("enabled");
+    expect(after?.failingSince && after.failingSince >= enabledAt).toBe(true);
+  });
+
+  it("reads the state from the settings and every region's health", () => {
+    const settings = { status: "enabled" as const, createdAt: "2026-01-01T00:00:00.000Z" };
+    const health: EndpointHealth[] = [
+      { region: "us-east-1", failingSince: "2026-01-03T00:00:00.000Z" },
+      {
+        region: "us-west-2",
+        failingSince: "2026-01-02T00:00:00.000Z",
+        disabledAt: "2026-01-03T00:00:00.000Z",
+        disabledReason: "r",
+      },
+    ];
+    expect(endpointState(settings, health)).toEqual({
+      state: "disabled",
+      failingSince: "2026-01-02T00:00:00.000Z",
+      disabledReason: "us-west-2: r",
+    });
+    expect(endpointState({ ...settings, enabledAt: "2026-01-04T00:00:00.000Z" }, health)).toEqual({
+      state: "enabled",
+    });
+    expect(endpointState({ ...settings, status: "disabled" }, [])).toEqual({ state: "disabled" });
+  });
+});
+
+describe("webhook replays", () => {
+  it("deliver every first delivery since a time again, page by page, each once, as the replay's own", async () => {
+    const t = setup(() => ({ status: 204 }));
+    t.endpoint("a", ["recipient.sent"]);
+    const events = Array.from({ length: 250 }, (_, i) => sent(`r${i}@example.com`));
+    for (let i = 0; i < events.length; i += 100)
+      await t.dispatcher.handle({ kind: "events", events: events.slice(i, i + 100) });
+    expect(t.posts).toHaveLength(250);
+    const replay: WebhookMessage = {
+      kind: "replay",
+      webhookId: "a",
+      replayId: "r1",
+      since: "2026-06-01T00:00:00.000Z",
+    };
+    await t.dispatcher.handle(replay);
+    // The same page handled twice (a message delivered twice) delivers nothing twice.
+    await t.dispatcher.handle(replay);
+    expect(t.posts).toHaveLength(350);
+    // The next pages come back through the queue, with where the last one stopped.
+    while (t.retries.length > 0) {
+      const next = t.retries.shift()?.message as WebhookMessage;
+      expect(next).toMatchObject({ kind: "replay", replayId: "r1" });
+      await t.dispatcher.handle(next);
+    }
+    expect(t.posts).toHaveLength(500);
+    const replayed = t.posts.slice(250).map((p) => idOf(p.body));
+    expect(new Set(replayed)).toEqual(new Set(events.map((e) => e.id)));
+    expect(replayed).toHaveLength(250);
+    // The first deliveries stand as they were; the replay's are items of their own.
+    const log = [...t.memory.log.values()];
+    expect(log.filter((d) => d.replayId === "r1" && d.status === "delivered")).toHaveLength(250);
+    expect(log.filter((d) => !d.replayId && d.attempts === 1)).toHaveLength(250);
+    // A second replay replays the first deliveries, not the first replay's.
+    await t.dispatcher.handle({ ...replay, replayId: "r2" });
+    for (let m = t.retries.shift(); m; m = t.retries.shift()) await t.dispatcher.handle(m.message);
+    expect(t.posts).toHaveLength(750);
   });
 });
 

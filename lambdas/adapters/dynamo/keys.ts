@@ -53,8 +53,11 @@
  *   TEMPLATES              <createdAt>#<id>     index of templates, for paging TemplateStore
  *   WEBHOOK#<id>           #META                a webhook endpoint: URL,       WebhookStore
  *                                               events, secrets, status
- *   WEBHOOK#<id>           DELIVERY#<day>#<evt> one event's delivery to it:    WebhookStore
- *                                               the event, tries, outcome (TTL)
+ *   WEBHOOK-HEALTH         <id>#<region>        one region's view of an        WebhookStore
+ *                                               endpoint's health (failing
+ *                                               since, disabled at)
+ *   WEBHOOK#<id>           DELIVERY#<day>#<evt> one event's delivery to it:    WebhookDeliveryStore
+ *                          [#R<replay>]         the event, tries, outcome (TTL)
  *   WEBHOOKS               <createdAt>#<id>     index of webhook endpoints     WebhookStore
  *   APIKEY#<hash>          #META                an API key (SHA-256 of the     ApiKeyStore
  *                                               secret; never the secret)
@@ -161,10 +164,24 @@ export const templateIndexKey = (createdAt: string, id: string): Key => ({
 
 export const webhookKey = (id: string): Key => ({ pk: `WEBHOOK#${id}`, sk: META });
 export const WEBHOOK_DELIVERY_PREFIX = "DELIVERY#";
-/** A delivery's key: by the day the event happened, so a replay reads from a day on. */
-export const webhookDeliveryKey = (id: string, createdAt: string, eventId: string): Key => ({
+/**
+ * A delivery's key: by the day the event happened, so a replay reads from a day on; a replay's
+ * delivery of an event sits beside the event's first.
+ */
+export const webhookDeliveryKey = (
+  id: string,
+  createdAt: string,
+  eventId: string,
+  replayId?: string,
+): Key => ({
   pk: `WEBHOOK#${id}`,
-  sk: `${WEBHOOK_DELIVERY_PREFIX}${createdAt.slice(0, 10)}#${eventId}`,
+  sk: `${WEBHOOK_DELIVERY_PREFIX}${createdAt.slice(0, 10)}#${eventId}${replayId ? `#R${replayId}` : ""}`,
+});
+export const WEBHOOK_HEALTH_PK = "WEBHOOK-HEALTH";
+/** One region's view of an endpoint's health: written by that region's webhooks function only. */
+export const webhookHealthKey = (id: string, region: string): Key => ({
+  pk: WEBHOOK_HEALTH_PK,
+  sk: `${id}#${region}`,
 });
 export const WEBHOOKS_PK = "WEBHOOKS";
 export const webhookIndexKey = (createdAt: string, id: string): Key => ({

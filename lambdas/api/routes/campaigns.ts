@@ -26,8 +26,8 @@ import {
   recipientsQuerySchema,
   sendResultSchema,
 } from "../schemas.ts";
-import { NO_CONTENT, paged, pathId } from "./helpers.ts";
-import { checkContentSize, templateContent } from "./templates.ts";
+import { checkContentSize, NO_CONTENT, paged, pathId } from "./helpers.ts";
+import { templateContent } from "./templates.ts";
 
 type Params = Record<string, string>;
 

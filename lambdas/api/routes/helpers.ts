@@ -1,8 +1,10 @@
 import { InvalidCursorError } from "../../adapters/dynamo/cursor.ts";
+import { contentBytes, MAX_CONTENT_BYTES } from "../../domain/campaign.ts";
 import { normalizeEmail } from "../../domain/email.ts";
 import { NotFoundError, ValidationError } from "../../domain/errors.ts";
 import type { RouteHandler } from "../context.ts";
 import { header, jsonBody } from "../http.ts";
+import { ApiError } from "../http-errors.ts";
 import { idSchema } from "../schemas.ts";
 
 type Params = Record<string, string>;
@@ -43,4 +45,16 @@ export function pathAddress(params: Params): string {
   if (!check.ok)
     throw new ValidationError(`path.email: ${check.error}`, [{ path: "path.email", message: check.error }]);
   return check.email;
+}
+
+/** 413 when subject, html and text together would not fit in a stored campaign or version. */
+export function checkContentSize(content: {
+  subject: string;
+  html: string;
+  text?: string | undefined;
+}): void {
+  const bytes = contentBytes(content);
+  if (bytes <= MAX_CONTENT_BYTES) return;
+  const message = `subject, html and text together must be at most ${MAX_CONTENT_BYTES / 1024} KB; these are ${Math.ceil(bytes / 1024)} KB`;
+  throw new ApiError(413, "payload_too_large", message, [{ path: "body.html", message }]);
 }

@@ -1,10 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { Template, TemplateStore } from "../../adapters/template-store.ts";
-import { contentBytes, MAX_CONTENT_BYTES } from "../../domain/campaign.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../../domain/errors.ts";
 import type { Deps, RouteHandler } from "../context.ts";
 import { json, jsonBody, validate } from "../http.ts";
-import { ApiError } from "../http-errors.ts";
 import type { RouteDoc } from "../router.ts";
 import { pageQuerySchema } from "../schemas.ts";
 import {
@@ -14,7 +12,7 @@ import {
   templateVersionSchema,
   templateWithContentSchema,
 } from "../template-schemas.ts";
-import { paged, pathId } from "./helpers.ts";
+import { checkContentSize, paged, pathId } from "./helpers.ts";
 
 /**
  * Templates: reusable content with immutable versions. A campaign created from a template copies
@@ -103,18 +101,6 @@ export async function templateContent(
     templateId,
     templateVersion: number,
   };
-}
-
-/** 413 when subject, html and text together would not fit in a stored campaign or version. */
-export function checkContentSize(content: {
-  subject: string;
-  html: string;
-  text?: string | undefined;
-}): void {
-  const bytes = contentBytes(content);
-  if (bytes <= MAX_CONTENT_BYTES) return;
-  const message = `subject, html and text together must be at most ${MAX_CONTENT_BYTES / 1024} KB; these are ${Math.ceil(bytes / 1024)} KB`;
-  throw new ApiError(413, "payload_too_large", message, [{ path: "body.html", message }]);
 }
 
 function fieldError(path: string, message: string): ValidationError {

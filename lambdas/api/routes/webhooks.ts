@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
-import type { Webhook, WebhookDelivery } from "../../adapters/webhook-store.ts";
-import { NotFoundError, ValidationError } from "../../domain/errors.ts";
+import type { WebhookDelivery } from "../../adapters/webhook-delivery-store.ts";
+import type { Webhook, WebhookSettings } from "../../adapters/webhook-store.ts";
+import { ConflictError, NotFoundError, ValidationError } from "../../domain/errors.ts";
 import { webhookUrlProblem } from "../../domain/webhook-delivery.ts";
 import type { Deps, RouteHandler } from "../context.ts";
 import { json, jsonBody, validate } from "../http.ts";
@@ -10,19 +11,17 @@ import {
   createWebhookSchema,
   deliveryPageSchema,
   patchWebhookSchema,
+  replayAcceptedSchema,
   replaySchema,
   webhookPageSchema,
   webhookViewSchema,
 } from "../webhook-schemas.ts";
 import { NO_CONTENT, paged, pathId } from "./helpers.ts";
 
-/** Deliveries one replay puts back on the queue at most; replay again from the last one's time for more. */
-const MAX_REPLAY = 10_000;
-
-/** An endpoint as the API shows it: never its secrets. */
+/** An endpoint as the API shows it: its state as its status, never its secrets. */
 function present(webhook: Webhook) {
-  const { secrets, ...shown } = webhook;
-  return { ...shown, secretRotating: secrets.length > 1 };
+  const { secrets, state, enabledAt: _e, ...shown } = webhook;
+  return { ...shown, status: state, secretRotating: secrets.length > 1 };
 }
 
 function checkUrl(url: string, deps: Deps): void {
@@ -40,7 +39,7 @@ export const createWebhook: RouteHandler = async (event, _params, deps) => {
   const input = validate(createWebhookSchema, jsonBody(event));
   checkUrl(input.url, deps);
   const now = deps.now().toISOString();
-  const webhook: Webhook = {
+  const webhook: WebhookSettings = {
     id: randomUUID(),
     url: input.url,
     events: input.events,
@@ -50,7 +49,7 @@ export const createWebhook: RouteHandler = async (event, _params, deps) => {
     updatedAt: now,
   };
   await deps.webhooks.create(webhook);
-  return json(201, present(webhook));
+  return json(201, present({ ...webhook, state: "enabled" }));
 };
 
 export const pageWebhooks: RouteHandler = async (event, _params, deps) => {
@@ -65,20 +64,30 @@ export const getWebhook: RouteHandler = async (_event, params, deps) =>
 export const patchWebhook: RouteHandler = async (event, params, deps) => {
   const input = validate(patchWebhookSchema, jsonBody(event));
   if (input.url !== undefined) checkUrl(input.url, deps);
-  const current = await requireWebhook(params, deps);
-  const enabling = input.status === "enabled" && current.status === "disabled";
-  const { failingSince: _f, disabledReason: _d, ...rest } = current;
-  const changed: Webhook = {
-    ...(enabling ? rest : current),
+  const { state, failingSince, disabledReason, ...current } = await requireWebhook(params, deps);
+  const now = deps.now().toISOString();
+  // Enabling a disabled endpoint: the regions' records of its failures until now are history.
+  const enabling = input.status === "enabled" && state === "disabled";
+  const changed: WebhookSettings = {
+    ...current,
     ...(input.url !== undefined ? { url: input.url } : {}),
     ...(input.events !== undefined ? { events: input.events } : {}),
     // A new secret signs from now on; the previous one keeps signing until the next change.
     ...(input.secret !== undefined ? { secrets: [input.secret, current.secrets[0] as string] } : {}),
     ...(input.status !== undefined ? { status: input.status } : {}),
-    updatedAt: deps.now().toISOString(),
+    ...(enabling ? { enabledAt: now } : {}),
+    updatedAt: now,
   };
   if (!(await deps.webhooks.put(changed))) throw new NotFoundError("webhook");
-  return json(200, present(changed));
+  const shown: Webhook = enabling
+    ? { ...changed, state: "enabled" }
+    : {
+        ...changed,
+        state: changed.status === "disabled" ? "disabled" : state,
+        ...(failingSince ? { failingSince } : {}),
+        ...(disabledReason ? { disabledReason } : {}),
+      };
+  return json(200, present(shown));
 };
 
 export const deleteWebhook: RouteHandler = async (_event, params, deps) => {
@@ -91,25 +100,25 @@ export const deleteWebhook: RouteHandler = async (_event, params, deps) => {
 export const pageDeliveries: RouteHandler = async (event, params, deps) => {
   const query = validate(pageQuerySchema, event.queryStringParameters ?? {}, "query");
   const webhook = await requireWebhook(params, deps);
-  const page = await paged(() => deps.webhooks.deliveries(webhook.id, query.limit, query.cursor));
+  const page = await paged(() => deps.webhookDeliveries.deliveries(webhook.id, query.limit, query.cursor));
   return json(200, { ...page, items: page.items.map(presentDelivery) });
 };
 
 /**
- * POST /v1/webhooks/{id}/replay: every event since `since` delivered again to the endpoint (its
- * deliveries put back to `pending` and on the queue), each with the id it had.
+ * POST /v1/webhooks/{id}/replay: every event since `since` delivered to the endpoint again, each
+ * with the id it had. This region's webhooks function does it, page by page, each event as a
+ * delivery of the replay's own in the log (so no region rewrites another's deliveries).
  */
 export const replay: RouteHandler = async (event, params, deps) => {
   const { since } = validate(replaySchema, jsonBody(event));
   const webhook = await requireWebhook(params, deps);
   const queueUrl = deps.webhookQueueUrl;
   if (!queueUrl) throw new NotFoundError("webhook");
-  const deliveries = (await deps.webhooks.deliveriesSince(webhook.id, since)).slice(0, MAX_REPLAY);
-  for (const delivery of deliveries) {
-    const reopened = await deps.webhooks.reopen(delivery, deps.now().getTime());
-    await deps.queue.send(queueUrl, { kind: "retry", webhookId: webhook.id, delivery: reopened.key });
-  }
-  return json(202, { replayed: deliveries.length });
+  if (webhook.state !== "enabled")
+    throw new ConflictError("the webhook is disabled: enable it (PATCH status) before a replay");
+  const replayId = randomUUID();
+  await deps.queue.send(queueUrl, { kind: "replay", webhookId: webhook.id, replayId, since });
+  return json(202, { replayId, since });
 };
 
 function presentDelivery(delivery: WebhookDelivery) {
@@ -147,6 +156,6 @@ export const docs = {
   replay: {
     summary: "Deliver every event since a time again, each with its id",
     body: replaySchema,
-    responses: { 202: { description: "queued" } },
+    responses: { 202: { description: "queued", schema: replayAcceptedSchema } },
   },
 } satisfies Record<string, RouteDoc>;
