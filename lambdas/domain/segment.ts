@@ -1,5 +1,5 @@
 import type { EngagementKind, SegmentRule } from "../contracts/segment-rule.ts";
-import type { StoredEngagement } from "./engagement.ts";
+import { judgedEngagementOf, type StoredEngagement } from "./engagement.ts";
 import { type FollowUp, inFollowUp } from "./follow-up.ts";
 
 /** What the ledger says one address did with one campaign (ISO 8601 times of SES events). */
@@ -34,8 +34,7 @@ export function matches(rule: SegmentRule, subject: SegmentSubject, nowMs = Date
       rule.withinDays === undefined ? Number.NEGATIVE_INFINITY : nowMs - rule.withinDays * 86_400_000;
     return (subject.engagement ?? []).some((record) => {
       if (rule.campaignId !== undefined && record.campaignId !== rule.campaignId) return false;
-      const at = record[FLAG[rule.engagement]];
-      return at !== undefined && Date.parse(at) >= since;
+      return engagedAt(record, rule.engagement).some((at) => Date.parse(at) >= since);
     });
   }
   if ("subscribedAt" in rule) {
@@ -49,11 +48,17 @@ export function matches(rule: SegmentRule, subject: SegmentSubject, nowMs = Date
   return attributeMatches(rule, subject.attributes[rule.attribute]);
 }
 
-const FLAG: Record<EngagementKind, "deliveredAt" | "openedAt" | "clickedAt"> = {
-  received: "deliveredAt",
-  opened: "openedAt",
-  clicked: "clickedAt",
-};
+/**
+ * When a record shows the engagement: its delivery for `received`; for `opened` and `clicked`, the
+ * opens and clicks people made (a click proves an open), never a proxy's or a scanner's
+ * (domain/engagement.ts), as follow-ups and reports count them.
+ */
+function engagedAt(record: EngagementRecord, kind: EngagementKind): string[] {
+  if (kind === "received") return record.deliveredAt ? [record.deliveredAt] : [];
+  return judgedEngagementOf(record)
+    .filter((e) => e.human && (kind === "opened" || e.kind === "click"))
+    .map((e) => e.at);
+}
 
 /**
  * Which ledger records an audience's engagement tests need: the campaigns they name, and how far

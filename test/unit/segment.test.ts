@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type SegmentRule, segmentRuleSchema } from "../../lambdas/contracts/segment-rule.ts";
+import { encodeEngagement } from "../../lambdas/domain/engagement.ts";
 import { engagementNeeds, matches, type SegmentSubject } from "../../lambdas/domain/segment.ts";
 
 const subject = (
@@ -103,16 +104,40 @@ describe("engagement tests", () => {
     engagement: [
       { campaignId: "c1", deliveredAt: "2026-06-01T00:00:00Z", openedAt: "2026-06-02T00:00:00Z" },
       { campaignId: "c2", deliveredAt: "2026-06-29T00:00:00Z", clickedAt: "2026-06-29T01:00:00Z" },
+      {
+        campaignId: "c3",
+        sentAt: "2026-06-20T00:00:00.000Z",
+        deliveredAt: "2026-06-20T00:00:01.000Z",
+        // Only machines: a privacy proxy's open, and a scanner's click 5 s after the send.
+        openedAt: "2026-06-20T00:00:02.000Z",
+        clickedAt: "2026-06-20T00:00:05.000Z",
+        engagement: [
+          encodeEngagement({ kind: "open", at: "2026-06-20T00:00:02.000Z", machineAgent: true }),
+          encodeEngagement({
+            kind: "click",
+            at: "2026-06-20T00:00:05.000Z",
+            machineAgent: false,
+            link: "https://x.example/",
+          }),
+        ],
+      },
     ],
   };
   const test = (rule: SegmentRule) => matches(rule, person, now);
 
   it("match what the ledger recorded, for one campaign or any, within the last days", () => {
     expect(test({ engagement: "opened", campaignId: "c1" })).toBe(true);
-    expect(test({ engagement: "opened", campaignId: "c2" })).toBe(false);
+    // A click proves an open.
+    expect(test({ engagement: "opened", campaignId: "c2" })).toBe(true);
     expect(test({ engagement: "clicked" })).toBe(true);
-    expect(test({ engagement: "opened", withinDays: 7 })).toBe(false);
+    expect(test({ engagement: "clicked", campaignId: "c1" })).toBe(false);
+    expect(test({ engagement: "opened", withinDays: 7 })).toBe(true);
+    expect(test({ engagement: "opened", withinDays: 1 })).toBe(false);
     expect(test({ engagement: "opened", withinDays: 30 })).toBe(true);
+    // Machines' opens and clicks are not people's.
+    expect(test({ engagement: "opened", campaignId: "c3" })).toBe(false);
+    expect(test({ engagement: "clicked", campaignId: "c3" })).toBe(false);
+    expect(test({ engagement: "received", campaignId: "c3" })).toBe(true);
     expect(test({ engagement: "received", campaignId: "c2", withinDays: 2 })).toBe(true);
     expect(test({ not: { engagement: "clicked", campaignId: "c1" } })).toBe(true);
     // Nothing read is nothing done.
