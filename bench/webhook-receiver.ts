@@ -5,9 +5,9 @@ import http from "node:http";
  * process hosts the local runtime's proxies and would answer late, so the lag measured would be its
  * own. It answers every delivery at once with a 204 and records, per distinct event id, the time
  * from the event's fact (`createdAt`) to its first arrival. Over IPC it tells its port once
- * listening, and answers `report` with the distinct ids seen, the deliveries and the lags.
+ * listening, and answers `report` with the distinct ids seen, the deliveries and each event's type and lag.
  */
-const lags: number[] = [];
+const lags: { type: string; ms: number }[] = [];
 const seen = new Set<string>();
 let deliveries = 0;
 
@@ -16,10 +16,14 @@ const server = http.createServer((req, res) => {
   req.on("data", (c: Buffer) => chunks.push(c));
   req.on("end", () => {
     deliveries++;
-    const event = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { id: string; createdAt: string };
+    const event = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
+      id: string;
+      type: string;
+      createdAt: string;
+    };
     if (!seen.has(event.id)) {
       seen.add(event.id);
-      lags.push(Date.now() - Date.parse(event.createdAt));
+      lags.push({ type: event.type, ms: Date.now() - Date.parse(event.createdAt) });
     }
     res.writeHead(204).end();
   });

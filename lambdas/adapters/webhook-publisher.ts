@@ -12,6 +12,9 @@ import { campaignStatusEvent } from "../domain/webhook-event.ts";
 /** Events per queue message (a few hundred bytes each: far below SQS's 256 KB). */
 const EVENTS_PER_MESSAGE = 100;
 
+/** The longest an event waits in a WebhookOutbox for others to share its message. */
+const OUTBOX_MAX_WAIT_MS = 1_000;
+
 /** How long the publisher trusts what it read of the endpoints: a new endpoint gets events after this. */
 const ENDPOINTS_TTL_MS = 15_000;
 
@@ -95,4 +98,56 @@ export function webhookPublisherFromEnv(
     queue,
     process.env[ENV.webhookQueueUrl],
   );
+}
+
+/**
+ * A handler's webhook events, published as they come: each time a message's worth has gathered
+ * (EVENTS_PER_MESSAGE), or the oldest waiting has waited OUTBOX_MAX_WAIT_MS, rather than all at the
+ * end of a batch that may run for many seconds. A publish that fails keeps its events for `drain`,
+ * which publishes everything still unpublished at the end of the batch and throws if it cannot (an
+ * at-least-once producer's batch then fails and comes back). The events' facts are recorded before
+ * they are added.
+ */
+export class WebhookOutbox {
+  private waiting: WebhookEvent[] = [];
+  private oldestAt = 0;
+  private unpublished: WebhookEvent[] = [];
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly publisher: Pick<WebhookPublisher, "publish">,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  add(event: WebhookEvent): void {
+    if (this.waiting.length === 0) this.oldestAt = this.now();
+    this.waiting.push(event);
+    if (this.waiting.length >= EVENTS_PER_MESSAGE || this.now() - this.oldestAt >= OUTBOX_MAX_WAIT_MS)
+      this.publishWaiting();
+  }
+
+  /** Publishes every event not yet published; throws, keeping them, when the queue refuses. */
+  async drain(): Promise<void> {
+    this.publishWaiting();
+    await this.chain;
+    const events = this.unpublished.splice(0);
+    if (events.length === 0) return;
+    try {
+      await this.publisher.publish(events);
+    } catch (error) {
+      this.unpublished.unshift(...events);
+      throw error;
+    }
+  }
+
+  /** One publish at a time, in order: a failure keeps its events for `drain`. */
+  private publishWaiting(): void {
+    const events = this.waiting.splice(0);
+    if (events.length === 0) return;
+    this.chain = this.chain.then(() =>
+      this.publisher.publish(events).catch(() => {
+        this.unpublished.push(...events);
+      }),
+    );
+  }
 }

@@ -10,9 +10,8 @@ import { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { SuppressionStore } from "../adapters/suppression-store.ts";
 import { parseFeedbackMessage } from "../domain/feedback-event.ts";
 import { feedbackWebhookEvent } from "../domain/webhook-event.ts";
-import type { WebhookEvent } from "../contracts/webhook-events.ts";
 import { QueuePublisher } from "../adapters/queue.ts";
-import { webhookPublisherFromEnv } from "../adapters/webhook-publisher.ts";
+import { WebhookOutbox, webhookPublisherFromEnv } from "../adapters/webhook-publisher.ts";
 import { requireEnv } from "../shared/env.ts";
 import { logger, metrics, traceHandler } from "../shared/powertools.ts";
 import { backoffSeconds, processBatch, RetryLaterError } from "../shared/sqs-batch.ts";
@@ -26,9 +25,9 @@ const queueUrl = requireEnv(ENV.feedbackQueueUrl);
 const deadLetterQueueUrl = requireEnv(ENV.feedbackDlqUrl);
 const audienceTable = requireEnv(ENV.audienceTable);
 const region = requireEnv("AWS_REGION");
-/** Webhook events of the facts recorded in the current batch, published once it is done. */
-const webhookEvents: WebhookEvent[] = [];
 const webhooks = webhookPublisherFromEnv(db, new QueuePublisher(sqs));
+/** Webhook events of the facts recorded, published as they come and all by the batch's end. */
+const webhookEvents = new WebhookOutbox(webhooks);
 
 /**
  * SES sometimes reports a message before the sender has recorded its id on the ledger (a Send
@@ -69,7 +68,7 @@ const processor = new FeedbackProcessor({
         if (!notice.first) metrics.addMetric(METRIC.feedbackDuplicate, "Count", 1);
         // Duplicates too: a batch retried after a crash publishes what it may not have (same ids).
         const event = feedbackWebhookEvent(notice.event, notice.campaignId, notice.email, region);
-        if (event) webhookEvents.push(event);
+        if (event) webhookEvents.add(event);
         break;
       }
     }
@@ -147,9 +146,9 @@ export const handler = traceHandler(async (event: SQSEvent, context: Context) =>
       queueUrl,
       concurrent: true,
     });
-    // Published after the batch, or the whole batch fails and comes back: its events are then
+    // All published by now, or the whole batch fails and comes back: its events are then
     // duplicates, and each publishes its webhook event again (the same ids).
-    await webhooks.publish(webhookEvents.splice(0));
+    await webhookEvents.drain();
     return result;
   } finally {
     metrics.publishStoredMetrics();

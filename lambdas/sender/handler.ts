@@ -15,9 +15,8 @@ import { SharedBudget } from "./shared-budget.ts";
 import { throttledRetrySeconds } from "../domain/rate-controller.ts";
 import { type SendMessage, type SendRecipient, sendMessageSchema } from "../contracts/messages.ts";
 import { sendTests } from "./test-send.ts";
-import type { WebhookEvent } from "../contracts/webhook-events.ts";
 import { outcomeEvent, type RecipientOutcome } from "../domain/webhook-event.ts";
-import { webhookPublisherFromEnv } from "../adapters/webhook-publisher.ts";
+import { WebhookOutbox, webhookPublisherFromEnv } from "../adapters/webhook-publisher.ts";
 import { cachedSecret, nonEmpty } from "../adapters/cached-secret.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
 import { correlate, correlation, withCorrelation } from "../shared/correlation.ts";
@@ -102,13 +101,13 @@ const budget = new SharedBudget(
   numberEnv(ENV.senderConcurrency, 2),
 );
 
-/** Webhook events of the recipients recorded in the current batch, published once it is done. */
-const webhookEvents: WebhookEvent[] = [];
+const webhooks = webhookPublisherFromEnv(db, queue);
+/** Webhook events of the recipients recorded, published as they come and all by the batch's end. */
+const webhookEvents = new WebhookOutbox(webhooks);
 const publishOutcome = (outcome: Omit<RecipientOutcome, "at">) => {
   const event = outcomeEvent({ ...outcome, at: new Date().toISOString() });
-  if (event) webhookEvents.push(event);
+  if (event) webhookEvents.add(event);
 };
-const webhooks = webhookPublisherFromEnv(db, queue);
 const campaigns = new CampaignStore(db, requireEnv(ENV.audienceTable), webhooks.transitions());
 const counters = new CampaignCounterStore(db, requireEnv(ENV.audienceTable), requireEnv("AWS_REGION"));
 const ownership = ownershipFromEnv(db);
@@ -303,9 +302,9 @@ export const handler = traceHandler(async (event: SQSEvent, context: Context) =>
       concurrent: true,
       maxBackoffSeconds: maxRetryDelaySeconds,
     });
-    // Published after the batch, or the whole batch fails and comes back: its recipients are then
+    // All published by now, or the whole batch fails and comes back: its recipients are then
     // terminal, and each publishes its recorded outcome again (the same event ids).
-    await webhooks.publish(webhookEvents.splice(0));
+    await webhookEvents.drain();
     return result;
   } finally {
     stopRefreshing();

@@ -134,7 +134,8 @@ export class WebhookDispatcher {
         ))
       )
         return;
-      await this.deps.store.markHealthy(webhook.id, this.deps.region);
+      // Only an endpoint read as failing somewhere has a failure record to clear (saves a write).
+      if (webhook.failingSince) await this.deps.store.markHealthy(webhook.id, this.deps.region);
       this.deps.onNotice?.({ type: "delivered", lagMs: after - Date.parse(delivery.event.createdAt) });
       return;
     }

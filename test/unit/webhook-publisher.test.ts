@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { WebhookPublisher } from "../../lambdas/adapters/webhook-publisher.ts";
+import { WebhookOutbox, WebhookPublisher } from "../../lambdas/adapters/webhook-publisher.ts";
 import type { Webhook } from "../../lambdas/adapters/webhook-store.ts";
 import type { QueueMessage } from "../../lambdas/contracts/messages.ts";
 import { campaignStatusEvent, recipientEvent } from "../../lambdas/domain/webhook-event.ts";
@@ -87,5 +87,67 @@ describe("the webhook publisher", () => {
     const buffer = [sent];
     await expect(t.publisher.flush(buffer)).resolves.toBeUndefined();
     expect(buffer).toEqual([]);
+  });
+});
+
+describe("the webhook outbox", () => {
+  const events = (n: number, from = 0) =>
+    Array.from({ length: n }, (_, i) =>
+      recipientEvent("recipient.sent", {
+        campaignId: "c",
+        email: `r${from + i}@example.com`,
+        at: "2026-01-01T00:00:00Z",
+      }),
+    );
+
+  function outbox(fail: () => boolean) {
+    let now = 0;
+    const published: number[] = [];
+    const ids: string[] = [];
+    const box = new WebhookOutbox(
+      {
+        publish: async (batch) => {
+          if (fail()) throw new Error("SQS unavailable");
+          published.push(batch.length);
+          ids.push(...batch.map((e) => e.id));
+        },
+      },
+      () => now,
+    );
+    return { box, published, ids, advance: (ms: number) => (now += ms) };
+  }
+
+  it("publishes a message's worth as soon as it has gathered, and the rest when drained", async () => {
+    const t = outbox(() => false);
+    for (const e of events(250)) t.box.add(e);
+    await new Promise((r) => setTimeout(r, 0));
+    // Two full messages went while the batch was still going.
+    expect(t.published).toEqual([100, 100]);
+    await t.box.drain();
+    expect(t.published).toEqual([100, 100, 50]);
+    expect(new Set(t.ids).size).toBe(250);
+  });
+
+  it("publishes what waited a second, without waiting for a full message", async () => {
+    const t = outbox(() => false);
+    const [first, second] = events(2);
+    t.box.add(first as never);
+    t.advance(1_000);
+    t.box.add(second as never);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(t.published).toEqual([2]);
+  });
+
+  it("keeps what the queue refused for the drain, which throws while it is still refused", async () => {
+    let down = true;
+    const t = outbox(() => down);
+    for (const e of events(150)) t.box.add(e);
+    await expect(t.box.drain()).rejects.toThrow("SQS unavailable");
+    expect(t.published).toEqual([]);
+    down = false;
+    for (const e of events(10, 150)) t.box.add(e);
+    await t.box.drain();
+    expect(t.published.reduce((a, b) => a + b, 0)).toBe(160);
+    expect(new Set(t.ids).size).toBe(160);
   });
 });
