@@ -10,6 +10,15 @@ import type {
 } from "../lambdas/api/audience-schemas.ts";
 import type { QueueReport } from "../lambdas/adapters/queue-admin.ts";
 import type { redriveSchema } from "../lambdas/api/routes/admin.ts";
+import type {
+  createWebhookSchema,
+  deliveryPageSchema,
+  patchWebhookSchema,
+  replayAcceptedSchema,
+  replaySchema,
+  webhookPageSchema,
+  webhookViewSchema,
+} from "../lambdas/api/webhook-schemas.ts";
 import type { linksSchema, timelineSchema } from "../lambdas/api/routes/campaign-reports.ts";
 import type { testSendResultSchema, testSendSchema } from "../lambdas/api/routes/campaign-test.ts";
 import type {
@@ -47,6 +56,7 @@ export type Subscriber = z.output<typeof subscriberViewSchema>;
 export type Template = z.output<typeof templateWithContentSchema>;
 export type TemplateVersion = z.output<typeof templateVersionSchema>;
 export type ImportJob = z.output<typeof importJobSchema>;
+export type Webhook = z.output<typeof webhookViewSchema>;
 export type { QueueReport };
 
 /** An error the API answered: its status and `{ error: { code, message, details? } }`. */
@@ -209,6 +219,27 @@ export class SteadfastApi {
       this.request<z.output<typeof linksSchema>>("GET", `/v1/campaigns/${enc(id)}/links`),
     timeline: (id: string) =>
       this.request<z.output<typeof timelineSchema>>("GET", `/v1/campaigns/${enc(id)}/timeline`),
+  };
+
+  // --- Webhooks (admin keys) --------------------------------------------------------------------
+  readonly webhooks = {
+    create: (input: z.input<typeof createWebhookSchema>) =>
+      this.request<Webhook>("POST", "/v1/webhooks", input),
+    page: (query: { limit?: number; cursor?: string } = {}) =>
+      this.request<z.output<typeof webhookPageSchema>>("GET", "/v1/webhooks", undefined, { query }),
+    get: (id: string) => this.request<Webhook>("GET", `/v1/webhooks/${enc(id)}`),
+    update: (id: string, changes: z.input<typeof patchWebhookSchema>) =>
+      this.request<Webhook>("PATCH", `/v1/webhooks/${enc(id)}`, changes),
+    delete: (id: string) => this.request<undefined>("DELETE", `/v1/webhooks/${enc(id)}`),
+    deliveries: (id: string, query: { limit?: number; cursor?: string } = {}) =>
+      this.request<z.output<typeof deliveryPageSchema>>(
+        "GET",
+        `/v1/webhooks/${enc(id)}/deliveries`,
+        undefined,
+        { query },
+      ),
+    replay: (id: string, input: z.input<typeof replaySchema>) =>
+      this.request<z.output<typeof replayAcceptedSchema>>("POST", `/v1/webhooks/${enc(id)}/replay`, input),
   };
 
   // --- Operations (admin keys) ------------------------------------------------------------------

@@ -16,5 +16,6 @@ export {
   type Subscriber,
   type Template,
   type TemplateVersion,
+  type Webhook,
 } from "./client.ts";
 export { SIGNATURE_HEADER, verifyWebhookSignature } from "../lambdas/domain/webhook-signature.ts";

@@ -4,7 +4,7 @@ import { webhookEventId } from "../../lambdas/domain/webhook-event.ts";
 import { sesStore, SteadfastClient, until, waitForCampaign } from "../../local/client.ts";
 import { freePort } from "../../local/processes.ts";
 import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
-import { verifyWebhookSignature } from "../../sdk/index.ts";
+import { SteadfastApi, verifyWebhookSignature } from "../../sdk/index.ts";
 
 /**
  * Outbound webhooks on the local runtime: a receiver (an HTTP server in this test) that is down for
@@ -154,12 +154,9 @@ describe("webhooks", () => {
 
       // A replay delivers every event again, each with its id.
       const before = hook.received.length;
-      const replay = await api.expect<{ replayId: string; since: string }>(
-        202,
-        "POST",
-        `/v1/webhooks/${webhook.id}/replay`,
-        { since },
-      );
+      // Through the SDK, as a user would.
+      const sdk = new SteadfastApi({ url: runtime.info.apiUrl, apiKey: runtime.info.apiKey });
+      const replay = await sdk.webhooks.replay(webhook.id, { since });
       expect(replay.since).toBe(new Date(since).toISOString());
       await until(
         async () => hook.received.length,
@@ -168,11 +165,7 @@ describe("webhooks", () => {
       );
       expect(new Set(hook.received.slice(before).map((r) => r.id))).toEqual(expected);
       // The replay's deliveries are in the log beside the first ones, which stand as they were.
-      const after = await api.expect<{ items: { eventId: string; replayId?: string; status: string }[] }>(
-        200,
-        "GET",
-        `/v1/webhooks/${webhook.id}/deliveries?limit=100`,
-      );
+      const after = await sdk.webhooks.deliveries(webhook.id, { limit: 100 });
       const replayed = after.items.filter((d) => d.replayId === replay.replayId);
       expect(new Set(replayed.map((d) => d.eventId))).toEqual(expected);
       expect(replayed).toHaveLength(expected.size);
@@ -242,8 +235,9 @@ describe("webhooks", () => {
         },
       );
       expect(rotated.secretRotating).toBe(true);
-      expect((await api.request("DELETE", `/v1/webhooks/${webhook.id}`)).status).toBe(204);
-      expect((await api.request("GET", `/v1/webhooks/${webhook.id}`)).status).toBe(404);
+      expect((await sdk.webhooks.get(webhook.id)).status).toBe("enabled");
+      await sdk.webhooks.delete(webhook.id);
+      await expect(sdk.webhooks.get(webhook.id)).rejects.toMatchObject({ status: 404, code: "not_found" });
     } finally {
       await hook.stop();
     }
