@@ -1,5 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { WebhookEvent } from "../contracts/webhook-events.ts";
+import { isCutOff } from "../domain/webhook-delivery.ts";
 import { decodeKeyCursor, encodeKeyCursor, type Page } from "./dynamo/cursor.ts";
 import { isConditionalFailure } from "./dynamo/errors.ts";
 import { WEBHOOK_DELIVERY_PREFIX, webhookDeliveryKey, webhookKey } from "./dynamo/keys.ts";
@@ -16,6 +17,8 @@ export interface WebhookDelivery {
   readonly replayId?: string;
   readonly status: DeliveryStatus;
   readonly attempts: number;
+  /** When the delivery was begun (epoch ms): one begun long ago and never tried was cut off. */
+  readonly begunAt?: number;
   readonly firstAttemptAt?: string;
   readonly lastAttemptAt?: string;
   readonly nextAttemptAt?: string;
@@ -44,7 +47,8 @@ export class WebhookDeliveryStore {
   /**
    * Starts the delivery of an event to an endpoint (within a replay, when `replayId` is given): its
    * log item, `pending`. Undefined when that delivery was begun already (the event published, or
-   * the replay's message handled, twice): its first try goes on.
+   * the replay's message handled, twice) and is in hands or done; the delivery itself when it was
+   * begun and then cut off before its first try, so that it is tried after all.
    */
   async begin(
     webhookId: string,
@@ -60,14 +64,16 @@ export class WebhookDeliveryStore {
       ...(replayId ? { replayId } : {}),
       status: "pending",
       attempts: 0,
+      begunAt: nowMs,
     };
     try {
       await this.put(delivery, nowMs, { ConditionExpression: "attribute_not_exists(pk)" });
       return delivery;
     } catch (error) {
-      if (isConditionalFailure(error)) return undefined;
-      throw error;
+      if (!isConditionalFailure(error)) throw error;
     }
+    const existing = await this.delivery(webhookId, key.sk);
+    return existing && isCutOff(existing, nowMs) ? existing : undefined;
   }
 
   async delivery(webhookId: string, key: string): Promise<WebhookDelivery | undefined> {
@@ -121,7 +127,7 @@ export class WebhookDeliveryStore {
         TableName: this.table,
         KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
         ExpressionAttributeValues: { ":pk": pk, ":prefix": WEBHOOK_DELIVERY_PREFIX },
-        ExclusiveStartKey: decodeKeyCursor(cursor, pk),
+        ExclusiveStartKey: decodeKeyCursor(cursor, pk, WEBHOOK_DELIVERY_PREFIX),
         ScanIndexForward: false,
         Limit: limit,
       }),
@@ -130,12 +136,14 @@ export class WebhookDeliveryStore {
   }
 
   /**
-   * A page of the first deliveries (no replay's) of the events that happened at or after `since`
-   * (ISO 8601), oldest days first: what a replay delivers again.
+   * A page of the first deliveries (no replay's) of the events that happened from `since` to
+   * `until` (ISO 8601), oldest days first: what a replay delivers again. Events after `until` (the
+   * replay's request) had their first delivery since, and are left out.
    */
   async firstDeliveriesSince(
     webhookId: string,
     since: string,
+    until: string,
     limit: number,
     cursor?: string,
   ): Promise<Page<WebhookDelivery>> {
@@ -148,14 +156,15 @@ export class WebhookDeliveryStore {
         ExpressionAttributeValues: {
           ":pk": pk,
           ":from": `${WEBHOOK_DELIVERY_PREFIX}${since.slice(0, 10)}`,
-          ":to": `${WEBHOOK_DELIVERY_PREFIX}~`,
+          ":to": `${WEBHOOK_DELIVERY_PREFIX}${until.slice(0, 10)}#~`,
         },
-        ExclusiveStartKey: decodeKeyCursor(cursor, pk),
+        ExclusiveStartKey: decodeKeyCursor(cursor, pk, WEBHOOK_DELIVERY_PREFIX),
         Limit: limit,
       }),
     );
     const page = toPage(out.Items, out.LastEvaluatedKey);
-    return { ...page, items: page.items.filter((d) => d.event.createdAt >= since) };
+    const within = (d: WebhookDelivery) => d.event.createdAt >= since && d.event.createdAt <= until;
+    return { ...page, items: page.items.filter(within) };
   }
 
   /** Writes a delivery's log item whole, kept DELIVERY_RETENTION_SECONDS from now. */

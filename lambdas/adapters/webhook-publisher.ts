@@ -140,14 +140,23 @@ export class WebhookOutbox {
     }
   }
 
-  /** One publish at a time, in order: a failure keeps its events for `drain`. */
+  /**
+   * One publish at a time, in order. A failure keeps its events for `drain`, and so does every
+   * publish after it until then: the queue is not tried again and again within the batch.
+   */
   private publishWaiting(): void {
     const events = this.waiting.splice(0);
     if (events.length === 0) return;
-    this.chain = this.chain.then(() =>
-      this.publisher.publish(events).catch(() => {
+    this.chain = this.chain.then(async () => {
+      if (this.unpublished.length > 0) {
         this.unpublished.push(...events);
-      }),
-    );
+        return;
+      }
+      try {
+        await this.publisher.publish(events);
+      } catch {
+        this.unpublished.push(...events);
+      }
+    });
   }
 }

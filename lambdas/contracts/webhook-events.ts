@@ -52,6 +52,8 @@ export const webhookMessageSchema = z.discriminatedUnion("kind", [
     webhookId: z.string().min(1),
     replayId: z.string().min(1),
     since: z.string().min(1),
+    /** When the replay was asked for: later events had their first delivery since. */
+    until: z.string().min(1),
     /** Where the previous page of the replay stopped. */
     cursor: z.string().optional(),
   }),

@@ -20,6 +20,20 @@ export function nextRetrySeconds(attempt: number, firstAttemptMs: number, nowMs:
   return nowMs + wait * 1000 - firstAttemptMs >= RETRY_FOR_MS ? undefined : wait;
 }
 
+/**
+ * A delivery begun this long ago and still untried was cut off (its function timed out or died
+ * between beginning it and its first try). Longer than a try and than a webhooks invocation (60 s),
+ * so a live worker's delivery is never taken from it.
+ */
+const CUT_OFF_MS = 90_000;
+
+/** Whether a delivery was begun and cut off before its first try: the next to meet it tries it. */
+export const isCutOff = (
+  delivery: { readonly status: string; readonly attempts: number; readonly begunAt?: number },
+  nowMs: number,
+): boolean =>
+  delivery.status === "pending" && delivery.attempts === 0 && nowMs - (delivery.begunAt ?? 0) >= CUT_OFF_MS;
+
 /** Whether an endpoint failing since `failingSinceMs` is to be disabled now. */
 export const shouldDisable = (failingSinceMs: number | undefined, nowMs: number): boolean =>
   failingSinceMs !== undefined && nowMs - failingSinceMs >= DISABLE_AFTER_MS;

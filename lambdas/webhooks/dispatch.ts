@@ -16,8 +16,11 @@ const MAX_QUEUE_DELAY_SECONDS = 900;
 /** Deliveries in flight at once in one invocation. */
 const PARALLEL = 8;
 
-/** Deliveries of a replay read (and delivered again) per queue message. */
-const REPLAY_PAGE = 100;
+/**
+ * Deliveries of a replay read (and delivered again) per queue message: PARALLEL at a time, each at
+ * most a 10 s try, well inside the function's 60 s even when every try times out.
+ */
+const REPLAY_PAGE = 32;
 
 type ReplayMessage = Extract<WebhookMessage, { kind: "replay" }>;
 
@@ -100,6 +103,7 @@ export class WebhookDispatcher {
     const page = await this.deps.log.firstDeliveriesSince(
       webhook.id,
       message.since,
+      message.until,
       REPLAY_PAGE,
       message.cursor,
     );
@@ -134,8 +138,7 @@ export class WebhookDispatcher {
         ))
       )
         return;
-      // Only an endpoint read as failing somewhere has a failure record to clear (saves a write).
-      if (webhook.failingSince) await this.deps.store.markHealthy(webhook.id, this.deps.region);
+      await this.deps.store.markHealthy(webhook.id, this.deps.region);
       this.deps.onNotice?.({ type: "delivered", lagMs: after - Date.parse(delivery.event.createdAt) });
       return;
     }

@@ -102,11 +102,13 @@ describe("the webhook outbox", () => {
 
   function outbox(fail: () => boolean) {
     let now = 0;
+    let tries = 0;
     const published: number[] = [];
     const ids: string[] = [];
     const box = new WebhookOutbox(
       {
         publish: async (batch) => {
+          tries++;
           if (fail()) throw new Error("SQS unavailable");
           published.push(batch.length);
           ids.push(...batch.map((e) => e.id));
@@ -114,7 +116,7 @@ describe("the webhook outbox", () => {
       },
       () => now,
     );
-    return { box, published, ids, advance: (ms: number) => (now += ms) };
+    return { box, published, ids, tries: () => tries, advance: (ms: number) => (now += ms) };
   }
 
   it("publishes a message's worth as soon as it has gathered, and the rest when drained", async () => {
@@ -141,13 +143,15 @@ describe("the webhook outbox", () => {
   it("keeps what the queue refused for the drain, which throws while it is still refused", async () => {
     let down = true;
     const t = outbox(() => down);
-    for (const e of events(150)) t.box.add(e);
+    for (const e of events(350)) t.box.add(e);
     await expect(t.box.drain()).rejects.toThrow("SQS unavailable");
     expect(t.published).toEqual([]);
+    // Once refused, the rest of the batch waited for the drain: two tries, not one per message.
+    expect(t.tries()).toBe(2);
     down = false;
-    for (const e of events(10, 150)) t.box.add(e);
+    for (const e of events(10, 350)) t.box.add(e);
     await t.box.drain();
-    expect(t.published.reduce((a, b) => a + b, 0)).toBe(160);
-    expect(new Set(t.ids).size).toBe(160);
+    expect(t.published.reduce((a, b) => a + b, 0)).toBe(360);
+    expect(new Set(t.ids).size).toBe(360);
   });
 });

@@ -6,6 +6,7 @@ import {
   DISABLE_AFTER_MS,
   type EndpointHealth,
   endpointState,
+  isCutOff,
   nextRetrySeconds,
   RETRY_FOR_MS,
   webhookUrlProblem,
@@ -53,9 +54,10 @@ class MemoryWebhooks {
     },
   };
   readonly deliveries = {
-    begin: async (webhookId: string, event: WebhookEvent, _nowMs: number, replayId?: string) => {
+    begin: async (webhookId: string, event: WebhookEvent, nowMs: number, replayId?: string) => {
       const key = `DELIVERY#${event.createdAt.slice(0, 10)}#${event.id}${replayId ? `#R${replayId}` : ""}`;
-      if (this.log.has(`${webhookId}|${key}`)) return undefined;
+      const existing = this.log.get(`${webhookId}|${key}`);
+      if (existing) return isCutOff(existing, nowMs) ? existing : undefined;
       const delivery: WebhookDelivery = {
         webhookId,
         key,
@@ -63,6 +65,7 @@ class MemoryWebhooks {
         ...(replayId ? { replayId } : {}),
         status: "pending",
         attempts: 0,
+        begunAt: nowMs,
       };
       this.log.set(`${webhookId}|${key}`, delivery);
       return delivery;
@@ -81,9 +84,21 @@ class MemoryWebhooks {
       return true;
     },
     /** Pages of `limit` by position, as DynamoDB's (a cursor is the index to go on from). */
-    firstDeliveriesSince: async (webhookId: string, since: string, limit: number, cursor?: string) => {
+    firstDeliveriesSince: async (
+      webhookId: string,
+      since: string,
+      until: string,
+      limit: number,
+      cursor?: string,
+    ) => {
       const firsts = [...this.log.values()]
-        .filter((d) => d.webhookId === webhookId && !d.replayId && d.event.createdAt >= since)
+        .filter(
+          (d) =>
+            d.webhookId === webhookId &&
+            !d.replayId &&
+            d.event.createdAt >= since &&
+            d.event.createdAt <= until,
+        )
         .sort((a, b) => a.key.localeCompare(b.key));
       const from = Number(cursor ?? 0);
       const items = firsts.slice(from, from + limit);
@@ -301,11 +316,12 @@ describe("webhook replays", () => {
       webhookId: "a",
       replayId: "r1",
       since: "2026-06-01T00:00:00.000Z",
+      until: "2026-06-01T00:00:00.000Z",
     };
     await t.dispatcher.handle(replay);
     // The same page handled twice (a message delivered twice) delivers nothing twice.
     await t.dispatcher.handle(replay);
-    expect(t.posts).toHaveLength(350);
+    expect(t.posts).toHaveLength(250 + 32);
     // The next pages come back through the queue, with where the last one stopped.
     while (t.retries.length > 0) {
       const next = t.retries.shift()?.message as WebhookMessage;
@@ -324,6 +340,42 @@ describe("webhook replays", () => {
     await t.dispatcher.handle({ ...replay, replayId: "r2" });
     for (let m = t.retries.shift(); m; m = t.retries.shift()) await t.dispatcher.handle(m.message);
     expect(t.posts).toHaveLength(750);
+  });
+  it("leave out the events that came after the replay was asked for", async () => {
+    const t = setup(() => ({ status: 204 }));
+    t.endpoint("a", ["recipient.sent"]);
+    const before = sent("before@example.com");
+    const later = recipientEvent("recipient.sent", {
+      campaignId: "c1",
+      email: "later@example.com",
+      at: "2026-06-01T00:05:00.000Z",
+    });
+    await t.dispatcher.handle({ kind: "events", events: [before, later] });
+    await t.dispatcher.handle({
+      kind: "replay",
+      webhookId: "a",
+      replayId: "r",
+      since: "2026-06-01T00:00:00.000Z",
+      until: "2026-06-01T00:01:00.000Z",
+    });
+    expect(t.posts.slice(2).map((p) => idOf(p.body))).toEqual([before.id]);
+  });
+});
+
+describe("a delivery cut off before its first try", () => {
+  it("is tried when its event comes again 90 s on, and left to its worker before", async () => {
+    const t = setup(() => ({ status: 204 }));
+    t.endpoint("a", ["recipient.sent"]);
+    const event = sent("x@example.com");
+    // Begun by a worker that then died: the log item is pending, never tried.
+    await t.memory.deliveries.begin("a", event, START);
+    t.advance(60_000);
+    await t.dispatcher.handle({ kind: "events", events: [event] });
+    expect(t.posts).toHaveLength(0);
+    t.advance(30_000);
+    await t.dispatcher.handle({ kind: "events", events: [event] });
+    expect(t.posts.map((p) => idOf(p.body))).toEqual([event.id]);
+    expect([...t.memory.log.values()][0]).toMatchObject({ status: "delivered", attempts: 1 });
   });
 });
 

@@ -66,8 +66,9 @@ export const patchWebhook: RouteHandler = async (event, params, deps) => {
   if (input.url !== undefined) checkUrl(input.url, deps);
   const { state, failingSince, disabledReason, ...current } = await requireWebhook(params, deps);
   const now = deps.now().toISOString();
-  // Enabling a disabled endpoint: the regions' records of its failures until now are history.
-  const enabling = input.status === "enabled" && state === "disabled";
+  // Enabling: the regions' records of its failures until now are history. Stamped whatever this
+  // region reads as the state: another region may have disabled it a moment ago, unreplicated yet.
+  const enabling = input.status === "enabled";
   const changed: WebhookSettings = {
     ...current,
     ...(input.url !== undefined ? { url: input.url } : {}),
@@ -117,12 +118,13 @@ export const replay: RouteHandler = async (event, params, deps) => {
   if (webhook.state !== "enabled")
     throw new ConflictError("the webhook is disabled: enable it (PATCH status) before a replay");
   const replayId = randomUUID();
-  await deps.queue.send(queueUrl, { kind: "replay", webhookId: webhook.id, replayId, since });
+  const until = deps.now().toISOString();
+  await deps.queue.send(queueUrl, { kind: "replay", webhookId: webhook.id, replayId, since, until });
   return json(202, { replayId, since });
 };
 
 function presentDelivery(delivery: WebhookDelivery) {
-  const { webhookId: _w, key: _k, event, ...rest } = delivery;
+  const { webhookId: _w, key: _k, begunAt: _b, event, ...rest } = delivery;
   return { eventId: event.id, type: event.type, createdAt: event.createdAt, ...rest };
 }
 
