@@ -61,6 +61,9 @@ export interface DispatchDeps {
  * receiver delays only its own deliveries.
  */
 export class WebhookDispatcher {
+  /** Endpoints this container recorded a failure of, not cleared since. */
+  private readonly failedHere = new Set<string>();
+
   constructor(private readonly deps: DispatchDeps) {}
 
   async handle(message: WebhookMessage): Promise<void> {
@@ -138,7 +141,13 @@ export class WebhookDispatcher {
         ))
       )
         return;
-      await this.deps.store.markHealthy(webhook.id, this.deps.region);
+      // A failure record to clear is one the endpoint was read with, or one this container wrote
+      // since that read; any other is cleared by a success after the next read (saves a write per
+      // delivery).
+      if (webhook.failingSince || this.failedHere.has(webhook.id)) {
+        await this.deps.store.markHealthy(webhook.id, this.deps.region);
+        this.failedHere.delete(webhook.id);
+      }
       this.deps.onNotice?.({ type: "delivered", lagMs: after - Date.parse(delivery.event.createdAt) });
       return;
     }
@@ -163,6 +172,7 @@ export class WebhookDispatcher {
         Math.min(wait, MAX_QUEUE_DELAY_SECONDS),
       );
     const since = healthSince(webhook);
+    this.failedHere.add(webhook.id);
     const failingSince = await this.deps.store.markFailing(webhook.id, this.deps.region, now, since);
     if (shouldDisable(Date.parse(failingSince), after)) {
       const disabled = await this.deps.store.disable(

@@ -21,6 +21,8 @@ class MemoryWebhooks {
   /** Each region's health of each endpoint, by `<id>#<region>`. */
   readonly health = new Map<string, EndpointHealth>();
   readonly log = new Map<string, WebhookDelivery>();
+  /** What `all()` answers when set: a read from before the latest writes (it is eventually consistent). */
+  staleAll: Webhook[] | undefined;
   private withState(settings: WebhookSettings): Webhook {
     const health = [...this.health.entries()]
       .filter(([key]) => key.startsWith(`${settings.id}#`))
@@ -31,7 +33,7 @@ class MemoryWebhooks {
     return this.health.get(`${id}#${region}`) ?? { region };
   }
   readonly store = {
-    all: async () => [...this.endpoints.values()].map((w) => this.withState(w)),
+    all: async () => this.staleAll ?? [...this.endpoints.values()].map((w) => this.withState(w)),
     get: async (id: string) => {
       const settings = this.endpoints.get(id);
       return settings ? this.withState(settings) : undefined;
@@ -246,6 +248,17 @@ describe("webhook health across regions", () => {
     }
   }
 
+  it("clear a failure this container recorded, even when the endpoints were read before it", async () => {
+    let calls = 0;
+    const t = setup(() => (calls++ === 0 ? { status: 500 } : { status: 204 }));
+    t.endpoint("a", ["recipient.sent"]);
+    // Every message reads the endpoints as they were before the failure (replication lag).
+    t.memory.staleAll = await t.memory.store.all();
+    await t.dispatcher.handle({ kind: "events", events: [sent("x@example.com")] });
+    expect(t.memory.health.get("a#us-east-1")?.failingSince).toBeDefined();
+    await t.dispatcher.handle({ kind: "events", events: [sent("y@example.com")] });
+    expect(t.memory.health.get("a#us-east-1")?.failingSince).toBeUndefined();
+  });
   it("keeps each region's failures apart, disables on one region's day of failures, and forgets them once enabled", async () => {
     const memory = new MemoryWebhooks();
     const east = setup(() => ({ status: 204 }), "us-east-1", memory);
