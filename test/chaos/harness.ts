@@ -191,11 +191,12 @@ export class Chaos {
     return items;
   }
 
-  /** How many messages each of `emails` received, across the SES emulators of every region. */
-  async deliveries(emails: readonly string[]): Promise<Map<string, number>> {
+  /** How many messages each of `emails` received, across the SES emulators of every region (or of `only`). */
+  async deliveries(emails: readonly string[], only?: string): Promise<Map<string, number>> {
     const wanted = new Set(emails);
     const counts = new Map<string, number>();
     for (const region of this.runtime.info.regions) {
+      if (only && region.name !== only) continue;
       for (const message of await sesStore(region.sesUrl)) {
         for (const to of message.destination.to) {
           if (wanted.has(to)) counts.set(to, (counts.get(to) ?? 0) + 1);
@@ -236,9 +237,9 @@ export class Chaos {
     return { recipients, duplicates };
   }
 
-  /** Every email the SES emulators of all regions hold for `emails`. */
-  async delivered(emails: readonly string[]): Promise<number> {
-    return [...(await this.deliveries(emails)).values()].reduce((a, b) => a + b, 0);
+  /** Every email the SES emulators of all regions (or of `only`) hold for `emails`. */
+  async delivered(emails: readonly string[], only?: string): Promise<number> {
+    return [...(await this.deliveries(emails, only)).values()].reduce((a, b) => a + b, 0);
   }
 
   /** The sum of one metric the functions `role` of `region` emitted so far (their EMF log lines). */
@@ -256,6 +257,15 @@ export class Chaos {
       }
     }
     return sum;
+  }
+
+  /** How many log lines the functions `role` of `region` wrote that contain `text` (a campaign id, say). */
+  logLinesWith(role: string, region: string, text: string): number {
+    const path = join(this.runtime.logDir, `${role}-${region}.log`);
+    if (!existsSync(path)) return 0;
+    return readFileSync(path, "utf8")
+      .split("\n")
+      .filter((line) => line.includes(text)).length;
   }
 
   /** Puts a raw message on a region's send queue, as a redelivery or a stray producer would. */
