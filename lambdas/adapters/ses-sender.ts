@@ -80,7 +80,14 @@ interface Region {
   quotaReadAt: number;
   /** GetAccount's MaxSendRate, once read. */
   quota?: number;
+  /** The first quota read, while it is in flight: every send of a new container waits for it. */
+  firstRead?: Promise<void>;
 }
+
+/** The fraction of a region's known SES quota its senders pace at together. */
+export const QUOTA_MARGIN = 0.98;
+/** The longest a new container's sends wait for its first read of a region's quota. */
+const FIRST_QUOTA_WAIT_MS = 1_000;
 
 /**
  * Sends through an ordered pool of SESv2 clients, home region first (ARCHITECTURE §4):
@@ -293,15 +300,42 @@ export class SesSender {
     });
   }
 
-  /** This sender's share of a region: the lower of the cap and SES's quota, over the senders. */
+  /**
+   * This sender's share of a region: the lower of the cap and SES's quota, over the senders. The
+   * quota is paced just under (QUOTA_MARGIN): senders pacing at exactly their shares each send one
+   * more than their share in some of SES's one-second windows, together over the quota, and those
+   * 429s would teach them a ceiling well under it.
+   */
   private limitOf(region: Region): number {
-    return Math.min(this.options.maxSendRate, region.quota ?? Number.POSITIVE_INFINITY) / this.senders;
+    const quota = region.quota === undefined ? Number.POSITIVE_INFINITY : region.quota * QUOTA_MARGIN;
+    return Math.min(this.options.maxSendRate, quota) / this.senders;
   }
 
-  /** Reads the region's SES quota at first use and every few minutes after; failures keep the cap. */
+  /**
+   * Reads the region's SES quota at first use and every few minutes after; failures keep the cap.
+   * Until the first read is answered, every caller waits for it (a second at most, so that a
+   * region that hangs still fails over soon): a container that paced its first sends at the cap
+   * while the read was out would start with a burst over a lower quota.
+   */
   private async refreshQuota(region: Region): Promise<void> {
+    if (region.firstRead) return region.firstRead;
     if (this.now() - region.quotaReadAt < (this.options.quotaRefreshMs ?? 300_000)) return;
     region.quotaReadAt = this.now();
+    const read = this.readQuota(region);
+    if (region.quota !== undefined) return read;
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, FIRST_QUOTA_WAIT_MS);
+      timer.unref?.();
+    });
+    region.firstRead = Promise.race([read, waited]).finally(() => {
+      clearTimeout(timer);
+      region.firstRead = undefined;
+    });
+    return region.firstRead;
+  }
+
+  private async readQuota(region: Region): Promise<void> {
     try {
       const account = await region.client.send(new GetAccountCommand({}));
       const maxSendRate = account.SendQuota?.MaxSendRate;

@@ -1,7 +1,7 @@
 import { GetAccountCommand, SendEmailCommand, SESv2Client } from "@aws-sdk/client-sesv2";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
-import { type SenderEvent, SesSender } from "../../lambdas/adapters/ses-sender.ts";
+import { QUOTA_MARGIN, type SenderEvent, SesSender } from "../../lambdas/adapters/ses-sender.ts";
 
 const email = {
   from: "news@example.com",
@@ -128,11 +128,39 @@ describe("SesSender", () => {
     expect(await sender.send(email)).toMatchObject({ ok: false, errorClass: "region", unknownOutcomes: 1 });
   });
 
-  it("paces at the lower of the configured cap and the SES quota", async () => {
+  it("paces at the lower of the configured cap and just under the SES quota", async () => {
     eastMock.on(GetAccountCommand).resolves({ SendQuota: { MaxSendRate: 5 } });
     eastMock.on(SendEmailCommand).resolves({ MessageId: "m" });
     await sender.send(email);
-    expect(events).toContainEqual({ type: "quota", region: "us-east-1", maxSendRate: 5, rate: 5 });
+    expect(QUOTA_MARGIN).toBeLessThan(1);
+    expect(events).toContainEqual({
+      type: "quota",
+      region: "us-east-1",
+      maxSendRate: 5,
+      rate: 5 * QUOTA_MARGIN,
+    });
+  });
+
+  it("a new container's concurrent sends all wait for its first quota read: no burst at the cap", async () => {
+    eastMock
+      .on(GetAccountCommand)
+      .callsFake(
+        () => new Promise((resolve) => setTimeout(() => resolve({ SendQuota: { MaxSendRate: 2 } }), 100)),
+      );
+    // Twenty sends at once, each willing to wait 300 ms: at the cap (1000/s) all would get a token;
+    // at the quota (2/s, slow start) only the first one does.
+    const until = Date.now() + 300;
+    const permits = await Promise.all(Array.from({ length: 20 }, () => sender.reserve(until)));
+    expect(permits.filter(Boolean).length).toBeLessThanOrEqual(2);
+    expect(eastMock.commandCalls(GetAccountCommand)).toHaveLength(1);
+  });
+
+  it("a first quota read that hangs holds sends back a second at most", async () => {
+    eastMock.on(GetAccountCommand).callsFake(() => new Promise(() => undefined));
+    const started = Date.now();
+    expect(await sender.reserve(Date.now() + 5_000)).toBeDefined();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(Date.now() - started).toBeLessThan(2_000);
   });
 
   it("reserves the home region's token ahead of the send, and answers no permit when it would come too late", async () => {

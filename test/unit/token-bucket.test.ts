@@ -22,6 +22,23 @@ describe("TokenBucket", () => {
     expect(clock.now()).toBeLessThan(5200);
   });
 
+  it("keeps the rate when its timers fire late: the lateness counts towards the next token", async () => {
+    let now = 0;
+    // Every sleep ends 8 ms late, as timers do on a busy event loop (20/s: a token each 50 ms).
+    const bucket = new TokenBucket(
+      20,
+      1,
+      () => now,
+      async (ms) => {
+        now += ms + 8;
+      },
+    );
+    await Promise.all(Array.from({ length: 201 }, () => bucket.take()));
+    // 200 tokens after the first: 10 s at 20/s, not 11.6 s.
+    expect(now).toBeGreaterThanOrEqual(10_000);
+    expect(now).toBeLessThan(10_200);
+  });
+
   it("follows a rate change", async () => {
     const clock = virtualClock();
     const bucket = new TokenBucket(100, 1, clock.now, clock.sleep);
