@@ -38,6 +38,8 @@ export type SendOutcome = (
 export interface SendPermit {
   readonly region: string;
   spent: boolean;
+  /** The region's rate generation when the token was taken (RateController.generation). */
+  readonly generation?: number;
 }
 
 export interface RegionalClient {
@@ -86,6 +88,8 @@ interface Region {
 
 /** The fraction of a region's known SES quota its senders pace at together. */
 export const QUOTA_MARGIN = 0.98;
+/** The longest a send whose permit predates the region's last slow-down waits for a new token. */
+const STALE_PERMIT_WAIT_MS = 1_000;
 /** The longest a new container's sends wait for its first read of a region's quota. */
 const FIRST_QUOTA_WAIT_MS = 1_000;
 
@@ -123,7 +127,11 @@ export class SesSender {
       name: region,
       client,
       quotaReadAt: 0,
-      rate: new RateController({ maxRate: share, now: this.now }),
+      rate: new RateController({
+        maxRate: share,
+        now: this.now,
+        ...(options.sleep ? { sleep: options.sleep } : {}),
+      }),
       breaker: new CircuitBreaker({
         failureThreshold: options.failureThreshold ?? 3,
         cooldownMs: options.cooldownMs ?? 5_000,
@@ -168,7 +176,7 @@ export class SesSender {
     const region = this.regions.find((r) => r.breaker.available) ?? this.regions.at(0);
     if (!region) return undefined;
     await this.refreshQuota(region);
-    return (await region.rate.takeBefore(until)) ? { region: region.name, spent: false } : undefined;
+    return (await region.rate.takeBefore(until)) ? this.permitOf(region) : undefined;
   }
 
   /**
@@ -185,12 +193,16 @@ export class SesSender {
       for (const region of open) {
         await this.refreshQuota(region);
         const wait = region.rate.tryTake();
-        if (wait === 0) return { region: region.name, spent: false };
+        if (wait === 0) return this.permitOf(region);
         soonest = Math.min(soonest, wait);
       }
       if (this.now() + soonest > until) return undefined;
       await sleep(soonest);
     }
+  }
+
+  private permitOf(region: Region): SendPermit {
+    return { region: region.name, spent: false, generation: region.rate.generation };
   }
 
   /** Gives a permit's token back unless a send spent it (the recipient was not sent after all). */
@@ -221,6 +233,18 @@ export class SesSender {
       if (!region.breaker.allow()) continue;
       if (permit && !permit.spent && permit.region === region.name) {
         permit.spent = true;
+        // SES throttled the region since the permit's token was taken at the old rate: the send waits
+        // for a token at the new one, a moment at most, or goes back as throttled without a call. So
+        // the sends holding permits when the first 429s came do not all go on to earn 429s too.
+        if (permit.generation !== undefined && permit.generation !== region.rate.generation) {
+          if (!(await region.rate.takeBefore(this.now() + STALE_PERMIT_WAIT_MS)))
+            return counted({
+              ok: false,
+              errorClass: "throttled",
+              region: region.name,
+              error: "held back: the region was throttled after this send's token was taken",
+            });
+        }
       } else {
         await this.refreshQuota(region);
         await region.rate.take();

@@ -46,6 +46,7 @@ export class RateController {
   private readonly recent: number[] = [];
   private firstSuccess: number | undefined;
   private readonly now: () => number;
+  private slowDowns = 0;
 
   constructor(private readonly options: RateControllerOptions) {
     this.now = options.now ?? Date.now;
@@ -59,6 +60,11 @@ export class RateController {
 
   get rate(): number {
     return this.bucket.currentRate;
+  }
+
+  /** Counts the slow-downs that 429s caused: a token taken before the last one was paced too fast. */
+  get generation(): number {
+    return this.slowDowns;
   }
 
   /** The ceiling learned from the last 429 (as probed since), and when that 429 came; if any. */
@@ -134,6 +140,7 @@ export class RateController {
     const target =
       achieved > 0 ? Math.min(this.bucket.currentRate, achieved * 0.95) : this.bucket.currentRate / 2;
     this.bucket.setRate(Math.max(minRate, target));
+    this.slowDowns++;
   }
 
   onSuccess(): void {

@@ -155,6 +155,54 @@ describe("SesSender", () => {
     expect(eastMock.commandCalls(GetAccountCommand)).toHaveLength(1);
   });
 
+  /** A sender on a virtual clock that moves only when the sender waits, and its SES mock's calls. */
+  function virtualSender(maxSendRate: number) {
+    const clock = { now: 1_000_000 };
+    const paced = new SesSender([{ region: "us-east-1", client: east }], "steadfast", {
+      maxSendRate,
+      concurrency: 1,
+      now: () => clock.now,
+      sleep: async (ms) => {
+        clock.now += ms;
+      },
+    });
+    return { paced, clock };
+  }
+
+  it("a send whose permit predates a slow-down waits for a token at the new rate", async () => {
+    eastMock
+      .on(SendEmailCommand)
+      .rejectsOnce(error("TooManyRequestsException", 429))
+      .rejectsOnce(error("TooManyRequestsException", 429))
+      .resolves({ MessageId: "m" });
+    const { paced, clock } = virtualSender(10);
+    const permits = [];
+    for (let i = 0; i < 3; i++) permits.push(await paced.reserve(clock.now + 60_000));
+    const [first, second, third] = permits;
+    expect(await paced.send(email, first)).toMatchObject({ ok: false, errorClass: "throttled" });
+    // The second 429 within a second slows the region down.
+    expect(await paced.send(email, second)).toMatchObject({ ok: false, errorClass: "throttled" });
+    const before = clock.now;
+    expect(await paced.send(email, third)).toMatchObject({ ok: true });
+    // Its token was taken at 5/s; it waited for one at the new, lower rate (without: no wait).
+    expect(clock.now - before).toBeGreaterThanOrEqual(300);
+    expect(eastMock.commandCalls(SendEmailCommand)).toHaveLength(3);
+  });
+
+  it("a send whose permit predates a slow-down goes back as throttled, without an SES call, when no token comes within a second", async () => {
+    eastMock.on(SendEmailCommand).rejects(error("TooManyRequestsException", 429));
+    const { paced, clock } = virtualSender(1);
+    const permits = [];
+    for (let i = 0; i < 3; i++) permits.push(await paced.reserve(clock.now + 60_000));
+    const [first, second, third] = permits;
+    await paced.send(email, first);
+    await paced.send(email, second);
+    const before = clock.now;
+    expect(await paced.send(email, third)).toMatchObject({ ok: false, errorClass: "throttled" });
+    expect(clock.now).toBe(before);
+    expect(eastMock.commandCalls(SendEmailCommand)).toHaveLength(2);
+  });
+
   it("a first quota read that hangs holds sends back a second at most", async () => {
     eastMock.on(GetAccountCommand).callsFake(() => new Promise(() => undefined));
     const started = Date.now();
@@ -167,7 +215,7 @@ describe("SesSender", () => {
     eastMock.on(GetAccountCommand).resolves({ SendQuota: { MaxSendRate: 2 } });
     eastMock.on(SendEmailCommand).resolves({ MessageId: "m" });
     const first = await sender.reserve(Date.now() + 100);
-    expect(first).toEqual({ region: "us-east-1", spent: false });
+    expect(first).toEqual({ region: "us-east-1", spent: false, generation: 0 });
     // At 2/s the next token is half a second away: not within 100 ms.
     expect(await sender.reserve(Date.now() + 100)).toBeUndefined();
     // The permit pays for its send: no second wait.
