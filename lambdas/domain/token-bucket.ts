@@ -68,20 +68,21 @@ export class TokenBucket {
         this.tokens -= 1;
         return true;
       }
-      const dueIn = ((1 - this.tokens) / this.rate) * 1000;
-      const waitMs = Math.ceil(dueIn);
+      const waitMs = Math.ceil(((1 - this.tokens) / this.rate) * 1000);
       if (this.now() + waitMs > until) return false;
-      const due = this.now() + dueIn;
       await this.sleep(waitMs);
-      const late = this.now() - due;
-      if (late < 0) continue;
-      // Woken late (a busy event loop's timers fire late): the token was due at `due`, and the time
-      // since counts towards the next one, up to one token, as a timetable kept would. A bucket that
-      // refilled from the wake, capped at one token, would lose every wake's lateness: a few ms of
-      // each 40 ms at 25/s is a tenth of the rate.
-      this.tokens = Math.min(1, (late / 1000) * this.rate);
-      this.last = this.now();
-      return true;
+      // Woken, maybe late (a busy event loop's timers fire late). The refill since the last one is
+      // counted whole and the token taken from it: what is left over counts towards the next token,
+      // up to a full bucket, as a timetable kept would. Capped before the take, a bucket of one token
+      // lost every wake's lateness: a few ms of each 40 ms at 25/s is a tenth of the rate.
+      const t = this.now();
+      const available = this.tokens + ((t - this.last) / 1000) * this.rate;
+      this.last = t;
+      if (available >= 1) {
+        this.tokens = Math.min(this.burst, available - 1);
+        return true;
+      }
+      this.tokens = available;
     }
   }
 

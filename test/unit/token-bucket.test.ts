@@ -39,6 +39,31 @@ describe("TokenBucket", () => {
     expect(now).toBeLessThan(10_200);
   });
 
+  it("keeps a token handed back while a taker waits: the next taker has it at once", async () => {
+    let now = 0;
+    let wake: (() => void) | undefined;
+    const bucket = new TokenBucket(
+      10,
+      1,
+      () => now,
+      (ms) =>
+        new Promise<void>((resolve) => {
+          wake = () => {
+            now += ms;
+            resolve();
+          };
+        }),
+    );
+    await bucket.take();
+    const waiting = bucket.take();
+    for (let i = 0; i < 20 && !wake; i++) await Promise.resolve();
+    expect(wake).toBeDefined();
+    bucket.giveBack();
+    wake?.();
+    await waiting;
+    expect(await bucket.takeBefore(now)).toBe(true);
+  });
+
   it("follows a rate change", async () => {
     const clock = virtualClock();
     const bucket = new TokenBucket(100, 1, clock.now, clock.sleep);
