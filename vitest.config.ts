@@ -34,12 +34,22 @@ export default defineConfig({
         test: {
           name: "chaos",
           include: ["test/chaos/**/*.test.ts"],
+          exclude: ["test/chaos/regions.test.ts"],
           testTimeout: 180_000,
           hookTimeout: 300_000,
           // Each file runs its own runtime (its own emulators, ports and logs); they spend most of
-          // their time waiting on leases, timeouts and outages, so two run side by side.
+          // their time waiting on leases and timeouts, so two run side by side.
           fileParallelism: true,
           maxWorkers: 2,
+        },
+      },
+      {
+        // Alone: its scenarios time replication and control calls across regions to the second.
+        test: {
+          name: "chaos-regions",
+          include: ["test/chaos/regions.test.ts"],
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
         },
       },
     ],

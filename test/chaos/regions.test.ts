@@ -84,7 +84,7 @@ async function untilEverywhere(
 }
 
 describe("chaos across regions", () => {
-  it("k. pause, resume and cancel through the other region's API take effect within 5 s everywhere", async () => {
+  it("k. pause, resume and cancel through the other region's API take effect within 3 s everywhere", async () => {
     await pace();
     const run = await chaos.campaign("rk", 500);
     await visibleInWest(run);
@@ -123,9 +123,7 @@ describe("chaos across regions", () => {
       SEND_TIMEOUT,
     );
     console.info(`k: pause ${pauseMs} ms, resume ${resumeMs} ms, cancel ${cancelMs} ms to show everywhere`);
-    // Control calls take effect within seconds: about 1 s alone; up to 3.2 s seen beside another chaos file
-    // on 2 cores, the replication emulation and both APIs sharing them with that file's load.
-    expect(Math.max(pauseMs, resumeMs, cancelMs)).toBeLessThanOrEqual(5_000);
+    expect(Math.max(pauseMs, resumeMs, cancelMs)).toBeLessThanOrEqual(3_000);
     expect(done.counts.cancelled).toBeGreaterThan(0);
     expect(done.counts.sent + done.counts.cancelled).toBe(500);
     await chaos.verify(run);
