@@ -176,11 +176,13 @@ export class Chaos {
     }
   }
 
-  async recipients(id: string): Promise<Recipient[]> {
+  /** The campaign's recipients as one region's replica holds them (the home region's by default). */
+  async recipients(id: string, region?: string): Promise<Recipient[]> {
+    const api = region ? this.apiOf(region) : this.api;
     const items: Recipient[] = [];
     let cursor: string | undefined;
     do {
-      const page = await this.api.expect<{ items: Recipient[]; nextCursor?: string }>(
+      const page = await api.expect<{ items: Recipient[]; nextCursor?: string }>(
         200,
         "GET",
         `/v1/campaigns/${id}/recipients?limit=1000${cursor ? `&cursor=${cursor}` : ""}`,
@@ -237,6 +239,35 @@ export class Chaos {
     return { recipients, duplicates };
   }
 
+  /**
+   * The cross-region duplicate bound, read while `lost` is down and before anyone took its campaign
+   * over: the emails `lost`'s SES holds for `run` that `survivor`'s replica does not show `sent`.
+   * These are what the lost region had in flight plus what it sent within the replication lag at
+   * that moment, and the only recipients the survivor cannot know were sent.
+   */
+  async unseenSends(run: CampaignRun, lost: string, survivor: string): Promise<Set<string>> {
+    const seen = new Set(
+      (await this.recipients(run.id, survivor)).filter((r) => r.status === "sent").map((r) => r.email),
+    );
+    const sentByLost = await this.deliveries(run.emails, lost);
+    return new Set([...sentByLost.keys()].filter((email) => !seen.has(email)));
+  }
+
+  /**
+   * `verify` after a region was lost and its campaign taken over: a recipient got a second email
+   * only if it is one of `unseen` (see `unseenSends`), and nobody got a third.
+   */
+  async verifyRegionLoss(
+    run: CampaignRun,
+    unseen: ReadonlySet<string>,
+  ): Promise<{ recipients: Recipient[]; duplicates: number }> {
+    const result = await this.verify(run, unseen.size);
+    const twice = [...(await this.deliveries(run.emails))].filter(([, count]) => count > 1);
+    const beyond = twice.filter(([email, count]) => !unseen.has(email) || count > 2);
+    expect(beyond, "sent again although the survivor's replica showed it sent").toEqual([]);
+    return result;
+  }
+
   /** Every email the SES emulators of all regions (or of `only`) hold for `emails`. */
   async delivered(emails: readonly string[], only?: string): Promise<number> {
     return [...(await this.deliveries(emails, only)).values()].reduce((a, b) => a + b, 0);
@@ -244,10 +275,8 @@ export class Chaos {
 
   /** The sum of one metric the functions `role` of `region` emitted so far (their EMF log lines). */
   metricSum(role: string, region: string, metric: string): number {
-    const path = join(this.runtime.logDir, `${role}-${region}.log`);
-    if (!existsSync(path)) return 0;
     let sum = 0;
-    for (const line of readFileSync(path, "utf8").split("\n")) {
+    for (const line of this.logLines(role, region)) {
       if (!line.includes(`"${metric}"`)) continue;
       try {
         const value = (JSON.parse(line) as Record<string, unknown>)[metric];
@@ -261,11 +290,13 @@ export class Chaos {
 
   /** How many log lines the functions `role` of `region` wrote that contain `text` (a campaign id, say). */
   logLinesWith(role: string, region: string, text: string): number {
+    return this.logLines(role, region).filter((line) => line.includes(text)).length;
+  }
+
+  /** The log lines the functions `role` of `region` wrote so far (none while none ran). */
+  private logLines(role: string, region: string): string[] {
     const path = join(this.runtime.logDir, `${role}-${region}.log`);
-    if (!existsSync(path)) return 0;
-    return readFileSync(path, "utf8")
-      .split("\n")
-      .filter((line) => line.includes(text)).length;
+    return existsSync(path) ? readFileSync(path, "utf8").split("\n") : [];
   }
 
   /** Puts a raw message on a region's send queue, as a redelivery or a stray producer would. */

@@ -44,6 +44,7 @@ describe("chaos without a coordination table", () => {
     expect(early.body.error.message).toMatch(/lease is live/);
     // Nothing happens by itself: the survivor waits for a person.
     await sleep(5_000);
+    const unseen = await chaos.unseenSends(run, EAST, WEST);
     expect(
       (await west.expect<{ ownerRegion: string }>(200, "GET", `/v1/campaigns/${run.id}`)).ownerRegion,
     ).toBe(EAST);
@@ -70,12 +71,13 @@ describe("chaos without a coordination table", () => {
     const atReturn = await chaos.delivered(run.emails);
     await sleep(20_000);
     expect(await chaos.delivered(run.emails), "emails sent after the region came back").toBe(atReturn);
-    // In flight in the lost region (2 senders x 8) plus its paced sends during the replication lag
-    // at that moment: nominally 1 s, taken as 2 s (the replication shares the machine with the load).
-    const bound = 2 * 8 + PACED * 2;
-    const { duplicates } = await chaos.verify(run, bound);
+    // The bound: what the lost region had in flight and sent within the replication lag, as measured.
+    const { duplicates } = await chaos.verifyRegionLoss(run, unseen);
     console.info(
-      `n (by hand): takeover accepted ${takeoverMs} ms after the region went down, finished after ${finishedMs} ms; ${duplicates} duplicates (bound ${bound})`,
+      `n (by hand): takeover accepted ${takeoverMs} ms after the region went down, finished after ${finishedMs} ms; ${duplicates} duplicates (bound: ${unseen.size} sent by the lost region unseen by the survivor)`,
     );
-  });
+    // Judged by its own deadlines (100 sent within 90 s, taken over within 150 s of the outage,
+    // finished within 120 s of that, 20 s watched after). Beside another chaos file on 2 cores it
+    // ran past 180 s before any of them ran out.
+  }, 420_000);
 });
