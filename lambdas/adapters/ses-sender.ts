@@ -3,6 +3,7 @@ import { type BreakerState, CircuitBreaker } from "../domain/circuit-breaker.ts"
 import { RateController } from "../domain/rate-controller.ts";
 import { CAMPAIGN_TAG, TEST_SEND_TAG } from "../contracts/events.ts";
 import { classifySesError, type SesErrorClass } from "../domain/ses-errors.ts";
+import { within } from "../shared/concurrency.ts";
 
 export interface OutgoingEmail {
   readonly from: string;
@@ -347,13 +348,8 @@ export class SesSender {
     region.quotaReadAt = this.now();
     const read = this.readQuota(region);
     if (region.quota !== undefined) return read;
-    let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, FIRST_QUOTA_WAIT_MS);
-      timer.unref?.();
-    });
-    region.firstRead = Promise.race([read, waited]).finally(() => {
-      clearTimeout(timer);
+    // readQuota never rejects: a failed read keeps the cap.
+    region.firstRead = within(read, FIRST_QUOTA_WAIT_MS).then(() => {
       region.firstRead = undefined;
     });
     return region.firstRead;

@@ -34,6 +34,7 @@ import { ValidationError } from "../domain/errors.ts";
 import { cachedSecret, nonEmpty } from "../adapters/cached-secret.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
 import { logger, traceHandler } from "../shared/powertools.ts";
+import { within } from "../shared/concurrency.ts";
 import { ADMIN_KEY_CACHE_MS, Authenticator } from "./auth.ts";
 import type { Deps } from "./context.ts";
 import { errorResult, type HttpEvent, type HttpResult } from "./http.ts";
@@ -135,19 +136,13 @@ const PROBE_TIMEOUT_MS = 2_000;
 
 /** Whether `check` succeeds within the time a health check has; a failure is logged by name. */
 async function probe(name: string, check: () => Promise<unknown>): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS);
-  });
   try {
-    await Promise.race([check(), timeout]);
-    return true;
+    if (await within(check(), PROBE_TIMEOUT_MS)) return true;
+    logger.warn("health check failed", { check: name, error: `no answer within ${PROBE_TIMEOUT_MS} ms` });
   } catch (error) {
     logger.warn("health check failed", { check: name, error: (error as Error).name });
-    return false;
-  } finally {
-    clearTimeout(timer);
   }
+  return false;
 }
 
 const router = new Router(ROUTES);

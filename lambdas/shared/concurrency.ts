@@ -34,3 +34,21 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Whether `promise` settles within `ms`: true when it resolves in time, false when the time runs
+ * out first (it goes on, unwatched); a rejection in time rejects. The timer never keeps the
+ * process alive.
+ */
+export async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref?.();
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mapLimit } from "../../lambdas/shared/concurrency.ts";
+import { mapLimit, within } from "../../lambdas/shared/concurrency.ts";
 
 /** A promise with its resolve and reject handed out, so the test decides when each task ends. */
 function deferred<T>() {
@@ -56,5 +56,24 @@ describe("mapLimit", () => {
     tasks[1]?.reject(new Error("second"));
     expect(await outcome).toBe("first");
     expect(started).toEqual([0, 1, 2]);
+  });
+});
+
+describe("within", () => {
+  it("is true when the promise resolves in time, false when the time runs out first", async () => {
+    expect(await within(Promise.resolve("answer"), 50)).toBe(true);
+    const late = deferred<void>();
+    const started = Date.now();
+    expect(await within(late.promise, 30)).toBe(false);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(25);
+    late.resolve();
+  });
+
+  it("rejects with the promise's error when it fails in time, and ignores a failure after the time ran out", async () => {
+    await expect(within(Promise.reject(new Error("refused")), 50)).rejects.toThrow("refused");
+    const late = deferred<void>();
+    expect(await within(late.promise, 10)).toBe(false);
+    late.reject(new Error("too late"));
+    await tick();
   });
 });
