@@ -277,7 +277,9 @@ describe("the coordination table (multi-region strong consistency)", () => {
       }),
     );
     expect(await read(via(HOME), key, TABLE)).toEqual({ ...key, owner: "down", version: 2 });
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Each read above was made once, right after the write: nothing waited out the 5 s lag. Four
+    // calls have taken 1.6 s on a busy 2-core machine.
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it("is out of reach of a region that is down, or whose DynamoDB fails, and in reach of the others", async () => {
