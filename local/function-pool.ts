@@ -76,8 +76,10 @@ export class FunctionPool {
       return await new Promise((resolve, reject) => {
         const id = this.nextId++;
         const timer = setTimeout(() => {
-          // Lambda ends an invocation that runs past its timeout, and the environment with it.
+          // Lambda ends an invocation that runs past its timeout, and the environment with it: the
+          // next invocation gets a fresh one, never this one dying.
           worker.pending = undefined;
+          this.retire(worker);
           reject(
             new InvocationError(`${this.spec.name} timed out after ${this.spec.timeoutSeconds} s`, "timeout"),
           );
@@ -90,6 +92,7 @@ export class FunctionPool {
           if (!error || worker.pending?.id !== id) return;
           clearTimeout(timer);
           worker.pending = undefined;
+          this.retire(worker);
           reject(new InvocationError(`${this.spec.name} environment is gone (${error.message})`, "crash"));
         });
       });
@@ -102,11 +105,17 @@ export class FunctionPool {
   /** Kills every worker, busy ones mid-invocation, as a crashing Lambda container would die. */
   crash(): number {
     let killed = 0;
-    for (const worker of this.workers) {
+    for (const worker of [...this.workers]) {
       if (worker.busy) killed++;
+      this.retire(worker);
       worker.child.kill("SIGKILL");
     }
     return killed;
+  }
+
+  /** Takes a worker about to be killed out of the pool at once: its exit is only seen later. */
+  private retire(worker: Worker): void {
+    this.workers.delete(worker);
   }
 
   async close(): Promise<void> {

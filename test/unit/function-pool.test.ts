@@ -6,7 +6,13 @@ import { FunctionPool, InvocationError } from "../../local/function-pool.ts";
 import { ProcessGroup } from "../../local/processes.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "pool-"));
-writeFileSync(join(dir, "index.mjs"), "export const handler = async (event) => ({ echoed: event });\n");
+writeFileSync(
+  join(dir, "index.mjs"),
+  "export const handler = async (event) => {\n" +
+    "  if (event.sleepMs) await new Promise((r) => setTimeout(r, event.sleepMs));\n" +
+    "  return { echoed: event };\n" +
+    "};\n",
+);
 const group = new ProcessGroup();
 const pool = new FunctionPool(
   {
@@ -15,7 +21,7 @@ const pool = new FunctionPool(
     region: "us-east-1",
     modulePath: join(dir, "index.mjs"),
     handler: "handler",
-    timeoutSeconds: 10,
+    timeoutSeconds: 1,
     memoryMb: 128,
     environment: { PATH: process.env.PATH ?? "" },
   },
@@ -38,5 +44,17 @@ describe("a local function's execution environments", () => {
     const failed = await pool.invoke({ n: 2 }).catch((error: unknown) => error);
     expect(failed).toBeInstanceOf(InvocationError);
     expect((failed as InvocationError).kind).toBe("crash");
+  });
+
+  it("give the invocation after a timeout a fresh environment, not the one being killed", async () => {
+    const late = await pool.invoke({ sleepMs: 5_000 }).catch((error: unknown) => error);
+    expect((late as InvocationError).kind).toBe("timeout");
+    expect(await pool.invoke({ n: 3 })).toEqual({ echoed: { n: 3 } });
+  });
+
+  it("give the invocation after a crash a fresh environment", async () => {
+    expect(await pool.invoke({ n: 4 })).toEqual({ echoed: { n: 4 } });
+    pool.crash();
+    expect(await pool.invoke({ n: 5 })).toEqual({ echoed: { n: 5 } });
   });
 });
