@@ -30,6 +30,11 @@ export async function startDynamoDb(group: ProcessGroup, logDir: string): Promis
     "java",
     [
       "-Xmx1g",
+      // The client compiler only, and one GC thread: on a machine of a few cores the runtime's other
+      // processes need the CPU that the optimising compiler's and a parallel GC's threads would take.
+      // Measured on 2 cores: 1,000 subscribers upserted through the API in 4.4 s instead of 8 s warm.
+      "-XX:TieredStopAtLevel=1",
+      "-XX:+UseSerialGC",
       `-Djava.library.path=${join(jarDir, "DynamoDBLocal_lib")}`,
       "-jar",
       join(jarDir, "DynamoDBLocal.jar"),
