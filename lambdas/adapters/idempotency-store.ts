@@ -24,7 +24,7 @@ export type BeginResult =
 
 /** How long a key is remembered (the API promises 24 hours). */
 const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
-/** A claim older than this is considered abandoned (the API function times out after 10 s). */
+/** A claim older than this is considered abandoned (the API function times out after 29 s). */
 const IN_PROGRESS_LEASE_SECONDS = 60;
 /** DynamoDB items are at most 400 KB: bigger responses are kept without their largest fields. */
 const MAX_STORED_BYTES = 300 * 1024;

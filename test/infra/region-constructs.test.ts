@@ -202,6 +202,16 @@ describe("IntakeApi", () => {
     );
   });
 
+  it("ends a request by the function's own timeout, a second before the HTTP API would give up", () => {
+    const { stack } = api();
+    const template = Template.fromStack(stack);
+    const functions = resources(template, "AWS::Lambda::Function").filter(([id]) =>
+      id.startsWith("ApiFunction"),
+    );
+    const [, fn] = single(functions, "api function");
+    expect(props<{ Timeout: number }>(fn).Timeout).toBe(29);
+  });
+
   it("exposes its alarms: the function's errors and the stage's 5xx", () => {
     const { api: built } = api();
     expect(built.alarms).toEqual([built.function.errorsAlarm, built.serverErrorAlarm]);

@@ -112,6 +112,20 @@ describe("lists and subscribers", () => {
     expect((await api.request<ErrorBody>("GET", `/v1/lists/${id}?verbose=1`)).status).toBe(400);
   });
 
+  it("takes the documented maximum, 1,000 subscribers, in one PUT and stores every one; 1,001 change nothing", async () => {
+    const id = await newList("A thousand");
+    const subscribers = Array.from({ length: 1_001 }, (_, i) => ({ email: `bulk${i}@example.com` }));
+    const tooMany = await api.request<ErrorBody>("PUT", `/v1/lists/${id}/subscribers`, { subscribers });
+    expect([tooMany.status, tooMany.body.error.details?.[0]?.path]).toEqual([400, "body.subscribers"]);
+    expect(await api.expect(200, "GET", `/v1/lists/${id}`)).toMatchObject({ subscriberCount: 0 });
+    expect(
+      await api.expect(200, "PUT", `/v1/lists/${id}/subscribers`, {
+        subscribers: subscribers.slice(0, 1_000),
+      }),
+    ).toEqual({ upserted: 1_000, rejected: [] });
+    expect(await api.expect(200, "GET", `/v1/lists/${id}`)).toMatchObject({ subscriberCount: 1_000 });
+  });
+
   it("gets, filters, patches and erases subscribers, keeping the suppression list", async () => {
     const id = await newList("People");
     await api.expect(200, "PUT", `/v1/lists/${id}/subscribers`, {
