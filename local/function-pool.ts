@@ -63,8 +63,9 @@ export class FunctionPool {
   ) {
     mkdirSync(logDir, { recursive: true });
     this.log = createWriteStream(join(logDir, `${spec.role}-${spec.region}.log`), { flags: "a" });
-    // Every worker pipes its stdout and stderr into the log: two listeners of each kind per worker.
-    this.log.setMaxListeners(2 * maxWorkers + 2);
+    // Every worker pipes its stdout and stderr into the log: two listeners of each kind per worker,
+    // for the pool's workers and as many retired ones not yet gone.
+    this.log.setMaxListeners(4 * maxWorkers + 2);
   }
 
   async invoke(event: unknown): Promise<unknown> {
@@ -83,7 +84,6 @@ export class FunctionPool {
           reject(
             new InvocationError(`${this.spec.name} timed out after ${this.spec.timeoutSeconds} s`, "timeout"),
           );
-          worker.child.kill("SIGKILL");
         }, this.spec.timeoutSeconds * 1000);
         worker.pending = { id, resolve, reject, timer };
         // A worker that died between its last invocation and this one (a crash, a region taken
@@ -108,14 +108,14 @@ export class FunctionPool {
     for (const worker of [...this.workers]) {
       if (worker.busy) killed++;
       this.retire(worker);
-      worker.child.kill("SIGKILL");
     }
     return killed;
   }
 
-  /** Takes a worker about to be killed out of the pool at once: its exit is only seen later. */
+  /** Kills a worker and takes it out of the pool at once: its exit is only seen later. */
   private retire(worker: Worker): void {
     this.workers.delete(worker);
+    worker.child.kill("SIGKILL");
   }
 
   async close(): Promise<void> {

@@ -50,11 +50,14 @@ describe("a local function's execution environments", () => {
     const late = await pool.invoke({ sleepMs: 5_000 }).catch((error: unknown) => error);
     expect((late as InvocationError).kind).toBe("timeout");
     expect(await pool.invoke({ n: 3 })).toEqual({ echoed: { n: 3 } });
-  });
+  }, 15_000);
 
-  it("give the invocation after a crash a fresh environment", async () => {
+  it("fail the invocation a crash interrupts, and give the next one a fresh environment", async () => {
     expect(await pool.invoke({ n: 4 })).toEqual({ echoed: { n: 4 } });
-    pool.crash();
+    const interrupted = pool.invoke({ sleepMs: 800 }).catch((error: unknown) => error);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(pool.crash()).toBe(1);
+    expect(((await interrupted) as InvocationError).kind).toBe("crash");
     expect(await pool.invoke({ n: 5 })).toEqual({ echoed: { n: 5 } });
-  });
+  }, 15_000);
 });
