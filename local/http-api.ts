@@ -1,9 +1,14 @@
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { FunctionPool } from "./function-pool.ts";
-import { InvocationError } from "./function-pool.ts";
 import { LOCAL_ACCOUNT } from "./local-account.ts";
 
+/**
+ * How long an HTTP API waits for its integration, a function's start included. A function that
+ * times out sooner (IntakeApi keeps every timeout under it) is a function error: 500.
+ */
+const INTEGRATION_TIMEOUT_MS = 30_000;
+const GAVE_UP = Symbol("integration timeout");
 /** API Gateway HTTP API's payload limit. */
 const MAX_PAYLOAD = 10 * 1024 * 1024;
 const TEXT_TYPES = /^(text\/|application\/(json|[\w.+-]+\+json|x-www-form-urlencoded|xml|javascript))/i;
@@ -13,7 +18,12 @@ const TEXT_TYPES = /^(text\/|application\/(json|[\w.+-]+\+json|x-www-form-urlenc
  * loopback: requests become v2 events, results become responses, as API Gateway maps them.
  * https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html
  */
-export async function serveHttpApi(pool: FunctionPool, port: number, apiId: string): Promise<http.Server> {
+export async function serveHttpApi(
+  pool: FunctionPool,
+  port: number,
+  apiId: string,
+  integrationTimeoutMs = INTEGRATION_TIMEOUT_MS,
+): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -31,7 +41,7 @@ export async function serveHttpApi(pool: FunctionPool, port: number, apiId: stri
         );
         return;
       }
-      handle(pool, apiId, req, Buffer.concat(chunks)).then(
+      handle(pool, apiId, req, Buffer.concat(chunks), integrationTimeoutMs).then(
         (out) => send(res, out.status, out.headers, out.body, out.cookies),
         () =>
           send(
@@ -62,6 +72,7 @@ async function handle(
   apiId: string,
   req: http.IncomingMessage,
   body: Buffer,
+  integrationTimeoutMs: number,
 ): Promise<Reply> {
   // Prefix the origin rather than resolve against it: a path like "//x" would otherwise be read as
   // a protocol-relative URL (host "x") or fail to parse, where API Gateway passes it on as a path.
@@ -105,21 +116,31 @@ async function handle(
       ? { body: isText ? body.toString("utf8") : body.toString("base64"), isBase64Encoded: !isText }
       : { isBase64Encoded: false }),
   };
+  const invocation = pool.invoke(event);
+  // Past its integration timeout the HTTP API answers 503 and the invocation runs on unheard.
+  invocation.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<typeof GAVE_UP>((resolve) => {
+    timer = setTimeout(() => resolve(GAVE_UP), integrationTimeoutMs);
+  });
   let result: unknown;
   try {
-    result = await pool.invoke(event);
-  } catch (error) {
-    if (error instanceof InvocationError && error.kind === "timeout") {
-      return {
-        status: 503,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ message: "Service Unavailable" }),
-      };
-    }
+    result = await Promise.race([invocation, gaveUp]);
+  } catch {
+    // A function that failed, crashed or timed out (within the integration timeout): 500.
     return {
       status: 500,
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ message: "Internal Server Error" }),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+  if (result === GAVE_UP) {
+    return {
+      status: 503,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ message: "Service Unavailable" }),
     };
   }
   return toReply(result);
