@@ -286,6 +286,12 @@ export class Delivery {
       return "suppressed";
     }
 
+    // The claim reserve is the time left to record a send through a short DynamoDB outage: if the
+    // token, the claim and the reads above used it up, hand the recipient back instead of sending.
+    if (this.deps.now() > deadline - this.deps.claimReserveMs) {
+      await release("deferred: too little of the invocation left to record a send");
+      return "deferred";
+    }
     const outcome = await ses.send(composeEmail(campaign, recipient), permit);
     if (outcome.unknownOutcomes) {
       this.deps.onEvent?.({
@@ -385,7 +391,11 @@ export class Delivery {
         // Every half second at most: an outage that ends just before `until` is still caught, so the
         // recipient is recorded instead of being sent again once its lease runs out.
         const wait = Math.min(RECORD_RETRY_MAX_MS, 250 * 2 ** i);
-        if (this.deps.now() + wait >= until) throw error;
+        if (this.deps.now() + wait >= until) {
+          // SES sent it and the ledger does not say so: once the lease runs out it is sent again.
+          this.deps.onEvent?.({ type: "duplicate-window", campaignId });
+          throw error;
+        }
         await sleep(wait);
       }
     }

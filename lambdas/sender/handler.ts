@@ -182,10 +182,13 @@ const delivery = new Delivery({
         metrics.addMetric(METRIC.sesEnforcement, "Count", 1);
         break;
       case "duplicate-window":
-        logger.warn("claim lost after SES accepted: possible duplicate", {
-          ...correlation(),
-          campaignId: event.campaignId,
-        });
+        logger.warn(
+          "SES accepted a send the ledger could not record (claim lost, or DynamoDB down until the deadline): possible duplicate",
+          {
+            ...correlation(),
+            campaignId: event.campaignId,
+          },
+        );
         metrics.addMetric(METRIC.possibleDuplicate, "Count", 1);
         break;
     }

@@ -1,145 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { ClaimResult, LedgerItem } from "../../lambdas/adapters/ledger-items.ts";
-import type { OutgoingEmail, SendOutcome } from "../../lambdas/adapters/ses-sender.ts";
-import type { Campaign } from "../../lambdas/domain/campaign.ts";
-import { TokenBucket } from "../../lambdas/domain/token-bucket.ts";
-import { Delivery, type DeliveryEvent, STATUS_TTL_MS } from "../../lambdas/sender/deliver.ts";
+import type { OutgoingEmail } from "../../lambdas/adapters/ses-sender.ts";
+import { STATUS_TTL_MS } from "../../lambdas/sender/deliver.ts";
 import { ERASED } from "../../lambdas/domain/email.ts";
-
-const campaign: Campaign = {
-  id: "c1",
-  listId: "l1",
-  from: "news@example.com",
-  subject: "Hi {{attributes.name}}",
-  html: "<p>{{attributes.name}}</p>",
-  status: "sending",
-  createdAt: "",
-  updatedAt: "",
-};
-
-/** An in-memory ledger with the same conditional transitions as the DynamoDB one. */
-class MemoryLedger {
-  readonly items = new Map<string, LedgerItem & { leaseUntil?: number; claimId?: string }>();
-  failCompleteTimes = 0;
-  /** Every complete fails until this time (epoch ms, real time). */
-  failCompleteUntil = 0;
-
-  async createQueued(campaignId: string, emails: readonly string[]) {
-    for (const email of emails)
-      if (!this.items.has(email)) this.items.set(email, { campaignId, email, status: "queued", attempts: 0 });
-    return emails.length;
-  }
-
-  async claim(_c: string, email: string, now: number, leaseMs: number): Promise<ClaimResult> {
-    const item = this.items.get(email);
-    if (!item) return { claimed: false };
-    const reclaimable = item.status === "sending" && (item.leaseUntil ?? 0) < now;
-    if (item.status !== "queued" && !reclaimable) return { claimed: false, current: item };
-    const next = {
-      ...item,
-      status: "sending" as const,
-      attempts: item.attempts + 1,
-      leaseUntil: now + leaseMs,
-      claimId: `claim-${email}-${item.attempts + 1}`,
-    };
-    this.items.set(email, next);
-    return { claimed: true, claimId: next.claimId, attempt: next.attempts };
-  }
-
-  async eraseRecipient(_c: string, email: string) {
-    this.items.delete(email);
-  }
-
-  async cancel(_c: string, email: string) {
-    const item = this.items.get(email);
-    if (item?.status !== "queued") return false;
-    this.items.set(email, { ...item, status: "cancelled", reason: "campaign cancelled" });
-    return true;
-  }
-
-  async complete(
-    _c: string,
-    email: string,
-    claimId: string,
-    outcome: { status: string; sesMessageId?: string; error?: string },
-  ) {
-    if (this.failCompleteTimes > 0 || Date.now() < this.failCompleteUntil) {
-      this.failCompleteTimes = Math.max(0, this.failCompleteTimes - 1);
-      throw Object.assign(new Error("throttled"), { name: "ThrottlingException" });
-    }
-    const item = this.items.get(email);
-    if (item?.status !== "sending" || item.claimId !== claimId) return false;
-    this.items.set(email, { ...item, ...outcome, status: outcome.status as LedgerItem["status"] });
-    return true;
-  }
-}
-
-function setup(
-  outcome: (email: OutgoingEmail) => SendOutcome,
-  status: Campaign["status"] = "sending",
-  fanoutDone = false,
-  clock = { now: 1_000_000, perSendMs: 0 },
-  sendRate = 1e9,
-  suppressionReasons?: (emails: readonly string[]) => Map<string, string>,
-) {
-  const ledger = new MemoryLedger();
-  const sent: OutgoingEmail[] = [];
-  const paused: { campaignId: string; reason: string }[] = [];
-  const events: DeliveryEvent[] = [];
-  // The SES pool's pacing on the test's clock: a reserve waits by moving the clock on.
-  const bucket = new TokenBucket(
-    sendRate,
-    1,
-    () => clock.now,
-    async (ms) => {
-      clock.now += ms;
-    },
-  );
-  const delivery = new Delivery({
-    campaigns: {
-      get: async (id) => (id === campaign.id ? { ...campaign, status, fanoutDone } : undefined),
-      // The control items only, as the store reads them: the sender keeps the content it read first.
-      getControl: async (id) => {
-        if (id !== campaign.id) return undefined;
-        const { subject: _s, html: _h, text: _t, ...control } = { ...campaign, status, fanoutDone };
-        return control;
-      },
-    },
-    owner: async () => "act",
-    ledger,
-    ses: {
-      reserve: async (until) =>
-        (await bucket.takeBefore(until)) ? { region: "us-east-1", spent: false } : undefined,
-      release: (permit) => {
-        if (!permit.spent) bucket.giveBack();
-        permit.spent = true;
-      },
-      send: async (email, permit) => {
-        if (permit) permit.spent = true;
-        sent.push(email);
-        clock.now += clock.perSendMs;
-        return outcome(email);
-      },
-    },
-    now: () => clock.now,
-    leaseMs: 60_000,
-    claimReserveMs: 5_000,
-    parallelism: 4,
-    pause: async (campaignId, reason) => void paused.push({ campaignId, reason }),
-    onEvent: (event) => events.push(event),
-    ...(suppressionReasons ? { suppressionReasons: async (_c, emails) => suppressionReasons(emails) } : {}),
-  });
-  return { ledger, sent, delivery, paused, events };
-}
-
-const ok = (): SendOutcome => ({
-  ok: true,
-  region: "us-east-1",
-  messageId: `m-${Math.random()}`,
-  failedOver: false,
-});
-const recipients = (n: number) =>
-  Array.from({ length: n }, (_, i) => ({ email: `r${i}@example.com`, attributes: { name: `R${i}` } }));
+import { ok, recipients, setup } from "./deliver-fakes.ts";
 
 describe("Delivery", () => {
   it("sends each queued recipient once, renders per recipient, and records sent", async () => {
@@ -197,7 +60,7 @@ describe("Delivery", () => {
     ]);
   });
 
-  it("claims only what it can send before the deadline and defers the rest, unclaimed", async () => {
+  it("sends only what it can record before the deadline and hands the rest back queued", async () => {
     // Each SES call takes 1 s; 4 at a time; claims stop once less than 5 s is left of 7 s.
     const clock = { now: 1_000_000, perSendMs: 1_000 };
     const { ledger, sent, delivery } = setup(ok, "sending", false, clock);
@@ -214,10 +77,9 @@ describe("Delivery", () => {
     expect(sentCount).toBeLessThan(12);
     expect(results.filter((r) => r === "deferred")).toHaveLength(12 - sentCount);
     expect(sent).toHaveLength(sentCount);
-    // Deferred recipients were never claimed: the next message can take them at once.
+    // Deferred recipients are queued, none left under a claim: the next message can take them at once.
     const queued = [...ledger.items.values()].filter((i) => i.status === "queued");
     expect(queued).toHaveLength(12 - sentCount);
-    expect(queued.every((i) => i.attempts === 0)).toBe(true);
   });
 
   it("takes a send token before claiming: under throttling, who would wait past the claim deadline is deferred unclaimed", async () => {
@@ -289,7 +151,7 @@ describe("Delivery", () => {
     // The SES call takes 5 s of the 5.5 s left; the lease (60 s) outlives the invocation, and
     // retrying past the deadline would only be cut short by the invocation's end, mid-write.
     const clock = { now: 1_000_000, perSendMs: 5_000 };
-    const { ledger, delivery } = setup(ok, "sending", false, clock);
+    const { ledger, delivery, events } = setup(ok, "sending", false, clock);
     await ledger.createQueued("c1", ["r0@example.com"]);
     ledger.failCompleteTimes = 1_000;
     const realNow = Date.now();
@@ -297,6 +159,29 @@ describe("Delivery", () => {
       delivery.deliver({ campaignId: "c1", recipients: recipients(1) }, clock.now + 5_500),
     ).rejects.toThrow("throttled");
     expect(Date.now() - realNow).toBeLessThan(2_000);
+    // Sent and not recorded: counted as a possible duplicate.
+    expect(events.filter((e) => e.type === "duplicate-window")).toEqual([
+      { type: "duplicate-window", campaignId: "c1" },
+    ]);
+  });
+
+  it("hands a recipient back unsent when its claim left less than the reserve to record a send", async () => {
+    // The claim took 2 s (a slow DynamoDB): 4 s of the 6 s left remain, under the 5 s reserve.
+    const clock = { now: 1_000_000, perSendMs: 0 };
+    const { ledger, sent, delivery } = setup(ok, "sending", false, clock);
+    await ledger.createQueued("c1", ["r0@example.com"]);
+    const claim = ledger.claim.bind(ledger);
+    ledger.claim = async (...args) => {
+      clock.now += 2_000;
+      return claim(...args);
+    };
+    const results = await delivery.deliver(
+      { campaignId: "c1", recipients: recipients(1) },
+      clock.now + 6_000,
+    );
+    expect(results).toEqual(["deferred"]);
+    expect(sent).toEqual([]);
+    expect(ledger.items.get("r0@example.com")?.status).toBe("queued");
   });
 
   it("records an accepted send when DynamoDB comes back shortly before the deadline", async () => {
