@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import http from "node:http";
+import { within } from "../lambdas/shared/concurrency.ts";
 import type { FunctionPool } from "./function-pool.ts";
 import { LOCAL_ACCOUNT } from "./local-account.ts";
 
@@ -8,7 +9,6 @@ import { LOCAL_ACCOUNT } from "./local-account.ts";
  * times out sooner (IntakeApi keeps every timeout under it) is a function error: 500.
  */
 const INTEGRATION_TIMEOUT_MS = 30_000;
-const GAVE_UP = Symbol("integration timeout");
 /** API Gateway HTTP API's payload limit. */
 const MAX_PAYLOAD = 10 * 1024 * 1024;
 const TEXT_TYPES = /^(text\/|application\/(json|[\w.+-]+\+json|x-www-form-urlencoded|xml|javascript))/i;
@@ -117,30 +117,23 @@ async function handle(
       : { isBase64Encoded: false }),
   };
   const invocation = pool.invoke(event);
-  // Past its integration timeout the HTTP API answers 503 and the invocation runs on unheard.
-  invocation.catch(() => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  const gaveUp = new Promise<typeof GAVE_UP>((resolve) => {
-    timer = setTimeout(() => resolve(GAVE_UP), integrationTimeoutMs);
-  });
   let result: unknown;
   try {
-    result = await Promise.race([invocation, gaveUp]);
+    // Past its integration timeout the HTTP API answers 503 and the invocation runs on unheard.
+    if (!(await within(invocation, integrationTimeoutMs))) {
+      return {
+        status: 503,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ message: "Service Unavailable" }),
+      };
+    }
+    result = await invocation;
   } catch {
     // A function that failed, crashed or timed out (within the integration timeout): 500.
     return {
       status: 500,
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ message: "Internal Server Error" }),
-    };
-  } finally {
-    clearTimeout(timer);
-  }
-  if (result === GAVE_UP) {
-    return {
-      status: 503,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ message: "Service Unavailable" }),
     };
   }
   return toReply(result);
