@@ -1,5 +1,6 @@
 import { BatchWriteCommand } from "@aws-sdk/lib-dynamodb";
 import type { SteadfastClient } from "../local/client.ts";
+import { type CpuProfile, describeProfile } from "./cpu-profile.ts";
 import {
   type LocalRuntime,
   type LocalRuntimeOptions,
@@ -10,7 +11,10 @@ import {
 /** What every benchmark shares: the figures it reports, a runtime per measure, seeding and waiting. */
 
 /** Figures a machine can read (bench/results.json); null where this run did not measure one. */
-export const results: Record<string, number | null | { recipients: number; seconds: number }[]> = {
+export const results: Record<
+  string,
+  number | null | { recipients: number; seconds: number }[] | Record<string, Record<string, number>>
+> = {
   e2eRatePerSec: null,
   e2eRateOverCap: null,
   uncappedRatePerSec: null,
@@ -32,6 +36,8 @@ export const results: Record<string, number | null | { recipients: number; secon
   webhookLagP50Ms: null,
   webhookLagP99Ms: null,
   webhookEvents: null,
+  /** Share of the machine each kind of process used while a figure was measured, by measure. */
+  cpuProfiles: {},
 };
 export const round = (n: number, digits = 3) => Number(n.toFixed(digits));
 
@@ -46,6 +52,13 @@ export const report = (name: string, value: string) => {
   rows.push([name, value]);
   process.stdout.write(`  ${name}: ${value}\n`);
 };
+
+/** Reports which processes were busy while `measure` was timed (bench/cpu-profile.ts). */
+export function reportCpu(measure: string, profile: CpuProfile | undefined): void {
+  if (!profile) return;
+  (results.cpuProfiles as Record<string, Record<string, number>>)[measure] = profile.shares;
+  report(`CPU while ${measure}`, describeProfile(profile));
+}
 
 export async function withRuntime<T>(
   options: LocalRuntimeOptions,

@@ -8,6 +8,7 @@ import { SteadfastClient } from "../local/client.ts";
 import {
   createCampaign,
   report,
+  reportCpu,
   results,
   round,
   rows,
@@ -18,6 +19,7 @@ import {
   until,
   withRuntime,
 } from "./harness.ts";
+import { startCpuProfile } from "./cpu-profile.ts";
 import { webhookLag } from "./webhooks.ts";
 import { type LocalRuntime, localDocumentClient } from "../local/runtime.ts";
 
@@ -63,12 +65,20 @@ const PRICE = {
  * with reads the pipeline does not do; the bench reads the emulators' counter instead, then waits
  * for the campaign to be marked sent.
  */
-async function sendAndTime(runtime: LocalRuntime, api: SteadfastClient, id: string, recipients: number) {
+async function sendAndTime(
+  runtime: LocalRuntime,
+  api: SteadfastClient,
+  id: string,
+  recipients: number,
+  measure: string,
+) {
   const before = sesAccepted(runtime);
   const started = Date.now();
+  const cpu = startCpuProfile();
   await api.expect(202, "POST", `/v1/campaigns/${id}/send`);
   await until("all accepted by SES", () => sesAccepted(runtime) - before >= recipients);
   const seconds = (Date.now() - started) / 1000;
+  reportCpu(measure, cpu.stop());
   await until(
     "campaign sent",
     async () => (await api.expect<{ status: string }>(200, "GET", `/v1/campaigns/${id}`)).status === "sent",
@@ -127,7 +137,7 @@ async function endToEnd(): Promise<void> {
     const id = await createCampaign(api, listId);
     const before = await stats(runtime);
     const invocationsBefore = invocations(runtime);
-    const seconds = await sendAndTime(runtime, api, id, E2E_RECIPIENTS);
+    const seconds = await sendAndTime(runtime, api, id, E2E_RECIPIENTS, "sending, capped");
     // Real SES load on the feedback path: a Send and a Delivery event for every email.
     const lag = (await feedbackDone(api, id, E2E_RECIPIENTS, Date.now())).seconds.toFixed(1);
     report("feedback counted (Send + Delivery of every email), after the last send", `${lag} s later`);
@@ -199,7 +209,8 @@ async function uncapped(): Promise<void> {
     const listId = await seedList(runtime, api, UNCAPPED_RECIPIENTS, "uncapped");
     const id = await createCampaign(api, listId);
     const before = await stats(runtime);
-    const rate = UNCAPPED_RECIPIENTS / (await sendAndTime(runtime, api, id, UNCAPPED_RECIPIENTS));
+    const rate =
+      UNCAPPED_RECIPIENTS / (await sendAndTime(runtime, api, id, UNCAPPED_RECIPIENTS, "sending, cap lifted"));
     const afterSending = await stats(runtime);
     const writeUnits = (s: Stats) => Object.values(s.dynamoWriteUnits).reduce((a, b) => a + b, 0);
     results.wcuPerRecipient = round((writeUnits(afterSending) - writeUnits(before)) / UNCAPPED_RECIPIENTS);
@@ -208,6 +219,7 @@ async function uncapped(): Promise<void> {
     results.uncappedRatePerSec = round(rate, 1);
 
     const started = Date.now();
+    const cpu = startCpuProfile();
     const replay = await fetch(`${runtime.info.controlUrl}/feedback/replay`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -215,6 +227,7 @@ async function uncapped(): Promise<void> {
     });
     const { published } = (await replay.json()) as { published: number };
     const { seconds } = await feedbackDone(api, id, UNCAPPED_RECIPIENTS, started);
+    reportCpu("processing a feedback burst", cpu.stop());
     results.feedbackEventsPerSec = round(published / seconds, 1);
     report(
       "feedback events processed / s (a burst of Send + Delivery for every email)",
@@ -299,6 +312,7 @@ async function quota(known: boolean): Promise<void> {
     const base = before.sesAccepted["us-east-1"] ?? 0;
     await until("first send", () => home.proxies.ses.stats.sesAccepted > base, 5 * 60_000, 10);
     const first = Date.now();
+    const cpu = startCpuProfile();
     await until(
       "every send",
       () => home.proxies.ses.stats.sesAccepted - base >= THROTTLE_RECIPIENTS,
@@ -306,6 +320,7 @@ async function quota(known: boolean): Promise<void> {
       10,
     );
     const seconds = (Date.now() - first) / 1000;
+    reportCpu(`sending at a quota of ${THROTTLE_RATE}/s, ${known ? "known" : "429s only"}`, cpu.stop());
     const after = await stats(runtime);
     const calls =
       (after.requests.ses?.SendEmail?.["us-east-1"] ?? 0) -
@@ -344,7 +359,9 @@ async function spread(): Promise<void> {
     await api.expect(202, "POST", `/v1/campaigns/${id}/send`);
     await until("first send", () => sesAccepted(runtime) > base, 5 * 60_000, 10);
     const first = Date.now();
+    const cpu = startCpuProfile();
     await until("every send", () => sesAccepted(runtime) - base >= SPREAD_RECIPIENTS, 30 * 60_000, 10);
+    reportCpu("sending, spread", cpu.stop());
     const rate = (SPREAD_RECIPIENTS - 1) / ((Date.now() - first) / 1000);
     const sum = SPREAD_CAP * runtime.regions.length;
     const shares = runtime.regions.map((r) => `${r.name} ${r.proxies.ses.stats.sesAccepted}`).join(", ");
@@ -370,6 +387,7 @@ async function fanout(): Promise<void> {
       process.stdout.write(`  (seeded the list in ${((Date.now() - seeded) / 1000).toFixed(1)} s)\n`);
       const id = await createCampaign(api, listId);
       const started = Date.now();
+      const cpu = startCpuProfile();
       await api.expect(202, "POST", `/v1/campaigns/${id}/send`);
       await api.expect(200, "POST", `/v1/campaigns/${id}/pause`, { reason: "benchmark" });
       // The fan-out's own mark on the campaign's control item, read directly: counting the ledger
@@ -382,6 +400,7 @@ async function fanout(): Promise<void> {
         return out.Item?.fanoutDone === true;
       });
       const seconds = (Date.now() - started) / 1000;
+      reportCpu(`queueing ${recipients}`, cpu.stop());
       curve.push({ recipients, seconds: round(seconds, 1) });
       report(
         `time to queue ${recipients} (ledger rows + send messages)`,
