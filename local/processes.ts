@@ -10,9 +10,18 @@ import { dirname } from "node:path";
 export class ProcessGroup {
   private readonly children = new Set<ChildProcess>();
   private readonly names = new Map<ChildProcess, string>();
+  /** Kills what is left if this process exits; removed by stopAll, so that groups stopped leave no listener. */
+  private readonly killOnExit = () => this.killAllNow();
+  private listening = false;
 
   constructor() {
-    process.once("exit", () => this.killAllNow());
+    this.listen();
+  }
+
+  private listen(): void {
+    if (this.listening) return;
+    process.on("exit", this.killOnExit);
+    this.listening = true;
   }
 
   spawn(
@@ -40,6 +49,7 @@ export class ProcessGroup {
   }
 
   track(child: ChildProcess): void {
+    this.listen();
     this.children.add(child);
     child.once("exit", () => {
       this.children.delete(child);
@@ -71,6 +81,8 @@ export class ProcessGroup {
           }),
       ),
     );
+    process.off("exit", this.killOnExit);
+    this.listening = false;
   }
 
   private killAllNow(): void {
