@@ -361,8 +361,8 @@ async function spread(): Promise<void> {
     const first = Date.now();
     const cpu = startCpuProfile();
     await until("every send", () => sesAccepted(runtime) - base >= SPREAD_RECIPIENTS, 30 * 60_000, 10);
-    reportCpu("sending, spread", cpu.stop());
     const rate = (SPREAD_RECIPIENTS - 1) / ((Date.now() - first) / 1000);
+    reportCpu("sending, spread", cpu.stop());
     const sum = SPREAD_CAP * runtime.regions.length;
     const shares = runtime.regions.map((r) => `${r.name} ${r.proxies.ses.stats.sesAccepted}`).join(", ");
     report(
