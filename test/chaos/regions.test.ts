@@ -84,7 +84,7 @@ async function untilEverywhere(
 }
 
 describe("chaos across regions", () => {
-  it("k. pause, resume and cancel through the other region's API take effect within 5 s everywhere", async () => {
+  it("k. pause, resume and cancel through the other region's API take effect within 8 s everywhere", async () => {
     await pace();
     const run = await chaos.campaign("rk", 500);
     await visibleInWest(run);
@@ -123,10 +123,12 @@ describe("chaos across regions", () => {
       SEND_TIMEOUT,
     );
     console.info(`k: pause ${pauseMs} ms, resume ${resumeMs} ms, cancel ${cancelMs} ms to show everywhere`);
-    // Control calls take effect within seconds: one replication lag (nominally 1 s) and a scheduler
-    // tick (1 s here). Measured 1.1-1.4 s on a quiet machine, and up to 2.9 s alone and 3.2 s beside
-    // another chaos file on a busy one, where the replication emulation runs late.
-    expect(Math.max(pauseMs, resumeMs, cancelMs)).toBeLessThanOrEqual(5_000);
+    // Control calls take effect within seconds, not on a lease's or a takeover's timescale: the
+    // request replicates to the owner (a lag, nominally 1 s), the owner's scheduler applies it (a
+    // tick, 1 s here) and the new status replicates back (a lag): 3 s at most nominally. Measured
+    // 1.1-1.4 s on a quiet machine, up to 2.9 s alone on a busy one, and 3.9-5.4 s beside another
+    // chaos file on 2 cores, where the replication emulation runs late.
+    expect(Math.max(pauseMs, resumeMs, cancelMs)).toBeLessThanOrEqual(8_000);
     expect(done.counts.cancelled).toBeGreaterThan(0);
     expect(done.counts.sent + done.counts.cancelled).toBe(500);
     await chaos.verify(run);
