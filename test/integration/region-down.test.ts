@@ -325,7 +325,7 @@ describe("GET /health", () => {
   });
 });
 
-/** Waits until the shared hostname sends requests to `region` (its health checks run every second). */
+/** Waits until the shared hostname sends requests to `region` (its health checks run every second; 3 in a row change its status). */
 async function sharedRoutesTo(region: string): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (;;) {
