@@ -95,16 +95,37 @@ export function startCpuProfile(): { stop(): CpuProfile | undefined } {
       const capacity = seconds * cpus().length;
       const byKind = cpuSecondsByKind(first, last);
       const idleAtEnd = idleTicks();
-      if (idleAtStart !== undefined && idleAtEnd !== undefined)
-        byKind.set("idle", (idleAtEnd - idleAtStart) / TICKS_PER_SECOND);
-      const shares = Object.fromEntries(
-        [...byKind]
-          .sort((a, b) => b[1] - a[1])
-          .map(([kind, cpuSeconds]) => [kind, Number((cpuSeconds / capacity).toFixed(3))]),
-      );
-      return { shares, seconds };
+      const idle =
+        idleAtStart !== undefined && idleAtEnd !== undefined
+          ? (idleAtEnd - idleAtStart) / TICKS_PER_SECOND
+          : undefined;
+      return { shares: machineShares(byKind, idle, capacity), seconds };
     },
   };
+}
+
+/**
+ * Shares of the machine (`capacity` CPU seconds) by kind, largest first. With the machine's idle
+ * time known, what neither the bench's processes nor idle account for is `outside the bench`: the
+ * kernel, and any process the bench did not start (one left running by an earlier part would show
+ * here).
+ */
+export function machineShares(
+  byKind: ReadonlyMap<string, number>,
+  idleSeconds: number | undefined,
+  capacity: number,
+): Record<string, number> {
+  const all = new Map(byKind);
+  if (idleSeconds !== undefined) {
+    all.set("idle", idleSeconds);
+    const used = [...all.values()].reduce((sum, seconds) => sum + seconds, 0);
+    if (capacity - used > 0) all.set("outside the bench", capacity - used);
+  }
+  return Object.fromEntries(
+    [...all]
+      .sort((a, b) => b[1] - a[1])
+      .map(([kind, cpuSeconds]) => [kind, Number((cpuSeconds / capacity).toFixed(3))]),
+  );
 }
 
 /** A profile in a line: the kinds that used at least 1 % of the machine. */

@@ -1,7 +1,17 @@
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { SteadfastClient } from "../local/client.ts";
-import { createCampaign, report, results, round, seedList, until, withRuntime } from "./harness.ts";
+import { startCpuProfile } from "./cpu-profile.ts";
+import {
+  createCampaign,
+  report,
+  reportCpu,
+  results,
+  round,
+  seedList,
+  until,
+  withRuntime,
+} from "./harness.ts";
 
 interface ReceiverReport {
   distinct: number;
@@ -49,6 +59,7 @@ export async function webhookLag(recipients: number, sendRate: number): Promise<
       });
       const listId = await seedList(runtime, api, recipients, "hooks");
       const id = await createCampaign(api, listId);
+      const cpu = startCpuProfile();
       const started = Date.now();
       await api.expect(202, "POST", `/v1/campaigns/${id}/send`);
       await until(
@@ -58,6 +69,7 @@ export async function webhookLag(recipients: number, sendRate: number): Promise<
         1_000,
       );
       const seconds = (Date.now() - started) / 1000;
+      reportCpu("sending with webhooks", cpu.stop());
       const { lags, deliveries } = await receiver.read();
       const percentiles = (ms: number[]) => {
         const sorted = [...ms].sort((a, b) => a - b);

@@ -1,7 +1,13 @@
 import { spawn } from "node:child_process";
 import { cpus } from "node:os";
 import { describe, expect, it } from "vitest";
-import { cpuSecondsByKind, kindOf, parseStat, startCpuProfile } from "../../bench/cpu-profile.ts";
+import {
+  cpuSecondsByKind,
+  kindOf,
+  machineShares,
+  parseStat,
+  startCpuProfile,
+} from "../../bench/cpu-profile.ts";
 
 describe("bench CPU profile", () => {
   it("reads ppid and user + system ticks from /proc/<pid>/stat, whatever the command's name holds", () => {
@@ -45,6 +51,21 @@ describe("bench CPU profile", () => {
       [3, { ticks: 40, kind: "b" }],
     ]);
     expect(Object.fromEntries(cpuSecondsByKind(first, last))).toEqual({ a: 2, b: 1.4 });
+  });
+
+  it("counts what neither the bench's processes nor idle used as outside the bench", () => {
+    const byKind = new Map([
+      ["DynamoDB Local", 1],
+      ["runtime + bench", 0.5],
+    ]);
+    expect(machineShares(byKind, 1, 4)).toEqual({
+      "DynamoDB Local": 0.25,
+      "outside the bench": 0.375,
+      idle: 0.25,
+      "runtime + bench": 0.125,
+    });
+    // Without the machine's idle time, nothing can be said of the rest.
+    expect(machineShares(byKind, undefined, 4)).toEqual({ "DynamoDB Local": 0.25, "runtime + bench": 0.125 });
   });
 
   it("finds a busy child process and what it used", async () => {
