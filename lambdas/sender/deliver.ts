@@ -1,103 +1,19 @@
-import type { CampaignStore } from "../adapters/campaign-store.ts";
-import type { LedgerStore } from "../adapters/ledger-store.ts";
-import type { LedgerItem } from "../adapters/ledger-items.ts";
 import type { SendMessage, SendRecipient } from "../contracts/messages.ts";
-import type { SendPermit, SesSender } from "../adapters/ses-sender.ts";
+import type { SendPermit } from "../adapters/ses-sender.ts";
 import type { Campaign } from "../domain/campaign.ts";
-import { mapLimit, sleep } from "../shared/concurrency.ts";
+import { OrderedSlots, sleep } from "../shared/concurrency.ts";
 import { PoisonMessageError } from "../shared/sqs-batch.ts";
 import { composeEmail } from "./compose.ts";
 import { appliedIntents, withContent } from "../adapters/campaign-items.ts";
 import { effectiveStatus, pendingIntents } from "../domain/ownership.ts";
 import { ERASED } from "../domain/email.ts";
+import type { DeliveryDeps, RecipientResult } from "./delivery-contract.ts";
 
 /** How long a sender trusts a campaign's status: a pause reaching its replica stops SES calls within this long. */
 export const STATUS_TTL_MS = 2_000;
 
 /** The longest pause between two attempts to record an accepted send. */
 const RECORD_RETRY_MAX_MS = 500;
-
-/**
- * What happened to one recipient of a send message:
- * - sent / failed / suppressed / cancelled: recorded terminal in the ledger by this call;
- * - skipped: already terminal (a redelivered message), or a person erased meanwhile (nothing kept);
- * - retry: SES throttled or unavailable, or another worker holds the recipient: try again later;
- * - held: the campaign is paused: keep the recipient queued until it resumes;
- * - deferred: not claimed, the invocation had no time left to send it: hand it back at once;
- * - elsewhere: another region owns the campaign (it took it over): drop it, the owner re-enqueues
- *   every recipient not yet terminal.
- */
-export type RecipientResult =
-  | "sent"
-  | "failed"
-  | "suppressed"
-  | "cancelled"
-  | "skipped"
-  | "retry"
-  | "throttled"
-  | "held"
-  | "deferred"
-  | "elsewhere";
-
-/**
- * Whether this region may send for a campaign now (usecases/campaign-ownership.ts): `act` (it owns
- * it), `elsewhere` (another region does), or `wait` (it owns it but could not renew its lease: the
- * recipients wait in the queue).
- */
-type OwnerCheck = (campaignId: string) => Promise<"act" | "elsewhere" | "wait">;
-
-export interface DeliveryDeps {
-  readonly campaigns: Pick<CampaignStore, "get" | "getControl">;
-  readonly owner: OwnerCheck;
-  readonly ledger: Pick<LedgerStore, "claim" | "complete" | "createQueued" | "cancel" | "eraseRecipient">;
-  readonly ses: Pick<SesSender, "reserve" | "send" | "release">;
-  readonly now: () => number;
-  /**
-   * How long a claim is held before another worker may take the recipient over: longer than an
-   * invocation can live, so that a live worker never loses a claim, and no longer, so that a dead
-   * worker's recipients come back soon.
-   */
-  readonly leaseMs: number;
-  /**
-   * Time an invocation keeps after its last claim: a recipient is claimed only while this much is
-   * left before the deadline, for the SES call and for recording it through a short DynamoDB outage.
-   */
-  readonly claimReserveMs: number;
-  /** Recipients handled at once within one message. */
-  readonly parallelism: number;
-  /** How stale a campaign's status may be: a pause takes effect within this long. @default STATUS_TTL_MS */
-  readonly statusTtlMs?: number;
-  readonly onEvent?: (event: DeliveryEvent) => void;
-  /** Pauses a campaign, recording why (SES paused or suspended the account's sending). */
-  readonly pause: (campaignId: string, reason: string) => Promise<void>;
-  /**
-   * Why each of these recipients must not be mailed (unsubscribed, on the suppression list…); absent
-   * to send. Read for a whole message at once, and again for a recipient whose turn comes more than
-   * `statusTtlMs` later, so that an unsubscribe is honoured within the same few seconds as a pause.
-   */
-  readonly suppressionReasons?: (
-    campaign: Campaign,
-    emails: readonly string[],
-  ) => Promise<Map<string, string>>;
-}
-
-export type DeliveryEvent =
-  | {
-      type: "sent";
-      campaignId: string;
-      email: string;
-      region: string;
-      messageId: string;
-      failedOver: boolean;
-    }
-  | { type: "failed"; campaignId: string; email: string; region: string; error: string; errorClass: string }
-  | { type: "suppressed"; campaignId: string; email: string; reason: string }
-  /** A recipient a message named again was terminal already: what was recorded then. */
-  | { type: "recorded-before"; item: LedgerItem }
-  | { type: "retry"; errorClass: string }
-  | { type: "duplicate-window"; campaignId: string }
-  | { type: "unknown-outcome"; campaignId: string; email: string; calls: number }
-  | { type: "enforcement"; campaignId: string; reason: string };
 
 /** The suppression reasons of a message's recipients, read once on first use, and when. */
 class Suppressions {
@@ -128,8 +44,17 @@ interface CachedCampaign {
  */
 export class Delivery {
   private readonly campaigns = new Map<string, CachedCampaign>();
+  /**
+   * The recipients in flight, one message's after another's: send tokens go to the messages in
+   * turn, so what a time-boxed invocation has no time for is whole messages, put back as they came,
+   * and the tail of one. Shared slots taken at random left the tail of every message, and the
+   * fragments came back as ever smaller messages, each an invocation's start and end for little.
+   */
+  private readonly slots: OrderedSlots;
 
-  constructor(private readonly deps: DeliveryDeps) {}
+  constructor(private readonly deps: DeliveryDeps) {
+    this.slots = new OrderedSlots(deps.parallelism);
+  }
 
   /**
    * `deadline` (epoch ms) is when the invocation must be done with the message: recipients it would
@@ -139,13 +64,14 @@ export class Delivery {
     message: Pick<SendMessage, "campaignId" | "recipients">,
     deadline = Number.POSITIVE_INFINITY,
   ): Promise<RecipientResult[]> {
+    const turn = this.slots.turn();
     const campaign = await this.campaign(message.campaignId);
     const owner = await this.deps.owner(message.campaignId);
     if (owner !== "act") return message.recipients.map(() => (owner === "wait" ? "retry" : "elsewhere"));
     // One read for the message's recipients instead of one per recipient, made when the first of
     // them is about to be sent (a paused campaign or a redelivered message reads nothing).
     const suppressions = new Suppressions(() => this.suppressionReasons(campaign, message.recipients));
-    return mapLimit(message.recipients, this.deps.parallelism, (recipient) =>
+    return turn.map(message.recipients, (recipient) =>
       this.deliverOne(message.campaignId, recipient, deadline, suppressions),
     );
   }

@@ -23,7 +23,8 @@ import { correlate, correlation, withCorrelation } from "../shared/correlation.t
 import { logger, metrics, traceHandler } from "../shared/powertools.ts";
 import { backoffSeconds, parseRecord, processBatch } from "../shared/sqs-batch.ts";
 import { configureUnsubscribeLinks, unsubscribeLinks } from "./compose.ts";
-import { Delivery, type RecipientResult } from "./deliver.ts";
+import { Delivery } from "./deliver.ts";
+import type { RecipientResult } from "./delivery-contract.ts";
 import { ENV } from "../contracts/env.ts";
 import { ledgerKey } from "../adapters/dynamo/keys.ts";
 import { emailHash } from "../shared/email-hash.ts";
@@ -136,7 +137,8 @@ const delivery = new Delivery({
   now: Date.now,
   leaseMs: numberEnv(ENV.sendLeaseSeconds, 30) * 1000,
   claimReserveMs: CLAIM_RESERVE_MS,
-  parallelism: 8,
+  // 8 for each of the up to 4 messages of a batch (the event source's batch size).
+  parallelism: 32,
   onEvent: (event) => {
     switch (event.type) {
       case "sent":

@@ -1,3 +1,5 @@
+import PQueue from "p-queue";
+
 /**
  * Runs `fn` over `items` with at most `limit` calls in flight; results keep the input order.
  * On the first rejection no new call starts, and the returned promise rejects with that error only
@@ -25,6 +27,53 @@ export async function mapLimit<T, R>(
   await Promise.all(workers);
   if (failure) throw failure.error;
   return results;
+}
+
+/**
+ * Slots shared by concurrent callers, each served in turn: every item of an earlier turn starts
+ * before any item of a later one, and a turn's items start in their order. With one turn at a time
+ * it is {@link mapLimit}, with the same failure semantics per turn.
+ */
+export class OrderedSlots {
+  private readonly queue: PQueue;
+  private turns = 0;
+
+  constructor(concurrency: number) {
+    this.queue = new PQueue({ concurrency });
+  }
+
+  /** Takes a place in line now (before any await, so that places follow the callers' order). */
+  turn(): { map<T, R>(items: readonly T[], fn: (item: T, index: number) => Promise<R>): Promise<R[]> } {
+    // p-queue runs higher priorities first, and equal ones in the order they were added.
+    const priority = -this.turns++;
+    return { map: (items, fn) => this.map(priority, items, fn) };
+  }
+
+  private async map<T, R>(
+    priority: number,
+    items: readonly T[],
+    fn: (item: T, index: number) => Promise<R>,
+  ): Promise<R[]> {
+    const results = new Array<R>(items.length);
+    let failure: { error: unknown } | undefined;
+    await Promise.all(
+      items.map((item, index) =>
+        this.queue.add(
+          async () => {
+            if (failure) return;
+            try {
+              results[index] = await fn(item, index);
+            } catch (error) {
+              failure ??= { error };
+            }
+          },
+          { priority },
+        ),
+      ),
+    );
+    if (failure) throw failure.error;
+    return results;
+  }
 }
 
 export function chunk<T>(items: readonly T[], size: number): T[][] {

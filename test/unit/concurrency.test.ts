@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mapLimit, within } from "../../lambdas/shared/concurrency.ts";
+import { mapLimit, OrderedSlots, within } from "../../lambdas/shared/concurrency.ts";
 
 /** A promise with its resolve and reject handed out, so the test decides when each task ends. */
 function deferred<T>() {
@@ -75,5 +75,51 @@ describe("within", () => {
     expect(await within(late.promise, 10)).toBe(false);
     late.reject(new Error("too late"));
     await tick();
+  });
+});
+
+describe("OrderedSlots", () => {
+  it("starts every item of an earlier turn before any of a later one, within the shared limit", async () => {
+    const slots = new OrderedSlots(2);
+    const first = slots.turn();
+    const second = slots.turn();
+    const started: string[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const run = (name: string) => async () => {
+      started.push(name);
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await tick();
+      inFlight--;
+      return name;
+    };
+    // The later turn asks first: its place in line was taken when turn() was called.
+    const later = second.map(["b1", "b2"], (name) => run(name)());
+    await tick();
+    const earlier = first.map(["a1", "a2", "a3"], (name) => run(name)());
+    expect(await Promise.all([earlier, later])).toEqual([
+      ["a1", "a2", "a3"],
+      ["b1", "b2"],
+    ]);
+    // b1 and b2 took the free slots at once; after them, a turn's items before the later turn's.
+    expect(started).toEqual(["b1", "b2", "a1", "a2", "a3"]);
+    expect(most).toBe(2);
+  });
+
+  it("starts no item of a turn after one failed, and rejects once those in flight settled", async () => {
+    const slots = new OrderedSlots(1);
+    const started: number[] = [];
+    const fails = deferred<void>();
+    const result = slots.turn().map([0, 1, 2], async (n) => {
+      started.push(n);
+      if (n === 0) await fails.promise;
+    });
+    const other = slots.turn().map([9], async (n) => n);
+    fails.reject(new Error("boom"));
+    await expect(result).rejects.toThrow("boom");
+    expect(started).toEqual([0]);
+    // Another turn is not held back by it.
+    expect(await other).toEqual([9]);
   });
 });

@@ -2,7 +2,8 @@ import type { ClaimResult, LedgerItem } from "../../lambdas/adapters/ledger-item
 import type { OutgoingEmail, SendOutcome } from "../../lambdas/adapters/ses-sender.ts";
 import type { Campaign } from "../../lambdas/domain/campaign.ts";
 import { TokenBucket } from "../../lambdas/domain/token-bucket.ts";
-import { Delivery, type DeliveryEvent } from "../../lambdas/sender/deliver.ts";
+import { Delivery } from "../../lambdas/sender/deliver.ts";
+import type { DeliveryEvent } from "../../lambdas/sender/delivery-contract.ts";
 
 /** Fakes at the sender's boundaries for the Delivery tests: a ledger in memory, SES, a clock. */
 const campaign: Campaign = {

@@ -103,6 +103,27 @@ describe("Delivery", () => {
     expect(claimed.every((i) => i.status === "sent")).toBe(true);
   });
 
+  it("gives send tokens to the messages of an invocation in turn: what it has no time for is a whole message", async () => {
+    // One send a second; claims stop 5 s before the 10 s deadline: 6 tokens, for 2 messages of 6
+    // with 4 recipients handled at once. The first message takes them all; the second is handed
+    // back whole, unclaimed (not the tail of each: 4 sent of the first and 2 of the second).
+    const clock = { now: 1_000_000, perSendMs: 0 };
+    const { ledger, sent, delivery } = setup(ok, "sending", false, clock, 1);
+    const all = recipients(12);
+    await ledger.createQueued(
+      "c1",
+      all.map((r) => r.email),
+    );
+    const deadline = clock.now + 10_000;
+    const [first, second] = await Promise.all([
+      delivery.deliver({ campaignId: "c1", recipients: all.slice(0, 6) }, deadline),
+      delivery.deliver({ campaignId: "c1", recipients: all.slice(6) }, deadline),
+    ]);
+    expect(first).toEqual(Array(6).fill("sent"));
+    expect(second).toEqual(Array(6).fill("deferred"));
+    expect(sent.map((e) => e.to)).toEqual(all.slice(0, 6).map((r) => r.email));
+  });
+
   it("gives a send token back when the recipient is not sent after all", async () => {
     const clock = { now: 1_000_000, perSendMs: 0 };
     const { ledger, sent, delivery } = setup(ok, "sending", false, clock, 1);
