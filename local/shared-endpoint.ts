@@ -43,7 +43,7 @@ export class SharedEndpoint {
     return this.url;
   }
 
-  /** Starts routing to `regions`, checking their health every second. */
+  /** Starts routing to `regions`, checking their health every `checkIntervalMs` (a second by default). */
   route(regions: readonly { name: string; apiUrl: string }[]): void {
     this.targets = regions.map((r) => ({ name: r.name, apiUrl: r.apiUrl, healthy: true, streak: 0 }));
     this.timer = setInterval(() => void this.check(), this.checkIntervalMs);

@@ -8,10 +8,10 @@ import { LOCAL_CREDENTIALS } from "../../local/local-account.ts";
 import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
 
 /**
- * The chaos harness: one local runtime for the whole suite. What a sender crash leaves behind (its
- * claims' leases, its batch's invisible messages) comes back on the production timings (30 s lease,
- * 121 s visibility). Compressed here: retries capped at 8 s, breaker cool-down 2 s, paused campaigns
- * looked at every 2 s, the fan-out's page and lease, and the scheduler's stalled-campaign net.
+ * The chaos harness: a local runtime for each chaos file (they run side by side), on the production
+ * timings: what a sender crash leaves behind (its claims' leases, its batch's invisible messages)
+ * comes back after 30 s and 121 s, retries are capped at 60 s, the breaker cools down for 5 s. Only
+ * the scheduler ticks every second, and the fan-out reads smaller pages in smaller slices (below).
  */
 export async function startChaosRuntime(options: { coordination?: "auto" | "none" } = {}): Promise<Chaos> {
   const runtime = await startLocalRuntime({
