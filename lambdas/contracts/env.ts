@@ -38,6 +38,8 @@ export const ENV = {
   maxSendRate: "MAX_SEND_RATE",
   sendMode: "SEND_MODE",
   senderConcurrency: "SENDER_CONCURRENCY",
+  /** The send queue's event source batch size: how many messages one sender invocation takes. */
+  sendBatchSize: "SEND_BATCH_SIZE",
   breakerCooldownSeconds: "BREAKER_COOLDOWN_SECONDS",
   sendLeaseSeconds: "SEND_LEASE_SECONDS",
   retryMaxDelaySeconds: "RETRY_MAX_DELAY_SECONDS",

@@ -137,8 +137,8 @@ const delivery = new Delivery({
   now: Date.now,
   leaseMs: numberEnv(ENV.sendLeaseSeconds, 30) * 1000,
   claimReserveMs: CLAIM_RESERVE_MS,
-  // 8 for each of the up to 4 messages of a batch (the event source's batch size).
-  parallelism: 32,
+  // 8 for each message of a batch (the event source's batch size, 4).
+  parallelism: 8 * numberEnv(ENV.sendBatchSize, 4),
   onEvent: (event) => {
     switch (event.type) {
       case "sent":

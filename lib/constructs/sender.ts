@@ -21,6 +21,8 @@ import { METRIC } from "../../lambdas/contracts/metrics.ts";
  */
 const SENDER_TIMEOUT = Duration.seconds(20);
 const SENDER_BATCHING_WINDOW = Duration.seconds(1);
+/** Send messages per invocation; the function sizes its in-flight sends by it. */
+const SENDER_BATCH_SIZE = 4;
 const SEND_LEASE = SENDER_TIMEOUT.plus(Duration.seconds(10));
 
 export interface SenderProps extends FunctionCodeProps {
@@ -98,6 +100,7 @@ export class Sender extends Construct {
         // total under its SES quota.
         [ENV.senderConcurrency]: String(concurrency),
         [ENV.sendLeaseSeconds]: String(SEND_LEASE.toSeconds()),
+        [ENV.sendBatchSize]: String(SENDER_BATCH_SIZE),
       },
     });
     // Read and write: the sender pauses a campaign when SES pauses or suspends the account.
@@ -112,7 +115,7 @@ export class Sender extends Construct {
     this.queue.addConsumer(
       this.function.function,
       {
-        batchSize: 4,
+        batchSize: SENDER_BATCH_SIZE,
         maxBatchingWindow: SENDER_BATCHING_WINDOW,
         maxConcurrency: concurrency,
       },

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ENV } from "../../lambdas/contracts/env.ts";
 import {
   expectGlobalTables,
   expectQueueUrlsGranted,
@@ -190,6 +191,9 @@ describe.each(regionEntries)("region stack %s", (region, template) => {
       4,
       config.senderConcurrency,
     ]);
+    // The sender sizes its in-flight sends by the batch size it is told, which must be its mapping's.
+    const senderEnv = environment(serviceFunction(template, "sender")[1]);
+    expect(senderEnv[ENV.sendBatchSize]).toBe(String(sender?.BatchSize));
   });
 
   it("has an Errors alarm per function and an API 5xx alarm", () => {
