@@ -4,7 +4,7 @@ import type { LedgerItem } from "../adapters/ledger-items.ts";
 import type { SesSender } from "../adapters/ses-sender.ts";
 import type { Campaign } from "../domain/campaign.ts";
 
-/** What a {@link Delivery} (deliver.ts) needs, and what it reports of each recipient. */
+// What a Delivery (deliver.ts) needs, and what it reports of each recipient.
 
 /**
  * What happened to one recipient of a send message:

@@ -30,9 +30,11 @@ export async function mapLimit<T, R>(
 }
 
 /**
- * Slots shared by concurrent callers, each served in turn: every item of an earlier turn starts
- * before any item of a later one, and a turn's items start in their order. With one turn at a time
- * it is {@link mapLimit}, with the same failure semantics per turn.
+ * Slots shared by concurrent callers, each served in turn: of the items waiting for a slot, an
+ * earlier turn's start before a later turn's, and a turn's items in their order. A later turn that
+ * asks while slots are free takes them at once (nothing of an earlier turn is waiting yet). With one
+ * turn at a time it is {@link mapLimit}; per turn, a failure likewise starts nothing more of that
+ * turn, though its items already queued still take a slot, each in turn, to be dropped.
  */
 export class OrderedSlots {
   private readonly queue: PQueue;

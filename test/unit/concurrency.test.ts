@@ -79,31 +79,35 @@ describe("within", () => {
 });
 
 describe("OrderedSlots", () => {
-  it("starts every item of an earlier turn before any of a later one, within the shared limit", async () => {
+  it("starts an earlier turn's waiting items before a later turn's, within the shared limit", async () => {
     const slots = new OrderedSlots(2);
     const first = slots.turn();
     const second = slots.turn();
     const started: string[] = [];
     let inFlight = 0;
     let most = 0;
+    // Every item holds its slot until both turns have asked.
+    const asked = deferred<void>();
     const run = (name: string) => async () => {
       started.push(name);
       inFlight++;
       most = Math.max(most, inFlight);
+      await asked.promise;
       await tick();
       inFlight--;
       return name;
     };
     // The later turn asks first: its place in line was taken when turn() was called.
-    const later = second.map(["b1", "b2"], (name) => run(name)());
+    const later = second.map(["b1", "b2", "b3", "b4"], (name) => run(name)());
     await tick();
     const earlier = first.map(["a1", "a2", "a3"], (name) => run(name)());
+    asked.resolve();
     expect(await Promise.all([earlier, later])).toEqual([
       ["a1", "a2", "a3"],
-      ["b1", "b2"],
+      ["b1", "b2", "b3", "b4"],
     ]);
-    // b1 and b2 took the free slots at once; after them, a turn's items before the later turn's.
-    expect(started).toEqual(["b1", "b2", "a1", "a2", "a3"]);
+    // b1 and b2 took the free slots at once; of those waiting, the earlier turn's go first.
+    expect(started).toEqual(["b1", "b2", "a1", "a2", "a3", "b3", "b4"]);
     expect(most).toBe(2);
   });
 
