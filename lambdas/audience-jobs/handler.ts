@@ -7,7 +7,7 @@ import { LedgerStore } from "../adapters/ledger-store.ts";
 import { QueuePublisher } from "../adapters/queue.ts";
 import { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { requireEnv } from "../shared/env.ts";
-import { logger, metrics, traceHandler } from "../shared/powertools.ts";
+import { logger, metrics, publishMetrics, traceHandler } from "../shared/powertools.ts";
 import { parseRecord, processBatch } from "../shared/sqs-batch.ts";
 import { type AudienceJob, audienceJobSchema } from "../contracts/messages.ts";
 import { ENV } from "../contracts/env.ts";
@@ -104,6 +104,6 @@ export const handler = traceHandler(async (event: SQSEvent, context: Context) =>
       { sqs, queueUrl: audienceJobsQueueUrl },
     );
   } finally {
-    metrics.publishStoredMetrics();
+    publishMetrics();
   }
 });

@@ -9,7 +9,7 @@ import { QueuePublisher } from "../adapters/queue.ts";
 import { webhookPublisherFromEnv } from "../adapters/webhook-publisher.ts";
 import { type FanoutMessage, fanoutMessageSchema } from "../contracts/messages.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
-import { logger, metrics, traceHandler } from "../shared/powertools.ts";
+import { logger, publishMetrics, traceHandler } from "../shared/powertools.ts";
 import { PoisonMessageError, parseRecord, processBatch, RetryLaterError } from "../shared/sqs-batch.ts";
 import { ENV } from "../contracts/env.ts";
 import { ownershipFromEnv } from "../adapters/ownership-env.ts";
@@ -142,6 +142,6 @@ export const handler = traceHandler(async (event: SQSEvent, context: Context) =>
       },
     );
   } finally {
-    metrics.publishStoredMetrics();
+    publishMetrics();
   }
 });

@@ -13,7 +13,7 @@ import { feedbackWebhookEvent } from "../domain/webhook-event.ts";
 import { QueuePublisher } from "../adapters/queue.ts";
 import { WebhookOutbox, webhookPublisherFromEnv } from "../adapters/webhook-publisher.ts";
 import { requireEnv } from "../shared/env.ts";
-import { logger, metrics, traceHandler } from "../shared/powertools.ts";
+import { logger, metrics, publishMetrics, traceHandler } from "../shared/powertools.ts";
 import { backoffSeconds, processBatch, RetryLaterError } from "../shared/sqs-batch.ts";
 import { type FeedbackOutcome, FeedbackProcessor } from "./process.ts";
 import { ENV } from "../contracts/env.ts";
@@ -151,6 +151,6 @@ export const handler = traceHandler(async (event: SQSEvent, context: Context) =>
     await webhookEvents.drain();
     return result;
   } finally {
-    metrics.publishStoredMetrics();
+    publishMetrics();
   }
 });

@@ -9,7 +9,7 @@ import { QueuePublisher } from "../adapters/queue.ts";
 import { SubscriberStore } from "../adapters/subscriber-store.ts";
 import { webhookPublisherFromEnv } from "../adapters/webhook-publisher.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
-import { logger, metrics, traceHandler } from "../shared/powertools.ts";
+import { logger, publishMetrics, traceHandler } from "../shared/powertools.ts";
 import { watchCampaigns } from "./campaign-watch.ts";
 import { runScheduledWork } from "./scheduled-campaigns.ts";
 import { ENV } from "../contracts/env.ts";
@@ -96,7 +96,7 @@ export const handler = traceHandler(async (_event: unknown, context: Context) =>
     });
   });
   logger.info("scheduler tick", { results });
-  metrics.publishStoredMetrics();
+  publishMetrics();
   if (failed > 0) throw new Error(`${failed} scheduled task(s) or item(s) failed`);
   return results;
 });

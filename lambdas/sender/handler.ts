@@ -20,7 +20,7 @@ import { WebhookOutbox, webhookPublisherFromEnv } from "../adapters/webhook-publ
 import { cachedSecret, nonEmpty } from "../adapters/cached-secret.ts";
 import { numberEnv, requireEnv } from "../shared/env.ts";
 import { correlate, correlation, withCorrelation } from "../shared/correlation.ts";
-import { logger, metrics, traceHandler } from "../shared/powertools.ts";
+import { logger, metrics, publishMetrics, traceHandler } from "../shared/powertools.ts";
 import { backoffSeconds, parseRecord, processBatch } from "../shared/sqs-batch.ts";
 import { configureUnsubscribeLinks, unsubscribeLinks } from "./compose.ts";
 import { Delivery } from "./deliver.ts";
@@ -313,6 +313,6 @@ export const handler = traceHandler(async (event: SQSEvent, context: Context) =>
     return result;
   } finally {
     stopRefreshing();
-    metrics.publishStoredMetrics();
+    publishMetrics();
   }
 });

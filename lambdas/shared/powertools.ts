@@ -12,6 +12,15 @@ export const metrics = new Metrics();
 export const tracer = new Tracer();
 
 /**
+ * Publishes the metrics an invocation stored, at its end. One that stored none (an idle poll, a
+ * tick with nothing to do) publishes nothing, and without Powertools' "No application metrics to
+ * publish" warning: that is not a fault, and a warning per invocation would drown the real ones.
+ */
+export function publishMetrics(target: Metrics = metrics): void {
+  if (target.hasStoredMetrics()) target.publishStoredMetrics();
+}
+
+/**
  * Wraps a Lambda handler in a `## handler` subsegment with the cold-start and service annotations
  * (Powertools' manual instrumentation, without middy); errors are recorded and rethrown. The SDK
  * clients' calls (adapters/clients.ts) appear as subsegments of it.

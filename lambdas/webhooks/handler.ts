@@ -7,7 +7,7 @@ import { ENV } from "../contracts/env.ts";
 import { METRIC } from "../contracts/metrics.ts";
 import { webhookMessageSchema } from "../contracts/webhook-events.ts";
 import { requireEnv } from "../shared/env.ts";
-import { logger, metrics, traceHandler } from "../shared/powertools.ts";
+import { logger, metrics, publishMetrics, traceHandler } from "../shared/powertools.ts";
 import { parseRecord, processBatch } from "../shared/sqs-batch.ts";
 import { type PostResult, WebhookDispatcher } from "./dispatch.ts";
 
@@ -73,6 +73,6 @@ export const handler = traceHandler(async (event: SQSEvent, context: Context) =>
       { sqs, queueUrl: webhookQueueUrl, concurrent: true },
     );
   } finally {
-    metrics.publishStoredMetrics();
+    publishMetrics();
   }
 });
