@@ -16,10 +16,11 @@ const SENDER_PREFIX = "sender_";
  * The region's sending budget as its concurrent senders see it together (`SENDERS#<region>` /
  * `#BUDGET`, one item per region, written only by that region's senders): each sender checks in
  * (an attribute of its own, holding when it expires) at the start of an invocation and every
- * second while it sends, and its check-in runs out a few seconds after it stopped. It does not check
- * out at an invocation's end: measured in the bench, that lowered the quota utilisation (0.58-0.77
- * against 0.73-0.87). The count of live check-ins divides the region's rate. A sender that learned the region's real rate from a 429 records it, so that the
- * others, and containers that start later, begin just under it instead of finding it again.
+ * second while it sends, and its check-in runs out a few seconds after it stopped. It does not
+ * check out at an invocation's end: measured in the bench, that lowered the quota utilisation
+ * (0.58-0.77 against 0.73-0.87). The count of live check-ins divides the region's rate. A sender
+ * that learned the region's real rate from a 429 records it, so that the others, and containers
+ * that start later, begin just under it instead of finding it again.
  */
 export class SenderBudgetStore {
   constructor(

@@ -49,8 +49,9 @@ export class Delivery {
    * The recipients in flight, one message's after another's: send tokens go to the messages in
    * turn, so what a time-boxed invocation has no time for is mostly whole messages, put back as they
    * came, and the tail of one (a message whose campaign and owner reads come back sooner than an
-   * earlier message's takes free slots first). Shared slots taken at random left the tail of every message, and the
-   * fragments came back as ever smaller messages, each an invocation's start and end for little.
+   * earlier message's takes free slots first). Shared slots taken at random left the tail of every
+   * message, and the fragments came back as ever smaller messages, each an invocation's start and
+   * end for little.
    */
   private readonly slots: OrderedSlots;
 
@@ -294,9 +295,9 @@ export class Delivery {
   /**
    * After SES accepted a message, recording it is what prevents a second send: keep trying through
    * a DynamoDB outage for as long as the claim's lease and the invocation last (after that, another
-   * worker may take the recipient over and nothing this worker writes can stop it). Retries are at most
-   * RECORD_RETRY_MAX_MS apart, so the record lands right after the outage ends. Returns false when the claim was lost: the one
-   * documented duplicate window.
+   * worker may take the recipient over and nothing this worker writes can stop it). Retries are at
+   * most RECORD_RETRY_MAX_MS apart, so the record lands right after the outage ends. Returns false
+   * when the claim was lost: the one documented duplicate window.
    */
   private async recordSent(
     campaignId: string,
