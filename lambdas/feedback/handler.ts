@@ -30,12 +30,17 @@ const webhooks = webhookPublisherFromEnv(db, new QueuePublisher(sqs));
 const webhookEvents = new WebhookOutbox(webhooks);
 
 /**
- * SES sometimes reports a message before the sender has recorded its id on the ledger (a Send
- * event follows SES's acceptance within milliseconds). An unknown id is retried this many times,
- * with backoff, before it is counted as unmatched (a message from outside Steadfast, an expired
- * ledger item, or the documented duplicate window) and dropped.
+ * SES sometimes reports a message before its ledger record is here: a Send event follows SES's
+ * acceptance within milliseconds, and a send that failed over to this region's SES was recorded in
+ * the sending region, whose write reaches this replica a replication lag later. An unknown id is
+ * retried, first after 1 s and then with doubling backoff (1, 1–2, 2–4, … 16–32 s: 32 to 63 s in
+ * all), before it is counted as unmatched (a message from outside Steadfast, an expired ledger
+ * item, or the documented duplicate window) and dropped. The short first waits keep the counters,
+ * and the reputation guard that reads them, about a replication lag behind the sends; the long
+ * last ones ride out replication falling behind. Below the queue's maxReceiveCount (10).
  */
-const UNMATCHED_RECEIVES = 5;
+const UNMATCHED_RECEIVES = 7;
+const UNMATCHED_BACKOFF = { baseSeconds: 1, capSeconds: 60 } as const;
 
 const processor = new FeedbackProcessor({
   ledger: new LedgerStore(db, requireEnv(ENV.ledgerTable)).feedback,
@@ -105,7 +110,7 @@ async function handleRecord(record: SQSRecord, batch: ReadonlyMap<string, BatchE
     if (receiveCount < UNMATCHED_RECEIVES) {
       throw new RetryLaterError(
         "no ledger item for this SES message id yet",
-        backoffSeconds(receiveCount, 2, 60),
+        backoffSeconds(receiveCount, UNMATCHED_BACKOFF.baseSeconds, UNMATCHED_BACKOFF.capSeconds),
       );
     }
     logger.info("feedback for an unknown SES message dropped", { eventType: entry.parsed.event.type });

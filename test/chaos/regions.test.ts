@@ -70,6 +70,41 @@ async function waitAt(
   }
 }
 
+/**
+ * Runs `wait` while sampling the campaign in both regions each second; if it fails, the samples
+ * (status, sent, and the feedback's sent and bounced counts) are added to its error, to show
+ * which step fell behind.
+ */
+async function withTimeline<T>(run: CampaignRun, wait: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  const samples: string[] = [];
+  let sampling = true;
+  const show = (c: (CampaignState & Record<string, unknown>) | undefined) => {
+    const feedback = c?.feedback as { sent?: number; bounced?: number } | undefined;
+    return c ? `${c.status} sent ${c.counts.sent}, feedback ${feedback?.sent}/${feedback?.bounced}` : "-";
+  };
+  const sampler = (async () => {
+    while (sampling) {
+      const [east, inWest] = await Promise.all([statusAt(chaos.api, run.id), statusAt(west, run.id)]);
+      samples.push(
+        `${((Date.now() - started) / 1000).toFixed(1)} s: ${EAST} ${show(east)}; ${WEST} ${show(inWest)}`,
+      );
+      await sleep(1_000);
+    }
+  })();
+  try {
+    return await wait();
+  } catch (error) {
+    throw new Error(
+      `${(error as Error).message}\nsampled (sent, feedback sent/bounced):\n${samples.join("\n")}`,
+      { cause: error },
+    );
+  } finally {
+    sampling = false;
+    await sampler;
+  }
+}
+
 /** Waits until the campaign has replicated to the other region. */
 const visibleInWest = (run: CampaignRun) => waitAt(west, run.id, () => true, 10_000);
 
@@ -260,17 +295,22 @@ describe("chaos across regions", () => {
     expect(recipients.every((r) => r.region === WEST)).toBe(true);
 
     // One in ten bounces: over the 5 % the guard allows once 200 are sent. The home region's SES
-    // stays down; the other's is paced so that the guard has time to act:
-    // SES events reach the guard a few seconds after the sends they report.
-    await chaos.fault({ target: "ses", region: WEST, mode: "throttle", ratePerSecond: 20 });
+    // stays down; the other's is paced so that the guard has time to act: SES events reach the
+    // guard seconds after the sends they report, and more on a loaded machine (an event that comes
+    // before its send's record has replicated here waits out a backoff). At 10/s the last send is
+    // at least 30 s after the 200th; at 20/s a loaded machine once sent the last before the pause.
+    await chaos.fault({ target: "ses", region: WEST, mode: "throttle", ratePerSecond: 10 });
     const bad = await chaos.campaign("rb", 500, true, {
       address: (i) => `${i % 10 === 0 ? "bounce" : "success"}+rb-${i}@simulator.amazonses.com`,
     });
     // Paused as soon as the other region's intent arrives; the reason once the owner has applied it.
-    const paused = await chaos.waitFor(
-      bad.id,
-      (c) => c.status === "paused" && (c as unknown as { pausedReason?: string }).pausedReason !== undefined,
-      SEND_TIMEOUT,
+    const paused = await withTimeline(bad, () =>
+      chaos.waitFor(
+        bad.id,
+        (c) =>
+          c.status === "paused" && (c as unknown as { pausedReason?: string }).pausedReason !== undefined,
+        SEND_TIMEOUT,
+      ),
     );
     expect((paused as unknown as { pausedReason?: string }).pausedReason).toMatch(/bounce/i);
     expect(paused.counts.sent).toBeLessThan(500);

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import {
   DynamoDBDocumentClient,
   GetCommand,
@@ -9,7 +9,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 
 const sqs = mockClient(SQSClient);
 const db = mockClient(DynamoDBDocumentClient);
@@ -86,9 +86,38 @@ describe("feedback handler", () => {
     db.on(QueryCommand).resolves({ Items: [] });
     const early = await handler({ Records: [record("m1", delivery, 1)] }, {} as Context);
     expect(early.batchItemFailures).toEqual([{ itemIdentifier: "m1" }]);
-    const late = await handler({ Records: [record("m1", delivery, 5)] }, {} as Context);
+    const late = await handler({ Records: [record("m1", delivery, 7)] }, {} as Context);
     expect(late.batchItemFailures).toEqual([]);
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it("retries an unmatched event after 1 s first, and keeps it through at least 30 s of backoff", async () => {
+    db.on(QueryCommand).resolves({ Items: [] });
+    const waits = async (random: number) => {
+      const spy = vi.spyOn(Math, "random").mockReturnValue(random);
+      sqs.reset();
+      sqs.resolves({});
+      const seconds: number[] = [];
+      try {
+        for (let receive = 1; ; receive++) {
+          const out = await handler({ Records: [record("m1", delivery, receive)] }, {} as Context);
+          if (out.batchItemFailures.length === 0) return seconds;
+          const visibility = sqs.commandCalls(ChangeMessageVisibilityCommand).at(-1)?.args[0].input;
+          seconds.push(visibility?.VisibilityTimeout ?? Number.NaN);
+        }
+      } finally {
+        spy.mockRestore();
+      }
+    };
+    // Longest jitter: the first retry still comes after 1 s (the ledger record is usually a
+    // replication lag away), and each wait at most doubles.
+    const longest = await waits(0.999);
+    expect(longest[0]).toBe(1);
+    // Shortest jitter: the event is still kept long enough to ride out replication falling behind,
+    // and dropped before the queue's maxReceiveCount (10) would dead-letter it.
+    const shortest = await waits(0);
+    expect(shortest.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(30);
+    expect(shortest.length + 1).toBeLessThan(10);
   });
 
   it("treats a duplicate (the flag is already set) as done", async () => {
