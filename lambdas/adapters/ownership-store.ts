@@ -32,7 +32,11 @@ export class OwnershipStore {
     if (this.strong) return record;
     const lease = await this.read(campaignLeaseKey(campaignId, record.ownerRegion));
     return lease && Number(lease.epoch) === record.epoch
-      ? { ...record, leaseUntil: Math.max(record.leaseUntil, Number(lease.leaseUntil)) }
+      ? {
+          ...record,
+          leaseUntil: Math.max(record.leaseUntil, Number(lease.leaseUntil)),
+          ...(typeof lease.finishedAt === "string" ? { finishedAt: lease.finishedAt } : {}),
+        }
       : record;
   }
 
@@ -73,15 +77,14 @@ export class OwnershipStore {
   async renew(record: OwnerRecord, nowMs: number, leaseMs: number): Promise<OwnerRecord | undefined> {
     if (!this.strong) {
       // The region's own lease item: only it writes it. Whether it still owns the campaign was read
-      // from the owner item just before (as this region's replica has it).
+      // from the owner item just before (as this region's replica has it). An update, not a put:
+      // it keeps the item's finishedAt.
       await this.db.send(
-        new PutCommand({
+        new UpdateCommand({
           TableName: this.table,
-          Item: {
-            ...campaignLeaseKey(record.campaignId, record.ownerRegion),
-            epoch: record.epoch,
-            leaseUntil: nowMs + leaseMs,
-          },
+          Key: campaignLeaseKey(record.campaignId, record.ownerRegion),
+          UpdateExpression: "SET epoch = :epoch, leaseUntil = :until",
+          ExpressionAttributeValues: { ":epoch": record.epoch, ":until": nowMs + leaseMs },
         }),
       );
       return { ...record, leaseUntil: nowMs + leaseMs };
@@ -108,6 +111,35 @@ export class OwnershipStore {
   }
 
   /**
+   * Records that the owner `record` names finished the campaign: nobody takes it over from then on
+   * (mayTakeOver). In the owner item at the owner's epoch, or without a coordination table in the
+   * owner's own lease item, as its renewals are. Nothing when another region owns it by now.
+   */
+  async finish(record: OwnerRecord, at: string): Promise<void> {
+    const strong = this.strong;
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: strong
+            ? campaignOwnerKey(record.campaignId)
+            : campaignLeaseKey(record.campaignId, record.ownerRegion),
+          UpdateExpression: strong ? "SET finishedAt = :at" : "SET finishedAt = :at, epoch = :epoch",
+          ...(strong ? { ConditionExpression: "ownerRegion = :region AND epoch = :epoch" } : {}),
+          ExpressionAttributeValues: {
+            ":at": at,
+            ":epoch": record.epoch,
+            ...(strong ? { ":region": record.ownerRegion } : {}),
+          },
+        }),
+      );
+    } catch (error) {
+      if (isConditionalFailure(error) || isReplicatedWriteConflict(error)) return;
+      throw error;
+    }
+  }
+
+  /**
    * Makes `region` the owner of a campaign whose owner's lease has run out (or, `force`d by hand
    * without a coordination table, whatever the lease says in this region's replica: the caller
    * checked it). The epoch grows by one. Undefined when the lease is still live, or another region
@@ -128,7 +160,9 @@ export class OwnershipStore {
             "SET ownerRegion = :region, epoch = :next, leaseUntil = :until, takenOverAt = :at",
           // Without a coordination table the lease lives in the owner's lease item: the caller
           // judged it (mayTakeOver) from this region's replica; the epoch keeps two takeovers apart.
-          ConditionExpression: this.strong ? "epoch = :epoch AND leaseUntil < :now" : "epoch = :epoch",
+          ConditionExpression: this.strong
+            ? "epoch = :epoch AND leaseUntil < :now AND attribute_not_exists(finishedAt)"
+            : "epoch = :epoch",
           ExpressionAttributeValues: {
             ":region": region,
             ":next": current.epoch + 1,
@@ -158,5 +192,6 @@ function toRecord(campaignId: string, item: Record<string, unknown>): OwnerRecor
     ownerRegion: item.ownerRegion as string,
     epoch: Number(item.epoch),
     leaseUntil: Number(item.leaseUntil),
+    ...(typeof item.finishedAt === "string" ? { finishedAt: item.finishedAt } : {}),
   };
 }

@@ -21,6 +21,13 @@ export interface OwnerRecord {
   readonly epoch: number;
   /** Until when (epoch ms) the owner may act without renewing. */
   readonly leaseUntil: number;
+  /**
+   * When the owner finished the campaign (sent, or cancelled and swept): from then on nobody takes
+   * it over, whatever the lease says. Without it, a region whose replica still shows the campaign
+   * on its way (replication down for longer than the lease) would take over a finished campaign
+   * once the owner stopped renewing, and send its stale recipients again.
+   */
+  readonly finishedAt?: string;
 }
 
 /** The owner stops acting this long before its lease runs out (clock skew, calls in flight). */
@@ -36,9 +43,9 @@ export function shouldRenew(record: OwnerRecord, nowMs: number, leaseMs: number)
   return record.leaseUntil - nowMs < leaseMs / 2;
 }
 
-/** Whether another region may take the campaign over: the owner's lease has run out. */
+/** Whether another region may take the campaign over: the owner's lease has run out, and it never finished it. */
 export function mayTakeOver(record: OwnerRecord, region: string, nowMs: number): boolean {
-  return record.ownerRegion !== region && record.leaseUntil < nowMs;
+  return record.ownerRegion !== region && record.finishedAt === undefined && record.leaseUntil < nowMs;
 }
 
 /** Control calls a region's API (or its reputation guard) can ask of a campaign another region owns. */

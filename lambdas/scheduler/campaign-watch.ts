@@ -11,6 +11,7 @@ import {
   type CampaignDeps,
   completeIfDone,
   requeueRecipients,
+  retireCampaign,
   sweepCancelled,
 } from "../usecases/campaign-workflows.ts";
 import { applyIntents, takeOver } from "../usecases/owner-duties.ts";
@@ -107,7 +108,7 @@ async function watchOne(deps: WatchDeps, id: string): Promise<Outcome> {
   let campaign = await deps.campaigns.get(id, true);
   if (campaign && (await applyIntents(deps, campaign)) > 0) campaign = await deps.campaigns.get(id, true);
   if (!campaign || campaign.status === "sent") {
-    await deps.agenda.clearActive(id);
+    await retireCampaign(deps, id);
     return undefined;
   }
   if (turn === "taken-over") return "taken-over";
@@ -118,7 +119,7 @@ async function watchOne(deps: WatchDeps, id: string): Promise<Outcome> {
     const counts = await deps.ledger.count(id);
     if (counts.sending > 0) return undefined;
     await deps.campaigns.freezeCounts(id, counts, deps.now().toISOString());
-    await deps.agenda.clearActive(id);
+    await retireCampaign(deps, id);
     return "completed";
   }
   // Not started yet: an intent for it was applied above; the scheduler starts a scheduled one.

@@ -145,6 +145,11 @@ export async function takeOverOwner(ownership: Ownership, campaignId: string): P
   if (!record)
     return { kind: "refused", reason: "the campaign has no owner: it was never sent or scheduled" };
   if (record.ownerRegion === ownership.region) return { kind: "already", record };
+  if (record.finishedAt !== undefined)
+    return {
+      kind: "refused",
+      reason: `${record.ownerRegion} finished the campaign at ${record.finishedAt}: there is nothing to take over`,
+    };
   const now = ownership.now();
   if (!mayTakeOver(record, ownership.region, now)) {
     return {
@@ -155,4 +160,14 @@ export async function takeOverOwner(ownership: Ownership, campaignId: string): P
   const taken = await ownership.owners.takeOver(record, ownership.region, now, ownership.leaseMs);
   if (!taken) return { kind: "refused", reason: "another region took the campaign over first" };
   return { kind: "taken", record: taken };
+}
+
+/**
+ * Marks a campaign this region owns as finished in its owner record (OwnershipStore.finish), once
+ * the campaign item says so: from then on no region takes it over. Nothing if another region owns it.
+ */
+export async function finishOwnership(ownership: Ownership, campaignId: string): Promise<void> {
+  const record = await ownership.owners.get(campaignId);
+  if (record?.ownerRegion !== ownership.region || record.finishedAt !== undefined) return;
+  await ownership.owners.finish(record, new Date(ownership.now()).toISOString());
 }

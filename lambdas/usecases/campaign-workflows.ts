@@ -10,7 +10,13 @@ import { deriveStatus } from "../domain/campaign.ts";
 import { type CampaignAction, decide } from "../domain/campaign-lifecycle.ts";
 import type { RecipientCounts } from "../domain/ledger.ts";
 import { chunk } from "../shared/concurrency.ts";
-import { claimOwner, type Ownership, type Requested, requestOfOwner } from "./campaign-ownership.ts";
+import {
+  claimOwner,
+  finishOwnership,
+  type Ownership,
+  type Requested,
+  requestOfOwner,
+} from "./campaign-ownership.ts";
 
 /**
  * The campaign workflows more than one function runs: the API (send, pause, resume, cancel, a GET
@@ -248,11 +254,11 @@ export async function sweepCancelled(
 }
 
 /**
- * Completes a campaign whose recipients are all terminal (`sending → sent`, counts frozen) and takes
- * it off the scheduler's watch. Returns the status the campaign has given `counts`.
+ * Completes a campaign whose recipients are all terminal (`sending → sent`, counts frozen) and
+ * retires it. Returns the status the campaign has given `counts`.
  */
 export async function completeIfDone(
-  deps: Pick<CampaignDeps, "campaigns" | "agenda">,
+  deps: Pick<CampaignDeps, "campaigns" | "agenda" | "ownership">,
   campaign: Campaign,
   counts: RecipientCounts,
   now: string,
@@ -260,9 +266,22 @@ export async function completeIfDone(
   const status = deriveStatus(campaign, counts);
   if (status === "sent" && campaign.status !== "sent") {
     await deps.campaigns.transition(campaign.id, "complete", now, { completedAt: now, finalCounts: counts });
-    await deps.agenda.clearActive(campaign.id);
+    await retireCampaign(deps, campaign.id);
   }
   return status;
+}
+
+/**
+ * Retires a finished campaign (sent, or cancelled and swept), after its item says so: its owner
+ * record is marked finished, so that no region takes it over, and it leaves the scheduler's watch.
+ * Safe to repeat: a retirement cut short is done again at the owner's next tick.
+ */
+export async function retireCampaign(
+  deps: Pick<CampaignDeps, "agenda" | "ownership">,
+  campaignId: string,
+): Promise<void> {
+  await finishOwnership(deps.ownership, campaignId);
+  await deps.agenda.clearActive(campaignId);
 }
 
 /** Where re-enqueued recipients go, and where their merge fields come from. */

@@ -4,8 +4,8 @@ import type { ControlIntent, IntentAction, OwnerRecord } from "../../lambdas/dom
 import type { Ownership } from "../../lambdas/usecases/campaign-ownership.ts";
 
 /**
- * Campaign ownership in memory, with the store's rules (first claim wins, renew by the owner at its
- * epoch, takeover once the lease ran out): for unit tests of what reads and writes owners.
+ * Campaign ownership in memory, with the store's rules (first claim wins, renew and finish by the
+ * owner at its epoch, takeover once the lease ran out of a campaign not finished): for unit tests of what reads and writes owners.
  */
 export function fakeOwnership(options: {
   region: string;
@@ -33,9 +33,15 @@ export function fakeOwnership(options: {
       records.set(record.campaignId, renewed);
       return renewed;
     },
+    finish: async (record: OwnerRecord, at: string) => {
+      const found = records.get(record.campaignId);
+      if (!found || found.ownerRegion !== record.ownerRegion || found.epoch !== record.epoch) return;
+      records.set(record.campaignId, { ...found, finishedAt: at });
+    },
     takeOver: async (current: OwnerRecord, region: string, nowMs: number, leaseMs: number) => {
       const found = records.get(current.campaignId);
-      if (!found || found.epoch !== current.epoch || found.leaseUntil >= nowMs) return undefined;
+      if (!found || found.epoch !== current.epoch || found.leaseUntil >= nowMs || found.finishedAt)
+        return undefined;
       const taken = {
         campaignId: current.campaignId,
         ownerRegion: region,

@@ -9,6 +9,7 @@ import {
 } from "../../lambdas/domain/ownership.ts";
 import {
   claimOwner,
+  finishOwnership,
   requestOfOwner,
   standing,
   takeOverOwner,
@@ -107,6 +108,26 @@ describe("ownership use cases", () => {
     records.set("c1", record({ ownerRegion: "us-west-2", epoch: 2 }));
     now = NOW + 10_000;
     expect((await standing(ownership, "c1", stale)).kind).toBe("lapsed");
+  });
+
+  it("never takes over a campaign its owner finished, however long ago its lease ran out", async () => {
+    let now = NOW;
+    const east = fakeOwnership({ region: "us-east-1", now: () => now });
+    east.records.set("c1", record());
+    await finishOwnership(east.ownership, "c1");
+    expect(east.records.get("c1")?.finishedAt).toBe(new Date(NOW).toISOString());
+    expect(mayTakeOver(east.records.get("c1") as OwnerRecord, "us-west-2", NOW + 3_600_000)).toBe(false);
+
+    const west = fakeOwnership({ region: "us-west-2", now: () => now });
+    west.records.set("c1", east.records.get("c1") as OwnerRecord);
+    now = NOW + 3_600_000;
+    const refused = await takeOverOwner(west.ownership, "c1");
+    expect(refused.kind).toBe("refused");
+    expect(refused.kind === "refused" ? refused.reason : "").toMatch(/finished the campaign/);
+    // Only the owner marks it: another region's call changes nothing.
+    west.records.set("c2", record({ campaignId: "c2" }));
+    await finishOwnership(west.ownership, "c2");
+    expect(west.records.get("c2")?.finishedAt).toBeUndefined();
   });
 
   it("refuses a takeover while the owner's lease is live, and takes over once it ran out", async () => {

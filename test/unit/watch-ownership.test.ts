@@ -74,6 +74,17 @@ describe("the watch and campaign owners", () => {
     expect(enqueued).toEqual([]);
   });
 
+  it("marks a campaign its owner finished in the owner record, and no region takes it over after that", async () => {
+    const done = await watchAs("us-east-1", live, { status: "sent" });
+    const finished = done.records.get("c1");
+    expect(finished?.finishedAt).toBe(new Date(NOW).toISOString());
+    // The other region's replica still shows it sending (replication down), and the lease ran out.
+    const other = await watchAs("us-west-2", { ...(finished as OwnerRecord), leaseUntil: NOW - 60_000 });
+    expect(other.report).toMatchObject({ elsewhere: 1, takenOver: 0 });
+    expect(other.writes).toEqual([]);
+    expect(other.enqueued).toEqual([]);
+  });
+
   it("takes over a campaign whose owner's lease ran out, then re-enqueues every recipient not yet terminal", async () => {
     const gone = { ...live, leaseUntil: NOW - 1 };
     const first = await watchAs("us-west-2", gone);
