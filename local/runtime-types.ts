@@ -53,6 +53,13 @@ export interface LocalRuntimeOptions {
   readonly environment?: Readonly<Record<string, Readonly<Record<string, string>>>>;
   readonly maxVisibilityTimeoutSeconds?: number;
   /**
+   * Time compression for tests: the campaign owner's lease (`OWNER_LEASE_SECONDS`) of every function
+   * that acts on campaigns, so that a takeover after a region is lost comes after this long instead
+   * of the production lease. Keep it well above `scheduleIntervalMs`: the owner renews at each tick.
+   * @default the templates' (lib/coordination.ts)
+   */
+  readonly ownerLeaseSeconds?: number;
+  /**
    * How long a write to a global table takes to reach the other regions' replicas (the control API
    * changes it for a while: `{ "target": "replication", "mode": "lag", "ms" }`). @default 1000
    */

@@ -240,6 +240,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
               ...(environment[ENV.maxSendRate] !== undefined
                 ? { [ENV.maxSendRate]: String(options.sendRate ?? DEFAULT_SEND_RATE) }
                 : {}),
+              ...(environment[ENV.ownerLeaseSeconds] !== undefined && options.ownerLeaseSeconds !== undefined
+                ? { [ENV.ownerLeaseSeconds]: String(options.ownerLeaseSeconds) }
+                : {}),
               ...(options.environment?.[role] ?? {}),
             },
           },

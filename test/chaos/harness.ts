@@ -11,9 +11,12 @@ import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
  * The chaos harness: a local runtime for each chaos file (they run side by side), on the production
  * timings: what a sender crash leaves behind (its claims' leases, its batch's invisible messages)
  * comes back after 30 s and 121 s, retries are capped at 60 s, the breaker cools down for 5 s. Only
- * the scheduler ticks every second, and the fan-out reads smaller pages in smaller slices (below).
+ * the scheduler ticks every second, the fan-out reads smaller pages in smaller slices (below), and
+ * a file that loses a region may shorten the owner's lease (`ownerLeaseSeconds`).
  */
-export async function startChaosRuntime(options: { coordination?: "auto" | "none" } = {}): Promise<Chaos> {
+export async function startChaosRuntime(
+  options: { coordination?: "auto" | "none"; ownerLeaseSeconds?: number } = {},
+): Promise<Chaos> {
   const runtime = await startLocalRuntime({
     ...options,
     // Logs of its own: the chaos files run side by side, and metricSum reads a runtime's metrics.
