@@ -124,12 +124,16 @@ export class OwnershipStore {
           Key: strong
             ? campaignOwnerKey(record.campaignId)
             : campaignLeaseKey(record.campaignId, record.ownerRegion),
-          UpdateExpression: strong ? "SET finishedAt = :at" : "SET finishedAt = :at, epoch = :epoch",
+          // Without a coordination table the lease item may not exist yet (a campaign that finished
+          // before its first renewal): it gets the lease the owner item holds.
+          UpdateExpression: strong
+            ? "SET finishedAt = :at"
+            : "SET finishedAt = :at, epoch = :epoch, leaseUntil = if_not_exists(leaseUntil, :until)",
           ...(strong ? { ConditionExpression: "ownerRegion = :region AND epoch = :epoch" } : {}),
           ExpressionAttributeValues: {
             ":at": at,
             ":epoch": record.epoch,
-            ...(strong ? { ":region": record.ownerRegion } : {}),
+            ...(strong ? { ":region": record.ownerRegion } : { ":until": record.leaseUntil }),
           },
         }),
       );

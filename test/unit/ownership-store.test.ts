@@ -38,6 +38,9 @@ describe("campaign owners without a coordination table", () => {
     const update = mock.commandCalls(UpdateCommand)[0]?.args[0].input;
     expect(update?.Key).toEqual({ pk: "CAMPAIGN#c1", sk: "LEASE#us-east-1" });
     expect(update?.ExpressionAttributeValues).toMatchObject({ ":at": "2026-06-01T12:00:00.000Z" });
+    // A lease item written first by the finish still holds a lease: the owner item's.
+    expect(update?.UpdateExpression).toContain("leaseUntil = if_not_exists(leaseUntil, :until)");
+    expect(update?.ExpressionAttributeValues).toMatchObject({ ":until": NOW });
 
     mock
       .on(GetCommand, { Key: { pk: "CAMPAIGN#c1", sk: "OWNER" } })

@@ -29,8 +29,9 @@
  *                                               coordination table: written at
  *                                               the claim and by a takeover
  *   CAMPAIGN#<id>          LEASE#<region>       <region>'s lease renewals as   OwnershipStore
- *                                               owner (no coordination table):
- *                                               written only by that region
+ *                                               owner (no coordination table),
+ *                                               and its finish mark: written
+ *                                               only by that region
  *   FANOUT#<campaignId>    <run>#<n>            slice n of a fan-out run: a    FanoutSlices
  *                                               range of the list, its lease
  *                                               and checkpoint: written only
@@ -70,8 +71,9 @@
  *   IDEMPOTENCY#<scope>#<key> #META             a remembered API response      IdempotencyStore
  *
  * Coordination table (strongly consistent, MRSC; `pk`, `sk`): `CAMPAIGN#<id>` / `OWNER`, a
- * campaign's owner region, epoch and lease (OwnershipStore), written by the owner (claim, renewal)
- * and by a region taking over after the lease ran out; conditional writes keep it to one owner.
+ * campaign's owner region, epoch, lease and finish mark (OwnershipStore), written by the owner
+ * (claim, renewal, finish) and by a region taking over after the lease ran out of a campaign not
+ * finished; conditional writes keep it to one owner.
  * `IDEMPOTENCY#<scope>#<key>` / `CLAIM`, the region that took a request with that Idempotency-Key
  * (IdempotencyClaimStore), written by that region only (and by another once an abandoned claim's
  * lease ran out).
