@@ -60,9 +60,10 @@ describe("chaos without a coordination table", () => {
     }
     expect(taken?.body).toMatchObject({ ownerRegion: WEST, epoch: 2, takenOver: true });
     const takeoverMs = Date.now() - downAt;
-    // Refused while the lease was live (one that ignored it would be accepted at the first try; the
-    // last renewal can be a few seconds before the outage).
-    expect(takeoverMs).toBeGreaterThan((OWNER_LEASE_SECONDS / 2) * 1000);
+    // Refused while the lease was live: one that ignored it would be accepted at the first try. The
+    // owner renews once half its lease is gone, so at the outage at least about half was left (a
+    // run accepted it after 22 s): a third of the lease is the bound.
+    expect(takeoverMs).toBeGreaterThan((OWNER_LEASE_SECONDS / 3) * 1000);
     const deadline = Date.now() + 120_000;
     for (;;) {
       const shown = await west.expect<{ status: string }>(200, "GET", `/v1/campaigns/${run.id}`);

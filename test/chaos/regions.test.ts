@@ -227,9 +227,10 @@ describe("chaos across regions", () => {
     const taken = await waitAt(west, run.id, (c) => c.ownerRegion === WEST, TAKEOVER_TIMEOUT);
     const takeoverMs = Date.now() - downAt;
     expect(taken.ownerRegion).toBe(WEST);
-    // Not while the lease was live (a takeover that ignored it would come within seconds; the last
-    // renewal can be a few seconds before the outage), and soon after it ran out.
-    expect(takeoverMs).toBeGreaterThan((OWNER_LEASE_SECONDS / 2) * 1000);
+    // Not while the lease was live (a takeover that ignored it would come within seconds), and soon
+    // after it ran out. The owner renews once half its lease is gone, so at the outage at least
+    // about half was left: a third of the lease is the bound.
+    expect(takeoverMs).toBeGreaterThan((OWNER_LEASE_SECONDS / 3) * 1000);
     expect(takeoverMs).toBeLessThan((OWNER_LEASE_SECONDS + 30) * 1000);
     await waitAt(west, run.id, isSent, TAKEOVER_TIMEOUT);
     const finishedMs = Date.now() - downAt;
