@@ -116,25 +116,28 @@ export class OwnershipStore {
    * owner's own lease item, as its renewals are. Nothing when another region owns it by now.
    */
   async finish(record: OwnerRecord, at: string): Promise<void> {
-    const strong = this.strong;
+    if (!this.strong) {
+      // The lease item may not exist yet (a campaign that finished before its first renewal): it
+      // gets the lease the owner item holds.
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: campaignLeaseKey(record.campaignId, record.ownerRegion),
+          UpdateExpression:
+            "SET finishedAt = :at, epoch = :epoch, leaseUntil = if_not_exists(leaseUntil, :until)",
+          ExpressionAttributeValues: { ":at": at, ":epoch": record.epoch, ":until": record.leaseUntil },
+        }),
+      );
+      return;
+    }
     try {
       await this.db.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: strong
-            ? campaignOwnerKey(record.campaignId)
-            : campaignLeaseKey(record.campaignId, record.ownerRegion),
-          // Without a coordination table the lease item may not exist yet (a campaign that finished
-          // before its first renewal): it gets the lease the owner item holds.
-          UpdateExpression: strong
-            ? "SET finishedAt = :at"
-            : "SET finishedAt = :at, epoch = :epoch, leaseUntil = if_not_exists(leaseUntil, :until)",
-          ...(strong ? { ConditionExpression: "ownerRegion = :region AND epoch = :epoch" } : {}),
-          ExpressionAttributeValues: {
-            ":at": at,
-            ":epoch": record.epoch,
-            ...(strong ? { ":region": record.ownerRegion } : { ":until": record.leaseUntil }),
-          },
+          Key: campaignOwnerKey(record.campaignId),
+          UpdateExpression: "SET finishedAt = :at",
+          ConditionExpression: "ownerRegion = :region AND epoch = :epoch",
+          ExpressionAttributeValues: { ":at": at, ":region": record.ownerRegion, ":epoch": record.epoch },
         }),
       );
     } catch (error) {

@@ -43,7 +43,7 @@ export function shouldRenew(record: OwnerRecord, nowMs: number, leaseMs: number)
   return record.leaseUntil - nowMs < leaseMs / 2;
 }
 
-/** Whether another region may take the campaign over: the owner's lease has run out, and it never finished it. */
+/** Whether another region may take the campaign over: its owner never finished it, and the lease ran out. */
 export function mayTakeOver(record: OwnerRecord, region: string, nowMs: number): boolean {
   return record.ownerRegion !== region && record.finishedAt === undefined && record.leaseUntil < nowMs;
 }

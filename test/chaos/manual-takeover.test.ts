@@ -13,7 +13,7 @@ let west: SteadfastClient;
 const EAST = "us-east-1";
 const WEST = "us-west-2";
 const PACED = 40;
-/** The owner's lease here: 30 s instead of the production 90 s (lib/coordination.ts), as in regions.test.ts. */
+/** The owner's lease here: 30 s, not the production 90 s (lib/coordination.ts), as in regions.test.ts. */
 const OWNER_LEASE_SECONDS = 30;
 
 beforeAll(async () => {

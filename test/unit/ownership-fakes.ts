@@ -5,7 +5,8 @@ import type { Ownership } from "../../lambdas/usecases/campaign-ownership.ts";
 
 /**
  * Campaign ownership in memory, with the store's rules (first claim wins, renew and finish by the
- * owner at its epoch, takeover once the lease ran out of a campaign not finished): for unit tests of what reads and writes owners.
+ * owner at its epoch, takeover once the lease ran out of a campaign not finished): for unit tests
+ * of what reads and writes owners.
  */
 export function fakeOwnership(options: {
   region: string;

@@ -48,7 +48,8 @@ function answer(outcome: ControlOutcome, extra: Record<string, unknown> = {}): H
 
 /**
  * Takes a campaign over from its owner region when that region is gone (admin): refused with 409
- * while the owner's lease is live, and for a campaign its owner finished. The survivor re-enqueues the unfinished fan-out and every
+ * while the owner's lease is live, and for a campaign its owner finished. The survivor re-enqueues
+ * the unfinished fan-out and every
  * recipient not yet terminal; with a coordination table the scheduler does this by itself.
  */
 export const takeover: RouteHandler = async (_event, params, deps) => {
