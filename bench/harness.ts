@@ -24,6 +24,8 @@ export const results: Record<
   throttledKnownPct: null,
   util429: null,
   throttled429Pct: null,
+  /** Diagnostic: utilisation with the rate known and SES events off (no feedback load on the CPU). */
+  utilKnownNoFeedback: null,
   fanout100kSec: null,
   fanoutCurve: [],
   feedbackEventsPerSec: null,

@@ -21,6 +21,7 @@ import {
 } from "./harness.ts";
 import { startCpuProfile } from "./cpu-profile.ts";
 import { webhookLag } from "./webhooks.ts";
+import { quotaUtilisation } from "./quota.ts";
 import { type LocalRuntime, localDocumentClient } from "../local/runtime.ts";
 
 /**
@@ -37,8 +38,6 @@ const QUICK = process.env.BENCH_QUICK === "1";
 const E2E_RECIPIENTS = Number(process.env.BENCH_RECIPIENTS ?? (QUICK ? 2_000 : 10_000));
 const UNCAPPED_RECIPIENTS = QUICK ? 2_000 : 10_000;
 const RAW_SES_CALLS = QUICK ? 2_000 : 10_000;
-const THROTTLE_RATE = Number(process.env.BENCH_THROTTLE_RATE ?? 50);
-const THROTTLE_RECIPIENTS = Number(process.env.BENCH_THROTTLE_RECIPIENTS ?? (QUICK ? 500 : 1_500));
 const SPREAD_CAP = 25;
 const SPREAD_RECIPIENTS = QUICK ? 500 : 1_500;
 const FANOUT_CURVE = QUICK ? [2_000, 10_000] : [10_000, 50_000, 100_000, 200_000];
@@ -287,64 +286,6 @@ function invocations(runtime: LocalRuntime): { count: number; gbSeconds: number 
   return { count, gbSeconds };
 }
 
-async function quota(known: boolean): Promise<void> {
-  const label = known ? "rate known (GetAccount MaxSendRate = N)" : "rate revealed only by 429s";
-  process.stdout.write(`\nQuota utilisation, home region throttled at N = ${THROTTLE_RATE}/s, ${label}\n`);
-  await withRuntime({ sendRate: 200, sesMaxSendRate: known ? THROTTLE_RATE : 200 }, async (runtime) => {
-    const api = new SteadfastClient(runtime.info.apiUrl, runtime.info.apiKey);
-    const listId = await seedList(runtime, api, THROTTLE_RECIPIENTS, known ? "known" : "unknown");
-    const id = await createCampaign(api, listId);
-    await fetch(`${runtime.info.controlUrl}/faults`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        target: "ses",
-        region: "us-east-1",
-        mode: "throttle",
-        ratePerSecond: THROTTLE_RATE,
-      }),
-    });
-    const before = await stats(runtime);
-    await api.expect(202, "POST", `/v1/campaigns/${id}/send`);
-    // Measure from the first accepted send to the last, as SES counts them (read in-process).
-    const home = runtime.regions.find((r) => r.name === "us-east-1");
-    if (!home) throw new Error("no us-east-1");
-    const base = before.sesAccepted["us-east-1"] ?? 0;
-    await until("first send", () => home.proxies.ses.stats.sesAccepted > base, 5 * 60_000, 10);
-    const first = Date.now();
-    const cpu = startCpuProfile();
-    await until(
-      "every send",
-      () => home.proxies.ses.stats.sesAccepted - base >= THROTTLE_RECIPIENTS,
-      30 * 60_000,
-      10,
-    );
-    const seconds = (Date.now() - first) / 1000;
-    reportCpu(`sending at a quota of ${THROTTLE_RATE}/s, ${known ? "known" : "429s only"}`, cpu.stop());
-    const after = await stats(runtime);
-    const calls =
-      (after.requests.ses?.SendEmail?.["us-east-1"] ?? 0) -
-      (before.requests.ses?.SendEmail?.["us-east-1"] ?? 0);
-    const accepted = (after.sesAccepted["us-east-1"] ?? 0) - base;
-    const rate = (THROTTLE_RECIPIENTS - 1) / seconds;
-    if (known) {
-      results.utilKnown = round(rate / THROTTLE_RATE);
-      results.throttledKnownPct = round(((calls - accepted) / calls) * 100, 2);
-    } else {
-      results.util429 = round(rate / THROTTLE_RATE);
-      results.throttled429Pct = round(((calls - accepted) / calls) * 100, 2);
-    }
-    report(
-      `utilisation (${known ? "known" : "429s only"})`,
-      `${(rate / THROTTLE_RATE).toFixed(2)} (${rate.toFixed(1)}/s of ${THROTTLE_RATE}/s)`,
-    );
-    report(
-      `throttled SES calls (${known ? "known" : "429s only"})`,
-      `${(((calls - accepted) / calls) * 100).toFixed(2)} % of ${calls}`,
-    );
-  });
-}
-
 /**
  * `sendMode: "spread"` with each region capped at SPREAD_CAP: the campaign's rate over the sum of
  * the regions' caps, from the first email SES accepted to the last (in any region).
@@ -458,8 +399,11 @@ const only = process.argv[2];
 if (!only || only === "e2e") await endToEnd();
 if (!only || only === "uncapped") await uncapped();
 if (!only || only === "quota") {
-  await quota(true);
-  await quota(false);
+  const recipients = Number(process.env.BENCH_THROTTLE_RECIPIENTS ?? (QUICK ? 500 : 1_500));
+  const rate = Number(process.env.BENCH_THROTTLE_RATE ?? 50);
+  await quotaUtilisation({ rate, recipients, known: true });
+  await quotaUtilisation({ rate, recipients, known: false });
+  await quotaUtilisation({ rate, recipients, known: true, feedback: false });
 }
 if (!only || only === "spread") await spread();
 if (!only || only === "fanout") await fanout();
