@@ -7,6 +7,10 @@ import {
 } from "@aws-sdk/client-sqs";
 import type { FunctionPool } from "./function-pool.ts";
 import { LOCAL_ACCOUNT } from "./local-account.ts";
+import { chunk, mapLimit } from "../lambdas/shared/concurrency.ts";
+
+/** SQS's limit on the entries of one DeleteMessageBatch call. */
+const DELETE_BATCH_MAX = 10;
 
 export interface EventSourceSpec {
   readonly queueUrl: string;
@@ -119,19 +123,32 @@ export class SqsEventSource {
       this.onError(error as Error);
       return;
     }
-    const succeeded = this.succeeded(messages, result);
-    if (succeeded.length === 0) return;
-    try {
-      await this.sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: this.spec.queueUrl,
-          Entries: succeeded.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })),
-        }),
-      );
-    } catch (error) {
-      // Undeleted messages are redelivered: at-least-once, as on AWS.
-      this.onError(error as Error);
-    }
+    await this.delete(this.succeeded(messages, result));
+  }
+
+  /**
+   * Deletes what the function handled, ten per call and the calls side by side, as Lambda's pollers
+   * do. SQS takes at most ten entries a call: a batch of 100 sent whole was refused, and came back
+   * after its visibility timeout as duplicates. A message not deleted is redelivered: at-least-once,
+   * as on AWS.
+   */
+  private async delete(messages: readonly Message[]): Promise<void> {
+    await mapLimit(chunk(messages, DELETE_BATCH_MAX), DELETE_BATCH_MAX, async (group) => {
+      try {
+        const out = await this.sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: this.spec.queueUrl,
+            Entries: group.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })),
+          }),
+        );
+        if (out.Failed?.length)
+          this.onError(
+            new Error(`${out.Failed.length} handled messages not deleted: ${out.Failed[0]?.Code}`),
+          );
+      } catch (error) {
+        this.onError(error as Error);
+      }
+    });
   }
 
   /** The records Lambda deletes, from a function's partial batch response. */
