@@ -67,13 +67,21 @@ export async function withRuntime<T>(
   fn: (rt: LocalRuntime) => Promise<T>,
 ): Promise<T> {
   const starting = Date.now();
-  const runtime = await startLocalRuntime({ writeInfo: false, ...options });
+  // What the runtime itself ran into (a poller's failed call, say): printed, not kept from the figures.
+  const warnings = new Map<string, number>();
+  const runtime = await startLocalRuntime({
+    writeInfo: false,
+    onWarning: (message) => warnings.set(message, (warnings.get(message) ?? 0) + 1),
+    ...options,
+  });
   // The first start of the run (cdk.out fresh, emulators cold); later ones are alike.
   results.startReadySec ??= round((Date.now() - starting) / 1000, 1);
   try {
     return await fn(runtime);
   } finally {
     await runtime.stop();
+    for (const [message, count] of warnings)
+      process.stdout.write(`  runtime warning (${count}×): ${message}\n`);
   }
 }
 
