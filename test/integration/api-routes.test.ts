@@ -420,7 +420,19 @@ describe("campaigns", () => {
 });
 
 describe("campaign owners", () => {
-  it("owns a sent campaign in the region that took the send; refuses a takeover while its lease is live", async () => {
+  /** The home region's SES throttled to nothing (a campaign stays `sending`), or every fault cleared. */
+  async function throttleHomeSes(on: boolean): Promise<void> {
+    const response = await fetch(`${runtime.info.controlUrl}/faults`, {
+      method: on ? "POST" : "DELETE",
+      headers: { "content-type": "application/json" },
+      ...(on
+        ? { body: JSON.stringify({ target: "ses", region: "us-east-1", mode: "throttle", ratePerSecond: 0 }) }
+        : {}),
+    });
+    expect(response.status).toBe(204);
+  }
+
+  it("owns a campaign in the region that took the send; refuses a takeover while its lease is live, and once it finished", async () => {
     const listId = await newList("Owned");
     await api.expect(200, "PUT", `/v1/lists/${listId}/subscribers`, {
       subscribers: [{ email: `owned-${Date.now()}@example.com` }],
@@ -433,21 +445,46 @@ describe("campaign owners", () => {
     // A draft has no owner: nothing to take over.
     const draft = await api.request<ErrorBody>("POST", `/v1/campaigns/${campaign.id}/takeover`);
     expect([draft.status, draft.body.error.code]).toEqual([409, "conflict"]);
-    const sent = await api.expect<{ ownerRegion: string }>(202, "POST", `/v1/campaigns/${campaign.id}/send`);
-    expect(sent.ownerRegion).toBe("us-east-1");
     const westApi = new SteadfastClient(runtime.info.regions[1]?.apiUrl ?? "", runtime.info.apiKey);
-    await until(
-      () => westApi.request("GET", `/v1/campaigns/${campaign.id}`),
-      (r) => r.status === 200,
+    // While SES takes nothing the campaign keeps sending, so its owner keeps its lease: a refusal
+    // for that reason, not because the one email went out already and the campaign finished.
+    await throttleHomeSes(true);
+    try {
+      const sent = await api.expect<{ ownerRegion: string }>(
+        202,
+        "POST",
+        `/v1/campaigns/${campaign.id}/send`,
+      );
+      expect(sent.ownerRegion).toBe("us-east-1");
+      await until(
+        () => westApi.request("GET", `/v1/campaigns/${campaign.id}`),
+        (r) => r.status === 200,
+      );
+      const refused = await westApi.request<ErrorBody>("POST", `/v1/campaigns/${campaign.id}/takeover`);
+      expect(refused.status).toBe(409);
+      expect(refused.body.error.message).toMatch(/^us-east-1 owns the campaign and its lease is live until /);
+      // The owner itself: already its own.
+      expect(await api.expect(200, "POST", `/v1/campaigns/${campaign.id}/takeover`)).toMatchObject({
+        ownerRegion: "us-east-1",
+        takenOver: false,
+      });
+    } finally {
+      await throttleHomeSes(false);
+    }
+    // Sent: the owner marks the campaign finished, and no region takes over a finished campaign.
+    const done = await until(
+      () => api.expect<{ status: string }>(200, "GET", `/v1/campaigns/${campaign.id}`),
+      (c) => c.status === "sent",
     );
-    const refused = await westApi.request<ErrorBody>("POST", `/v1/campaigns/${campaign.id}/takeover`);
-    expect(refused.status).toBe(409);
-    expect(refused.body.error.message).toMatch(/^us-east-1 owns the campaign and its lease is live until /);
-    // The owner itself: already its own.
-    expect(await api.expect(200, "POST", `/v1/campaigns/${campaign.id}/takeover`)).toMatchObject({
-      ownerRegion: "us-east-1",
-      takenOver: false,
-    });
+    expect(done.status).toBe("sent");
+    const finished = await until(
+      () => westApi.request<ErrorBody>("POST", `/v1/campaigns/${campaign.id}/takeover`),
+      (r) => r.status !== 409 || !r.body.error.message.includes("lease is live"),
+    );
+    expect(finished.status).toBe(409);
+    expect(finished.body.error.message).toMatch(
+      /^us-east-1 finished the campaign at .*: there is nothing to take over$/,
+    );
     const unknown = await api.request<ErrorBody>(
       "POST",
       "/v1/campaigns/00000000-0000-4000-8000-000000000000/takeover",
