@@ -67,7 +67,7 @@ export async function withRuntime<T>(
   fn: (rt: LocalRuntime) => Promise<T>,
 ): Promise<T> {
   const starting = Date.now();
-  // What the runtime itself ran into (a poller's failed call, say): printed, not kept from the figures.
+  // What the runtime itself ran into (a poller's failed call, say): printed after the figures it measured.
   const warnings = new Map<string, number>();
   const runtime = await startLocalRuntime({
     writeInfo: false,

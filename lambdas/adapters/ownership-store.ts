@@ -89,25 +89,10 @@ export class OwnershipStore {
       );
       return { ...record, leaseUntil: nowMs + leaseMs };
     }
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: campaignOwnerKey(record.campaignId),
-          UpdateExpression: "SET leaseUntil = :until",
-          ConditionExpression: "ownerRegion = :region AND epoch = :epoch",
-          ExpressionAttributeValues: {
-            ":until": nowMs + leaseMs,
-            ":region": record.ownerRegion,
-            ":epoch": record.epoch,
-          },
-        }),
-      );
-      return { ...record, leaseUntil: nowMs + leaseMs };
-    } catch (error) {
-      if (isConditionalFailure(error) || isReplicatedWriteConflict(error)) return undefined;
-      throw error;
-    }
+    const renewed = await this.updateOwnerAtEpoch(record, "SET leaseUntil = :until", {
+      ":until": nowMs + leaseMs,
+    });
+    return renewed ? { ...record, leaseUntil: nowMs + leaseMs } : undefined;
   }
 
   /**
@@ -130,18 +115,31 @@ export class OwnershipStore {
       );
       return;
     }
+    await this.updateOwnerAtEpoch(record, "SET finishedAt = :at", { ":at": at });
+  }
+
+  /**
+   * Updates the owner item only while `record`'s region still owns the campaign at `record`'s epoch
+   * (coordination table): false, writing nothing, once another region took it over.
+   */
+  private async updateOwnerAtEpoch(
+    record: OwnerRecord,
+    update: string,
+    values: Record<string, unknown>,
+  ): Promise<boolean> {
     try {
       await this.db.send(
         new UpdateCommand({
           TableName: this.table,
           Key: campaignOwnerKey(record.campaignId),
-          UpdateExpression: "SET finishedAt = :at",
+          UpdateExpression: update,
           ConditionExpression: "ownerRegion = :region AND epoch = :epoch",
-          ExpressionAttributeValues: { ":at": at, ":region": record.ownerRegion, ":epoch": record.epoch },
+          ExpressionAttributeValues: { ...values, ":region": record.ownerRegion, ":epoch": record.epoch },
         }),
       );
+      return true;
     } catch (error) {
-      if (isConditionalFailure(error) || isReplicatedWriteConflict(error)) return;
+      if (isConditionalFailure(error) || isReplicatedWriteConflict(error)) return false;
       throw error;
     }
   }
